@@ -1,0 +1,107 @@
+"""Server-side settings, read from ``TIDEWATCH_*`` environment variables.
+
+Each service has one settings Struct. Unknown ``TIDEWATCH_<SERVICE>_*``
+variables are errors, so a typo is reported instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TypeVar
+
+import msgspec
+
+__all__ = [
+    "ApiSettings",
+    "CollectorSettings",
+    "DashboardSettings",
+    "SettingsError",
+    "load_settings",
+    "resolve_dsn",
+]
+
+LOCAL_DSN_FILE = Path(os.environ.get("TIDEWATCH_STATE", "/var/lib/tidewatch-dev")) / "local-db.dsn"
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message says which and what to do."""
+
+
+class CollectorSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Settings for ``tidewatch-collector`` (prefix ``TIDEWATCH_COLLECTOR_``)."""
+
+    listen: str = "127.0.0.1:50051"
+    collector_id: str = f"{socket.gethostname()}-{os.getpid()}"
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    # With a client CA, agents must present a certificate it signed (mutual TLS).
+    tls_client_ca_file: str = ""
+    max_message_bytes: int = 8 * 1024 * 1024
+    flush_max_rows: int = 20_000
+    flush_interval_ms: int = 200
+    # Rows waiting for the database, across agents; past this, batches are refused
+    # with RESOURCE_EXHAUSTED (the agent keeps them and retries).
+    queue_max_rows: int = 400_000
+    pool_min_size: int = 2
+    pool_max_size: int = 8
+    metrics_listen: str = "127.0.0.1:9464"
+    heartbeat_interval_s: float = 10.0
+    # An agent silent for this long is marked offline.
+    offline_after_s: float = 30.0
+    maintenance_interval_s: float = 60.0
+    rollup_late_window_s: float = 900.0
+    max_future_skew_s: float = 300.0
+    snapshot_interval_ms: int = 1000
+    docker_interval_ms: int = 5000
+    batch_max_snapshots: int = 5
+    batch_max_delay_ms: int = 5000
+
+
+class ApiSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Settings for ``tidewatch-api`` (prefix ``TIDEWATCH_API_``)."""
+
+    listen: str = "127.0.0.1:8000"
+    session_ttl_hours: float = 24.0 * 7
+    max_points_per_series: int = 1500
+    command_wait_s: float = 10.0
+    allow_registration: bool = True
+
+
+class DashboardSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Settings for ``tidewatch-dashboards`` (prefix ``TIDEWATCH_DASHBOARDS_``)."""
+
+    listen: str = "127.0.0.1:8050"
+    api_url: str = "http://127.0.0.1:8000"
+    live_refresh_ms: int = 1000
+
+
+SettingsT = TypeVar("SettingsT", CollectorSettings, ApiSettings, DashboardSettings)
+
+
+def load_settings(kind: type[SettingsT], prefix: str, environ: Mapping[str, str] | None = None) -> SettingsT:
+    """Build ``kind`` from ``<prefix><FIELD>`` environment variables."""
+    env = os.environ if environ is None else environ
+    raw = {
+        key[len(prefix) :].lower(): value for key, value in env.items() if key.startswith(prefix)
+    }
+    try:
+        return msgspec.convert(raw, kind, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"invalid {prefix}* setting: {exc} (check your environment)") from exc
+
+
+def resolve_dsn(environ: Mapping[str, str] | None = None) -> str:
+    """The database DSN: ``TIDEWATCH_DSN`` wins, else the local development database."""
+    env = os.environ if environ is None else environ
+    if dsn := env.get("TIDEWATCH_DSN", "").strip():
+        return dsn
+    try:
+        return LOCAL_DSN_FILE.read_text().strip()
+    except OSError:
+        raise SettingsError(
+            "no database configured: set TIDEWATCH_DSN=postgresql://user:pass@host:5432/db, "
+            "or start the local TimescaleDB with scripts/local-db.sh"
+        ) from None
