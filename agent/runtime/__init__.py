@@ -1,0 +1,1 @@
+"""The agent runtime: sampling, delivery without loss, and the stream to the collector."""
