@@ -1,0 +1,244 @@
+"""The agent's end of ``EstablishCommunicationStream``: connect, handshake, deliver, reconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+
+import grpc
+
+from agent.config import ServerSettings, TlsSettings
+from agent.runtime.backoff import Backoff
+from agent.runtime.channel import open_channel
+from agent.runtime.live import LiveSettings, features_to_proto
+from agent.runtime.pending import PendingStore
+from agent.runtime.session import Session, SessionEnded
+from proto import agent_pb2, agent_pb2_grpc
+
+__all__ = ["AuthenticationFailed", "StreamClient"]
+
+log = logging.getLogger(__name__)
+
+_AUTH_CODES = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
+
+
+class AuthenticationFailed(Exception):
+    """The collector refused this agent's token."""
+
+
+class StreamClient:
+    """Keeps one stream to the collector open, for as long as :meth:`run` runs.
+
+    Batches come from the :class:`PendingStore`; command responses and other
+    control messages from :meth:`send_control`. A lost connection is retried
+    with full-jitter backoff; a refused token with a much longer one.
+    """
+
+    def __init__(
+        self,
+        *,
+        server: ServerSettings,
+        tls: TlsSettings,
+        store: PendingStore,
+        settings: LiveSettings,
+        agent_version: str,
+        host_info: Callable[[], agent_pb2.HostInfo],
+        on_command: Callable[[agent_pb2.CommandRequest], None],
+        on_pty: Callable[[agent_pb2.PtyDataToAgent], None] | None = None,
+        on_disconnect: Callable[[], None] | None = None,
+        backoff: Backoff | None = None,
+        auth_backoff: Backoff | None = None,
+        max_in_flight: int = 32,
+        handshake_timeout_s: float = 30.0,
+        stable_after_s: float = 30.0,
+        control_queue_max: int = 4096,
+        channel_factory: Callable[[], grpc.aio.Channel] | None = None,
+    ) -> None:
+        self._server = server
+        self._store = store
+        self._settings = settings
+        self._agent_version = agent_version
+        self._host_info = host_info
+        self._on_command = on_command
+        self._on_pty = on_pty
+        self._on_disconnect = on_disconnect
+        self._backoff = backoff or Backoff(base_s=0.5, cap_s=30.0)
+        # A wrong token will not fix itself in seconds: wait minutes, not hammer.
+        self._auth_backoff = auth_backoff or Backoff(base_s=60.0, cap_s=900.0)
+        self._max_in_flight = max_in_flight
+        self._handshake_timeout_s = handshake_timeout_s
+        self._stable_after_s = stable_after_s
+        self._control: deque[agent_pb2.MessageToServer] = deque()
+        self._control_max = control_queue_max
+        self._channel_factory = channel_factory or (lambda: open_channel(server, tls))
+        self._wakeup = asyncio.Event()
+        self._session: Session | None = None
+        self.connected = False
+        self.collector_id = ""
+        self.vps_id = 0
+
+    # -- called by the rest of the agent -------------------------------------------------
+
+    def wake(self) -> None:
+        """Tell the writer that there may be something new to send."""
+        self._wakeup.set()
+
+    def send_control(self, message: agent_pb2.MessageToServer, *, urgent: bool = False) -> None:
+        """Queue a non-batch message; kept across reconnects, bounded."""
+        if len(self._control) >= self._control_max:
+            dropped = self._control.popleft()
+            log.warning("control queue full; dropped a %s message", dropped.WhichOneof("payload"))
+        if urgent:
+            self._control.appendleft(message)
+        else:
+            self._control.append(message)
+        self.wake()
+
+    def heartbeat(self) -> agent_pb2.MessageToServer:
+        """A Heartbeat carrying the delivery counters."""
+        return agent_pb2.MessageToServer(
+            heartbeat=agent_pb2.Heartbeat(
+                timestamp_unix_ms=time.time_ns() // 1_000_000,
+                pending_batches=self._store.pending_count,
+                spooled_bytes=self._store.spooled_bytes,
+                dropped_batches_total=self._store.dropped_total,
+            )
+        )
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Wait until nothing is pending or ``timeout_s`` passes; True when all was acked."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._store.pending_count == 0 and not self._control:
+                return True
+            if not self.connected:
+                return False
+            await asyncio.sleep(0.05)
+        return self._store.pending_count == 0
+
+    # -- the reconnect loop ---------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect and reconnect forever; only cancellation ends it."""
+        while True:
+            started = time.monotonic()
+            backoff = self._backoff
+            try:
+                await self._connect_once()
+                log.warning("collector %s closed the stream", self._server.address)
+            except AuthenticationFailed as exc:
+                backoff = self._auth_backoff
+                log.error(
+                    "collector %s refused this agent's token (%s). Check server.token or "
+                    "server.token_file in the agent config (or TIDEWATCH_AGENT_TOKEN): it must "
+                    "be the agent key issued for this VPS. Fix it and restart the agent "
+                    "(systemctl restart tidewatch-agent); retrying slowly meanwhile.",
+                    self._server.address,
+                    exc,
+                )
+            except grpc.aio.AioRpcError as exc:
+                log.warning(
+                    "stream to %s failed: %s %s",
+                    self._server.address,
+                    exc.code().name,
+                    exc.details() or "",
+                )
+            except (SessionEnded, TimeoutError, OSError, grpc.aio.UsageError) as exc:
+                log.warning("stream to %s ended: %s", self._server.address, exc or type(exc))
+            finally:
+                self._disconnected()
+            if self.stable_since(started):
+                self._backoff.reset()
+            delay = backoff.next_delay()
+            log.info("reconnecting to %s in %.1f s", self._server.address, delay)
+            await asyncio.sleep(delay)
+
+    def stable_since(self, started: float) -> bool:
+        """Whether a connection that began at ``started`` lasted long enough to reset backoff."""
+        return self._session is not None and time.monotonic() - started >= self._stable_after_s
+
+    def _disconnected(self) -> None:
+        was_connected = self.connected
+        self.connected = False
+        if was_connected and self._on_disconnect is not None:
+            self._on_disconnect()
+
+    async def _connect_once(self) -> None:
+        self._session = None
+        channel = self._channel_factory()
+        try:
+            stub = agent_pb2_grpc.AgentCommunicationServiceStub(channel)  # type: ignore[no-untyped-call]
+            call = stub.EstablishCommunicationStream(
+                metadata=(("authorization", f"Bearer {self._server.token}"),)
+            )
+            try:
+                ack = await self._handshake(call)
+                self._session = Session(
+                    call,
+                    store=self._store,
+                    settings=self._settings,
+                    control=self._control,
+                    wakeup=self._wakeup,
+                    max_in_flight=self._max_in_flight,
+                    heartbeat=self.heartbeat,
+                    on_command=self._on_command,
+                    on_pty=self._on_pty,
+                )
+                self.connected = True
+                self.collector_id, self.vps_id = ack.collector_id, ack.vps_id
+                oldest, newest = self._store.oldest_newest()
+                log.info(
+                    "connected to collector %s (%s) as vps %d; %d batches pending (%d..%d)",
+                    self._server.address,
+                    ack.collector_id or "?",
+                    ack.vps_id,
+                    self._store.pending_count,
+                    oldest,
+                    newest,
+                )
+                self._auth_backoff.reset()
+                await self._session.run()
+            finally:
+                call.cancel()
+        finally:
+            await channel.close(grace=None)
+
+    async def _handshake(self, call: grpc.aio.StreamStreamCall) -> agent_pb2.ServerHandshakeAck:
+        host = await asyncio.to_thread(self._host_info)
+        oldest, newest = self._store.oldest_newest()
+        handshake = agent_pb2.AgentHandshake(
+            agent_version=self._agent_version,
+            host=host,
+            local_features=features_to_proto(self._settings.local_features),
+            oldest_pending_sequence=oldest,
+            newest_pending_sequence=newest,
+            sequence_epoch=self._store.epoch,
+        )
+        try:
+            await call.write(agent_pb2.MessageToServer(agent_handshake=handshake))
+            reply = await asyncio.wait_for(call.read(), self._handshake_timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in _AUTH_CODES:
+                raise AuthenticationFailed(f"{exc.code().name}: {exc.details()}") from exc
+            raise
+        if reply is grpc.aio.EOF:
+            code = await call.code()
+            details = await call.details()
+            if code in _AUTH_CODES:
+                raise AuthenticationFailed(f"{code.name}: {details}")
+            raise SessionEnded(f"stream closed before the handshake ack ({code.name}: {details})")
+        if reply.WhichOneof("payload") != "server_handshake_ack":
+            raise SessionEnded(f"expected ServerHandshakeAck, got {reply.WhichOneof('payload')}")
+        ack: agent_pb2.ServerHandshakeAck = reply.server_handshake_ack
+        if not ack.authenticated:
+            raise AuthenticationFailed("handshake ack says not authenticated")
+        if ack.HasField("initial_config"):
+            self._settings.apply(ack.initial_config)
+        # Heartbeats and PTY output from an earlier stream are stale; command results are not.
+        kept = [m for m in self._control if m.WhichOneof("payload") == "command_response"]
+        self._control.clear()
+        self._control.extend(kept)
+        return ack

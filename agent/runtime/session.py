@@ -1,0 +1,155 @@
+"""One established stream: the writer, the reader and the heartbeat, until one stops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import grpc
+
+from agent.runtime.live import LiveSettings
+from agent.runtime.pending import PendingStore
+from proto import agent_pb2
+
+__all__ = ["Session", "SessionEnded"]
+
+log = logging.getLogger(__name__)
+
+_Outcome = agent_pb2.BatchAck.Outcome
+
+
+class SessionEnded(Exception):
+    """The stream ended or broke the protocol."""
+
+
+class Session:
+    """Runs one stream after its handshake.
+
+    Pending batches are sent oldest first from sequence 0, so everything left over
+    from earlier streams is resent before live data. At most ``max_in_flight``
+    batches are unacknowledged at once: when the collector stops acknowledging
+    (its database is slow), the agent stops sending and keeps sampling into the
+    pending store.
+    """
+
+    def __init__(
+        self,
+        call: grpc.aio.StreamStreamCall,
+        *,
+        store: PendingStore,
+        settings: LiveSettings,
+        control: deque[agent_pb2.MessageToServer],
+        wakeup: asyncio.Event,
+        max_in_flight: int,
+        heartbeat: Callable[[], agent_pb2.MessageToServer],
+        on_command: Callable[[agent_pb2.CommandRequest], None],
+        on_pty: Callable[[agent_pb2.PtyDataToAgent], None] | None,
+    ) -> None:
+        self._call = call
+        self._store = store
+        self._settings = settings
+        self._control = control
+        self._wakeup = wakeup
+        self._max_in_flight = max_in_flight
+        self._heartbeat = heartbeat
+        self._on_command = on_command
+        self._on_pty = on_pty
+        self._cursor = 0
+        self.in_flight: set[int] = set()
+
+    async def run(self) -> None:
+        """Until the stream ends (raises :class:`SessionEnded` or the gRPC error)."""
+        coroutines: list[Coroutine[Any, Any, None]] = [
+            self._write_loop(),
+            self._read_loop(),
+            self._heartbeat_loop(),
+        ]
+        tasks = [asyncio.create_task(c) for c in coroutines]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        for task in done:
+            task.result()  # re-raise the reason the stream ended
+        raise SessionEnded("stream ended")
+
+    def _next_message(self) -> agent_pb2.MessageToServer | None:
+        if self._control:
+            return self._control.popleft()
+        if len(self.in_flight) >= self._max_in_flight:
+            return None
+        found = self._store.next_after(self._cursor)
+        if found is None:
+            return None
+        self._cursor, message = found
+        self.in_flight.add(self._cursor)
+        return message
+
+    async def _write_loop(self) -> None:
+        while True:
+            # Cleared before looking, so anything queued after the look wakes us.
+            self._wakeup.clear()
+            message = self._next_message()
+            if message is None:
+                await self._wakeup.wait()
+                continue
+            await self._call.write(message)
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            self._control.append(self._heartbeat())
+            self._wakeup.set()
+            await self._settings.wait_changed(self._settings.intervals.heartbeat_interval_s)
+
+    async def _read_loop(self) -> None:
+        while True:
+            message = await self._call.read()
+            if message is grpc.aio.EOF:
+                code = await self._call.code()
+                raise SessionEnded(f"collector ended the stream ({code.name})")
+            self._dispatch(message)
+
+    def _dispatch(self, message: agent_pb2.MessageToAgent) -> None:
+        kind = message.WhichOneof("payload")
+        if kind == "batch_ack":
+            self._on_ack(message.batch_ack)
+        elif kind == "heartbeat_request":
+            self._control.appendleft(self._heartbeat())
+            self._wakeup.set()
+        elif kind == "agent_config":
+            self._settings.apply(message.agent_config)
+        elif kind == "command_request":
+            self._on_command(message.command_request)
+        elif kind == "pty_data":
+            if self._on_pty is not None:
+                self._on_pty(message.pty_data)
+        elif kind == "server_handshake_ack":
+            log.warning("ignoring a second ServerHandshakeAck")
+        else:
+            log.warning("ignoring unknown message from collector: %s", kind)
+
+    def _on_ack(self, ack: agent_pb2.BatchAck) -> None:
+        sequence = int(ack.sequence)
+        self.in_flight.discard(sequence)
+        self._wakeup.set()
+        if ack.outcome in (_Outcome.OUTCOME_STORED, _Outcome.OUTCOME_DUPLICATE):
+            self._store.ack(sequence)
+        elif ack.outcome == _Outcome.OUTCOME_REJECTED:
+            self._store.ack(sequence)
+            log.error(
+                "collector rejected batch %d for good (status %d): %s; dropped, not resent",
+                sequence,
+                ack.status_code,
+                ack.detail,
+            )
+        else:
+            # Unknown outcome: keep the batch; it is resent on the next stream.
+            log.warning("batch %d acked with unknown outcome %d; keeping it", sequence, ack.outcome)
