@@ -1,0 +1,1 @@
+"""Commands the collector asks the agent to run, and their streamed responses."""
