@@ -1,0 +1,127 @@
+"""The running agent: sampling, delivery and commands wired together, with graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+import grpc
+
+from agent.commands.docker_actions import DockerCommands
+from agent.commands.executor import CommandExecutor
+from agent.config import AgentSettings
+from agent.runtime.backoff import Backoff
+from agent.runtime.client import StreamClient
+from agent.runtime.live import LiveSettings
+from agent.runtime.pending import PendingStore
+from agent.runtime.sampling import Samplers, SamplingLoops
+from agent.runtime.sequence import SequenceAllocator
+from agent.runtime.spool import DiskSpool
+from proto import agent_pb2
+
+__all__ = ["AgentRuntime"]
+
+log = logging.getLogger(__name__)
+
+
+class AgentRuntime:
+    """Everything the agent does in normal mode.
+
+    Samplers and the channel are injected, so tests can run the whole runtime
+    with fakes against an in-process collector.
+    """
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        *,
+        samplers: Samplers,
+        host_info: Callable[[], agent_pb2.HostInfo],
+        agent_version: str,
+        docker_commands: DockerCommands | None = None,
+        channel_factory: Callable[[], grpc.aio.Channel] | None = None,
+        backoff: Backoff | None = None,
+        shutdown_flush_s: float = 5.0,
+    ) -> None:
+        self.settings = settings
+        self._shutdown_flush_s = shutdown_flush_s
+        spool_dir = settings.spool.directory
+        self.sequences = SequenceAllocator(spool_dir)
+        self.store = PendingStore(
+            DiskSpool(spool_dir, max_bytes=settings.spool.max_bytes),
+            self.sequences,
+            memory_max_batches=settings.spool.memory_max_batches,
+        )
+        self.live = LiveSettings(settings.intervals, settings.features)
+        self.executor = CommandExecutor(
+            settings=settings.commands,
+            features=lambda: self.live.features,
+            emit=self._emit_command_response,
+            docker=docker_commands or DockerCommands(base_url=settings.docker_base_url),
+        )
+        self.client = StreamClient(
+            server=settings.server,
+            tls=settings.tls,
+            store=self.store,
+            settings=self.live,
+            agent_version=agent_version,
+            host_info=host_info,
+            on_command=self.executor.submit,
+            backoff=backoff,
+            channel_factory=channel_factory,
+        )
+        self.store.on_added = self.client.wake
+        self.sampling = SamplingLoops(samplers, self.live, self.store.submit)
+
+    def _emit_command_response(self, response: agent_pb2.CommandResponse) -> None:
+        self.client.send_control(agent_pb2.MessageToServer(command_response=response))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set, then shut down gracefully.
+
+        Raises RuntimeError if a part of the agent died on its own, so the
+        service manager restarts it.
+        """
+        log.info(
+            "agent starting: collector %s (tls %s), epoch %d, next sequence %d, %d batches pending",
+            self.settings.server.address,
+            "on" if self.settings.tls.enabled else "OFF",
+            self.sequences.epoch,
+            self.sequences.next_sequence,
+            self.store.pending_count,
+        )
+        sampling = asyncio.create_task(self.sampling.run(), name="sampling")
+        client = asyncio.create_task(self.client.run(), name="stream-client")
+        stopper = asyncio.create_task(stop.wait(), name="stop")
+        done, _ = await asyncio.wait({sampling, client, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        crashed = [t for t in done if t is not stopper]
+        for task in crashed:
+            log.critical("agent part %s stopped unexpectedly", task.get_name(), exc_info=task.exception())
+        stopper.cancel()
+        await self._shutdown(sampling, client)
+        if crashed:
+            raise RuntimeError(f"{crashed[0].get_name()} stopped unexpectedly")
+
+    async def _shutdown(self, sampling: asyncio.Task[None], client: asyncio.Task[None]) -> None:
+        log.info("stopping: no more sampling; flushing pending batches")
+        sampling.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await sampling
+        self.sampling.flush()
+        await self.executor.shutdown()
+        if self.client.connected:
+            acked = await self.client.drain(self._shutdown_flush_s)
+            log.info("flush %s", "complete" if acked else "incomplete; the rest stays spooled")
+        client.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await client
+        self.store.persist_all()
+        self.sequences.close()
+        log.info(
+            "agent stopped: %d batches (%d bytes) kept in %s for the next start",
+            self.store.pending_count,
+            self.store.spooled_bytes,
+            self.settings.spool.directory,
+        )
