@@ -22,8 +22,7 @@ def parse_edition(license_setting: str | None) -> Edition:
     """
     if not license_setting:
         raise ValueError(
-            "TimescaleDB is not loaded: add it to shared_preload_libraries and "
-            "CREATE EXTENSION timescaledb"
+            "TimescaleDB is not loaded: add it to shared_preload_libraries and CREATE EXTENSION timescaledb"
         )
     try:
         return Edition(license_setting.strip().lower())

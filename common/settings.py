@@ -84,9 +84,7 @@ SettingsT = TypeVar("SettingsT", CollectorSettings, ApiSettings, DashboardSettin
 def load_settings(kind: type[SettingsT], prefix: str, environ: Mapping[str, str] | None = None) -> SettingsT:
     """Build ``kind`` from ``<prefix><FIELD>`` environment variables."""
     env = os.environ if environ is None else environ
-    raw = {
-        key[len(prefix) :].lower(): value for key, value in env.items() if key.startswith(prefix)
-    }
+    raw = {key[len(prefix) :].lower(): value for key, value in env.items() if key.startswith(prefix)}
     try:
         return msgspec.convert(raw, kind, strict=False)
     except msgspec.ValidationError as exc:

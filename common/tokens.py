@@ -30,7 +30,9 @@ __all__ = [
 
 AGENT_TOKEN_PREFIX = "twa"
 API_TOKEN_PREFIX = "twu"
-_TOKEN_PATTERN = re.compile(r"^(?P<prefix>tw[au])_(?P<key_id>[A-Za-z0-9]{16})\.(?P<secret>[A-Za-z0-9_-]{43})$")
+_TOKEN_PATTERN = re.compile(
+    r"^(?P<prefix>tw[au])_(?P<key_id>[A-Za-z0-9]{16})\.(?P<secret>[A-Za-z0-9_-]{43})$"
+)
 
 # Random tokens: one pass, 8 MiB. Passwords: argon2-cffi's RFC 9106 low-memory profile.
 _token_hasher = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
@@ -46,7 +48,9 @@ class IssuedToken:
 
 def issue_token(prefix: str) -> IssuedToken:
     """A fresh token; show ``token`` once, store ``key_id`` and ``token_hash``."""
-    key_id = "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789") for _ in range(16))
+    key_id = "".join(
+        secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789") for _ in range(16)
+    )
     token = f"{prefix}_{key_id}.{secrets.token_urlsafe(32)}"
     return IssuedToken(key_id=key_id, token=token, token_hash=hash_token(token))
 

@@ -105,6 +105,12 @@ if [[ "$(psql_root "-c \"SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'\""
 fi
 # The extension needs a superuser to create; migrations then only use it.
 psql_root "-d $DB_NAME -c \"CREATE EXTENSION IF NOT EXISTS timescaledb\""
+# Tests create throwaway databases from a template that already has the extension.
+psql_root "-c \"ALTER ROLE $DB_USER CREATEDB\""
+if [[ "$(psql_root "-c \"SELECT 1 FROM pg_database WHERE datname = 'tidewatch_template'\"")" != 1 ]]; then
+    psql_root "-c \"CREATE DATABASE tidewatch_template OWNER $DB_USER\""
+    psql_root "-d tidewatch_template -c \"CREATE EXTENSION IF NOT EXISTS timescaledb\""
+fi
 
 DSN="postgresql://$DB_USER:$PASSWORD@127.0.0.1:$PORT/$DB_NAME"
 (umask 077; echo "$DSN" > "$STATE_DIR/local-db.dsn")

@@ -1,0 +1,163 @@
+"""Wire the collector's parts together and run them until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+
+import grpc
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from collector.auth import AgentAuthenticator
+from collector.commands import CommandRelay
+from collector.ingest import IngestWriter
+from collector.listener import NotificationListener
+from collector.maintenance import Maintenance
+from collector.server import build_server
+from collector.service import AgentStreamService
+from collector.sessions import SessionRegistry
+from common.settings import CollectorSettings
+from proto import agent_pb2
+
+__all__ = ["CollectorApp"]
+
+log = logging.getLogger("tidewatch.collector")
+
+DEFAULT_RAW_RETENTION_S = 7 * 86_400.0
+SAFETY_NET_DISPATCH_S = 5.0
+
+
+class CollectorApp:
+    def __init__(self, settings: CollectorSettings, dsn: str) -> None:
+        self.settings = settings
+        self._dsn = dsn
+        self.pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
+            dsn,
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
+            open=False,
+            name="collector",
+            reconnect_timeout=0,
+        )
+        self.registry = SessionRegistry(self.pool, settings)
+        self.writer = IngestWriter(
+            self.pool,
+            flush_max_rows=settings.flush_max_rows,
+            flush_interval_ms=settings.flush_interval_ms,
+            queue_max_rows=settings.queue_max_rows,
+            late_window=timedelta(seconds=settings.rollup_late_window_s),
+        )
+        self.commands = CommandRelay(self.pool, self.registry)
+        self.maintenance = Maintenance(self.pool, timedelta(seconds=settings.rollup_late_window_s))
+        self._tasks: list[asyncio.Task[None]] = []
+        self._server: grpc.aio.Server | None = None
+        self.port = 0
+
+    async def _raw_retention_s(self) -> float:
+        try:
+            async with self.pool.connection(timeout=5) as conn:
+                row = await (
+                    await conn.execute(
+                        "SELECT extract(epoch FROM keep) FROM retention_settings WHERE relation = 'host_metrics'"
+                    )
+                ).fetchone()
+            return float(row[0]) if row else DEFAULT_RAW_RETENTION_S
+        except Exception as exc:
+            log.warning(
+                "database not reachable at start (%s); will keep retrying in the background",
+                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+            )
+            return DEFAULT_RAW_RETENTION_S
+
+    async def start(self) -> int:
+        await self.pool.open(wait=False)
+        service = AgentStreamService(
+            self.settings,
+            AgentAuthenticator(self.pool),
+            self.registry,
+            self.writer,
+            self.commands,
+            raw_retention_s=await self._raw_retention_s(),
+        )
+        self._server, self.port = build_server(self.settings, service)
+        self.writer.start()
+        listener = NotificationListener(
+            self._dsn,
+            {
+                "tidewatch_commands": self._on_command_notify,
+                "tidewatch_token_rotated": self._on_token_rotated,
+                "tidewatch_agent_config": self._on_agent_config,
+            },
+            on_reconnect=self._dispatch_all,
+        )
+        self._tasks = [
+            asyncio.create_task(listener.run(), name="listener"),
+            asyncio.create_task(
+                self.registry.run_housekeeping(min(5.0, self.settings.offline_after_s / 3)),
+                name="housekeeping",
+            ),
+            asyncio.create_task(
+                self.maintenance.run(self.settings.maintenance_interval_s), name="maintenance"
+            ),
+            asyncio.create_task(self._dispatch_safety_net(), name="dispatch-safety-net"),
+        ]
+        await self._server.start()
+        log.info(
+            "collector %s listening on %s (port %d)",
+            self.settings.collector_id,
+            self.settings.listen,
+            self.port,
+        )
+        return self.port
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Flush what agents already sent (their acks go out), then close streams."""
+        log.info("collector stopping: draining in-flight batches (up to %.0f s)", grace_s)
+        await self.writer.close(grace_s)
+        await asyncio.sleep(0.1)  # let the last acks reach the wire
+        if self._server is not None:
+            await self._server.stop(1.0)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.pool.close()
+        log.info("collector stopped")
+
+    async def _dispatch_all(self) -> None:
+        await self.commands.dispatch_pending()
+
+    async def _dispatch_safety_net(self) -> None:
+        # NOTIFYs sent while the listener was reconnecting are lost; poll as well.
+        while True:
+            await asyncio.sleep(SAFETY_NET_DISPATCH_S)
+            try:
+                await self.commands.dispatch_pending()
+            except Exception as exc:
+                log.debug("command dispatch poll failed: %s", exc)
+
+    async def _on_command_notify(self, payload: str) -> None:
+        if payload.isdigit():
+            await self.commands.dispatch_pending([int(payload)])
+
+    async def _on_token_rotated(self, payload: str) -> None:
+        if payload.isdigit() and (session := self.registry.get(int(payload))) is not None:
+            log.info("vps %s: agent token rotated; closing its stream", payload)
+            session.cut("agent token rotated; reconnect with the new token")
+
+    async def _on_agent_config(self, payload: str) -> None:
+        vps_ids = [int(payload)] if payload.isdigit() else []
+        if payload == "*":
+            vps_ids = self.registry.held_vps_ids()
+        for vps_id in vps_ids:
+            if (session := self.registry.get(vps_id)) is not None:
+                config = await self.registry.load_config(session)
+                session.send(agent_pb2.MessageToAgent(agent_config=config))
+                log.info(
+                    "vps %d: pushed agent config %s",
+                    vps_id,
+                    json.dumps({"snapshot_interval_ms": config.snapshot_interval_ms}),
+                )

@@ -1,0 +1,324 @@
+"""Coalesce batches from all agents and write them to TimescaleDB.
+
+Batches queue in memory (bounded by rows). A flusher takes up to
+``flush_max_rows`` rows, or whatever waited ``flush_interval_ms``, and writes
+them in ONE transaction: the batch ids go into ``ingested_batches`` (replays
+conflict and are skipped), then binary COPY per table, container metadata,
+late-data invalidations and the live NOTIFY. Each batch's future resolves only
+after COMMIT, and only then does the agent get its ack.
+
+When the database is down the flusher keeps the batches and retries: nothing
+accepted is dropped, agents just wait for acks. A batch the database refuses
+(which validation should have caught) is isolated and rejected alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from collector import metrics, tables
+from collector.containers import write_containers
+from collector.rows import ConvertedBatch
+
+__all__ = ["AckResult", "IngestWriter", "Outcome", "QueueFull"]
+
+log = logging.getLogger("tidewatch.collector.ingest")
+
+INVALID_ARGUMENT = 3
+
+
+class Outcome(Enum):
+    STORED = 1
+    DUPLICATE = 2
+    REJECTED = 3
+
+
+@dataclass(frozen=True, slots=True)
+class AckResult:
+    outcome: Outcome
+    status_code: int = 0
+    detail: str = ""
+
+
+class QueueFull(Exception):
+    """The ingest queue stayed full; the agent should keep the batch and retry."""
+
+
+@dataclass(slots=True)
+class PendingBatch:
+    vps_id: int
+    epoch: int
+    batch: ConvertedBatch
+    future: asyncio.Future[AckResult]
+    received_monotonic: float = field(default_factory=time.monotonic)
+
+    @property
+    def key(self) -> tuple[int, int, int, datetime]:
+        return (self.vps_id, self.epoch, self.batch.sequence, self.batch.batch_time)
+
+
+class IngestWriter:
+    """The only writer of metric rows. Call ``submit`` from stream handlers."""
+
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[AsyncConnection[Any]],
+        *,
+        flush_max_rows: int,
+        flush_interval_ms: int,
+        queue_max_rows: int,
+        late_window: timedelta,
+        flushers: int = 2,
+    ) -> None:
+        self._pool = pool
+        self._flush_max_rows = flush_max_rows
+        self._flush_interval = flush_interval_ms / 1000
+        self._queue_max_rows = queue_max_rows
+        self._late_window = late_window
+        self._flushers = flushers
+        self._queue: deque[PendingBatch] = deque()
+        self._queued_rows = 0
+        self._changed = asyncio.Condition()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+        self._db_healthy = True
+
+    @property
+    def queued_rows(self) -> int:
+        return self._queued_rows
+
+    @property
+    def queued_batches(self) -> int:
+        return len(self._queue)
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._flush_loop(), name=f"ingest-flusher-{i}") for i in range(self._flushers)
+        ]
+
+    async def submit(
+        self, vps_id: int, epoch: int, batch: ConvertedBatch, wait_s: float
+    ) -> asyncio.Future[AckResult]:
+        """Queue a batch; its future resolves after commit. Raises QueueFull after ``wait_s``."""
+        rows = max(batch.row_count, 1)
+        async with self._changed:
+            if self._closing:
+                raise QueueFull("collector is shutting down")
+            try:
+                await asyncio.wait_for(
+                    self._changed.wait_for(
+                        lambda: self._queued_rows + rows <= self._queue_max_rows or self._closing
+                    ),
+                    timeout=wait_s,
+                )
+            except TimeoutError:
+                raise QueueFull(
+                    f"ingest queue full ({self._queued_rows} rows waiting for the database)"
+                ) from None
+            if self._closing:
+                raise QueueFull("collector is shutting down")
+            future: asyncio.Future[AckResult] = asyncio.get_running_loop().create_future()
+            self._queue.append(PendingBatch(vps_id, epoch, batch, future))
+            self._queued_rows += rows
+            metrics.QUEUE_ROWS.set(self._queued_rows)
+            self._changed.notify_all()
+            return future
+
+    async def close(self, timeout_s: float) -> None:
+        """Stop accepting and flush what is queued, for at most ``timeout_s``."""
+        async with self._changed:
+            self._closing = True
+            self._changed.notify_all()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s), self._changed:
+                await self._changed.wait_for(lambda: not self._queue and self._queued_rows == 0)
+        if self._queue:
+            log.warning(
+                "shutting down with %d batches unwritten; their agents will resend them", len(self._queue)
+            )
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _take(self) -> list[PendingBatch]:
+        async with self._changed:
+            await self._changed.wait_for(lambda: bool(self._queue))
+            oldest = self._queue[0].received_monotonic
+            remaining = self._flush_interval - (time.monotonic() - oldest)
+            if remaining > 0 and not self._closing:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._changed.wait_for(
+                            lambda: self._queued_rows >= self._flush_max_rows or self._closing
+                        ),
+                        timeout=remaining,
+                    )
+            taken: list[PendingBatch] = []
+            rows = 0
+            while self._queue and (
+                not taken or rows + self._queue[0].batch.row_count <= self._flush_max_rows
+            ):
+                item = self._queue.popleft()
+                taken.append(item)
+                rows += max(item.batch.row_count, 1)
+            return taken
+
+    async def _give_back(self, batches: list[PendingBatch]) -> None:
+        async with self._changed:
+            self._queue.extendleft(reversed(batches))
+
+    async def _release(self, batches: list[PendingBatch]) -> None:
+        async with self._changed:
+            self._queued_rows -= sum(max(b.batch.row_count, 1) for b in batches)
+            metrics.QUEUE_ROWS.set(self._queued_rows)
+            self._changed.notify_all()
+
+    async def _flush_loop(self) -> None:
+        retry_delay = 0.5
+        while True:
+            batches = await self._take()
+            live = [b for b in batches if not b.future.done()]
+            try:
+                results = await self._write_isolating(live)
+            except (psycopg.OperationalError, PoolTimeout, OSError) as exc:
+                if self._db_healthy:
+                    log.error(
+                        "database unavailable, holding %d batches and retrying (agents keep theirs "
+                        "until acknowledged): %s",
+                        len(batches),
+                        str(exc).strip().splitlines()[0],
+                    )
+                self._db_healthy = False
+                metrics.DB_UP.set(0)
+                await self._give_back(batches)
+                await asyncio.sleep(retry_delay)
+                retry_delay = min(retry_delay * 2, 10.0)
+                continue
+            if not self._db_healthy:
+                log.info("database is back; ingest resumed")
+            self._db_healthy = True
+            metrics.DB_UP.set(1)
+            retry_delay = 0.5
+            await self._release(batches)
+            for pending, result in zip(live, results, strict=True):
+                if not pending.future.done():
+                    pending.future.set_result(result)
+
+    async def _write_isolating(self, batches: list[PendingBatch]) -> list[AckResult]:
+        """Write all in one transaction; if the database refuses the content, write one by one."""
+        try:
+            return await self._write(batches)
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error as exc:
+            if len(batches) == 1:
+                log.warning("database refused batch %s: %s", batches[0].key[:3], exc)
+                metrics.BATCHES.labels("rejected", "database_refused").inc()
+                return [AckResult(Outcome.REJECTED, INVALID_ARGUMENT, f"database refused the batch: {exc}")]
+        results: list[AckResult] = []
+        for pending in batches:
+            results.extend(await self._write_isolating([pending]))
+        return results
+
+    async def _write(self, batches: list[PendingBatch]) -> list[AckResult]:
+        started = time.perf_counter()
+        first_of_key: dict[tuple[int, int, int, datetime], int] = {}
+        for index, pending in enumerate(batches):
+            first_of_key.setdefault(pending.key, index)
+        unique = [batches[i] for i in sorted(first_of_key.values())]
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = conn.cursor()
+            await cur.execute(
+                "INSERT INTO ingested_batches (vps_id, epoch, sequence, batch_time, row_count)"
+                " SELECT * FROM unnest(%s::int8[], %s::int8[], %s::int8[], %s::timestamptz[], %s::int4[])"
+                " ON CONFLICT DO NOTHING RETURNING vps_id, epoch, sequence, batch_time",
+                (
+                    [b.vps_id for b in unique],
+                    [b.epoch for b in unique],
+                    [b.batch.sequence for b in unique],
+                    [b.batch.batch_time for b in unique],
+                    [b.batch.row_count for b in unique],
+                ),
+            )
+            fresh_keys = set(await cur.fetchall())
+            fresh = [b for b in unique if b.key in fresh_keys]
+            row_counts = await self._copy_rows(cur, fresh)
+            await write_containers(
+                cur,
+                [
+                    (b.vps_id, b.batch.docker_time, b.batch.containers)
+                    for b in fresh
+                    if b.batch.containers is not None and b.batch.docker_time is not None
+                ],
+            )
+            await self._record_late_data(cur, fresh)
+            await self._notify_live(cur, fresh)
+        elapsed = time.perf_counter() - started
+        metrics.FLUSH_SECONDS.observe(elapsed)
+        now = time.time()
+        for table_name, count in row_counts.items():
+            metrics.ROWS.labels(table_name).inc(count)
+        for b in fresh:
+            metrics.INGEST_LAG.observe(max(0.0, now - b.batch.batch_time.timestamp()))
+        results = []
+        for index, pending in enumerate(batches):
+            stored = first_of_key[pending.key] == index and pending.key in fresh_keys
+            outcome = Outcome.STORED if stored else Outcome.DUPLICATE
+            metrics.BATCHES.labels(outcome.name.lower(), "").inc()
+            results.append(AckResult(outcome))
+        return results
+
+    async def _copy_rows(self, cur: psycopg.AsyncCursor[Any], fresh: list[PendingBatch]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for table in tables.TABLES.values():
+            parts = [b.batch.rows[table.name] for b in fresh if table.name in b.batch.rows]
+            if not parts:
+                continue
+            async with cur.copy(table.copy_sql) as copy:
+                copy.set_types(table.pg_types)
+                for rows in parts:
+                    for row in rows:
+                        await copy.write_row(row)
+            counts[table.name] = sum(len(p) for p in parts)
+        return counts
+
+    async def _record_late_data(self, cur: psycopg.AsyncCursor[Any], fresh: list[PendingBatch]) -> None:
+        """Rows older than the refresh window must be re-aggregated into the rollups."""
+        cutoff = datetime.now(UTC) - self._late_window
+        earliest: dict[str, datetime] = {}
+        for b in fresh:
+            if b.batch.batch_time >= cutoff:
+                continue
+            for table_name, rows in b.batch.rows.items():
+                first = min(r[0] for r in rows)
+                if first < cutoff and (table_name not in earliest or first < earliest[table_name]):
+                    earliest[table_name] = first
+        for table_name, first in earliest.items():
+            await cur.execute("SELECT tw_record_late_data(%s::regclass, %s)", (table_name, first))
+
+    async def _notify_live(self, cur: psycopg.AsyncCursor[Any], fresh: list[PendingBatch]) -> None:
+        latest: dict[int, dict[str, Any]] = {}
+        for b in fresh:
+            live = b.batch.live
+            if live is not None and (
+                b.vps_id not in latest or live["time_ms"] >= latest[b.vps_id]["time_ms"]
+            ):
+                latest[b.vps_id] = live
+        if latest:
+            await cur.execute(
+                "SELECT pg_notify('tidewatch_live', p) FROM unnest(%s::text[]) AS p",
+                ([json.dumps(v, separators=(",", ":")) for v in latest.values()],),
+            )

@@ -1,0 +1,52 @@
+"""``tidewatch-collector``: the gRPC ingest server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from collector import metrics
+from collector.app import CollectorApp
+from common.settings import CollectorSettings, SettingsError, load_settings, resolve_dsn
+
+__all__ = ["main"]
+
+log = logging.getLogger("tidewatch.collector")
+
+
+async def _run(settings: CollectorSettings, dsn: str) -> None:
+    app = CollectorApp(settings, dsn)
+    await app.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await app.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tidewatch-collector", description="Tidewatch gRPC ingest server")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+    try:
+        settings = load_settings(CollectorSettings, "TIDEWATCH_COLLECTOR_")
+        dsn = resolve_dsn()
+        if settings.metrics_listen:
+            metrics.serve_metrics(settings.metrics_listen)
+        asyncio.run(_run(settings, dsn))
+    except SettingsError as exc:
+        log.error("%s", exc)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,333 @@
+"""Turn validated protobuf batches into table rows. Pure: no I/O.
+
+A batch becomes a ``ConvertedBatch``: rows per table (tuples in the column
+order of ``collector.tables``), the earliest sample time (the batch's identity
+for deduplication), and side data for container metadata and the live push.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from collector import tables
+from collector.validation import BatchLimits, InvalidBatch, check_count, check_row, check_time
+from proto import agent_pb2
+
+__all__ = ["ContainerState", "ConvertedBatch", "TimeRules", "convert_batch"]
+
+_METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:.]{0,199}$")
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRules:
+    now_ms: int
+    max_future_ms: int
+    max_age_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerState:
+    """Container metadata from a Docker batch, for the ``containers`` table."""
+
+    container_id: str
+    name: str
+    image: str
+    state: str
+    status: str
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    restart_count: int
+    exit_code: int | None
+    oom_killed: bool
+    labels_json: str
+    ports: list[str]
+
+
+@dataclass(slots=True)
+class ConvertedBatch:
+    kind: str
+    sequence: int
+    batch_time: datetime
+    rows: dict[str, list[Row]] = field(default_factory=dict)
+    containers: list[ContainerState] | None = None
+    docker_time: datetime | None = None
+    live: dict[str, Any] | None = None
+
+    @property
+    def row_count(self) -> int:
+        return sum(len(r) for r in self.rows.values())
+
+    def add(self, table: tables.Table, row: Row, path: str) -> None:
+        check_row(table, row, path)
+        self.rows.setdefault(table.name, []).append(row)
+
+
+def _time(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _optional_time(ms: int) -> datetime | None:
+    return _time(ms) if ms > 0 else None
+
+
+def _labels_json(labels: Any, path: str, limits: BatchLimits) -> str:
+    check_count(f"{path}.labels", len(labels), limits.labels_per_item)
+    text = json.dumps(dict(labels), sort_keys=True, ensure_ascii=False)
+    if len(text.encode()) > limits.label_bytes * limits.labels_per_item:
+        raise InvalidBatch(f"{path}.labels: too large")
+    return text
+
+
+def _convert_performance(
+    msg: agent_pb2.PerformanceSnapshotBatch, vps_id: int, rules: TimeRules, limits: BatchLimits
+) -> ConvertedBatch:
+    check_count("snapshots", len(msg.snapshots), limits.snapshots_per_batch)
+    if not msg.snapshots:
+        raise InvalidBatch("snapshots: the batch is empty")
+    for i, s in enumerate(msg.snapshots):
+        check_time(
+            f"snapshots[{i}].timestamp_unix_ms",
+            s.timestamp_unix_ms,
+            now_ms=rules.now_ms,
+            max_future_ms=rules.max_future_ms,
+            max_age_ms=rules.max_age_ms,
+        )
+    first_ms = min(s.timestamp_unix_ms for s in msg.snapshots)
+    out = ConvertedBatch("performance", msg.sequence, _time(first_ms))
+    latest: agent_pb2.PerformanceSnapshot | None = None
+    for i, s in enumerate(msg.snapshots):
+        path = f"snapshots[{i}]"
+        t = _time(s.timestamp_unix_ms)
+        check_count(f"{path}.cpu_per_core_percent", len(s.cpu_per_core_percent), limits.cores)
+        check_count(f"{path}.disks", len(s.disks), limits.disks)
+        check_count(f"{path}.disk_io", len(s.disk_io), limits.disk_devices)
+        check_count(f"{path}.network_interfaces", len(s.network_interfaces), limits.interfaces)
+        check_count(f"{path}.temperatures", len(s.temperatures), limits.temperatures)
+        out.add(
+            tables.HOST,
+            (
+                t,
+                vps_id,
+                s.cpu_percent,
+                list(s.cpu_per_core_percent),
+                s.cpu_user_percent,
+                s.cpu_system_percent,
+                s.cpu_iowait_percent,
+                s.cpu_steal_percent,
+                s.load_1,
+                s.load_5,
+                s.load_15,
+                s.memory_total_bytes,
+                s.memory_used_bytes,
+                s.memory_available_bytes,
+                s.memory_cached_bytes,
+                s.memory_buffers_bytes,
+                s.swap_total_bytes,
+                s.swap_used_bytes,
+                s.tcp_connections,
+                s.udp_connections,
+                s.process_count,
+                s.uptime_seconds,
+            ),
+            path,
+        )
+        for j, d in enumerate(s.disks):
+            out.add(
+                tables.DISK,
+                (
+                    t,
+                    vps_id,
+                    d.mountpoint,
+                    d.device,
+                    d.fstype,
+                    d.total_bytes,
+                    d.used_bytes,
+                    d.free_bytes,
+                    d.inodes_total,
+                    d.inodes_used,
+                ),
+                f"{path}.disks[{j}]",
+            )
+        for j, io in enumerate(s.disk_io):
+            out.add(
+                tables.DISK_IO,
+                (
+                    t,
+                    vps_id,
+                    io.device,
+                    io.read_bytes_per_second,
+                    io.write_bytes_per_second,
+                    io.read_ops_per_second,
+                    io.write_ops_per_second,
+                ),
+                f"{path}.disk_io[{j}]",
+            )
+        for j, n in enumerate(s.network_interfaces):
+            out.add(
+                tables.NETWORK,
+                (
+                    t,
+                    vps_id,
+                    n.interface,
+                    n.rx_bytes_per_second,
+                    n.tx_bytes_per_second,
+                    n.rx_packets_per_second,
+                    n.tx_packets_per_second,
+                    n.rx_errors,
+                    n.tx_errors,
+                    n.rx_drops,
+                    n.tx_drops,
+                    n.rx_bytes_delta,
+                    n.tx_bytes_delta,
+                ),
+                f"{path}.network_interfaces[{j}]",
+            )
+        for j, temp in enumerate(s.temperatures):
+            out.add(tables.TEMPERATURE, (t, vps_id, temp.sensor, temp.celsius), f"{path}.temperatures[{j}]")
+        if latest is None or s.timestamp_unix_ms >= latest.timestamp_unix_ms:
+            latest = s
+    assert latest is not None
+    out.live = _live_summary(vps_id, latest)
+    return out
+
+
+def _live_summary(vps_id: int, s: agent_pb2.PerformanceSnapshot) -> dict[str, Any]:
+    """The small NOTIFY payload the API fans out to live views."""
+    root = next((d for d in s.disks if d.mountpoint == "/"), s.disks[0] if s.disks else None)
+    return {
+        "vps_id": vps_id,
+        "time_ms": s.timestamp_unix_ms,
+        "cpu_percent": round(s.cpu_percent, 2),
+        "memory_used_bytes": s.memory_used_bytes,
+        "memory_total_bytes": s.memory_total_bytes,
+        "swap_used_bytes": s.swap_used_bytes,
+        "load_1": round(s.load_1, 2),
+        "rx_bytes_per_second": round(sum(n.rx_bytes_per_second for n in s.network_interfaces), 1),
+        "tx_bytes_per_second": round(sum(n.tx_bytes_per_second for n in s.network_interfaces), 1),
+        "disk_used_bytes": root.used_bytes if root else None,
+        "disk_total_bytes": root.total_bytes if root else None,
+        "uptime_seconds": s.uptime_seconds,
+    }
+
+
+def _convert_docker(
+    msg: agent_pb2.DockerInfoBatch, vps_id: int, rules: TimeRules, limits: BatchLimits
+) -> ConvertedBatch:
+    check_time(
+        "timestamp_unix_ms",
+        msg.timestamp_unix_ms,
+        now_ms=rules.now_ms,
+        max_future_ms=rules.max_future_ms,
+        max_age_ms=rules.max_age_ms,
+    )
+    check_count("containers", len(msg.containers), limits.containers)
+    t = _time(msg.timestamp_unix_ms)
+    out = ConvertedBatch("docker", msg.sequence, t, docker_time=t)
+    # An unavailable engine says nothing about the containers: leave them as they were.
+    out.containers = [] if msg.docker_available else None
+    for i, c in enumerate(msg.containers):
+        path = f"containers[{i}]"
+        if not c.container_id or len(c.container_id) > 128:
+            raise InvalidBatch(f"{path}.container_id: must be 1 to 128 characters")
+        for name, value in (("name", c.name), ("image", c.image), ("state", c.state), ("status", c.status)):
+            if len(value) > 1024 or "\x00" in value:
+                raise InvalidBatch(f"{path}.{name}: longer than 1024 characters or contains NUL")
+        check_count(f"{path}.ports", len(c.ports), limits.ports_per_container)
+        if out.containers is not None:
+            out.containers.append(
+                ContainerState(
+                    container_id=c.container_id,
+                    name=c.name,
+                    image=c.image,
+                    state=c.state,
+                    status=c.status,
+                    created_at=_optional_time(c.created_unix_ms),
+                    started_at=_optional_time(c.started_unix_ms),
+                    finished_at=_optional_time(c.finished_unix_ms),
+                    restart_count=c.restart_count,
+                    exit_code=c.exit_code if c.state in ("exited", "dead") else None,
+                    oom_killed=c.oom_killed,
+                    labels_json=_labels_json(c.labels, path, limits),
+                    ports=[p[:128] for p in c.ports],
+                )
+            )
+        if c.has_stats:
+            out.add(
+                tables.CONTAINER,
+                (
+                    t,
+                    vps_id,
+                    c.container_id,
+                    c.cpu_percent,
+                    c.memory_usage_bytes,
+                    c.memory_limit_bytes,
+                    c.network_rx_bytes,
+                    c.network_tx_bytes,
+                    c.block_read_bytes,
+                    c.block_write_bytes,
+                    c.pids,
+                ),
+                path,
+            )
+    return out
+
+
+def _convert_generic(
+    msg: agent_pb2.GenericMetricsBatch, vps_id: int, rules: TimeRules, limits: BatchLimits
+) -> ConvertedBatch:
+    check_count("metrics", len(msg.metrics), limits.generic_metrics_per_batch)
+    if not msg.metrics:
+        raise InvalidBatch("metrics: the batch is empty")
+    for i, m in enumerate(msg.metrics):
+        check_time(
+            f"metrics[{i}].timestamp_unix_ms",
+            m.timestamp_unix_ms,
+            now_ms=rules.now_ms,
+            max_future_ms=rules.max_future_ms,
+            max_age_ms=rules.max_age_ms,
+        )
+        if not _METRIC_NAME.match(m.name):
+            raise InvalidBatch(
+                f"metrics[{i}].name: {m.name[:64]!r} is not a metric name ([a-zA-Z_:][a-zA-Z0-9_:.]*)"
+            )
+    out = ConvertedBatch("generic", msg.sequence, _time(min(m.timestamp_unix_ms for m in msg.metrics)))
+    for i, m in enumerate(msg.metrics):
+        path = f"metrics[{i}]"
+        out.add(
+            tables.GENERIC,
+            (
+                _time(m.timestamp_unix_ms),
+                vps_id,
+                m.name,
+                _labels_json(m.labels, path, limits),
+                m.value,
+            ),
+            path,
+        )
+    return out
+
+
+_CONVERTERS: dict[str, Callable[[Any, int, TimeRules, BatchLimits], ConvertedBatch]] = {
+    "performance_batch": _convert_performance,
+    "docker_batch": _convert_docker,
+    "generic_metrics_batch": _convert_generic,
+}
+
+
+def convert_batch(
+    payload_name: str, message: Any, vps_id: int, rules: TimeRules, limits: BatchLimits | None = None
+) -> ConvertedBatch:
+    """Validate and convert one batch; raise InvalidBatch naming the bad field."""
+    converted = _CONVERTERS[payload_name](message, vps_id, rules, limits or BatchLimits())
+    if converted.sequence <= 0:
+        raise InvalidBatch("sequence: must be a positive number")
+    if converted.sequence > tables.BIGINT_MAX:
+        raise InvalidBatch("sequence: must be below 2^63")
+    return converted

@@ -1,0 +1,214 @@
+"""Which agents this collector holds, and their online state in the database.
+
+An agent is marked online when its stream opens or it is heard from, and
+offline only after ``offline_after_s`` of silence, checked fleet-wide. A
+dropped stream alone never marks it offline: a collector restart or a network
+blip must not page anyone. Each transition is written once, as an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from collector import metrics
+from common.settings import CollectorSettings
+from proto import agent_pb2
+
+__all__ = ["AgentSession", "SessionRegistry", "effective_config"]
+
+log = logging.getLogger("tidewatch.collector.sessions")
+
+_FEATURES = ("docker", "shell", "script", "pty", "files", "docker_control")
+_CONFIG_KEYS = (
+    "snapshot_interval_ms",
+    "docker_interval_ms",
+    "heartbeat_interval_ms",
+    "batch_max_snapshots",
+    "batch_max_delay_ms",
+)
+
+
+@dataclass(eq=False)
+class AgentSession:
+    vps_id: int
+    epoch: int
+    local_features: agent_pb2.FeatureSwitches
+    stream_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    outbox: asyncio.Queue[agent_pb2.MessageToAgent] = field(default_factory=asyncio.Queue)
+    cut_reason: str | None = None
+    cut_event: asyncio.Event = field(default_factory=asyncio.Event)
+    heard_at: float = field(default_factory=time.time)
+
+    def send(self, message: agent_pb2.MessageToAgent) -> None:
+        self.outbox.put_nowait(message)
+
+    def cut(self, reason: str) -> None:
+        self.cut_reason = reason
+        self.cut_event.set()
+
+
+def effective_config(
+    settings: CollectorSettings, overrides: dict[str, Any], local: agent_pb2.FeatureSwitches
+) -> agent_pb2.AgentConfig:
+    """Fleet defaults, then per-VPS overrides; features never exceed what the agent allows."""
+    config = agent_pb2.AgentConfig(
+        snapshot_interval_ms=settings.snapshot_interval_ms,
+        docker_interval_ms=settings.docker_interval_ms,
+        heartbeat_interval_ms=int(settings.heartbeat_interval_s * 1000),
+        batch_max_snapshots=settings.batch_max_snapshots,
+        batch_max_delay_ms=settings.batch_max_delay_ms,
+    )
+    for key in _CONFIG_KEYS:
+        value = overrides.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**32:
+            setattr(config, key, value)
+    wanted = overrides.get("features") or {}
+    for name in _FEATURES:
+        allowed = bool(getattr(local, name)) and wanted.get(name, True) is not False
+        setattr(config.features, name, allowed)
+    return config
+
+
+class SessionRegistry:
+    def __init__(self, pool: AsyncConnectionPool[AsyncConnection[Any]], settings: CollectorSettings) -> None:
+        self._pool = pool
+        self._settings = settings
+        self._sessions: dict[int, AgentSession] = {}
+        self._heard: set[int] = set()
+
+    def get(self, vps_id: int) -> AgentSession | None:
+        return self._sessions.get(vps_id)
+
+    def held_vps_ids(self) -> list[int]:
+        return list(self._sessions)
+
+    def all(self) -> list[AgentSession]:
+        return list(self._sessions.values())
+
+    async def open(self, session: AgentSession, handshake: agent_pb2.AgentHandshake) -> agent_pb2.AgentConfig:
+        """Register the stream (cutting an older one for the same VPS) and record the host."""
+        older = self._sessions.get(session.vps_id)
+        if older is not None:
+            older.cut("a newer stream from the same agent replaced this one")
+        self._sessions[session.vps_id] = session
+        metrics.AGENTS_CONNECTED.set(len(self._sessions))
+        host = handshake.host
+        async with self._pool.connection() as conn:
+            row = await (
+                await conn.execute(
+                    "WITH old AS (SELECT online FROM vps WHERE id = %(id)s FOR UPDATE)"
+                    " UPDATE vps SET hostname = %(hostname)s, os_name = %(os_name)s,"
+                    " os_version = %(os_version)s, kernel_version = %(kernel)s, architecture = %(arch)s,"
+                    " cpu_model = %(cpu_model)s, cpu_physical_cores = %(pcores)s,"
+                    " cpu_logical_cores = %(lcores)s, memory_total_bytes = %(mem)s,"
+                    " swap_total_bytes = %(swap)s, boot_time = to_timestamp(%(boot)s / 1000.0),"
+                    " ip_addresses = %(ips)s, virtualization = %(virt)s, agent_version = %(version)s,"
+                    " online = true, last_seen = now(), connected_collector = %(collector)s,"
+                    " connected_at = now() FROM old WHERE vps.id = %(id)s"
+                    " RETURNING old.online, vps.agent_config",
+                    {
+                        "id": session.vps_id,
+                        "hostname": host.hostname[:255],
+                        "os_name": host.os_name[:255],
+                        "os_version": host.os_version[:255],
+                        "kernel": host.kernel_version[:255],
+                        "arch": host.architecture[:64],
+                        "cpu_model": host.cpu_model[:255],
+                        "pcores": min(host.cpu_physical_cores, 1 << 20),
+                        "lcores": min(host.cpu_logical_cores, 1 << 20),
+                        "mem": min(host.memory_total_bytes, 2**63 - 1),
+                        "swap": min(host.swap_total_bytes, 2**63 - 1),
+                        "boot": host.boot_time_unix_ms,
+                        "ips": [ip[:64] for ip in host.ip_addresses[:64]],
+                        "virt": host.virtualization[:64],
+                        "version": handshake.agent_version[:64],
+                        "collector": self._settings.collector_id,
+                    },
+                )
+            ).fetchone()
+            was_online, overrides = (bool(row[0]), row[1]) if row else (True, {})
+            if not was_online:
+                await conn.execute(
+                    "INSERT INTO vps_status_events (vps_id, status, reason) VALUES (%s, 'online', %s)",
+                    (session.vps_id, "agent connected"),
+                )
+        if not was_online:
+            log.info("vps %d is online (agent connected)", session.vps_id)
+        return effective_config(self._settings, overrides or {}, session.local_features)
+
+    def heard_from(self, session: AgentSession) -> None:
+        session.heard_at = time.time()
+        self._heard.add(session.vps_id)
+
+    async def close(self, session: AgentSession) -> None:
+        if self._sessions.get(session.vps_id) is not session:
+            return
+        del self._sessions[session.vps_id]
+        metrics.AGENTS_CONNECTED.set(len(self._sessions))
+        try:
+            async with self._pool.connection() as conn:
+                await conn.execute(
+                    "UPDATE vps SET connected_collector = NULL, last_seen = now()"
+                    " WHERE id = %s AND connected_collector = %s",
+                    (session.vps_id, self._settings.collector_id),
+                )
+        except Exception as exc:  # the database may be down; the offline check covers it
+            log.warning("could not record disconnect of vps %d: %s", session.vps_id, exc)
+
+    async def load_config(self, session: AgentSession) -> agent_pb2.AgentConfig:
+        async with self._pool.connection() as conn:
+            row = await (
+                await conn.execute("SELECT agent_config FROM vps WHERE id = %s", (session.vps_id,))
+            ).fetchone()
+        return effective_config(self._settings, (row[0] if row else None) or {}, session.local_features)
+
+    async def housekeeping_once(self) -> None:
+        """Write last_seen for agents heard from, then mark silent ones offline fleet-wide."""
+        heard, self._heard = self._heard, set()
+        async with self._pool.connection() as conn:
+            if heard:
+                came_back = await (
+                    await conn.execute(
+                        "WITH old AS (SELECT id, online FROM vps WHERE id = ANY(%s) FOR UPDATE)"
+                        " UPDATE vps SET last_seen = now(), online = true FROM old"
+                        " WHERE vps.id = old.id RETURNING vps.id, old.online",
+                        (sorted(heard),),
+                    )
+                ).fetchall()
+                for vps_id, was_online in came_back:
+                    if not was_online:
+                        await conn.execute(
+                            "INSERT INTO vps_status_events (vps_id, status, reason) VALUES (%s, 'online', %s)",
+                            (vps_id, "agent heard from again"),
+                        )
+                        log.info("vps %d is online again", vps_id)
+            gone = await (
+                await conn.execute(
+                    "UPDATE vps SET online = false WHERE online AND last_seen < now() - make_interval(secs => %s)"
+                    " RETURNING id, last_seen",
+                    (self._settings.offline_after_s,),
+                )
+            ).fetchall()
+            for vps_id, last_seen in gone:
+                reason = f"no heartbeat for {self._settings.offline_after_s:.0f} s (last seen {last_seen:%H:%M:%S})"
+                await conn.execute(
+                    "INSERT INTO vps_status_events (vps_id, status, reason) VALUES (%s, 'offline', %s)",
+                    (vps_id, reason),
+                )
+                log.warning("vps %d is offline: %s", vps_id, reason)
+
+    async def run_housekeeping(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.housekeeping_once()
+            except Exception as exc:
+                log.warning("session housekeeping failed (will retry): %s", str(exc).strip())

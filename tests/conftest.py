@@ -1,0 +1,107 @@
+"""Shared fixtures: a throwaway TimescaleDB database per session, VPS rows, a collector.
+
+Every database test runs against the real local TimescaleDB (scripts/local-db.sh);
+each session gets a fresh database made from ``tidewatch_template`` and migrated.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from common.migrate import apply_migrations
+from common.settings import CollectorSettings, SettingsError, resolve_dsn
+from common.tokens import AGENT_TOKEN_PREFIX, issue_token
+
+ARTIFACTS = Path(os.environ.get("TIDEWATCH_ARTIFACTS", Path(__file__).resolve().parent.parent / "artifacts"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _server_dsn() -> str:
+    try:
+        return resolve_dsn()
+    except SettingsError as exc:
+        pytest.exit(f"database tests need TimescaleDB: {exc}", returncode=3)
+
+
+def create_test_database(prefix: str = "tidewatch_test") -> str:
+    """A fresh, migrated database; returns its DSN. Drop it with ``drop_test_database``."""
+    base = _server_dsn()
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE tidewatch_template')
+    dsn = make_conninfo(base, dbname=name)
+    apply_migrations(dsn)
+    return dsn
+
+
+def drop_test_database(dsn: str) -> None:
+    name = conninfo_to_dict(dsn)["dbname"]
+    with psycopg.connect(make_conninfo(dsn, dbname="tidewatch"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def db_dsn() -> Iterator[str]:
+    dsn = create_test_database()
+    yield dsn
+    drop_test_database(dsn)
+
+
+@dataclass(frozen=True)
+class Vps:
+    id: int
+    token: str
+
+
+def create_vps(dsn: str, name: str | None = None) -> Vps:
+    issued = issue_token(AGENT_TOKEN_PREFIX)
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "INSERT INTO vps (name, ip_address, agent_key_id, agent_token_hash) VALUES (%s, '127.0.0.1', %s, %s)"
+            " RETURNING id",
+            (name or f"vps-{secrets.token_hex(3)}", issued.key_id, issued.token_hash),
+        ).fetchone()
+    assert row is not None
+    return Vps(int(row[0]), issued.token)
+
+
+@pytest.fixture
+def vps(db_dsn: str) -> Vps:
+    return create_vps(db_dsn)
+
+
+def collector_settings(**overrides: object) -> CollectorSettings:
+    values: dict[str, object] = {
+        "listen": "127.0.0.1:0",
+        "metrics_listen": "",
+        "flush_interval_ms": 50,
+        "heartbeat_interval_s": 2.0,
+        "maintenance_interval_s": 3600.0,
+        "collector_id": f"test-{secrets.token_hex(3)}",
+    }
+    values.update(overrides)
+    return CollectorSettings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def collector(db_dsn: str) -> AsyncIterator[object]:
+    from collector.app import CollectorApp
+
+    app = CollectorApp(collector_settings(), db_dsn)
+    await app.start()
+    yield app
+    await app.stop(2.0)
