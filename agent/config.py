@@ -208,14 +208,14 @@ def _read_token(reader: SectionReader) -> str:
     return token
 
 
-def _build(raw: dict[str, Any], errors: list[str], *, require_token: bool) -> AgentSettings:
+def _build(raw: dict[str, Any], errors: list[str]) -> AgentSettings:
     top = SectionReader("", raw, errors, allowed=set(TOP_LEVEL_KEYS) | set(SECTION_KEYS))
     log_level = top.choice("log_level", "info", LOG_LEVELS)
 
     srv = top.section("server", SECTION_KEYS["server"])
     address = parse_address(srv, "address")
     token = _read_token(srv)
-    if require_token and not token and not srv.has_error("token", "token_file"):
+    if not token and not srv.has_error("token", "token_file"):
         srv.error("token", f"required: set server.token, server.token_file or {ENV_PREFIX}TOKEN")
     server = ServerSettings(
         address=address,
@@ -301,7 +301,6 @@ def load_config(
     path: Path | None = None,
     *,
     environ: Mapping[str, str] | None = None,
-    require_token: bool = True,
 ) -> AgentSettings:
     """Read, merge and validate the configuration.
 
@@ -327,7 +326,7 @@ def load_config(
 
     errors: list[str] = []
     _apply_env(raw, env, errors)
-    settings = _build(raw, errors, require_token=require_token)
+    settings = _build(raw, errors)
     if errors:
         raise ConfigError(errors, source=source)
     return AgentSettings(**{**settings.__dict__, "source": source})
