@@ -15,8 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def resolved() -> dict[str, Any]:
+def resolved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The file as docker-compose itself resolves it (anchors, defaults, interpolation)."""
+    empty_env = tmp_path_factory.mktemp("compose") / "empty.env"
+    empty_env.write_text("")
     compose = shutil.which("docker-compose")
     if compose is None:
         pytest.fail(
@@ -24,7 +26,16 @@ def resolved() -> dict[str, Any]:
         )
     env = {**os.environ, "TIDEWATCH_DB_PASSWORD": "secret-for-test", "TIDEWATCH_AGENT_TOKEN": "twa_x"}
     out = subprocess.run(
-        [compose, "--env-file", os.devnull, "-f", str(ROOT / "compose.yaml"), "--profile", "agent", "config"],
+        [
+            compose,
+            "--env-file",
+            str(empty_env),
+            "-f",
+            str(ROOT / "compose.yaml"),
+            "--profile",
+            "agent",
+            "config",
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -67,12 +78,14 @@ def test_web_ports_bind_to_loopback_by_default(resolved: dict[str, Any]) -> None
             assert host_ip == "127.0.0.1", (name, port)
 
 
-def test_password_is_required() -> None:
+def test_password_is_required(tmp_path: Path) -> None:
+    empty_env = tmp_path / "empty.env"
+    empty_env.write_text("")
     compose = shutil.which("docker-compose")
     assert compose is not None
     env = {k: v for k, v in os.environ.items() if k != "TIDEWATCH_DB_PASSWORD"}
     result = subprocess.run(
-        [compose, "-f", str(ROOT / "compose.yaml"), "config", "-q"],
+        [compose, "--env-file", str(empty_env), "-f", str(ROOT / "compose.yaml"), "config", "-q"],
         capture_output=True,
         text=True,
         env=env,
