@@ -6,7 +6,7 @@ import bisect
 import logging
 from collections.abc import Callable
 
-from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
+from google.protobuf.message import DecodeError
 
 from agent.runtime.sequence import SequenceAllocator
 from agent.runtime.spool import DiskSpool

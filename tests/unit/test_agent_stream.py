@@ -35,7 +35,7 @@ TOKEN = "s3cret"
 Outcome = agent_pb2.BatchAck.Outcome
 
 
-class FakeCollector(agent_pb2_grpc.AgentCommunicationServiceServicer):  # type: ignore[misc]
+class FakeCollector(agent_pb2_grpc.AgentCommunicationServiceServicer):
     """Records what agents send; acks batches as told; can push messages and end streams."""
 
     def __init__(self) -> None:
@@ -43,7 +43,7 @@ class FakeCollector(agent_pb2_grpc.AgentCommunicationServiceServicer):  # type: 
         self.metadata: list[dict[str, str]] = []
         self.batches: list[agent_pb2.MessageToServer] = []
         self.others: list[agent_pb2.MessageToServer] = []
-        self.outcome: Callable[[int], int | None] = lambda seq: Outcome.OUTCOME_STORED
+        self.outcome: Callable[[int], agent_pb2.BatchAck.Outcome | None] = lambda seq: Outcome.OUTCOME_STORED
         self.initial_config = agent_pb2.AgentConfig()
         self.to_agent: asyncio.Queue[agent_pb2.MessageToAgent | None] = asyncio.Queue()
         self.attempts = 0
@@ -118,10 +118,10 @@ async def wait_until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> N
 
 
 @pytest.fixture
-async def collector() -> AsyncIterator[tuple[FakeCollector, int]]:
+async def fake_collector() -> AsyncIterator[tuple[FakeCollector, int]]:
     fake = FakeCollector()
     server = grpc.aio.server()
-    agent_pb2_grpc.add_AgentCommunicationServiceServicer_to_server(fake, server)
+    agent_pb2_grpc.add_AgentCommunicationServiceServicer_to_server(fake, server)  # type: ignore[no-untyped-call]
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     yield fake, port
@@ -170,9 +170,9 @@ async def _stop(task: asyncio.Task[Any]) -> None:
 
 
 async def test_handshake_delivery_acks_and_heartbeats(
-    collector: tuple[FakeCollector, int], tmp_path: Path
+    fake_collector: tuple[FakeCollector, int], tmp_path: Path
 ) -> None:
-    fake, port = collector
+    fake, port = fake_collector
     fake.initial_config = agent_pb2.AgentConfig(snapshot_interval_ms=2500)
     store = _store(tmp_path)
     for i in range(3):
@@ -210,9 +210,9 @@ async def test_handshake_delivery_acks_and_heartbeats(
 
 
 async def test_unacked_batches_are_resent_oldest_first_after_reconnect(
-    collector: tuple[FakeCollector, int], tmp_path: Path
+    fake_collector: tuple[FakeCollector, int], tmp_path: Path
 ) -> None:
-    fake, port = collector
+    fake, port = fake_collector
     fake.outcome = lambda seq: None  # the database is down: no acks
     store = _store(tmp_path, memory=2)  # most of the backlog is on disk
     client, _ = _client(port, store, max_in_flight=3)
@@ -235,9 +235,9 @@ async def test_unacked_batches_are_resent_oldest_first_after_reconnect(
 
 
 async def test_rejected_batch_is_dropped_and_logged(
-    collector: tuple[FakeCollector, int], tmp_path: Path, caplog: pytest.LogCaptureFixture
+    fake_collector: tuple[FakeCollector, int], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    fake, port = collector
+    fake, port = fake_collector
     fake.outcome = lambda seq: Outcome.OUTCOME_REJECTED if seq == 2 else Outcome.OUTCOME_STORED
     store = _store(tmp_path)
     client, _ = _client(port, store)
@@ -254,9 +254,9 @@ async def test_rejected_batch_is_dropped_and_logged(
 
 
 async def test_bad_token_is_reported_and_not_hammered(
-    collector: tuple[FakeCollector, int], tmp_path: Path, caplog: pytest.LogCaptureFixture
+    fake_collector: tuple[FakeCollector, int], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    fake, port = collector
+    fake, port = fake_collector
     client, _ = _client(port, _store(tmp_path), token="wrong", auth_backoff=Backoff(base_s=60, cap_s=900))
     task = asyncio.create_task(client.run())
     await wait_until(lambda: "refused this agent's token" in caplog.text)
@@ -270,7 +270,7 @@ async def test_bad_token_is_reported_and_not_hammered(
 async def test_client_waits_for_a_collector_that_is_not_there_yet(tmp_path: Path) -> None:
     fake = FakeCollector()
     server = grpc.aio.server()
-    agent_pb2_grpc.add_AgentCommunicationServiceServicer_to_server(fake, server)
+    agent_pb2_grpc.add_AgentCommunicationServiceServicer_to_server(fake, server)  # type: ignore[no-untyped-call]
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     await server.stop(grace=None)  # nothing listens on `port` now
@@ -281,7 +281,7 @@ async def test_client_waits_for_a_collector_that_is_not_there_yet(tmp_path: Path
     await asyncio.sleep(0.5)
     assert not task.done() and not client.connected  # retrying, never exiting
     server = grpc.aio.server()
-    agent_pb2_grpc.add_AgentCommunicationServiceServicer_to_server(fake, server)
+    agent_pb2_grpc.add_AgentCommunicationServiceServicer_to_server(fake, server)  # type: ignore[no-untyped-call]
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     try:
@@ -334,10 +334,10 @@ def _stamps(fake: FakeCollector) -> list[int]:
 
 
 async def test_runtime_has_no_gaps_across_an_outage_and_a_restart(
-    collector: tuple[FakeCollector, int], tmp_path: Path, caplog: pytest.LogCaptureFixture
+    fake_collector: tuple[FakeCollector, int], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="agent")
-    fake, port = collector
+    fake, port = fake_collector
     clock = itertools.count(1)
     stop = asyncio.Event()
     runtime = _runtime(tmp_path, port, clock)
