@@ -1,0 +1,97 @@
+"""Request and response bodies of the Tidewatch HTTP API.
+
+They live in ``common`` so the API (which produces them) and the dashboards
+(which consume them) share one definition. Every name is a msgspec Struct.
+"""
+
+from __future__ import annotations
+
+from common.api_models.accounts import (
+    AuditEntry,
+    LoginRequest,
+    Password,
+    RegisterRequest,
+    Role,
+    SessionOut,
+    UserCreate,
+    Username,
+    UserOut,
+    UserUpdate,
+)
+from common.api_models.health import HealthOut
+from common.api_models.live import (
+    LIVE_CHANNEL,
+    LiveAuth,
+    LiveClientMessage,
+    LiveError,
+    LivePing,
+    LivePong,
+    LiveSampleHeader,
+    LiveSubscribe,
+    LiveSubscribed,
+    LiveWelcome,
+)
+from common.api_models.metrics import (
+    ContainerSeries,
+    ContainersSeries,
+    DeviceIoSeries,
+    DiskIoSeries,
+    DiskSeries,
+    HostSeries,
+    InterfaceSeries,
+    MountSeries,
+    NetworkSeries,
+    Resolution,
+    ResolutionChoice,
+    SeriesWindow,
+)
+from common.api_models.vps import (
+    LatestMetrics,
+    VpsCreate,
+    VpsCreated,
+    VpsOut,
+    VpsTokenRotated,
+    VpsUpdate,
+)
+
+__all__ = [
+    "LIVE_CHANNEL",
+    "AuditEntry",
+    "ContainerSeries",
+    "ContainersSeries",
+    "DeviceIoSeries",
+    "DiskIoSeries",
+    "DiskSeries",
+    "HealthOut",
+    "HostSeries",
+    "InterfaceSeries",
+    "LatestMetrics",
+    "LiveAuth",
+    "LiveClientMessage",
+    "LiveError",
+    "LivePing",
+    "LivePong",
+    "LiveSampleHeader",
+    "LiveSubscribe",
+    "LiveSubscribed",
+    "LiveWelcome",
+    "LoginRequest",
+    "MountSeries",
+    "NetworkSeries",
+    "Password",
+    "RegisterRequest",
+    "Resolution",
+    "ResolutionChoice",
+    "Role",
+    "SeriesWindow",
+    "SessionOut",
+    "UserCreate",
+    "UserOut",
+    "UserUpdate",
+    "Username",
+    "VpsCreate",
+    "VpsCreated",
+    "VpsOut",
+    "VpsTokenRotated",
+    "VpsUpdate",
+]

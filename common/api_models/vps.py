@@ -1,0 +1,116 @@
+"""VPS records: what an operator enters, and what the fleet views show."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+__all__ = ["LatestMetrics", "VpsCreate", "VpsCreated", "VpsOut", "VpsTokenRotated", "VpsUpdate"]
+
+VpsName = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="1-128 characters, no control characters",
+        examples=["web-01"],
+    ),
+]
+# An IP address or a host name; empty when unknown. Checked further by the API.
+IpAddress = Annotated[
+    str,
+    Meta(max_length=253, pattern=r"^[A-Za-z0-9.:%\[\]-]*$", examples=["203.0.113.7"]),
+]
+LabelKey = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_./-]{1,63}$")]
+LabelValue = Annotated[str, Meta(max_length=256)]
+Labels = Annotated[dict[LabelKey, LabelValue], Meta(max_length=64)]
+ResetDay = Annotated[int, Meta(ge=1, le=28)]
+QuotaBytes = Annotated[int, Meta(gt=0, le=2**63 - 1)]
+
+
+class VpsCreate(Struct, forbid_unknown_fields=True):
+    """``POST /api/vps``: a new VPS; the response carries its agent token once."""
+
+    name: VpsName
+    ip_address: IpAddress = ""
+    labels: Labels = msgspec.field(default_factory=dict)
+
+
+class VpsUpdate(Struct, forbid_unknown_fields=True):
+    """``PATCH /api/vps/{id}``: absent fields stay; ``traffic_quota_bytes: null`` clears the quota."""
+
+    name: VpsName | UnsetType = UNSET
+    ip_address: IpAddress | UnsetType = UNSET
+    labels: Labels | UnsetType = UNSET
+    traffic_reset_day: ResetDay | UnsetType = UNSET
+    traffic_quota_bytes: QuotaBytes | UnsetType | None = UNSET
+
+
+class LatestMetrics(Struct):
+    """The newest sample of a VPS, for fleet views. Disk sums the newest
+    sample's mounts once per device; network sums every interface."""
+
+    time: datetime
+    cpu_percent: float
+    memory_used_bytes: int
+    memory_total_bytes: int
+    swap_used_bytes: int
+    swap_total_bytes: int
+    load_1: float
+    uptime_seconds: int
+    disk_used_bytes: int | None = None
+    disk_total_bytes: int | None = None
+    net_rx_bytes_per_second: float | None = None
+    net_tx_bytes_per_second: float | None = None
+
+
+class VpsOut(Struct):
+    """A VPS with what its agent reported at connect and its session state."""
+
+    id: int
+    name: str
+    ip_address: str
+    labels: dict[str, str]
+    created_at: datetime
+    token_rotated_at: datetime
+    online: bool
+    last_seen: datetime | None = None
+    connected_at: datetime | None = None
+    hostname: str | None = None
+    os_name: str | None = None
+    os_version: str | None = None
+    kernel_version: str | None = None
+    architecture: str | None = None
+    cpu_model: str | None = None
+    cpu_physical_cores: int | None = None
+    cpu_logical_cores: int | None = None
+    memory_total_bytes: int | None = None
+    swap_total_bytes: int | None = None
+    boot_time: datetime | None = None
+    ip_addresses: list[str] = msgspec.field(default_factory=list)
+    virtualization: str | None = None
+    agent_version: str | None = None
+    traffic_reset_day: int = 1
+    traffic_quota_bytes: int | None = None
+    latest: LatestMetrics | None = None
+
+
+class VpsCreated(Struct):
+    """The new VPS and its agent token. The token is shown only here: only its hash is kept."""
+
+    vps: VpsOut
+    agent_token: str
+    install_command: str
+
+
+class VpsTokenRotated(Struct):
+    """A replacement agent token; the old one stops working at once."""
+
+    vps_id: int
+    agent_token: str
+    token_rotated_at: datetime
+    install_command: str

@@ -1,0 +1,94 @@
+"""Writes shared by the API and ``tidewatch-admin``: users, VPS records, audit rows.
+
+Both run the same statements (one async, one sync), so the SQL and the audit
+action names are defined once here.
+"""
+
+from __future__ import annotations
+
+import shlex
+from enum import StrEnum
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from common.tokens import AGENT_TOKEN_PREFIX, IssuedToken, issue_token
+
+__all__ = [
+    "INSERT_AUDIT",
+    "INSERT_USER",
+    "INSERT_VPS",
+    "AuditAction",
+    "audit_params",
+    "install_command",
+    "new_agent_token",
+]
+
+
+class AuditAction(StrEnum):
+    """The ``audit_log.action`` of each state-changing operation."""
+
+    REGISTER = "auth.register"
+    LOGIN = "auth.login"
+    LOGIN_FAILED = "auth.login_failed"
+    LOGOUT = "auth.logout"
+    USER_CREATE = "user.create"
+    USER_UPDATE = "user.update"
+    USER_DELETE = "user.delete"
+    USER_BOOTSTRAP = "user.bootstrap"
+    USER_SET_PASSWORD = "user.set_password"
+    VPS_CREATE = "vps.create"
+    VPS_UPDATE = "vps.update"
+    VPS_DELETE = "vps.delete"
+    VPS_ROTATE_TOKEN = "vps.rotate_token"
+
+
+INSERT_USER = """
+INSERT INTO users (username, password_hash, role)
+VALUES (%(username)s, %(password_hash)s, %(role)s)
+RETURNING id, username, role, disabled, created_at
+"""
+
+INSERT_VPS = """
+INSERT INTO vps (name, ip_address, labels, agent_key_id, agent_token_hash, created_by)
+VALUES (%(name)s, %(ip_address)s, %(labels)s, %(agent_key_id)s, %(agent_token_hash)s, %(created_by)s)
+RETURNING id
+"""
+
+INSERT_AUDIT = """
+INSERT INTO audit_log (user_id, actor, action, target, detail, client_ip)
+VALUES (%(user_id)s, %(actor)s, %(action)s, %(target)s, %(detail)s, %(client_ip)s)
+"""
+
+
+def audit_params(
+    *,
+    user_id: int | None,
+    actor: str,
+    action: AuditAction,
+    target: str = "",
+    detail: dict[str, Any] | None = None,
+    client_ip: str = "",
+) -> dict[str, Any]:
+    """Parameters for :data:`INSERT_AUDIT`."""
+    return {
+        "user_id": user_id,
+        "actor": actor,
+        "action": action.value,
+        "target": target,
+        "detail": Jsonb(detail or {}),
+        "client_ip": client_ip,
+    }
+
+
+def new_agent_token() -> IssuedToken:
+    """A fresh agent token; store ``key_id`` and ``token_hash``, show ``token`` once."""
+    return issue_token(AGENT_TOKEN_PREFIX)
+
+
+def install_command(collector_address: str, token: str) -> str:
+    """How to start an agent for this VPS, as one shell line."""
+    return (
+        f"TIDEWATCH_AGENT_SERVER={shlex.quote(collector_address)} "
+        f"TIDEWATCH_AGENT_TOKEN={shlex.quote(token)} tidewatch-agent"
+    )
