@@ -1,0 +1,84 @@
+"""The one wiring point: routes, auth, dependencies, error handling, OpenAPI, lifespan."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from api import paths
+from api.auth.controller import AuthController
+from api.auth.middleware import BearerAuthMiddleware
+from api.auth.sessions import SessionCache
+from api.errors import exception_handlers
+from api.health import HealthController
+from api.live.hub import LiveHub
+from api.live.socket import live_socket
+from api.metrics.controller import MetricsController
+from api.resources import Resources, lifespan, provide_db
+from api.users import AuditController, UsersController
+from api.vps.controller import VpsController
+from common.settings import ApiSettings, load_settings, resolve_dsn
+
+__all__ = ["create_app"]
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def _version() -> str:
+    try:
+        return version("tidewatch")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def _openapi() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Tidewatch API",
+        version=_version(),
+        description="Fleet records, metrics history and live samples. Errors are RFC 9457 problems.",
+        path=paths.OPENAPI,
+        render_plugins=[SwaggerRenderPlugin(), JsonRenderPlugin()],
+        components=Components(
+            security_schemes={
+                "bearer": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    bearer_format="twu_<key id>.<secret>",
+                    description="A token from POST /api/auth/login",
+                )
+            }
+        ),
+        security=[{"bearer": []}],
+    )
+
+
+def create_app(settings: ApiSettings | None = None, dsn: str | None = None) -> Litestar:
+    """Build the API. Nothing connects until the app's lifespan starts."""
+    settings = settings or load_settings(ApiSettings, "TIDEWATCH_API_")
+    dsn = dsn or resolve_dsn()
+    resources = Resources(settings=settings, dsn=dsn, sessions=SessionCache(), live=LiveHub(dsn))
+    return Litestar(
+        route_handlers=[
+            AuthController,
+            UsersController,
+            AuditController,
+            VpsController,
+            MetricsController,
+            HealthController,
+            live_socket,
+        ],
+        dependencies={"db": Provide(provide_db)},
+        middleware=[DefineMiddleware(BearerAuthMiddleware, exclude=[f"^{paths.OPENAPI}"])],
+        exception_handlers=exception_handlers(),
+        openapi_config=_openapi(),
+        lifespan=[lifespan],
+        state=State({"resources": resources}),
+        request_max_body_size=MAX_BODY_BYTES,
+    )

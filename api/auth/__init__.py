@@ -1,0 +1,1 @@
+"""Authentication (bearer tokens from login) and role guards."""

@@ -1,0 +1,144 @@
+"""Bearer sessions: issue them at login, verify them on every request.
+
+A token is verified with argon2 once, then remembered in-process for a short
+TTL under the SHA-256 of the token, so steady traffic pays a dict lookup. The
+TTL bounds how long another API instance may still accept a token revoked
+elsewhere; revocations on this instance evict at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import msgspec
+from litestar.exceptions import NotAuthorizedException
+
+from common.api_models import Role
+from common.tokens import API_TOKEN_PREFIX, issue_token, parse_token, verify_token
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+    from psycopg.rows import DictRow
+
+__all__ = ["AuthUser", "SessionCache", "authenticate", "create_session"]
+
+CACHE_TTL_S = 30.0
+CACHE_MAX_ENTRIES = 10_000
+
+_LOOKUP = """
+SELECT t.id AS token_id, t.token_hash, t.expires_at,
+       u.id AS user_id, u.username, u.role, u.disabled
+FROM api_tokens t JOIN users u ON u.id = t.user_id
+WHERE t.key_id = %s
+"""
+
+
+class AuthUser(msgspec.Struct, frozen=True):
+    """The caller of a request, as the handlers see it."""
+
+    id: int
+    username: str
+    role: Role
+    token_id: int
+
+
+@dataclass(slots=True)
+class _Entry:
+    user: AuthUser
+    valid_until: float
+
+
+class SessionCache:
+    """Recently verified tokens, keyed on their SHA-256, bounded in size."""
+
+    def __init__(
+        self,
+        ttl_s: float = CACHE_TTL_S,
+        max_entries: int = CACHE_MAX_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl_s = ttl_s
+        self._max_entries = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+
+    def get(self, token: str) -> AuthUser | None:
+        key = _key(token)
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.valid_until <= self._clock():
+            del self._entries[key]
+            return None
+        return entry.user
+
+    def put(self, token: str, user: AuthUser, expires_at: datetime | None) -> None:
+        valid_for = self._ttl_s
+        if expires_at is not None:
+            valid_for = min(valid_for, (expires_at - datetime.now(UTC)).total_seconds())
+        if valid_for <= 0:
+            return
+        key = _key(token)
+        self._entries[key] = _Entry(user, self._clock() + valid_for)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    def evict(self, *, token_id: int | None = None, user_id: int | None = None) -> None:
+        """Forget a revoked token, or every token of a changed user."""
+        stale = [
+            key
+            for key, entry in self._entries.items()
+            if entry.user.token_id == token_id or entry.user.id == user_id
+        ]
+        for key in stale:
+            del self._entries[key]
+
+
+def _key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def authenticate(conn: AsyncConnection[DictRow], cache: SessionCache, token: str) -> AuthUser:
+    """The user behind ``token``; raises 401 unless it is valid, unexpired and enabled."""
+    key_id = parse_token(token, API_TOKEN_PREFIX)
+    if key_id is None:
+        raise NotAuthorizedException("malformed bearer token: expected twu_<key id>.<secret>")
+    if (cached := cache.get(token)) is not None:
+        return cached
+    row = await (await conn.execute(_LOOKUP, (key_id,))).fetchone()
+    # argon2 is CPU-bound: keep it off the event loop.
+    if row is None or not await asyncio.to_thread(verify_token, row["token_hash"], token):
+        raise NotAuthorizedException("invalid or revoked token")
+    if row["expires_at"] is not None and row["expires_at"] <= datetime.now(UTC):
+        raise NotAuthorizedException("token expired: log in again")
+    if row["disabled"]:
+        raise NotAuthorizedException("this account is disabled")
+    await conn.execute("UPDATE api_tokens SET last_used_at = now() WHERE id = %s", (row["token_id"],))
+    user = AuthUser(
+        id=row["user_id"], username=row["username"], role=Role(row["role"]), token_id=row["token_id"]
+    )
+    cache.put(token, user, row["expires_at"])
+    return user
+
+
+async def create_session(
+    conn: AsyncConnection[DictRow], user_id: int, ttl: timedelta, description: str
+) -> tuple[str, datetime]:
+    """Store a new token for ``user_id``; return it (shown once) and its expiry."""
+    issued = await asyncio.to_thread(issue_token, API_TOKEN_PREFIX)
+    cur = await conn.execute(
+        "INSERT INTO api_tokens (user_id, key_id, token_hash, description, expires_at)"
+        " VALUES (%s, %s, %s, %s, now() + %s) RETURNING expires_at",
+        (user_id, issued.key_id, issued.token_hash, description, ttl),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return issued.token, row["expires_at"]

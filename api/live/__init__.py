@@ -1,0 +1,1 @@
+"""The live feed: one LISTEN connection fanned out to WebSocket clients."""

@@ -1,0 +1,115 @@
+"""One LISTEN connection per API process, fanned out to WebSocket subscribers.
+
+The collector NOTIFYs ``tidewatch_live`` after each commit with a small JSON
+object. The hub reads its ``vps_id``, wraps it once as a ``sample`` message and
+hands the same bytes to every subscriber that wants that VPS. A slow client
+loses its oldest queued samples; it never slows the hub or other clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+import msgspec
+import psycopg
+from psycopg import sql
+
+from common.api_models import LIVE_CHANNEL, LiveSampleHeader
+
+__all__ = ["LiveHub", "Subscriber"]
+
+log = logging.getLogger("tidewatch.api.live")
+
+QUEUE_SIZE = 256
+RECONNECT_MIN_S = 0.5
+RECONNECT_MAX_S = 15.0
+_header_decoder = msgspec.json.Decoder(LiveSampleHeader)
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One client's filter and outbox."""
+
+    vps_ids: frozenset[int] = frozenset()
+    all: bool = False
+    dropped: int = 0
+    queue: asyncio.Queue[bytes] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+
+    def wants(self, vps_id: int) -> bool:
+        return self.all or vps_id in self.vps_ids
+
+    def offer(self, message: bytes) -> None:
+        if self.queue.full():
+            self.queue.get_nowait()
+            self.dropped += 1
+        self.queue.put_nowait(message)
+
+
+class LiveHub:
+    """Keeps the LISTEN connection up (reconnecting with backoff) and routes samples."""
+
+    def __init__(self, dsn: str, channel: str = LIVE_CHANNEL) -> None:
+        self._dsn = dsn
+        self._channel = channel
+        self._subscribers: set[Subscriber] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.listening = asyncio.Event()
+
+    async def start(self) -> None:
+        """Begin listening in the background; returns at once."""
+        self.listening = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name="tidewatch-live-hub")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self.listening.clear()
+
+    def subscribe(self) -> Subscriber:
+        subscriber = Subscriber()
+        self._subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+
+    def publish(self, payload: str | bytes) -> None:
+        """Route one collector payload to the subscribers that want it."""
+        raw = payload.encode() if isinstance(payload, str) else payload
+        try:
+            header = _header_decoder.decode(raw)
+        except msgspec.DecodeError as exc:
+            log.warning("ignoring a malformed %s payload: %s", self._channel, exc)
+            return
+        targets = [s for s in self._subscribers if s.wants(header.vps_id)]
+        if not targets:
+            return
+        # The payload decoded as a JSON object above, so it embeds as is.
+        message = b'{"type":"sample","vps_id":%d,"sample":%b}' % (header.vps_id, raw)
+        for subscriber in targets:
+            subscriber.offer(message)
+
+    async def _run(self) -> None:
+        delay = RECONNECT_MIN_S
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._dsn, autocommit=True, application_name="tidewatch-api-live"
+                ) as conn:
+                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+                    self.listening.set()
+                    delay = RECONNECT_MIN_S
+                    log.info("live feed listening on %s", self._channel)
+                    async for notify in conn.notifies():
+                        self.publish(notify.payload)
+            except psycopg.Error as exc:
+                log.warning("live feed lost (%s); reconnecting in %.1fs", str(exc).strip(), delay)
+            self.listening.clear()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX_S)

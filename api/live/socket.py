@@ -1,0 +1,134 @@
+"""``GET /api/live``: newest samples of the VPSes a client subscribes to.
+
+Authenticate with ``?token=`` or, to keep the token out of access logs, with
+a first message ``{"type": "auth", "token": "twu_…"}`` within 10 seconds.
+Then send ``{"type": "subscribe", "vps_ids": [1, 2]}`` (or ``"all": true``).
+An authentication failure closes the socket with code 4401.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import msgspec
+from litestar import WebSocket, websocket
+from litestar.exceptions import NotAuthorizedException, WebSocketDisconnect
+
+from api import paths
+from api.auth.sessions import AuthUser, authenticate
+from api.live.hub import Subscriber
+from api.resources import Resources, get_resources
+from common.api_models import (
+    LiveAuth,
+    LiveClientMessage,
+    LiveError,
+    LivePing,
+    LivePong,
+    LiveSubscribe,
+    LiveSubscribed,
+    LiveWelcome,
+)
+
+__all__ = ["WS_UNAUTHORIZED", "live_socket"]
+
+log = logging.getLogger("tidewatch.api.live")
+
+AUTH_TIMEOUT_S = 10.0
+WS_UNAUTHORIZED = 4401
+_decoder = msgspec.json.Decoder(LiveClientMessage)
+_encoder = msgspec.json.Encoder()
+
+
+class _Session:
+    """One socket: serialises sends, since the reader and the writer both send."""
+
+    def __init__(self, socket: WebSocket[Any, Any, Any]) -> None:
+        self.socket = socket
+        self._lock = asyncio.Lock()
+
+    async def send(self, message: msgspec.Struct | bytes) -> None:
+        data = message if isinstance(message, bytes) else _encoder.encode(message)
+        async with self._lock:
+            await self.socket.send_data(data.decode(), mode="text")
+
+
+async def _authenticate(session: _Session, res: Resources) -> AuthUser:
+    token = session.socket.query_params.get("token")
+    if token is None:
+        try:
+            first = await asyncio.wait_for(session.socket.receive_text(), AUTH_TIMEOUT_S)
+            message = _decoder.decode(first)
+        except TimeoutError:
+            raise NotAuthorizedException(f"send an auth message within {AUTH_TIMEOUT_S:.0f}s") from None
+        except msgspec.DecodeError as exc:
+            raise NotAuthorizedException(f"the first message must be auth: {exc}") from None
+        if not isinstance(message, LiveAuth):
+            raise NotAuthorizedException('the first message must be {"type": "auth", "token": …}')
+        token = message.token
+    async with res.pool.connection() as conn:
+        return await authenticate(conn, res.sessions, token)
+
+
+async def _read(session: _Session, subscriber: Subscriber, res: Resources) -> None:
+    while True:
+        text = await session.socket.receive_text()
+        try:
+            message = _decoder.decode(text)
+        except msgspec.DecodeError as exc:
+            await session.send(LiveError(detail=f"bad message: {exc}"))
+            continue
+        match message:
+            case LiveSubscribe(vps_ids=vps_ids, all=everything):
+                subscriber.vps_ids = frozenset(vps_ids)
+                subscriber.all = everything
+                await session.send(
+                    LiveSubscribed(
+                        vps_ids=sorted(vps_ids), all=everything, listening=res.live.listening.is_set()
+                    )
+                )
+            case LivePing():
+                await session.send(LivePong())
+            case LiveAuth():
+                await session.send(LiveError(detail="already authenticated"))
+
+
+async def _write(session: _Session, subscriber: Subscriber) -> None:
+    while True:
+        await session.send(await subscriber.queue.get())
+
+
+@websocket(paths.LIVE, name="live", opt={"exclude_from_auth": True})
+async def live_socket(socket: WebSocket[Any, Any, Any]) -> None:
+    """Push samples of the subscribed VPSes as the collector commits them."""
+    await socket.accept()
+    session = _Session(socket)
+    res = get_resources(socket.app.state)
+    try:
+        user = await _authenticate(session, res)
+    except NotAuthorizedException as exc:
+        await session.send(LiveError(detail=exc.detail))
+        await socket.close(code=WS_UNAUTHORIZED, reason="unauthorized")
+        return
+    except WebSocketDisconnect:
+        return
+    await session.send(LiveWelcome(username=user.username, role=user.role.value))
+    subscriber = res.live.subscribe()
+    tasks = [
+        asyncio.create_task(_read(session, subscriber, res)),
+        asyncio.create_task(_write(session, subscriber)),
+    ]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            error = task.exception()
+            if error is not None and not isinstance(error, WebSocketDisconnect):
+                log.warning("live socket of %s ended: %r", user.username, error)
+    finally:
+        res.live.unsubscribe(subscriber)
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                await task

@@ -1,0 +1,1 @@
+"""Range queries over metrics at the resolution the range calls for."""

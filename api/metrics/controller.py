@@ -1,0 +1,171 @@
+"""``/api/vps/{id}/metrics/*``: history at the resolution the range calls for."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, get
+from litestar.datastructures import State
+from litestar.openapi import ResponseSpec
+from litestar.params import QueryParameter
+
+from api import paths
+from api.auth.guards import requires_viewer
+from api.errors import invalid, not_found
+from api.metrics.resolution import Coverage, WindowError, choose_plan, resolve_window
+from api.metrics.series import (
+    CONTAINERS,
+    DISKIO,
+    DISKS,
+    HOST,
+    NETWORK,
+    SeriesSpec,
+    build_query,
+    query_params,
+    to_columns,
+)
+from api.resources import Connection, Db, get_resources
+from api.vps.controller import VpsId
+from common.api_models import (
+    ContainersSeries,
+    DiskIoSeries,
+    DiskSeries,
+    HostSeries,
+    NetworkSeries,
+)
+from common.api_models.metrics import ResolutionChoice
+from common.edition import Edition
+from common.problems import Problem
+
+__all__ = ["MetricsController"]
+
+_RANGE_DOC = "ISO-8601 (UTC if no offset) or epoch milliseconds"
+FromParam = Annotated[
+    str | None,
+    QueryParameter(name="from", max_length=64, description=f"Range start, {_RANGE_DOC}; default to - 1h"),
+]
+ToParam = Annotated[
+    str | None, QueryParameter(name="to", max_length=64, description=f"Range end, {_RANGE_DOC}; default now")
+]
+ResolutionParam = Annotated[
+    ResolutionChoice,
+    QueryParameter(description="auto picks raw, 1m or 1h from the range width (see docs/api.md)"),
+]
+_RESPONSES = {
+    404: ResponseSpec(Problem, description="No such VPS"),
+    422: ResponseSpec(Problem, description="Bad from/to/resolution"),
+}
+_CONTEXT = """
+SELECT EXISTS (SELECT 1 FROM vps WHERE id = %(vps_id)s) AS vps_exists,
+       coalesce((SELECT keep FROM retention_settings WHERE relation = %(raw)s), interval '7 days') AS raw_keep,
+       coalesce((SELECT keep FROM retention_settings WHERE relation = %(rollup_1m)s), interval '90 days') AS keep_1m
+"""
+
+
+async def _query(
+    db: Connection,
+    state: State,
+    vps_id: int,
+    spec: SeriesSpec,
+    from_: str | None,
+    to: str | None,
+    resolution: ResolutionChoice,
+) -> tuple[dict[str, Any], dict[str | None, dict[str, list[Any]]]]:
+    """The response's window fields and the columns of each series."""
+    now = datetime.now(UTC)
+    try:
+        start, end = resolve_window(from_, to, now)
+    except WindowError as exc:
+        raise invalid(exc.field, exc.message) from None
+    cur = await db.execute(_CONTEXT, {"vps_id": vps_id, "raw": spec.table, "rollup_1m": f"{spec.table}_1m"})
+    context = await cur.fetchone()
+    assert context is not None
+    if not context["vps_exists"]:
+        raise not_found("VPS", vps_id)
+    res = get_resources(state)
+    coverage = Coverage(now=now, raw_keep=context["raw_keep"], keep_1m=context["keep_1m"])
+    plan = choose_plan(start, end, resolution, res.settings.max_points_per_series, coverage)
+    live_rollups = await res.edition(db) is Edition.COMMUNITY
+    cur = await db.execute(
+        build_query(spec, plan, live_rollups=live_rollups), query_params(vps_id, start, end, plan.step)
+    )
+    window = {
+        "vps_id": vps_id,
+        "resolution": plan.resolution,
+        "step_ms": int(plan.step.total_seconds() * 1000),
+        "from_ms": round(start.timestamp() * 1000),
+        "to_ms": round(end.timestamp() * 1000),
+    }
+    return window, to_columns(spec, await cur.fetchall())
+
+
+class MetricsController(Controller):
+    """Columnar series for charts; every series holds at most max_points_per_series points."""
+
+    path = paths.VPS_METRICS
+    tags = ["metrics"]
+    guards = [requires_viewer]
+
+    @get(paths.METRICS_HOST, operation_id="getHostMetrics", name="metrics:host",
+         summary="CPU, load, memory, swap and process history", responses=_RESPONSES)  # fmt: skip
+    async def host(
+        self, vps_id: VpsId, db: Db, state: State, from_: FromParam = None, to: ToParam = None,
+        resolution: ResolutionParam = "auto",
+    ) -> HostSeries:  # fmt: skip
+        window, series = await _query(db, state, vps_id, HOST, from_, to, resolution)
+        columns = series.get(None) or {"time_ms": [], **{f.name: [] for f in HOST.fields}}
+        return msgspec.convert({**window, **columns}, HostSeries)
+
+    @get(paths.METRICS_NETWORK, operation_id="getNetworkMetrics", name="metrics:network",
+         summary="Per-interface traffic history (bytes/s)", responses=_RESPONSES)  # fmt: skip
+    async def network(
+        self, vps_id: VpsId, db: Db, state: State, from_: FromParam = None, to: ToParam = None,
+        resolution: ResolutionParam = "auto",
+    ) -> NetworkSeries:  # fmt: skip
+        window, series = await _query(db, state, vps_id, NETWORK, from_, to, resolution)
+        items = [{"interface": key, **columns} for key, columns in series.items()]
+        return msgspec.convert({**window, "interfaces": items}, NetworkSeries)
+
+    @get(paths.METRICS_DISKS, operation_id="getDiskMetrics", name="metrics:disks",
+         summary="Per-mount disk space history", responses=_RESPONSES)  # fmt: skip
+    async def disks(
+        self, vps_id: VpsId, db: Db, state: State, from_: FromParam = None, to: ToParam = None,
+        resolution: ResolutionParam = "auto",
+    ) -> DiskSeries:  # fmt: skip
+        window, series = await _query(db, state, vps_id, DISKS, from_, to, resolution)
+        items = [{"mountpoint": key, **columns} for key, columns in series.items()]
+        return msgspec.convert({**window, "mounts": items}, DiskSeries)
+
+    @get(paths.METRICS_DISKIO, operation_id="getDiskIoMetrics", name="metrics:diskio",
+         summary="Per-device disk throughput history", responses=_RESPONSES)  # fmt: skip
+    async def diskio(
+        self, vps_id: VpsId, db: Db, state: State, from_: FromParam = None, to: ToParam = None,
+        resolution: ResolutionParam = "auto",
+    ) -> DiskIoSeries:  # fmt: skip
+        window, series = await _query(db, state, vps_id, DISKIO, from_, to, resolution)
+        items = [{"device": key, **columns} for key, columns in series.items()]
+        return msgspec.convert({**window, "devices": items}, DiskIoSeries)
+
+    @get(paths.METRICS_CONTAINERS, operation_id="getContainerMetrics", name="metrics:containers",
+         summary="Per-container CPU and memory history", responses=_RESPONSES)  # fmt: skip
+    async def containers(
+        self, vps_id: VpsId, db: Db, state: State, from_: FromParam = None, to: ToParam = None,
+        resolution: ResolutionParam = "auto",
+    ) -> ContainersSeries:  # fmt: skip
+        window, series = await _query(db, state, vps_id, CONTAINERS, from_, to, resolution)
+        cur = await db.execute(
+            "SELECT container_id, name, image FROM containers WHERE vps_id = %s", (vps_id,)
+        )
+        known = {row["container_id"]: row for row in await cur.fetchall()}
+        items = [
+            {
+                "container_id": key,
+                "name": known[key]["name"] if key in known else "",
+                "image": known[key]["image"] if key in known else "",
+                **columns,
+            }
+            for key, columns in series.items()
+        ]
+        return msgspec.convert({**window, "containers": items}, ContainersSeries)

@@ -1,0 +1,182 @@
+"""User management and the audit log: admins only."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import msgspec
+import psycopg
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.datastructures import State
+from litestar.openapi import ResponseSpec
+from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.status_codes import HTTP_204_NO_CONTENT
+
+from api import paths
+from api.audit import record_audit
+from api.auth.guards import requires_admin
+from api.auth.sessions import AuthUser
+from api.errors import ProblemError, conflict, not_found
+from api.resources import Connection, Db, get_resources
+from common.api_models import AuditEntry, Role, UserCreate, UserOut, UserUpdate
+from common.problems import Problem
+from common.records import INSERT_USER, AuditAction
+from common.tokens import hash_password
+
+__all__ = ["AuditController", "UsersController"]
+
+UserId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="User id")]
+_USER_COLUMNS = "id, username, role, disabled, created_at"
+
+
+async def _ensure_an_admin_remains(db: Connection, changing_user_id: int) -> None:
+    """409 unless some enabled admin other than ``changing_user_id`` exists."""
+    # FOR UPDATE serialises concurrent demotions of the last two admins.
+    cur = await db.execute(
+        "SELECT id FROM users WHERE role = 'admin' AND NOT disabled AND id <> %s FOR UPDATE",
+        (changing_user_id,),
+    )
+    if await cur.fetchone() is None:
+        raise ProblemError(409, "at least one enabled admin must remain", title="Last admin")
+
+
+class UsersController(Controller):
+    """Create, change and remove users. Changing a user takes effect at once."""
+
+    path = paths.USERS
+    tags = ["users"]
+    guards = [requires_admin]
+
+    @get(operation_id="listUsers", name="users:list", summary="List users")
+    async def list_users(self, db: Db) -> list[UserOut]:
+        cur = await db.execute(f"SELECT {_USER_COLUMNS} FROM users ORDER BY id")
+        return msgspec.convert(await cur.fetchall(), list[UserOut])
+
+    @post(
+        operation_id="createUser",
+        name="users:create",
+        summary="Create a user with any role",
+        responses={409: ResponseSpec(Problem, description="The username is taken")},
+    )
+    async def create_user(
+        self, data: JSONBody[UserCreate], db: Db, request: Request[AuthUser, str, Any]
+    ) -> UserOut:
+        password_hash = await asyncio.to_thread(hash_password, data.password)
+        try:
+            cur = await db.execute(
+                INSERT_USER,
+                {"username": data.username, "password_hash": password_hash, "role": data.role.value},
+            )
+        except psycopg.errors.UniqueViolation:
+            raise conflict(f"username {data.username!r} is taken", "username") from None
+        user = msgspec.convert(await cur.fetchone(), UserOut)
+        await record_audit(
+            db,
+            request,
+            AuditAction.USER_CREATE,
+            user=request.user,
+            target=f"user:{user.id}",
+            detail={"username": user.username, "role": user.role.value},
+        )
+        return user
+
+    @patch(
+        paths.USER_ITEM,
+        operation_id="updateUser",
+        name="users:update",
+        summary="Change a user's role, disabled flag or password",
+        description="A new password or disabling revokes the user's sessions.",
+        responses={
+            404: ResponseSpec(Problem, description="No such user"),
+            409: ResponseSpec(Problem, description="That would leave no enabled admin"),
+        },
+    )
+    async def update_user(
+        self,
+        user_id: UserId,
+        data: JSONBody[UserUpdate],
+        db: Db,
+        state: State,
+        request: Request[AuthUser, str, Any],
+    ) -> UserOut:
+        changes: dict[str, Any] = {}
+        if data.role is not msgspec.UNSET:
+            changes["role"] = data.role.value
+        if data.disabled is not msgspec.UNSET:
+            changes["disabled"] = data.disabled
+        if data.password is not msgspec.UNSET:
+            changes["password_hash"] = await asyncio.to_thread(hash_password, data.password)
+        if changes.get("role", Role.ADMIN) != Role.ADMIN or changes.get("disabled") is True:
+            await _ensure_an_admin_remains(db, user_id)
+        assignments = ", ".join(f"{column} = %({column})s" for column in changes) or "id = id"
+        cur = await db.execute(
+            f"UPDATE users SET {assignments} WHERE id = %(id)s RETURNING {_USER_COLUMNS}",
+            {**changes, "id": user_id},
+        )
+        row = await cur.fetchone()
+        if row is None:
+            raise not_found("user", user_id)
+        if "password_hash" in changes or changes.get("disabled") is True:
+            await db.execute("DELETE FROM api_tokens WHERE user_id = %s", (user_id,))
+        get_resources(state).sessions.evict(user_id=user_id)
+        audited = {key: value for key, value in changes.items() if key != "password_hash"}
+        if "password_hash" in changes:
+            audited["password"] = "changed"
+        await record_audit(
+            db, request, AuditAction.USER_UPDATE, user=request.user, target=f"user:{user_id}", detail=audited
+        )
+        return msgspec.convert(row, UserOut)
+
+    @delete(
+        paths.USER_ITEM,
+        operation_id="deleteUser",
+        name="users:delete",
+        summary="Delete a user and their tokens",
+        status_code=HTTP_204_NO_CONTENT,
+        responses={
+            404: ResponseSpec(Problem, description="No such user"),
+            409: ResponseSpec(Problem, description="That would leave no enabled admin"),
+        },
+    )
+    async def delete_user(
+        self, user_id: UserId, db: Db, state: State, request: Request[AuthUser, str, Any]
+    ) -> None:
+        await _ensure_an_admin_remains(db, user_id)
+        cur = await db.execute("DELETE FROM users WHERE id = %s RETURNING username", (user_id,))
+        row = await cur.fetchone()
+        if row is None:
+            raise not_found("user", user_id)
+        get_resources(state).sessions.evict(user_id=user_id)
+        await record_audit(
+            db,
+            request,
+            AuditAction.USER_DELETE,
+            user=request.user,
+            target=f"user:{user_id}",
+            detail={"username": row["username"]},
+        )
+
+
+class AuditController(Controller):
+    """Who did what, newest first."""
+
+    path = paths.AUDIT
+    tags = ["audit"]
+    guards = [requires_admin]
+
+    @get(operation_id="listAuditLog", name="audit:list", summary="Read the audit log, newest first")
+    async def list_audit(
+        self,
+        db: Db,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000, description="Rows to return")] = 100,
+        before_id: Annotated[
+            int | None, QueryParameter(ge=1, le=2**63 - 1, description="Only rows older than this id")
+        ] = None,
+    ) -> list[AuditEntry]:
+        cur = await db.execute(
+            "SELECT id, time, user_id, actor, action, target, detail, client_ip FROM audit_log"
+            " WHERE %(before)s::bigint IS NULL OR id < %(before)s ORDER BY id DESC LIMIT %(limit)s",
+            {"before": before_id, "limit": limit},
+        )
+        return msgspec.convert(await cur.fetchall(), list[AuditEntry])

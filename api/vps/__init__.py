@@ -1,0 +1,1 @@
+"""VPS records: create (with an agent token), list, change, delete, rotate."""
