@@ -48,9 +48,10 @@ class AgentRuntime:
         self.settings = settings
         self._shutdown_flush_s = shutdown_flush_s
         spool_dir = settings.spool.directory
+        spool = DiskSpool(spool_dir, max_bytes=settings.spool.max_bytes)  # creates the directory
         self.sequences = SequenceAllocator(spool_dir)
         self.store = PendingStore(
-            DiskSpool(spool_dir, max_bytes=settings.spool.max_bytes),
+            spool,
             self.sequences,
             memory_max_batches=settings.spool.memory_max_batches,
         )

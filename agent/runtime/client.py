@@ -146,8 +146,12 @@ class StreamClient:
                     exc.code().name,
                     exc.details() or "",
                 )
-            except (SessionEnded, TimeoutError, OSError, grpc.aio.UsageError) as exc:
+            except (SessionEnded, TimeoutError, OSError) as exc:
                 log.warning("stream to %s ended: %s", self._server.address, exc or type(exc))
+            except Exception:
+                # Whatever it was, the agent keeps trying: a bug here must not
+                # turn into a VPS that silently stops reporting.
+                log.exception("unexpected error on the stream to %s", self._server.address)
             finally:
                 self._disconnected()
             if self.stable_since(started):
@@ -220,16 +224,16 @@ class StreamClient:
         try:
             await call.write(agent_pb2.MessageToServer(agent_handshake=handshake))
             reply = await asyncio.wait_for(call.read(), self._handshake_timeout_s)
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() in _AUTH_CODES:
-                raise AuthenticationFailed(f"{exc.code().name}: {exc.details()}") from exc
-            raise
+        except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+            # The call may end before our first write (a refused token, a refused
+            # connection): its status says why either way.
+            reply = grpc.aio.EOF
         if reply is grpc.aio.EOF:
             code = await call.code()
             details = await call.details()
             if code in _AUTH_CODES:
                 raise AuthenticationFailed(f"{code.name}: {details}")
-            raise SessionEnded(f"stream closed before the handshake ack ({code.name}: {details})")
+            raise SessionEnded(f"no handshake ack ({code.name}: {details or 'no details'})")
         if reply.WhichOneof("payload") != "server_handshake_ack":
             raise SessionEnded(f"expected ServerHandshakeAck, got {reply.WhichOneof('payload')}")
         ack: agent_pb2.ServerHandshakeAck = reply.server_handshake_ack

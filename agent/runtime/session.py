@@ -101,7 +101,10 @@ class Session:
             if message is None:
                 await self._wakeup.wait()
                 continue
-            await self._call.write(message)
+            try:
+                await self._call.write(message)
+            except asyncio.InvalidStateError:
+                raise await self._ended() from None
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -113,9 +116,13 @@ class Session:
         while True:
             message = await self._call.read()
             if message is grpc.aio.EOF:
-                code = await self._call.code()
-                raise SessionEnded(f"collector ended the stream ({code.name})")
+                raise await self._ended()
             self._dispatch(message)
+
+    async def _ended(self) -> SessionEnded:
+        code = await self._call.code()
+        details = await self._call.details()
+        return SessionEnded(f"collector ended the stream ({code.name}: {details or 'no details'})")
 
     def _dispatch(self, message: agent_pb2.MessageToAgent) -> None:
         kind = message.WhichOneof("payload")
