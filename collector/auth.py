@@ -22,6 +22,10 @@ __all__ = ["AgentAuthenticator", "AuthFailure"]
 
 log = logging.getLogger("tidewatch.collector.auth")
 
+# With the database down, answer UNAVAILABLE soon rather than after the pool's
+# 30 s default, which outlasts the agent's handshake timeout.
+DB_TIMEOUT_S = 5.0
+
 
 class AuthFailure(Exception):
     """The token is missing, malformed, unknown or wrong; the message is safe to return."""
@@ -43,7 +47,7 @@ class AgentAuthenticator:
         key_id = parse_token(token, AGENT_TOKEN_PREFIX)
         if key_id is None:
             raise AuthFailure("malformed agent token (expected twa_<key>.<secret>)")
-        async with self._pool.connection() as conn:
+        async with self._pool.connection(timeout=DB_TIMEOUT_S) as conn:
             row = await (
                 await conn.execute("SELECT id, agent_token_hash FROM vps WHERE agent_key_id = %s", (key_id,))
             ).fetchone()
