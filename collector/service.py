@@ -32,7 +32,6 @@ __all__ = ["MALFORMED", "AgentStreamService", "parse_message_to_server"]
 log = logging.getLogger("tidewatch.collector.service")
 
 HANDSHAKE_TIMEOUT_S = 15.0
-QUEUE_WAIT_S = 10.0
 BATCH_PAYLOADS = frozenset({"performance_batch", "docker_batch", "generic_metrics_batch"})
 _ACK_OUTCOMES = {
     Outcome.STORED: agent_pb2.BatchAck.OUTCOME_STORED,
@@ -217,7 +216,9 @@ class AgentStreamService:
             )
             return
         try:
-            future = await self._writer.submit(session.vps_id, session.epoch, converted, QUEUE_WAIT_S)
+            future = await self._writer.submit(
+                session.vps_id, session.epoch, converted, self._settings.queue_wait_s
+            )
         except QueueFull as exc:
             metrics.BATCHES.labels("refused", "backpressure").inc()
             raise _StreamError(

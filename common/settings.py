@@ -45,6 +45,8 @@ class CollectorSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True)
     # Rows waiting for the database, across agents; past this, batches are refused
     # with RESOURCE_EXHAUSTED (the agent keeps them and retries).
     queue_max_rows: int = 400_000
+    # How long a batch may wait for room in that queue before the refusal.
+    queue_wait_s: float = 10.0
     pool_min_size: int = 2
     pool_max_size: int = 8
     metrics_listen: str = "127.0.0.1:9464"
