@@ -12,6 +12,7 @@ import grpc
 from agent.commands.docker_actions import DockerCommands
 from agent.commands.executor import CommandExecutor
 from agent.config import AgentSettings
+from agent.pty import PtyManager
 from agent.runtime.backoff import Backoff
 from agent.runtime.client import StreamClient
 from agent.runtime.live import LiveSettings
@@ -62,6 +63,10 @@ class AgentRuntime:
             emit=self._emit_command_response,
             docker=docker_commands or DockerCommands(base_url=settings.docker_base_url),
         )
+        self.pty = PtyManager(
+            features=lambda: self.live.features,
+            emit=lambda data: self.client.send_control(agent_pb2.MessageToServer(pty_data=data)),
+        )
         self.client = StreamClient(
             server=settings.server,
             tls=settings.tls,
@@ -70,6 +75,8 @@ class AgentRuntime:
             agent_version=agent_version,
             host_info=host_info,
             on_command=self.executor.submit,
+            on_pty=self.pty.handle,
+            on_disconnect=self.pty.close_all,
             backoff=backoff,
             channel_factory=channel_factory,
         )
@@ -112,6 +119,7 @@ class AgentRuntime:
             await sampling
         self.sampling.flush()
         await self.executor.shutdown()
+        await self.pty.shutdown()
         if self.client.connected:
             acked = await self.client.drain(self._shutdown_flush_s)
             log.info("flush %s", "complete" if acked else "incomplete; the rest stays spooled")
