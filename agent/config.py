@@ -30,6 +30,7 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG_PATH = Path("/etc/tidewatch/agent.toml")
+DEFAULT_GENERIC_METRICS_DIRECTORY = Path("/etc/tidewatch/metrics.d")
 ENV_PREFIX = "TIDEWATCH_AGENT_"
 MIB = 1024 * 1024
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -111,7 +112,7 @@ class AgentSettings:
     commands: CommandSettings = CommandSettings()
     mount_include: tuple[str, ...] = ()
     mount_exclude: tuple[str, ...] = ()
-    generic_metrics_directory: Path | None = None
+    generic_metrics_directory: Path | None = DEFAULT_GENERIC_METRICS_DIRECTORY
     docker_base_url: str | None = None
     log_level: str = "info"
     source: str = "<defaults>"
@@ -282,6 +283,7 @@ def _build(raw: dict[str, Any], errors: list[str]) -> AgentSettings:
     mounts = top.section("mounts", SECTION_KEYS["mounts"])
     docker = top.section("docker", SECTION_KEYS["docker"])
     generic = top.section("generic_metrics", SECTION_KEYS["generic_metrics"])
+    generic_directory = generic.string("directory", str(DEFAULT_GENERIC_METRICS_DIRECTORY))
     return AgentSettings(
         server=server,
         tls=tls,
@@ -291,7 +293,7 @@ def _build(raw: dict[str, Any], errors: list[str]) -> AgentSettings:
         commands=commands,
         mount_include=mounts.string_list("include"),
         mount_exclude=mounts.string_list("exclude"),
-        generic_metrics_directory=generic.path("directory"),
+        generic_metrics_directory=Path(generic_directory) if generic_directory else None,
         docker_base_url=docker.string("base_url", "") or None,
         log_level=log_level,
     )

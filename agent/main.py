@@ -86,10 +86,13 @@ def build_runtime(settings: AgentSettings) -> AgentRuntime:
 
         docker_sample = DockerCollector(base_url=settings.docker_base_url).sample
     generic_sample = None
-    if settings.generic_metrics_directory is not None:
+    directory = settings.generic_metrics_directory
+    if directory is not None and directory.is_dir():
         from agent.collectors.generic import GenericMetricsReader
 
-        generic_sample = GenericMetricsReader(settings.generic_metrics_directory).sample
+        generic_sample = GenericMetricsReader(directory).sample
+    elif directory is not None:
+        log.info("no custom metrics: %s does not exist (create it and restart)", directory)
     samplers = Samplers(snapshot=host.sample, docker=docker_sample, generic=generic_sample)
     return AgentRuntime(
         settings, samplers=samplers, host_info=collect_host_info, agent_version=agent_version()

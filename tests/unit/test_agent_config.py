@@ -37,6 +37,9 @@ def test_minimal_file_gets_documented_defaults(tmp_path: Path) -> None:
     assert settings.spool.max_bytes == 64 * 1024 * 1024
     assert settings.features.files is False
     assert settings.features.shell is True
+    assert settings.generic_metrics_directory == Path("/etc/tidewatch/metrics.d")
+    off = load_config(_write(tmp_path, MINIMAL + '[generic_metrics]\ndirectory = ""\n'), environ={})
+    assert off.generic_metrics_directory is None
 
 
 def test_full_file(tmp_path: Path) -> None:
