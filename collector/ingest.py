@@ -118,9 +118,14 @@ class IngestWriter:
             if self._closing:
                 raise QueueFull("collector is shutting down")
             try:
+                # A batch larger than the whole queue still goes in alone, or it never could.
                 await asyncio.wait_for(
                     self._changed.wait_for(
-                        lambda: self._queued_rows + rows <= self._queue_max_rows or self._closing
+                        lambda: (
+                            self._queued_rows == 0
+                            or self._queued_rows + rows <= self._queue_max_rows
+                            or self._closing
+                        )
                     ),
                     timeout=wait_s,
                 )
