@@ -131,6 +131,8 @@ ENV_NOT_KEYS = frozenset({"CONFIG"})
 # Top-level keys that are not sections.
 TOP_LEVEL_KEYS: dict[str, type] = {"log_level": str}
 
+# Field types come from the dataclasses; their annotations are strings here
+# (postponed evaluation), hence the comparison with "float".
 SECTION_KEYS: dict[str, dict[str, type]] = {
     "server": {"address": str, "token": str, "token_file": str, "max_message_bytes": int},
     "tls": {"enabled": bool, "ca_file": str, "cert_file": str, "key_file": str, "server_name": str},

@@ -54,7 +54,7 @@ class StreamClient:
         max_in_flight: int = 32,
         handshake_timeout_s: float = 30.0,
         stable_after_s: float = 30.0,
-        control_queue_max: int = 4096,
+        control_queue_max: int = 1024,
         channel_factory: Callable[[], grpc.aio.Channel] | None = None,
     ) -> None:
         self._server = server

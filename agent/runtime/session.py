@@ -59,7 +59,7 @@ class Session:
         self._on_command = on_command
         self._on_pty = on_pty
         self._cursor = 0
-        self.in_flight: set[int] = set()
+        self._in_flight: set[int] = set()
 
     async def run(self) -> None:
         """Until the stream ends (raises :class:`SessionEnded` or the gRPC error)."""
@@ -84,13 +84,13 @@ class Session:
     def _next_message(self) -> agent_pb2.MessageToServer | None:
         if self._control:
             return self._control.popleft()
-        if len(self.in_flight) >= self._max_in_flight:
+        if len(self._in_flight) >= self._max_in_flight:
             return None
         found = self._store.next_after(self._cursor)
         if found is None:
             return None
         self._cursor, message = found
-        self.in_flight.add(self._cursor)
+        self._in_flight.add(self._cursor)
         return message
 
     async def _write_loop(self) -> None:
@@ -145,7 +145,7 @@ class Session:
 
     def _on_ack(self, ack: agent_pb2.BatchAck) -> None:
         sequence = int(ack.sequence)
-        self.in_flight.discard(sequence)
+        self._in_flight.discard(sequence)
         self._wakeup.set()
         if ack.outcome in (_Outcome.OUTCOME_STORED, _Outcome.OUTCOME_DUPLICATE):
             self._store.ack(sequence)
