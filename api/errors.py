@@ -17,6 +17,7 @@ from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
+    SerializationException,
     ValidationException,
 )
 from litestar.types import ExceptionHandlersMap
@@ -104,21 +105,32 @@ def problem_response(request: Request[Any, Any, Any], exc: ProblemError) -> Resp
 
 
 def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:
-    errors = [_field_error(item) for item in exc.extra or [] if isinstance(item, Mapping)]
+    errors = [_field_error(request, item) for item in exc.extra or [] if isinstance(item, Mapping)]
     fields = ", ".join(dict.fromkeys(e.field for e in errors)) or "request"
     detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or exc.detail
     problem = ProblemError(422, detail, title=f"Invalid input: {fields}", errors=errors)
     return problem_response(request, problem)
 
 
-def _field_error(item: Mapping[str, Any]) -> FieldError:
+def _field_error(request: Request[Any, Any, Any], item: Mapping[str, Any]) -> FieldError:
     message = str(item.get("message", "invalid value"))
     field = str(item.get("key", "") or "")
+    source = item.get("source", "body")
     # Litestar reports whole-body errors (missing or unknown field) on "data".
     if field in ("", "data"):
         match = _BACKTICK_FIELD.search(message)
         field = match["field"] if match else "body"
-    return FieldError(field=field, message=message, source=str(item.get("source", "body")))
+    return FieldError(
+        field=_wire_name(request, field), message=message, source=str(getattr(source, "value", source))
+    )
+
+
+def _wire_name(request: Request[Any, Any, Any], field: str) -> str:
+    """The name a client sent (``from``), not the handler's parameter (``from_``)."""
+    parameters = request.route_handler.parsed_fn_signature.parameters
+    definition = parameters.get(field)
+    kwarg = definition.kwarg_definition if definition is not None else None
+    return getattr(kwarg, "name", None) or field
 
 
 def _unauthorized(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Problem]:
@@ -131,7 +143,7 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Probl
     status = exc.status_code
     phrase = HTTPStatus(status).phrase
     detail = exc.detail if exc.detail != phrase else ""
-    if status == 400 and detail.startswith("JSON is malformed"):
+    if status == 400 and isinstance(exc.__cause__, SerializationException):
         problem = ProblemError(400, detail, slug="malformed-json", title="Malformed JSON body")
     elif status == 404 and not detail:
         problem = ProblemError(404, f"no route matches {request.url.path}")

@@ -1,0 +1,161 @@
+"""Fixtures for API tests: the app on the session's scratch database
+(``db_dsn`` from tests/conftest.py) through ``AsyncTestClient``, and users
+signed in per role.
+
+Tests share the session's database, so they name what they create with
+:func:`unique` and never assume an empty table.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from psycopg.rows import DictRow, dict_row
+
+from api.app import create_app
+from common.api_models import Role
+from common.settings import ApiSettings
+from common.tokens import hash_password
+
+PASSWORD = "correct horse battery"
+
+
+def unique(prefix: str) -> str:
+    """A name no other test in the session uses."""
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+@pytest.fixture
+def db(db_dsn: str) -> Iterator[psycopg.Connection[DictRow]]:
+    """A direct autocommit connection, for arranging rows and checking effects."""
+    with psycopg.connect(db_dsn, autocommit=True, row_factory=dict_row) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="session")
+def api_settings() -> ApiSettings:
+    return ApiSettings()
+
+
+@pytest.fixture(scope="session")
+def app(api_settings: ApiSettings, db_dsn: str) -> Litestar:
+    return create_app(api_settings, db_dsn)
+
+
+@pytest.fixture(scope="session")
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    """The app, with its lifespan running for the whole session."""
+    async with AsyncTestClient(app=app) as test_client:
+        yield test_client
+
+
+def create_user(
+    conn: psycopg.Connection[DictRow], role: Role, password: str = PASSWORD, username: str | None = None
+) -> tuple[int, str]:
+    """Insert a user directly; returns (id, username)."""
+    name = username or unique(role.value)
+    row = conn.execute(
+        "INSERT INTO users (username, password_hash, role) VALUES (%s, %s, %s) RETURNING id",
+        (name, hash_password(password), role.value),
+    ).fetchone()
+    assert row is not None
+    return row["id"], name
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A user with a live session token."""
+
+    id: int
+    username: str
+    role: Role
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def sign_in(
+    client: AsyncTestClient[Litestar], conn: psycopg.Connection[DictRow], role: Role
+) -> SignedIn:
+    """Create a user with ``role`` and log in through the API."""
+    user_id, username = create_user(conn, role)
+    response = await client.post("/api/auth/login", json={"username": username, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return SignedIn(user_id, username, role, response.json()["token"])
+
+
+@pytest.fixture
+async def admin(client: AsyncTestClient[Litestar], db: psycopg.Connection[DictRow]) -> SignedIn:
+    return await sign_in(client, db, Role.ADMIN)
+
+
+@pytest.fixture
+async def operator(client: AsyncTestClient[Litestar], db: psycopg.Connection[DictRow]) -> SignedIn:
+    return await sign_in(client, db, Role.OPERATOR)
+
+
+@pytest.fixture
+async def viewer(client: AsyncTestClient[Litestar], db: psycopg.Connection[DictRow]) -> SignedIn:
+    return await sign_in(client, db, Role.VIEWER)
+
+
+def insert_host_metrics(
+    conn: psycopg.Connection[DictRow], vps_id: int, start: datetime, end: datetime, every: timedelta
+) -> int:
+    """Raw host samples every ``every`` in ``[start, end)``; CPU % is the minute
+    of the hour, memory used is 1 GiB plus the second of the minute in MiB.
+    Returns the number of rows."""
+    cur = conn.execute(
+        """
+        INSERT INTO host_metrics
+        SELECT t, %(vps)s, extract(minute FROM t), '{}', 1, 2, 3, 4, 0.5, 0.4, 0.3,
+               8589934592, 1073741824 + extract(second FROM t)::bigint * 1048576,
+               4294967296, 1000, 2000, 0, 0, 10, 2, 100, 3600
+        FROM generate_series(%(start)s, %(end)s - interval '1 microsecond', %(every)s) AS t
+        """,
+        {"vps": vps_id, "start": start, "end": end, "every": every},
+    )
+    return cur.rowcount
+
+
+def refresh_rollups(conn: psycopg.Connection[DictRow], since: datetime, source: str = "host_metrics") -> None:
+    """Bring ``source``'s rollups up to date after writing rows from ``since`` on,
+    as the collector does on the Apache edition: record the late data, refresh."""
+    conn.execute("SELECT tw_record_late_data(%s::regclass, %s)", (source, since))
+    for suffix in ("1m", "1h"):
+        conn.execute("SELECT tw_refresh_rollup(%s, '15 minutes')", (f"{source}_{suffix}",))
+
+
+def assert_problem(response: Any, status: int, field: str | None = None) -> dict[str, Any]:
+    """``response`` is an RFC 9457 problem with ``status``, naming ``field`` if given."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["type"].startswith("https://tidewatch.dev/problems/")
+    assert body["title"] and body["detail"] and body["instance"].startswith("/")
+    if field is not None:
+        assert field in [error["field"] for error in body["errors"]], body
+    return body
+
+
+def audit_rows(conn: psycopg.Connection[DictRow], target: str) -> list[dict[str, Any]]:
+    """Audit rows for ``target``, oldest first."""
+    return conn.execute("SELECT * FROM audit_log WHERE target = %s ORDER BY id", (target,)).fetchall()
+
+
+def fetch_one(conn: psycopg.Connection[DictRow], query: str, params: Any = None) -> dict[str, Any]:
+    """The single row ``query`` returns; fails the test when there is none."""
+    row = conn.execute(query, params).fetchone()  # type: ignore[arg-type]
+    assert row is not None, query
+    return row

@@ -1,0 +1,88 @@
+"""The live WebSocket: authentication, subscriptions and fan-out from NOTIFY."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import psycopg
+import pytest
+from litestar import Litestar
+from litestar.exceptions import WebSocketDisconnect
+from litestar.testing import AsyncTestClient
+from litestar.testing.websocket_test_session import WebSocketTestSession
+
+from tests.api.conftest import SignedIn
+
+pytestmark = pytest.mark.db
+Client = AsyncTestClient[Litestar]
+
+
+def _subscribe_when_listening(ws: WebSocketTestSession, message: dict[str, Any]) -> dict[str, Any]:
+    """Subscribe, repeating until the hub's LISTEN is up (it connects in the background)."""
+    deadline = time.monotonic() + 10
+    while True:
+        ws.send_json(message)
+        ack: dict[str, Any] = ws.receive_json(timeout=5)
+        if ack["listening"] or time.monotonic() > deadline:
+            return ack
+        time.sleep(0.1)
+
+
+def _notify(dsn: str, payload: dict[str, Any]) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_notify('tidewatch_live', %s)", (json.dumps(payload),))
+
+
+async def test_subscribers_get_only_their_vps(client: Client, db_dsn: str, viewer: SignedIn) -> None:
+    ws = await client.websocket_connect("/api/live", params={"token": viewer.token})
+    with ws:
+        assert ws.receive_json(timeout=5) == {
+            "type": "welcome",
+            "username": viewer.username,
+            "role": "viewer",
+        }
+        ack = _subscribe_when_listening(ws, {"type": "subscribe", "vps_ids": [42, 7]})
+        assert ack == {"type": "subscribed", "vps_ids": [7, 42], "all": False, "listening": True}
+        _notify(db_dsn, {"vps_id": 99, "time_ms": 1, "cpu_percent": 1.0})
+        sample = {
+            "vps_id": 42,
+            "time_ms": 1700000000000,
+            "cpu_percent": 12.5,
+            "memory_used_bytes": 1,
+            "extra": [1],
+        }
+        _notify(db_dsn, sample)
+        assert ws.receive_json(timeout=5) == {"type": "sample", "vps_id": 42, "sample": sample}
+        _notify(db_dsn, {"no": "vps id"})
+        ws.send_json({"type": "ping"})
+        assert ws.receive_json(timeout=5) == {"type": "pong"}
+
+
+async def test_all_and_auth_by_first_message(client: Client, db_dsn: str, viewer: SignedIn) -> None:
+    ws = await client.websocket_connect("/api/live")
+    with ws:
+        ws.send_json({"type": "auth", "token": viewer.token})
+        assert ws.receive_json(timeout=5)["type"] == "welcome"
+        assert _subscribe_when_listening(ws, {"type": "subscribe", "all": True})["all"] is True
+        _notify(db_dsn, {"vps_id": 5, "time_ms": 2})
+        assert ws.receive_json(timeout=5)["vps_id"] == 5
+        ws.send_text("not json")
+        assert ws.receive_json(timeout=5)["type"] == "error"
+        ws.send_json({"type": "subscribe", "vps_ids": [0]})
+        assert ws.receive_json(timeout=5)["type"] == "error"
+
+
+async def test_bad_tokens_close_the_socket(client: Client) -> None:
+    ws = await client.websocket_connect("/api/live", params={"token": "twu_nope"})
+    with ws, pytest.raises(WebSocketDisconnect) as closed:
+        assert "malformed" in ws.receive_json(timeout=5)["detail"]
+        ws.receive(timeout=5)
+    assert closed.value.code == 4401
+    ws = await client.websocket_connect("/api/live")
+    with ws, pytest.raises(WebSocketDisconnect) as closed:
+        ws.send_json({"type": "subscribe", "all": True})
+        assert "auth" in ws.receive_json(timeout=5)["detail"]
+        ws.receive(timeout=5)
+    assert closed.value.code == 4401
