@@ -127,8 +127,7 @@ class StreamClient:
             started = time.monotonic()
             backoff = self._backoff
             try:
-                await self._connect_once()
-                log.warning("collector %s closed the stream", self._server.address)
+                await self._connect_once()  # only ever ends by raising
             except AuthenticationFailed as exc:
                 backoff = self._auth_backoff
                 log.error(
@@ -146,8 +145,8 @@ class StreamClient:
                     exc.code().name,
                     exc.details() or "",
                 )
-            except (SessionEnded, TimeoutError, OSError) as exc:
-                log.warning("stream to %s ended: %s", self._server.address, exc or type(exc))
+            except (SessionEnded, OSError) as exc:
+                log.warning("stream to %s ended: %s", self._server.address, exc)
             except Exception:
                 # Whatever it was, the agent keeps trying: a bug here must not
                 # turn into a VPS that silently stops reporting.
@@ -228,6 +227,8 @@ class StreamClient:
             # The call may end before our first write (a refused token, a refused
             # connection): its status says why either way.
             reply = grpc.aio.EOF
+        except TimeoutError:
+            raise SessionEnded(f"no handshake ack within {self._handshake_timeout_s:g} s") from None
         if reply is grpc.aio.EOF:
             code = await call.code()
             details = await call.details()

@@ -47,6 +47,7 @@ class FakeCollector(agent_pb2_grpc.AgentCommunicationServiceServicer):
         self.initial_config = agent_pb2.AgentConfig()
         self.to_agent: asyncio.Queue[agent_pb2.MessageToAgent | None] = asyncio.Queue()
         self.attempts = 0
+        self.silent = False
 
     def sequences(self) -> list[int]:
         return [batch_sequence(m) for m in self.batches]
@@ -62,6 +63,8 @@ class FakeCollector(agent_pb2_grpc.AgentCommunicationServiceServicer):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "unknown agent token")
         first = await context.read()
         self.handshakes.append(first.agent_handshake)
+        if self.silent:
+            await asyncio.Event().wait()  # never answers the handshake
         ack = agent_pb2.ServerHandshakeAck(
             authenticated=True, vps_id=7, collector_id="fake-1", initial_config=self.initial_config
         )
@@ -263,6 +266,19 @@ async def test_bad_token_is_reported_and_not_hammered(
     await asyncio.sleep(0.5)
     assert fake.attempts == 1  # waits minutes, not milliseconds
     assert "UNAUTHENTICATED" in caplog.text and "server.token" in caplog.text
+    assert not client.connected
+    await _stop(task)
+
+
+async def test_silent_collector_times_out_the_handshake_and_is_retried(
+    fake_collector: tuple[FakeCollector, int], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake, port = fake_collector
+    fake.silent = True
+    client, _ = _client(port, _store(tmp_path), handshake_timeout_s=0.2)
+    task = asyncio.create_task(client.run())
+    await wait_until(lambda: fake.attempts >= 2)
+    assert "no handshake ack within 0.2 s" in caplog.text
     assert not client.connected
     await _stop(task)
 
