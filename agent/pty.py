@@ -11,7 +11,8 @@ import shutil
 import signal
 import struct
 import termios
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from agent.commands.process import child_environment
 from agent.config import FeatureSettings
@@ -45,12 +46,14 @@ class _Session:
         process: asyncio.subprocess.Process,
         emit: Callable[[agent_pb2.PtyDataToServer], None],
         on_closed: Callable[[str], None],
+        spawn: Callable[[Coroutine[Any, Any, None]], None],
     ) -> None:
         self.session_id = session_id
         self.master = master
         self.process = process
         self._emit = emit
         self._on_closed = on_closed
+        self._spawn = spawn
         self._unwritten = bytearray()
         self.closed = False
         asyncio.get_running_loop().add_reader(master, self._on_readable)
@@ -65,7 +68,7 @@ class _Session:
         if data:
             self._emit(agent_pb2.PtyDataToServer(session_id=self.session_id, output=data))
         else:
-            asyncio.get_running_loop().create_task(self.close())
+            self._spawn(self.close())
 
     def write(self, data: bytes) -> None:
         self._unwritten.extend(data)
@@ -132,6 +135,13 @@ class PtyManager:
         self._sessions: dict[str, _Session] = {}
         # Messages that arrive while their session's shell is still starting.
         self._opening: dict[str, list[agent_pb2.PtyDataToAgent]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        # The loop keeps only weak references to tasks: hold them until done.
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _refuse(self, session_id: str, message: str) -> None:
         log.warning("pty session %s refused: %s", session_id, message)
@@ -159,7 +169,7 @@ class PtyManager:
                 self._refuse(sid, f"too many pty sessions (max {self._max_sessions})")
             else:
                 self._opening[sid] = []
-                asyncio.get_running_loop().create_task(self._open(sid, message.open))
+                self._spawn(self._open(sid, message.open))
         elif session is None:
             self._refuse(sid, f"no open pty session {sid!r}")
         elif event == "input":
@@ -172,7 +182,7 @@ class PtyManager:
             self._refuse(sid, "malformed pty message: no event set")
 
     def _close(self, session: _Session, error_message: str) -> None:
-        asyncio.get_running_loop().create_task(session.close(error_message))
+        self._spawn(session.close(error_message))
 
     def _forget(self, session_id: str) -> None:
         self._sessions.pop(session_id, None)
@@ -206,7 +216,7 @@ class PtyManager:
         finally:
             os.close(slave)
         os.set_blocking(master, False)
-        self._sessions[sid] = _Session(sid, master, process, self._emit, self._forget)
+        self._sessions[sid] = _Session(sid, master, process, self._emit, self._forget, self._spawn)
         log.info("pty session %s opened: %s", sid, resolved)
 
     def close_all(self) -> None:
