@@ -9,6 +9,7 @@ Tests share the session's database, so they name what they create with
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,8 +25,30 @@ from api.app import create_app
 from common.api_models import Role
 from common.settings import ApiSettings
 from common.tokens import hash_password
+from tests.conftest import create_test_database, drop_test_database
 
 PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def db_dsn() -> Iterator[str]:
+    """tests/conftest.py's session database, with retries.
+
+    TimescaleDB's background scheduler connects to every database holding the
+    extension, ``tidewatch_template`` included, so CREATE DATABASE … TEMPLATE
+    sometimes fails with ObjectInUse. Remove this once tests/conftest.py retries
+    (or the template is ALTERed to ALLOW_CONNECTIONS false).
+    """
+    for attempt in range(20):
+        try:
+            dsn = create_test_database()
+            break
+        except psycopg.errors.ObjectInUse:
+            if attempt == 19:
+                raise
+            time.sleep(0.5)
+    yield dsn
+    drop_test_database(dsn)
 
 
 def unique(prefix: str) -> str:
