@@ -3,10 +3,11 @@
 Per sample:
 
 - one list call for every container, running or stopped;
-- ``inspect`` only for containers that are new or whose state or status text
-  changed since the last sample (restart count, exit code, OOM kill and exact
-  times live only there; ``containers.list(sparse=False)`` would inspect every
-  container every time);
+- ``inspect`` only for containers that are new, whose state or status text
+  changed since the last sample, or whose status still counts seconds (a quick
+  restart leaves "Up 2 seconds" unchanged). Restart count, exit code, OOM kill
+  and exact times live only there; ``containers.list(sparse=False)`` would
+  inspect every container every time;
 - one-shot stats for each running container, concurrently. The engine answers
   a one-shot request on its next one-second stats tick, so a sample takes
   about a second of wall time but little CPU.
@@ -118,6 +119,10 @@ class DockerCollector:
         except _ENGINE_ERRORS as exc:
             self._lost(exc)
             return None
+        if client.api.base_url.startswith("http+docker://"):
+            # A local socket never goes through a proxy; skip requests' per-call
+            # scan of proxy variables and ~/.netrc.
+            client.api.trust_env = False
         if self._outage_logged:
             log.info("Docker engine reachable again")
         self._client, self._error, self._outage_logged = client, "", False
@@ -160,7 +165,9 @@ class DockerCollector:
             cid = str(summary["Id"])
             key = (str(summary.get("State", "")), str(summary.get("Status", "")))
             cached = self._details.get(cid)
-            if cached is None or cached[0] != key:
+            # "Up 3 seconds" both before and after a quick restart: while the status
+            # counts seconds the text proves nothing, so look again.
+            if cached is None or cached[0] != key or "second" in key[1]:
                 inspects[cid] = self._pool.submit(api.inspect_container, cid)
             if key[0] == "running":
                 stats[cid] = self._pool.submit(api.stats, cid, stream=False, one_shot=True)
