@@ -30,23 +30,28 @@ from tests.conftest import create_test_database, drop_test_database
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture(scope="session")
-def db_dsn() -> Iterator[str]:
-    """tests/conftest.py's session database, with retries.
+def fresh_database() -> str:
+    """tests/conftest.py's ``create_test_database``, with retries.
 
     TimescaleDB's background scheduler connects to every database holding the
     extension, ``tidewatch_template`` included, so CREATE DATABASE … TEMPLATE
-    sometimes fails with ObjectInUse. Remove this once tests/conftest.py retries
-    (or the template is ALTERed to ALLOW_CONNECTIONS false).
+    sometimes fails with ObjectInUse. Drop the retry once tests/conftest.py
+    retries (or the template is ALTERed to ALLOW_CONNECTIONS false).
     """
     for attempt in range(20):
         try:
-            dsn = create_test_database()
-            break
+            return create_test_database()
         except psycopg.errors.ObjectInUse:
             if attempt == 19:
                 raise
             time.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture(scope="session")
+def db_dsn() -> Iterator[str]:
+    """The session's scratch database (overrides tests/conftest.py's to retry)."""
+    dsn = fresh_database()
     yield dsn
     drop_test_database(dsn)
 

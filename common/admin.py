@@ -1,0 +1,241 @@
+"""``tidewatch-admin``: first admin, users, passwords and VPS records from a shell.
+
+    tidewatch-admin bootstrap                  # the first admin, with a random password
+    tidewatch-admin create-user NAME --role R  # password from the prompt, or one line of stdin
+    tidewatch-admin set-password NAME          # likewise; revokes the user's sessions
+    tidewatch-admin create-vps NAME [--ip IP]  # prints only the agent token on stdout
+
+Talks to the database directly (``TIDEWATCH_DSN``, else the local one), so it
+works before the API runs. Every change is audited as actor ``tidewatch-admin``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import psycopg
+from psycopg.rows import DictRow, dict_row
+from psycopg.types.json import Jsonb
+
+from common.api_models import Password, Role, Username
+from common.records import (
+    INSERT_AUDIT,
+    INSERT_USER,
+    INSERT_VPS,
+    AuditAction,
+    audit_params,
+    install_command,
+    new_agent_token,
+)
+from common.settings import SettingsError, resolve_dsn
+from common.tokens import hash_password
+
+__all__ = ["AdminError", "bootstrap", "create_user", "create_vps", "main", "set_password"]
+
+log = logging.getLogger("tidewatch.admin")
+
+ACTOR = "tidewatch-admin"
+BOOTSTRAP_USERNAME = "admin"
+BOOTSTRAP_LOCK_ID = 0x7477_6164  # "twad": one bootstrap at a time
+Connection = psycopg.Connection[DictRow]
+
+
+class AdminError(Exception):
+    """A refusal with a message for the operator (exit status 1)."""
+
+
+def state_dir() -> Path:
+    """Where local secrets go: ``$TIDEWATCH_STATE``, default /var/lib/tidewatch-dev."""
+    return Path(os.environ.get("TIDEWATCH_STATE", "/var/lib/tidewatch-dev"))
+
+
+def _audit(conn: Connection, action: AuditAction, target: str, detail: dict[str, Any] | None = None) -> None:
+    conn.execute(
+        INSERT_AUDIT, audit_params(user_id=None, actor=ACTOR, action=action, target=target, detail=detail)
+    )
+
+
+def _checked(value: str, kind: Any, what: str) -> str:
+    try:
+        return str(msgspec.convert(value, kind))
+    except msgspec.ValidationError as exc:
+        raise AdminError(f"invalid {what}: {exc}") from None
+
+
+def _write_secret(path: Path, content: str) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # an older file may have looser bits
+        handle.write(content + "\n")
+
+
+def bootstrap(conn: Connection, secret_path: Path) -> str | None:
+    """Create ``admin`` with a random password unless an enabled admin exists.
+
+    Returns the password, or None when there was nothing to do. The password
+    is written to ``secret_path`` (mode 0600) before the user is committed.
+    """
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (BOOTSTRAP_LOCK_ID,))
+        if conn.execute("SELECT 1 FROM users WHERE role = 'admin' AND NOT disabled").fetchone():
+            return None
+        if conn.execute("SELECT 1 FROM users WHERE username = %s", (BOOTSTRAP_USERNAME,)).fetchone():
+            raise AdminError(
+                f"a user named {BOOTSTRAP_USERNAME!r} exists but is not an enabled admin; "
+                "create an admin with: tidewatch-admin create-user NAME --role admin"
+            )
+        password = secrets.token_urlsafe(18)
+        user = conn.execute(
+            INSERT_USER,
+            {
+                "username": BOOTSTRAP_USERNAME,
+                "password_hash": hash_password(password),
+                "role": Role.ADMIN.value,
+            },
+        ).fetchone()
+        assert user is not None
+        _audit(conn, AuditAction.USER_BOOTSTRAP, f"user:{user['id']}")
+        _write_secret(secret_path, password)
+    return password
+
+
+def create_user(conn: Connection, username: str, role: Role, password: str) -> int:
+    """Create a user; returns the id."""
+    username = _checked(username, Username, "username")
+    password = _checked(password, Password, "password")
+    try:
+        with conn.transaction():
+            user = conn.execute(
+                INSERT_USER,
+                {"username": username, "password_hash": hash_password(password), "role": role.value},
+            ).fetchone()
+            assert user is not None
+            _audit(
+                conn,
+                AuditAction.USER_CREATE,
+                f"user:{user['id']}",
+                {"username": username, "role": role.value},
+            )
+    except psycopg.errors.UniqueViolation:
+        raise AdminError(f"username {username!r} is taken") from None
+    return int(user["id"])
+
+
+def set_password(conn: Connection, username: str, password: str) -> None:
+    """Replace a user's password and revoke their sessions."""
+    password = _checked(password, Password, "password")
+    with conn.transaction():
+        row = conn.execute(
+            "UPDATE users SET password_hash = %s WHERE username = %s RETURNING id",
+            (hash_password(password), username),
+        ).fetchone()
+        if row is None:
+            raise AdminError(f"no user named {username!r}")
+        conn.execute("DELETE FROM api_tokens WHERE user_id = %s", (row["id"],))
+        _audit(conn, AuditAction.USER_SET_PASSWORD, f"user:{row['id']}")
+
+
+def create_vps(conn: Connection, name: str, ip_address: str = "") -> tuple[int, str]:
+    """Create a VPS record; returns its id and agent token (shown once)."""
+    issued = new_agent_token()
+    try:
+        with conn.transaction():
+            row = conn.execute(
+                INSERT_VPS,
+                {
+                    "name": name,
+                    "ip_address": ip_address,
+                    "labels": Jsonb({}),
+                    "agent_key_id": issued.key_id,
+                    "agent_token_hash": issued.token_hash,
+                    "created_by": None,
+                },
+            ).fetchone()
+            assert row is not None
+            _audit(conn, AuditAction.VPS_CREATE, f"vps:{row['id']}", {"name": name, "ip_address": ip_address})
+    except psycopg.errors.UniqueViolation:
+        raise AdminError(f"a VPS named {name!r} already exists") from None
+    except psycopg.errors.CheckViolation as exc:
+        raise AdminError(f"invalid VPS name {name!r}: {exc.diag.message_primary}") from None
+    return int(row["id"]), issued.token
+
+
+def _read_password() -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise AdminError("the passwords differ")
+    return first
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tidewatch-admin", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("bootstrap", help="create the first admin with a random password")
+    user = commands.add_parser("create-user", help="create a user (password from prompt or stdin)")
+    user.add_argument("username")
+    user.add_argument("--role", choices=[r.value for r in Role], default=Role.VIEWER.value)
+    password = commands.add_parser("set-password", help="set a password (from prompt or stdin)")
+    password.add_argument("username")
+    vps = commands.add_parser("create-vps", help="create a VPS and print its agent token")
+    vps.add_argument("name")
+    vps.add_argument("--ip", default="", help="its IP address or host name")
+    vps.add_argument("--server", default="127.0.0.1:50051", help="collector address for the hint")
+    return parser
+
+
+def _run(args: argparse.Namespace, conn: Connection) -> None:
+    if args.command == "bootstrap":
+        secret_path = state_dir() / "admin-password"
+        password = bootstrap(conn, secret_path)
+        if password is None:
+            print("admin already exists; nothing to do")
+            return
+        print("Created the first Tidewatch admin.")
+        print(f"  username: {BOOTSTRAP_USERNAME}")
+        print(f"  password: {password}")
+        print(f"  (also saved to {secret_path}, mode 0600; change it after your first login)")
+    elif args.command == "create-user":
+        user_id = create_user(conn, args.username, Role(args.role), _read_password())
+        print(f"created {args.role} {args.username} (id {user_id})")
+    elif args.command == "set-password":
+        set_password(conn, args.username, _read_password())
+        print(f"password of {args.username} changed; their sessions are revoked")
+    elif args.command == "create-vps":
+        vps_id, token = create_vps(conn, args.name, args.ip)
+        print(f"created VPS {args.name} (id {vps_id}); its agent token follows, shown once", file=sys.stderr)
+        print(f"start its agent with: {install_command(args.server, token)}", file=sys.stderr)
+        print(token)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``tidewatch-admin``."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        with psycopg.connect(resolve_dsn(), autocommit=True, row_factory=dict_row) as conn:
+            _run(args, conn)
+    except SettingsError as exc:
+        print(f"tidewatch-admin: {exc}", file=sys.stderr)
+        return 2
+    except AdminError as exc:
+        print(f"tidewatch-admin: {exc}", file=sys.stderr)
+        return 1
+    except psycopg.OperationalError as exc:
+        print(f"tidewatch-admin: cannot reach the database: {str(exc).strip()}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
