@@ -30,6 +30,7 @@ _FEATURES = ("docker", "shell", "script", "pty", "files", "docker_control")
 _CONFIG_KEYS = (
     "snapshot_interval_ms",
     "docker_interval_ms",
+    "generic_interval_ms",
     "heartbeat_interval_ms",
     "batch_max_snapshots",
     "batch_max_delay_ms",
@@ -62,7 +63,8 @@ def effective_config(
     config = agent_pb2.AgentConfig(
         snapshot_interval_ms=settings.snapshot_interval_ms,
         docker_interval_ms=settings.docker_interval_ms,
-        heartbeat_interval_ms=int(settings.heartbeat_interval_s * 1000),
+        generic_interval_ms=settings.generic_interval_ms,
+        heartbeat_interval_ms=settings.agent_heartbeat_interval_ms,
         batch_max_snapshots=settings.batch_max_snapshots,
         batch_max_delay_ms=settings.batch_max_delay_ms,
     )

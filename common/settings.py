@@ -56,10 +56,14 @@ class CollectorSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True)
     maintenance_interval_s: float = 60.0
     rollup_late_window_s: float = 900.0
     max_future_skew_s: float = 300.0
-    snapshot_interval_ms: int = 1000
-    docker_interval_ms: int = 5000
-    batch_max_snapshots: int = 5
-    batch_max_delay_ms: int = 5000
+    # Fleet-wide agent settings pushed at connect; 0 leaves each agent's own
+    # value. Per-VPS overrides (vps.agent_config) win over these.
+    snapshot_interval_ms: int = 0
+    docker_interval_ms: int = 0
+    generic_interval_ms: int = 0
+    agent_heartbeat_interval_ms: int = 0
+    batch_max_snapshots: int = 0
+    batch_max_delay_ms: int = 0
 
 
 class ApiSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

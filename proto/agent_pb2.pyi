@@ -397,20 +397,22 @@ class ServerHandshakeAck(_message.Message):
     def __init__(self, authenticated: _Optional[bool] = ..., vps_id: _Optional[int] = ..., initial_config: _Optional[_Union[AgentConfig, _Mapping]] = ..., server_time_unix_ms: _Optional[int] = ..., collector_id: _Optional[str] = ...) -> None: ...
 
 class AgentConfig(_message.Message):
-    __slots__ = ("snapshot_interval_ms", "docker_interval_ms", "heartbeat_interval_ms", "batch_max_snapshots", "batch_max_delay_ms", "features")
+    __slots__ = ("snapshot_interval_ms", "docker_interval_ms", "heartbeat_interval_ms", "batch_max_snapshots", "batch_max_delay_ms", "features", "generic_interval_ms")
     SNAPSHOT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
     DOCKER_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
     BATCH_MAX_SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
     BATCH_MAX_DELAY_MS_FIELD_NUMBER: _ClassVar[int]
     FEATURES_FIELD_NUMBER: _ClassVar[int]
+    GENERIC_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
     snapshot_interval_ms: int
     docker_interval_ms: int
     heartbeat_interval_ms: int
     batch_max_snapshots: int
     batch_max_delay_ms: int
     features: FeatureSwitches
-    def __init__(self, snapshot_interval_ms: _Optional[int] = ..., docker_interval_ms: _Optional[int] = ..., heartbeat_interval_ms: _Optional[int] = ..., batch_max_snapshots: _Optional[int] = ..., batch_max_delay_ms: _Optional[int] = ..., features: _Optional[_Union[FeatureSwitches, _Mapping]] = ...) -> None: ...
+    generic_interval_ms: int
+    def __init__(self, snapshot_interval_ms: _Optional[int] = ..., docker_interval_ms: _Optional[int] = ..., heartbeat_interval_ms: _Optional[int] = ..., batch_max_snapshots: _Optional[int] = ..., batch_max_delay_ms: _Optional[int] = ..., features: _Optional[_Union[FeatureSwitches, _Mapping]] = ..., generic_interval_ms: _Optional[int] = ...) -> None: ...
 
 class FeatureSwitches(_message.Message):
     __slots__ = ("docker", "shell", "script", "pty", "files", "docker_control")

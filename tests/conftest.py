@@ -7,7 +7,9 @@ each session gets a fresh database made from ``tidewatch_template`` and migrated
 from __future__ import annotations
 
 import os
+import random
 import secrets
+import time
 import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -42,7 +44,16 @@ def create_test_database(prefix: str = "tidewatch_test") -> str:
     base = _server_dsn()
     name = f"{prefix}_{secrets.token_hex(4)}"
     with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE tidewatch_template')
+        # PostgreSQL copies a template only while nobody else is connected to it,
+        # and concurrent copies briefly connect: retry for a little while.
+        for attempt in range(50):
+            try:
+                conn.execute(f'CREATE DATABASE "{name}" TEMPLATE tidewatch_template')
+                break
+            except psycopg.errors.ObjectInUse:
+                if attempt == 49:
+                    raise
+                time.sleep(0.2 + random.random() * 0.3)
     dsn = make_conninfo(base, dbname=name)
     apply_migrations(dsn)
     return dsn

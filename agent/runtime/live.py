@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 _MIN_INTERVAL_S = {
     "snapshot_interval_s": 0.1,
     "docker_interval_s": 0.5,
+    "generic_interval_s": 1.0,
     "heartbeat_interval_s": 1.0,
     "batch_max_delay_s": 0.1,
 }
@@ -24,6 +25,7 @@ _MIN_INTERVAL_S = {
 _MS_FIELDS = {
     "snapshot_interval_ms": "snapshot_interval_s",
     "docker_interval_ms": "docker_interval_s",
+    "generic_interval_ms": "generic_interval_s",
     "heartbeat_interval_ms": "heartbeat_interval_s",
     "batch_max_delay_ms": "batch_max_delay_s",
 }
