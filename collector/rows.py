@@ -73,7 +73,13 @@ def _time(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def _optional_time(ms: int) -> datetime | None:
+# Year 10000: past Python's datetime and any real clock.
+_MAX_TIME_MS = 253_402_300_800_000
+
+
+def _optional_time(ms: int, path: str) -> datetime | None:
+    if ms >= _MAX_TIME_MS:
+        raise InvalidBatch(f"{path}: timestamp {ms} is after the year 9999")
     return _time(ms) if ms > 0 else None
 
 
@@ -248,9 +254,9 @@ def _convert_docker(
                     image=c.image,
                     state=c.state,
                     status=c.status,
-                    created_at=_optional_time(c.created_unix_ms),
-                    started_at=_optional_time(c.started_unix_ms),
-                    finished_at=_optional_time(c.finished_unix_ms),
+                    created_at=_optional_time(c.created_unix_ms, f"{path}.created_unix_ms"),
+                    started_at=_optional_time(c.started_unix_ms, f"{path}.started_unix_ms"),
+                    finished_at=_optional_time(c.finished_unix_ms, f"{path}.finished_unix_ms"),
                     restart_count=c.restart_count,
                     exit_code=c.exit_code if c.state in ("exited", "dead") else None,
                     oom_killed=c.oom_killed,
