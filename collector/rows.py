@@ -85,6 +85,8 @@ def _optional_time(ms: int, path: str) -> datetime | None:
 
 def _labels_json(labels: Any, path: str, limits: BatchLimits) -> str:
     check_count(f"{path}.labels", len(labels), limits.labels_per_item)
+    if any("\x00" in key or "\x00" in value for key, value in labels.items()):
+        raise InvalidBatch(f"{path}.labels: a key or value contains NUL")
     text = json.dumps(dict(labels), sort_keys=True, ensure_ascii=False)
     if len(text.encode()) > limits.label_bytes * limits.labels_per_item:
         raise InvalidBatch(f"{path}.labels: too large")
@@ -240,12 +242,17 @@ def _convert_docker(
     out.containers = [] if msg.docker_available else None
     for i, c in enumerate(msg.containers):
         path = f"containers[{i}]"
-        if not c.container_id or len(c.container_id) > 128:
-            raise InvalidBatch(f"{path}.container_id: must be 1 to 128 characters")
+        if not c.container_id or len(c.container_id) > 128 or "\x00" in c.container_id:
+            raise InvalidBatch(f"{path}.container_id: must be 1 to 128 characters, without NUL")
         for name, value in (("name", c.name), ("image", c.image), ("state", c.state), ("status", c.status)):
             if len(value) > 1024 or "\x00" in value:
                 raise InvalidBatch(f"{path}.{name}: longer than 1024 characters or contains NUL")
         check_count(f"{path}.ports", len(c.ports), limits.ports_per_container)
+        for j, port in enumerate(c.ports):
+            if "\x00" in port:
+                raise InvalidBatch(f"{path}.ports[{j}]: contains NUL")
+        if c.restart_count > tables.INT_MAX:
+            raise InvalidBatch(f"{path}.restart_count: {c.restart_count} is not below 2^31")
         if out.containers is not None:
             out.containers.append(
                 ContainerState(
