@@ -94,7 +94,7 @@ if [[ ! -s "$PASSWORD_FILE" ]]; then
 fi
 PASSWORD="$(cat "$PASSWORD_FILE")"
 
-psql_root() { as_postgres "$PGBIN/psql -h /tmp -p $PORT -U postgres -v ON_ERROR_STOP=1 -qAt $*"; }
+psql_root() { as_postgres "PGOPTIONS='-c client_min_messages=warning' $PGBIN/psql -h /tmp -p $PORT -U postgres -v ON_ERROR_STOP=1 -qAt $*"; }
 if [[ "$(psql_root "-c \"SELECT 1 FROM pg_roles WHERE rolname = '$DB_USER'\"")" != 1 ]]; then
     step "creating role $DB_USER and database $DB_NAME…"
     psql_root "-c \"CREATE ROLE $DB_USER LOGIN CREATEROLE PASSWORD '$PASSWORD'\""

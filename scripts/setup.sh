@@ -40,8 +40,11 @@ fi
 STAMP=.venv/.tidewatch-installed
 if [[ ! -f $STAMP || pyproject.toml -nt $STAMP ]]; then
     step "installing Python packages (pinned in pyproject.toml)…"
-    .venv/bin/pip install -q --upgrade pip
-    .venv/bin/pip install -q --progress-bar off -e '.[dev]'
+    PIP_LOG=.venv/pip-install.log
+    if ! { .venv/bin/pip install --upgrade pip && .venv/bin/pip install --progress-bar off -e '.[dev]'; } >"$PIP_LOG" 2>&1; then
+        tail -25 "$PIP_LOG" >&2
+        die "pip could not install the Python packages; the end of its log is above (full log: $PIP_LOG)"
+    fi
     touch "$STAMP"
 fi
 step "ready."
