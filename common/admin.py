@@ -26,13 +26,13 @@ from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 
 from common.api_models import Password, Role, Username
+from common.install import install_command
 from common.records import (
     INSERT_AUDIT,
     INSERT_USER,
     INSERT_VPS,
     AuditAction,
     audit_params,
-    install_command,
     new_agent_token,
 )
 from common.settings import SettingsError, resolve_dsn

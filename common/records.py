@@ -6,7 +6,6 @@ action names are defined once here.
 
 from __future__ import annotations
 
-import shlex
 from enum import StrEnum
 from typing import Any
 
@@ -20,7 +19,6 @@ __all__ = [
     "INSERT_VPS",
     "AuditAction",
     "audit_params",
-    "install_command",
     "new_agent_token",
 ]
 
@@ -84,11 +82,3 @@ def audit_params(
 def new_agent_token() -> IssuedToken:
     """A fresh agent token; store ``key_id`` and ``token_hash``, show ``token`` once."""
     return issue_token(AGENT_TOKEN_PREFIX)
-
-
-def install_command(collector_address: str, token: str) -> str:
-    """How to start an agent for this VPS, as one shell line."""
-    return (
-        f"TIDEWATCH_AGENT_SERVER={shlex.quote(collector_address)} "
-        f"TIDEWATCH_AGENT_TOKEN={shlex.quote(token)} tidewatch-agent"
-    )

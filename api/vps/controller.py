@@ -24,13 +24,13 @@ from api.errors import conflict, invalid, not_found
 from api.resources import Connection, Db
 from api.vps.queries import TOKEN_ROTATED_CHANNEL, fetch_vps, list_vps
 from common.api_models import VpsCreate, VpsCreated, VpsOut, VpsTokenRotated, VpsUpdate
+from common.install import DEFAULT_COLLECTOR_PORT, install_command
 from common.problems import Problem
-from common.records import INSERT_VPS, AuditAction, install_command, new_agent_token
+from common.records import INSERT_VPS, AuditAction, new_agent_token
 
 __all__ = ["VpsController", "VpsId"]
 
 VpsId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="VPS id")]
-COLLECTOR_PORT = 50051
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")  # fmt: skip
 _NOT_FOUND = {404: ResponseSpec(Problem, description="No such VPS")}
 _DUPLICATE = {409: ResponseSpec(Problem, description="The name is taken")}
@@ -51,7 +51,7 @@ def _check_ip_address(value: str) -> None:
 def _collector_address(request: Request[Any, Any, Any]) -> str:
     # The collector usually runs beside the API; the agent reaches it by the host the user used.
     host = request.url.hostname or "127.0.0.1"
-    return f"{host}:{COLLECTOR_PORT}"
+    return f"{host}:{DEFAULT_COLLECTOR_PORT}"
 
 
 async def _require_vps(db: Connection, vps_id: int) -> VpsOut:
