@@ -13,6 +13,9 @@ __all__ = ["TABLES", "Check", "Column", "Table"]
 
 BIGINT_MAX = 2**63 - 1
 INT_MAX = 2**31 - 1
+# Far above any real rate or load, and far enough below float8's limit that the
+# rollups' avg() (which also sums squares) cannot overflow on any bucket.
+FLOAT_MAX = 1e18
 
 
 class Check(Enum):
@@ -21,7 +24,7 @@ class Check(Enum):
     TIME = "time"
     ID = "id"
     FLOAT = "finite number"
-    FLOAT_NONNEG = "finite, non-negative number"
+    FLOAT_NONNEG = "non-negative number up to 1e18"
     PERCENT = "percentage between 0 and 100"
     BIGINT_NONNEG = "non-negative integer below 2^63"
     INT_NONNEG = "non-negative integer below 2^31"

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from collector.tables import BIGINT_MAX, INT_MAX, Check, Table
+from collector.tables import BIGINT_MAX, FLOAT_MAX, INT_MAX, Check, Table
 
 __all__ = ["BatchLimits", "InvalidBatch", "check_count", "check_row", "check_time"]
 
@@ -74,7 +74,7 @@ def check_row(table: Table, row: tuple[Any, ...], path: str) -> None:
         if check is Check.PERCENT:
             ok = isinstance(value, float) and 0.0 <= value <= 100.0  # NaN fails both comparisons
         elif check is Check.FLOAT_NONNEG:
-            ok = isinstance(value, float) and 0.0 <= value < math.inf
+            ok = isinstance(value, float) and 0.0 <= value <= FLOAT_MAX
         elif check is Check.FLOAT:
             ok = isinstance(value, float) and math.isfinite(value)
         elif check is Check.BIGINT_NONNEG:
