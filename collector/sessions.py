@@ -37,6 +37,15 @@ _CONFIG_KEYS = (
 )
 
 
+# Year 10000: later boot times are garbage, and beyond PostgreSQL's to_timestamp().
+_MAX_BOOT_TIME_MS = 253_402_300_800_000
+
+
+def _text(value: str, limit: int) -> str:
+    """Host facts are informational: cleaned to what PostgreSQL stores, never refused."""
+    return value.replace("\x00", "")[:limit]
+
+
 @dataclass(eq=False)
 class AgentSession:
     vps_id: int
@@ -118,20 +127,24 @@ class SessionRegistry:
                     " RETURNING old.online, vps.agent_config",
                     {
                         "id": session.vps_id,
-                        "hostname": host.hostname[:255],
-                        "os_name": host.os_name[:255],
-                        "os_version": host.os_version[:255],
-                        "kernel": host.kernel_version[:255],
-                        "arch": host.architecture[:64],
-                        "cpu_model": host.cpu_model[:255],
+                        "hostname": _text(host.hostname, 255),
+                        "os_name": _text(host.os_name, 255),
+                        "os_version": _text(host.os_version, 255),
+                        "kernel": _text(host.kernel_version, 255),
+                        "arch": _text(host.architecture, 64),
+                        "cpu_model": _text(host.cpu_model, 255),
                         "pcores": min(host.cpu_physical_cores, 1 << 20),
                         "lcores": min(host.cpu_logical_cores, 1 << 20),
                         "mem": min(host.memory_total_bytes, 2**63 - 1),
                         "swap": min(host.swap_total_bytes, 2**63 - 1),
-                        "boot": host.boot_time_unix_ms,
-                        "ips": [ip[:64] for ip in host.ip_addresses[:64]],
-                        "virt": host.virtualization[:64],
-                        "version": handshake.agent_version[:64],
+                        "boot": (
+                            host.boot_time_unix_ms
+                            if 0 <= host.boot_time_unix_ms < _MAX_BOOT_TIME_MS
+                            else None
+                        ),
+                        "ips": [_text(ip, 64) for ip in host.ip_addresses[:64]],
+                        "virt": _text(host.virtualization, 64),
+                        "version": _text(handshake.agent_version, 64),
                         "collector": self._settings.collector_id,
                     },
                 )
