@@ -15,7 +15,9 @@ from collections.abc import AsyncIterator
 from typing import Any, NoReturn
 
 import grpc
+import psycopg
 from google.protobuf.message import DecodeError
+from psycopg_pool import PoolTimeout
 
 from collector import metrics
 from collector.auth import AgentAuthenticator, AuthFailure
@@ -124,7 +126,15 @@ class AgentStreamService:
         session = AgentSession(
             vps_id=vps_id, epoch=handshake.sequence_epoch, local_features=handshake.local_features
         )
-        config = await self._registry.open(session, handshake)
+        try:
+            config = await self._registry.open(session, handshake)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            # Unregister at once: commands must not be dispatched to a stream that never opened.
+            await self._registry.close(session)
+            log.error("vps %d: cannot register the stream (database?): %s", vps_id, str(exc).strip())
+            await self._abort(
+                context, grpc.StatusCode.UNAVAILABLE, "collector cannot reach its database; retry later"
+            )
         log.info(
             "vps %d connected from %s (agent %s, epoch %d)",
             vps_id,
@@ -143,7 +153,10 @@ class AgentStreamService:
                 )
             )
         )
-        await self._commands.dispatch_pending([vps_id])
+        try:
+            await self._commands.dispatch_pending([vps_id])
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            log.warning("vps %d: pending commands wait for the database: %s", vps_id, str(exc).strip())
 
         writer = asyncio.create_task(self._write_loop(session, context), name=f"agent-{vps_id}-writer")
         reader = asyncio.create_task(self._read_loop(session, requests), name=f"agent-{vps_id}-reader")
