@@ -93,6 +93,9 @@ class CommandRelay:
         if status is None:
             log.warning("vps %d sent a command response with unknown status %d", vps_id, response.status)
             return
+        if "\x00" in response.command_id:  # no command has such an id, and PostgreSQL refuses NUL
+            log.warning("vps %d answered a command id containing NUL; ignored", vps_id)
+            return
         final = status in FINAL_STATUSES
         async with self._pool.connection() as conn:
             result = await conn.execute(
@@ -113,7 +116,7 @@ class CommandRelay:
                     "truncated": response.output_truncated,
                     "final": final,
                     "exit_code": response.exit_code,
-                    "error": response.error_message[:4096],
+                    "error": response.error_message.replace("\x00", "")[:4096],
                     "id": response.command_id,
                     "vps_id": vps_id,
                 },
