@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 import uvicorn
 
 from api.app import create_app
+from common.listen import split_listen
 from common.settings import ApiSettings, SettingsError, load_settings, resolve_dsn
 
-__all__ = ["main", "split_listen"]
+__all__ = ["RedactTokens", "main"]
 
 log = logging.getLogger("tidewatch.api")
 
+_TOKEN_IN_QUERY = re.compile(r"(token=)[^&\s\"']+")
 
-def split_listen(listen: str) -> tuple[str, int]:
-    """``host:port`` (``[v6]:port`` for IPv6) as a pair."""
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise SettingsError(f"listen address {listen!r} must be host:port, e.g. 127.0.0.1:8000")
-    return host.strip("[]") or "127.0.0.1", int(port)
+
+class RedactTokens(logging.Filter):
+    """Blanks ``token=`` query values (the live socket's) in server log lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "token=" in message:
+            record.msg, record.args = _TOKEN_IN_QUERY.sub(r"\1***", message), ()
+        return True
 
 
 def main() -> int:
@@ -33,7 +39,8 @@ def main() -> int:
     except SettingsError as exc:
         log.error("%s", exc)
         return 2
-    # Access logs carry no query strings worth hiding: live-socket tokens should go in the first message.
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logging.getLogger(name).addFilter(RedactTokens())
     uvicorn.run(app, host=host, port=port, proxy_headers=False, log_level="info")
     return 0
 

@@ -1,0 +1,1 @@
+"""Tidewatch dashboards: a Dash multi-page app that reads everything through the API."""

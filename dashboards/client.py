@@ -1,0 +1,136 @@
+"""The dashboards' only way to data: the Tidewatch API, with the user's own token."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, TypeVar
+
+import httpx
+import msgspec
+
+from common.api_models import (
+    DiskSeries,
+    HostSeries,
+    NetworkSeries,
+    SessionOut,
+    UserOut,
+    VpsCreated,
+    VpsOut,
+    VpsTokenRotated,
+)
+from common.problems import Problem
+
+__all__ = ["ApiClient", "ApiError"]
+
+T = TypeVar("T")
+TIMEOUT_S = 10.0
+
+
+class ApiError(Exception):
+    """A failed API call; ``detail`` is the problem's message, fit to show a user."""
+
+    def __init__(self, status: int, detail: str, problem: Problem | None = None) -> None:
+        super().__init__(f"{status}: {detail}")
+        self.status = status
+        self.detail = detail
+        self.problem = problem
+
+    @property
+    def unauthorized(self) -> bool:
+        """The token is no longer valid: the user must sign in again."""
+        return self.status == 401
+
+
+class ApiClient:
+    """A thread-safe client of one API base URL. Every call but login and
+    register takes the caller's bearer token."""
+
+    def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None) -> None:
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=TIMEOUT_S, transport=transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        result: type[T],
+        token: str | None = None,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> T:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            response = self._http.request(
+                method,
+                path,
+                headers=headers,
+                params=params,
+                content=msgspec.json.encode(body) if body is not None else None,
+            )
+        except httpx.HTTPError as exc:
+            raise ApiError(503, f"the Tidewatch API is unreachable ({exc.__class__.__name__})") from exc
+        if response.status_code >= 400:
+            raise _error(response)
+        if result is type(None):
+            return None  # type: ignore[return-value]
+        return msgspec.json.decode(response.content, type=result)
+
+    def login(self, username: str, password: str) -> SessionOut:
+        return self._call(
+            "POST", "/api/auth/login", SessionOut, body={"username": username, "password": password}
+        )
+
+    def register(self, username: str, password: str) -> UserOut:
+        return self._call(
+            "POST", "/api/auth/register", UserOut, body={"username": username, "password": password}
+        )
+
+    def logout(self, token: str) -> None:
+        self._call("POST", "/api/auth/logout", type(None), token)
+
+    def list_vps(self, token: str) -> list[VpsOut]:
+        return self._call("GET", "/api/vps", list[VpsOut], token)
+
+    def get_vps(self, token: str, vps_id: int) -> VpsOut:
+        return self._call("GET", f"/api/vps/{vps_id}", VpsOut, token)
+
+    def create_vps(self, token: str, name: str, ip_address: str) -> VpsCreated:
+        return self._call("POST", "/api/vps", VpsCreated, token, {"name": name, "ip_address": ip_address})
+
+    def rotate_token(self, token: str, vps_id: int) -> VpsTokenRotated:
+        return self._call("POST", f"/api/vps/{vps_id}/rotate-token", VpsTokenRotated, token)
+
+    def delete_vps(self, token: str, vps_id: int) -> None:
+        self._call("DELETE", f"/api/vps/{vps_id}", type(None), token)
+
+    def host_metrics(self, token: str, vps_id: int, range_ms: int) -> HostSeries:
+        return self._series(token, vps_id, "host", range_ms, HostSeries)
+
+    def network_metrics(self, token: str, vps_id: int, range_ms: int) -> NetworkSeries:
+        return self._series(token, vps_id, "network", range_ms, NetworkSeries)
+
+    def disk_metrics(self, token: str, vps_id: int, range_ms: int) -> DiskSeries:
+        return self._series(token, vps_id, "disks", range_ms, DiskSeries)
+
+    def _series(self, token: str, vps_id: int, kind: str, range_ms: int, result: type[T]) -> T:
+        # Only "from": the API ends the range at its own now, and picks the resolution.
+        return self._call(
+            "GET", f"/api/vps/{vps_id}/metrics/{kind}", result, token, params={"from": _from_ms(range_ms)}
+        )
+
+
+def _from_ms(range_ms: int) -> int:
+    return int(time.time() * 1000) - range_ms
+
+
+def _error(response: httpx.Response) -> ApiError:
+    if response.headers.get("content-type", "").startswith("application/problem+json"):
+        try:
+            problem = msgspec.json.decode(response.content, type=Problem)
+        except msgspec.DecodeError:
+            pass
+        else:
+            return ApiError(response.status_code, problem.detail or problem.title, problem)
+    return ApiError(response.status_code, f"the API answered {response.status_code} {response.reason_phrase}")

@@ -1,0 +1,174 @@
+"""The fleet at a glance: every server's status and usage, and adding servers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import dash
+from dash import Input, Output, State, callback, dcc, html, no_update
+
+from common.api_models import VpsOut
+from dashboards.client import ApiError
+from dashboards.components import alert, empty_state, secret_panel, vps_card
+from dashboards.context import api, settings, token_of
+
+dash.register_page(  # type: ignore[no-untyped-call]
+    __name__, path="/", title="Fleet · Tidewatch", name="Fleet"
+)
+
+MIN_REFRESH_MS = 2000
+WRITERS = ("operator", "admin")
+
+
+def layout(**_: Any) -> html.Div:
+    """Header with counts, the add-server form, and the server grid."""
+    return html.Div(
+        [
+            dcc.Interval(id="fleet-interval", interval=max(MIN_REFRESH_MS, settings().live_refresh_ms)),
+            dcc.Store(id="fleet-created"),
+            html.Div(
+                [
+                    html.Div([html.H1("Fleet"), html.Div(id="fleet-summary", className="tw-summary")]),
+                    html.Button(
+                        "+ Add server",
+                        id="fleet-add-toggle",
+                        className="tw-button tw-button-primary",
+                        n_clicks=0,
+                        hidden=True,
+                    ),
+                ],
+                className="tw-page-head",
+            ),
+            html.Div(
+                [
+                    html.H3("Add a server"),
+                    html.Div(
+                        [
+                            html.Div(
+                                [
+                                    html.Label("Name", htmlFor="fleet-add-name"),
+                                    dcc.Input(
+                                        id="fleet-add-name", className="tw-input", placeholder="web-01"
+                                    ),
+                                ]
+                            ),
+                            html.Div(
+                                [
+                                    html.Label("IP address or host name", htmlFor="fleet-add-ip"),
+                                    dcc.Input(
+                                        id="fleet-add-ip", className="tw-input", placeholder="203.0.113.7"
+                                    ),
+                                ]
+                            ),
+                            html.Button(
+                                "Create",
+                                id="fleet-add-submit",
+                                className="tw-button tw-button-primary",
+                                n_clicks=0,
+                            ),
+                        ],
+                        className="tw-form-row",
+                    ),
+                    html.Div(id="fleet-add-error"),
+                ],
+                id="fleet-add-panel",
+                className="tw-card tw-add-panel",
+                hidden=True,
+            ),
+            html.Div(id="fleet-token-panel"),
+            html.Div(id="fleet-grid", className="tw-grid"),
+        ],
+        className="tw-page",
+    )
+
+
+def _summary(fleet: list[VpsOut]) -> list[html.Span]:
+    online = sum(v.online for v in fleet)
+    return [
+        html.Span(f"{len(fleet)} server{'s' if len(fleet) != 1 else ''}", className="tw-chip"),
+        html.Span(f"{online} online", className="tw-chip tw-chip-online"),
+        html.Span(f"{len(fleet) - online} offline", className="tw-chip tw-chip-offline"),
+    ]
+
+
+@callback(
+    Output("fleet-grid", "children"),
+    Output("fleet-summary", "children"),
+    Output("app-session", "data", allow_duplicate=True),
+    Input("fleet-interval", "n_intervals"),
+    Input("fleet-created", "data"),
+    State("app-session", "data"),
+    prevent_initial_call="initial_duplicate",
+)
+def refresh(_: int | None, __: Any, session: dict[str, Any] | None) -> tuple[Any, Any, Any]:
+    token = token_of(session)
+    if token is None:
+        return no_update, no_update, no_update
+    try:
+        fleet = api().list_vps(token)
+    except ApiError as exc:
+        if exc.unauthorized:
+            return no_update, no_update, None
+        return alert(f"Could not load the fleet: {exc.detail}"), no_update, no_update
+    if not fleet:
+        return (
+            empty_state(
+                "No servers yet",
+                "Add your first server above; you will get its agent token and start command.",
+            ),
+            _summary(fleet),
+            no_update,
+        )
+    now = datetime.now(UTC)
+    return [vps_card(v, now) for v in fleet], _summary(fleet), no_update
+
+
+@callback(
+    Output("fleet-add-toggle", "hidden"),
+    Input("app-session", "data"),
+)
+def show_add_button(session: dict[str, Any] | None) -> bool:
+    return not session or session.get("role") not in WRITERS
+
+
+@callback(
+    Output("fleet-add-panel", "hidden"),
+    Input("fleet-add-toggle", "n_clicks"),
+    State("fleet-add-panel", "hidden"),
+    prevent_initial_call=True,
+)
+def toggle_add_panel(clicks: int | None, hidden: bool) -> bool:
+    return not hidden if clicks else hidden
+
+
+@callback(
+    Output("fleet-token-panel", "children"),
+    Output("fleet-add-error", "children"),
+    Output("fleet-created", "data"),
+    Output("fleet-add-name", "value"),
+    Output("fleet-add-ip", "value"),
+    Input("fleet-add-submit", "n_clicks"),
+    State("fleet-add-name", "value"),
+    State("fleet-add-ip", "value"),
+    State("app-session", "data"),
+    prevent_initial_call=True,
+)
+def add_server(
+    clicks: int | None, name: str | None, ip_address: str | None, session: dict[str, Any] | None
+) -> tuple[Any, ...]:
+    token = token_of(session)
+    if not clicks:
+        return (no_update,) * 5
+    if token is None:
+        return no_update, alert("Sign in again."), no_update, no_update, no_update
+    if not name or not name.strip():
+        return no_update, alert("Give the server a name."), no_update, no_update, no_update
+    try:
+        created = api().create_vps(token, name.strip(), (ip_address or "").strip())
+    except ApiError as exc:
+        return no_update, alert(exc.detail), no_update, no_update, no_update
+    panel = secret_panel(
+        f"{created.vps.name} added", created.agent_token, created.install_command, "fleet-new"
+    )
+    return panel, None, created.vps.id, "", ""

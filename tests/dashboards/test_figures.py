@@ -1,0 +1,138 @@
+"""Figures and units: pure functions, tested without a browser."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+import pytest
+
+from common.api_models import DiskSeries, HostSeries, NetworkSeries
+from dashboards.figures import (
+    MAX_INTERFACES,
+    cpu_figure,
+    disk_figure,
+    empty_figure,
+    memory_figure,
+    network_figure,
+    with_gaps,
+)
+from dashboards.units import (
+    byte_scale,
+    format_ago,
+    format_bytes,
+    format_duration,
+    format_percent,
+    format_rate,
+    format_step,
+    percent,
+)
+
+GIB = 1 << 30
+WINDOW = {"vps_id": 1, "resolution": "raw", "step_ms": 1000, "from_ms": 0, "to_ms": 10_000}
+
+
+def _host(times: list[int], **columns: list[float | None]) -> HostSeries:
+    fields = [f for f in HostSeries.__struct_fields__ if f not in (*WINDOW, "time_ms")]
+    values = {f: columns.get(f, [1.0] * len(times)) for f in fields}
+    return msgspec.convert({**WINDOW, "time_ms": times, **values}, HostSeries)
+
+
+def test_gaps_break_lines_where_samples_stop() -> None:
+    times, (values,) = with_gaps([0, 1000, 2000, 9000, 10000], 1000, [1.0, 2.0, 3.0, 4.0, 5.0])
+    assert times == [0, 1000, 2000, 3000, 9000, 10000]
+    assert values == [1.0, 2.0, 3.0, None, 4.0, 5.0]
+    assert with_gaps([], 1000, []) == ([], [[]])
+
+
+def test_cpu_figure_plots_busy_iowait_and_steal_on_a_percent_axis() -> None:
+    figure = cpu_figure(
+        _host([0, 1000], cpu_percent=[12.5, 50.0], cpu_iowait_percent=[1.0, 2.0]),
+        tz_offset_min=60,
+        uirevision="r",
+    )
+    assert [t.name for t in figure.data] == ["CPU", "iowait", "steal"]
+    assert list(figure.data[0].y) == [12.5, 50.0] and list(figure.data[1].y) == [1.0, 2.0]
+    assert list(figure.data[0].x) == [3_600_000, 3_601_000]  # shown in the viewer's local time
+    assert tuple(figure.layout.yaxis.range) == (0, 100) and figure.layout.uirevision == "r"
+
+
+def test_memory_figure_scales_to_binary_units() -> None:
+    host = _host(
+        [0],
+        memory_used_bytes=[3 * GIB],
+        memory_total_bytes=[8.0 * GIB],
+        memory_cached_bytes=[GIB],
+        swap_used_bytes=[0.0],
+    )
+    figure = memory_figure(host)
+    assert [t.name for t in figure.data] == ["used", "cached", "total"]
+    assert list(figure.data[0].y) == [3.0] and list(figure.data[2].y) == [8.0]
+    assert figure.layout.yaxis.ticksuffix == " GiB"
+    swapping = memory_figure(_host([0], memory_total_bytes=[8.0 * GIB], swap_used_bytes=[GIB / 2]))
+    assert swapping.data[-1].name == "swap used"
+
+
+def test_network_figure_keeps_the_busiest_interfaces() -> None:
+    interfaces = [
+        {"interface": f"eth{i}", "time_ms": [0], "rx_bytes_per_second": [float(i * 2048)], "tx_bytes_per_second": [0.0],
+         "rx_bytes_per_second_max": [0.0], "tx_bytes_per_second_max": [0.0], "rx_bytes": [0.0], "tx_bytes": [0.0]}
+        for i in range(6)
+    ]  # fmt: skip
+    figure = network_figure(msgspec.convert({**WINDOW, "interfaces": interfaces}, NetworkSeries))
+    names = [t.name for t in figure.data]
+    assert len(names) == 2 * MAX_INTERFACES and "eth0 ↓" not in names and "eth5 ↑" in names
+    assert figure.layout.yaxis.ticksuffix == " KiB/s" and list(figure.data[-2].y) == [10.0]
+
+
+def test_disk_figure_shows_used_percent_per_mount() -> None:
+    mounts = [{"mountpoint": "/", "time_ms": [0, 1000], "used_bytes": [25.0, 50.0], "total_bytes": [100.0, 0.0],
+               "inodes_used": [0.0, 0.0], "inodes_total": [0.0, 0.0]}]  # fmt: skip
+    figure = disk_figure(msgspec.convert({**WINDOW, "mounts": mounts}, DiskSeries))
+    assert list(figure.data[0].y) == [25.0, None]
+
+
+def test_empty_series_explain_themselves() -> None:
+    assert "No CPU samples" in cpu_figure(_host([])).layout.annotations[0].text
+    assert (
+        "No network samples"
+        in network_figure(msgspec.convert({**WINDOW, "interfaces": []}, NetworkSeries))
+        .layout.annotations[0]
+        .text
+    )
+    assert empty_figure("why").layout.xaxis.visible is False
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, "—"),
+        (0, "0 B"),
+        (1023, "1023 B"),
+        (1536, "1.5 KiB"),
+        (1.5 * GIB, "1.5 GiB"),
+        (300 * GIB, "300 GiB"),
+        (5 * 1024 * GIB, "5.0 TiB"),
+    ],
+)
+def test_bytes_read_like_a_human_wrote_them(value: float | None, text: str) -> None:
+    assert format_bytes(value) == text
+
+
+def test_other_units() -> None:
+    assert byte_scale(0) == (1.0, "B") and byte_scale(3 * GIB) == (GIB, "GiB")
+    assert format_rate(2048) == "2.0 KiB/s" and format_rate(None) == "—"
+    assert percent(1, 4) == 25.0 and percent(1, 0) is None and percent(None, 4) is None
+    assert format_percent(42.123) == "42.1%" and format_percent(None) == "—"
+    assert [format_duration(s) for s in (5, 65, 3700, 93784, None)] == ["5s", "1m 5s", "1h 1m", "1d 2h", "—"]
+    assert [format_step(ms) for ms in (1000, 5000, 60_000, 600_000, 7_200_000, 86_400_000)] == [
+        "1 s",
+        "5 s",
+        "1 min",
+        "10 min",
+        "2 h",
+        "1 d",
+    ]
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    assert format_ago(None, now) == "never" and format_ago(now, now) == "just now"
+    assert format_ago(now - timedelta(minutes=3, seconds=4), now) == "3m 4s ago"
