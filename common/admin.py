@@ -17,6 +17,7 @@ import logging
 import os
 import secrets
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from common.records import (
 from common.settings import SettingsError, resolve_dsn
 from common.tokens import hash_password
 
-__all__ = ["AdminError", "bootstrap", "create_user", "create_vps", "main", "set_password"]
+__all__ = ["AdminError", "Bootstrapped", "bootstrap", "create_user", "create_vps", "main", "set_password"]
 
 log = logging.getLogger("tidewatch.admin")
 
@@ -78,11 +79,21 @@ def _write_secret(path: Path, content: str) -> None:
         handle.write(content + "\n")
 
 
-def bootstrap(conn: Connection, secret_path: Path) -> str | None:
+@dataclass(frozen=True, slots=True)
+class Bootstrapped:
+    """The first admin's password, and where it was saved (or why it was not)."""
+
+    password: str
+    saved_to: Path | None
+    save_error: str = ""
+
+
+def bootstrap(conn: Connection, secret_path: Path) -> Bootstrapped | None:
     """Create ``admin`` with a random password unless an enabled admin exists.
 
-    Returns the password, or None when there was nothing to do. The password
-    is written to ``secret_path`` (mode 0600) before the user is committed.
+    Returns None when there was nothing to do. The password is also written to
+    ``secret_path`` (mode 0600); where that is impossible (a read-only
+    container), the admin is still created and the caller shows the password.
     """
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (BOOTSTRAP_LOCK_ID,))
@@ -104,8 +115,11 @@ def bootstrap(conn: Connection, secret_path: Path) -> str | None:
         ).fetchone()
         assert user is not None
         _audit(conn, AuditAction.USER_BOOTSTRAP, f"user:{user['id']}")
-        _write_secret(secret_path, password)
-    return password
+        try:
+            _write_secret(secret_path, password)
+        except OSError as exc:
+            return Bootstrapped(password, None, f"{exc.strerror or exc} ({secret_path})")
+    return Bootstrapped(password, secret_path)
 
 
 def create_user(conn: Connection, username: str, role: Role, password: str) -> int:
@@ -196,15 +210,20 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace, conn: Connection) -> None:
     if args.command == "bootstrap":
-        secret_path = state_dir() / "admin-password"
-        password = bootstrap(conn, secret_path)
-        if password is None:
+        created = bootstrap(conn, state_dir() / "admin-password")
+        if created is None:
             print("admin already exists; nothing to do")
             return
         print("Created the first Tidewatch admin.")
         print(f"  username: {BOOTSTRAP_USERNAME}")
-        print(f"  password: {password}")
-        print(f"  (also saved to {secret_path}, mode 0600; change it after your first login)")
+        print(f"  password: {created.password}")
+        if created.saved_to is not None:
+            print(f"  (also saved to {created.saved_to}, mode 0600; change it after your first login)")
+        else:
+            print(
+                f"tidewatch-admin: could not save the password: {created.save_error}; note it now",
+                file=sys.stderr,
+            )
     elif args.command == "create-user":
         user_id = create_user(conn, args.username, Role(args.role), _read_password())
         print(f"created {args.role} {args.username} (id {user_id})")

@@ -63,6 +63,23 @@ def test_bootstrap_creates_one_admin_and_saves_its_password(
     assert fetch_one(conn, "SELECT count(*) AS n FROM users WHERE role = 'admin'")["n"] == 1
 
 
+def test_bootstrap_still_creates_the_admin_where_the_state_dir_is_read_only(
+    admin_db_dsn: str, conn: psycopg.Connection[DictRow], tmp_path: Path
+) -> None:
+    # Set any earlier admin aside, so bootstrap has work to do.
+    conn.execute("UPDATE users SET username = 'admin-aside', disabled = true WHERE username = 'admin'")
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    try:
+        result = run_admin(admin_db_dsn, blocker / "state", "bootstrap")
+        assert result.returncode == 0, result.stderr
+        assert "password: " in result.stdout and "could not save the password" in result.stderr
+        assert fetch_one(conn, "SELECT role FROM users WHERE username = 'admin'")["role"] == "admin"
+    finally:
+        conn.execute("DELETE FROM users WHERE username = 'admin'")
+        conn.execute("UPDATE users SET username = 'admin', disabled = false WHERE username = 'admin-aside'")
+
+
 def test_create_user_and_set_password_read_stdin(
     admin_db_dsn: str, conn: psycopg.Connection[DictRow], tmp_path: Path
 ) -> None:
