@@ -1,0 +1,627 @@
+"""Malformed bytes and extreme values against the real collector.
+
+Every input must get a precise answer: a REJECTED ack with INVALID_ARGUMENT
+whose detail starts with the field path, or the stream ending with
+INVALID_ARGUMENT (or RESOURCE_EXHAUSTED when oversized; FAILED_PRECONDITION for
+a second handshake). Never INTERNAL or UNKNOWN. The collector must stay up and
+keep storing, and rows stored before the fuzzing must be untouched.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import psycopg
+import pytest
+from google.protobuf.message import DecodeError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from collector.app import CollectorApp
+from collector.tables import FLOAT_MAX
+from proto import agent_pb2
+from tests.conftest import Vps, collector_settings, create_vps
+from tests.factories import docker_batch, now_ms, performance_batch, snapshot
+from tests.integration.test_collector_ingest import open_stream
+from tests.stream_client import handshake
+
+pytestmark = pytest.mark.db
+
+METHOD = "/tidewatch.v1.AgentCommunicationService/EstablishCommunicationStream"
+BATCH_KINDS = ("performance_batch", "docker_batch", "generic_metrics_batch")
+PROBE_SEQUENCE = 7_777_777
+SEQUENCES = itertools.count(1000)  # a fresh sequence per case: equal (sequence, time) would be a replay
+# "snapshots[0].disks[1].mountpoint: ..." or "sequence: ...": the detail starts with the field path.
+FIELD_PATH = re.compile(r"^[a-z_]+(\[\d+\])?(\.[a-z_0-9]+(\[\d+\])?)*: ")
+FUZZ_SETTINGS = settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+MAX_MESSAGE_BYTES = 256 * 1024
+
+
+@pytest.fixture(scope="module")
+async def fuzz_collector(db_dsn: str) -> AsyncIterator[CollectorApp]:
+    app = CollectorApp(collector_settings(max_message_bytes=MAX_MESSAGE_BYTES), db_dsn)
+    await app.start()
+    yield app
+    await app.stop(2.0)
+
+
+@pytest.fixture(scope="module")
+def fuzz_vps(db_dsn: str) -> Vps:
+    return create_vps(db_dsn)
+
+
+def stored_checksum(dsn: str, vps_id: int) -> tuple[int, float]:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT count(*), coalesce(sum(cpu_percent), 0) FROM host_metrics WHERE vps_id = %s", (vps_id,)
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), float(row[1])
+
+
+@pytest.fixture(scope="module")
+async def bystander(
+    fuzz_collector: CollectorApp, db_dsn: str
+) -> AsyncIterator[tuple[Vps, tuple[int, float]]]:
+    """A VPS with data stored before any fuzzing; it must be intact afterwards."""
+    vps = create_vps(db_dsn)
+    stream = await open_stream(fuzz_collector, vps.token)
+    t0 = now_ms() - 60_000
+    await stream.send(
+        agent_pb2.MessageToServer(performance_batch=performance_batch(1, [t0 + i * 1000 for i in range(20)]))
+    )
+    assert (await stream.acks(1))[1].outcome == agent_pb2.BatchAck.OUTCOME_STORED
+    await stream.close()
+    before = stored_checksum(db_dsn, vps.id)
+    yield vps, before
+    assert stored_checksum(db_dsn, vps.id) == before
+
+
+# -- a raw stream: any bytes after a valid handshake ------------------------------------------
+
+
+@dataclass
+class Answer:
+    acks: list[agent_pb2.BatchAck] = field(default_factory=list)
+    ended: grpc.StatusCode | None = None
+    details: str = ""
+
+
+async def exchange(port: int, token: str, payload: bytes, wait_for_sequence: int | None = None) -> Answer:
+    """Handshake, send ``payload`` as raw bytes, then a probe; collect acks until the probe's or the end."""
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        call = channel.stream_stream(
+            METHOD,
+            request_serializer=lambda b: b,
+            response_deserializer=agent_pb2.MessageToAgent.FromString,
+        )(metadata=(("authorization", f"Bearer {token}"),), timeout=15)
+        await call.write(handshake().SerializeToString())
+        first = await call.read()
+        assert first is not grpc.aio.EOF and first.WhichOneof("payload") == "server_handshake_ack"
+        answer = Answer()
+        probe = agent_pb2.PerformanceSnapshotBatch(sequence=PROBE_SEQUENCE)  # empty: always rejected
+        try:
+            await call.write(payload)
+            await call.write(agent_pb2.MessageToServer(performance_batch=probe).SerializeToString())
+        except (grpc.aio.AioRpcError, grpc.aio.UsageError):
+            pass  # the stream already ended; its status says why
+        needed = Counter({PROBE_SEQUENCE: 1})
+        if wait_for_sequence is not None:
+            needed[wait_for_sequence] += 1
+        seen: Counter[int] = Counter()
+        try:
+            while (message := await call.read()) is not grpc.aio.EOF:
+                if message.WhichOneof("payload") == "batch_ack":
+                    answer.acks.append(message.batch_ack)
+                    seen[message.batch_ack.sequence] += 1
+                    if all(seen[k] >= n for k, n in needed.items()):
+                        call.cancel()
+                        return answer
+        except grpc.aio.AioRpcError:
+            pass
+        answer.ended = await call.code()
+        answer.details = await call.details() or ""
+        return answer
+
+
+def assert_precise(answer: Answer) -> None:
+    if answer.ended is not None:
+        assert answer.ended in (
+            grpc.StatusCode.INVALID_ARGUMENT,
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            grpc.StatusCode.FAILED_PRECONDITION,
+        ), (answer.ended, answer.details)
+        assert answer.details
+    for ack in answer.acks:
+        if ack.outcome == agent_pb2.BatchAck.OUTCOME_REJECTED:
+            assert ack.status_code == grpc.StatusCode.INVALID_ARGUMENT.value[0], ack
+            assert FIELD_PATH.match(ack.detail), ack.detail
+        else:
+            assert ack.outcome in (agent_pb2.BatchAck.OUTCOME_STORED, agent_pb2.BatchAck.OUTCOME_DUPLICATE), (
+                ack
+            )
+
+
+async def check_bytes(port: int, token: str, payload: bytes) -> Answer:
+    """Send ``payload`` and hold the answer to what the same bytes parse to locally."""
+    message = agent_pb2.MessageToServer()
+    try:
+        message.ParseFromString(payload)
+        kind = message.WhichOneof("payload")
+    except DecodeError:
+        kind = "undecodable"
+    sequence = getattr(message, kind).sequence if kind in BATCH_KINDS else None
+    answer = await exchange(port, token, payload, sequence)
+    assert_precise(answer)
+    if kind in ("undecodable", None):
+        assert answer.ended == grpc.StatusCode.INVALID_ARGUMENT, (kind, answer)
+    elif kind == "agent_handshake":
+        assert answer.ended == grpc.StatusCode.FAILED_PRECONDITION, answer
+    else:  # a batch is acked; anything else is taken quietly and the stream lives on
+        assert answer.ended is None, (kind, answer)
+    return answer
+
+
+def _valid_samples() -> list[bytes]:
+    t = now_ms() - 30_000
+    samples = [
+        agent_pb2.MessageToServer(performance_batch=performance_batch(11, [t, t + 1000])),
+        agent_pb2.MessageToServer(docker_batch=docker_batch(12, t, containers=2)),
+        agent_pb2.MessageToServer(
+            generic_metrics_batch=agent_pb2.GenericMetricsBatch(
+                sequence=13,
+                metrics=[agent_pb2.GenericMetric(timestamp_unix_ms=t, name="app_requests", value=3.0)],
+            )
+        ),
+        agent_pb2.MessageToServer(
+            command_response=agent_pb2.CommandResponse(
+                command_id="x", status=agent_pb2.COMMAND_STATUS_RUNNING
+            )
+        ),
+        agent_pb2.MessageToServer(heartbeat=agent_pb2.Heartbeat(timestamp_unix_ms=t)),
+    ]
+    return [m.SerializeToString() for m in samples]
+
+
+VALID_SAMPLES = _valid_samples()  # built once: hypothesis needs the same data on replay
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    """A valid message with bytes flipped, cut short or spliced: near-misses parse in odd ways."""
+    data = bytearray(draw(st.sampled_from(VALID_SAMPLES)))
+    for _ in range(draw(st.integers(1, 4))):
+        how = draw(st.sampled_from(["flip", "truncate", "insert", "delete"]))
+        at = draw(st.integers(0, max(0, len(data) - 1)))
+        if how == "flip" and data:
+            data[at] ^= draw(st.integers(1, 255))
+        elif how == "truncate":
+            del data[at:]
+        elif how == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=16))
+        elif data:
+            del data[at : at + draw(st.integers(1, 8))]
+    return bytes(data)
+
+
+@FUZZ_SETTINGS
+@given(payload=st.one_of(st.binary(max_size=512), mutated()))
+async def test_arbitrary_bytes_get_a_precise_status(
+    fuzz_collector: CollectorApp, fuzz_vps: Vps, bystander: object, payload: bytes
+) -> None:
+    await check_bytes(fuzz_collector.port, fuzz_vps.token, payload)
+
+
+@pytest.mark.parametrize(
+    ("payload", "ended"),
+    [
+        (agent_pb2.MessageToServer().SerializeToString(), grpc.StatusCode.INVALID_ARGUMENT),
+        (b"\xff\xff\xff", grpc.StatusCode.INVALID_ARGUMENT),
+        (handshake().SerializeToString(), grpc.StatusCode.FAILED_PRECONDITION),
+        # Field 2 (performance_batch) declaring 1 MiB but carrying 3 bytes.
+        (b"\x12\x80\x80\x40abc", grpc.StatusCode.INVALID_ARGUMENT),
+        (b"\x00" * 64, grpc.StatusCode.INVALID_ARGUMENT),
+    ],
+    ids=["no-payload", "garbage", "second-handshake", "truncated-length", "zeros"],
+)
+async def test_stream_level_faults_end_the_stream_precisely(
+    fuzz_collector: CollectorApp, fuzz_vps: Vps, bystander: object, payload: bytes, ended: grpc.StatusCode
+) -> None:
+    answer = await exchange(fuzz_collector.port, fuzz_vps.token, payload)
+    assert answer.ended == ended, answer
+    assert_precise(answer)
+
+
+async def test_an_oversized_message_is_resource_exhausted(
+    fuzz_collector: CollectorApp, fuzz_vps: Vps, bystander: object
+) -> None:
+    t = now_ms() - 10_000
+    big = agent_pb2.MessageToServer(
+        generic_metrics_batch=agent_pb2.GenericMetricsBatch(
+            sequence=1,
+            metrics=[
+                agent_pb2.GenericMetric(
+                    timestamp_unix_ms=t, name="big", value=1.0, labels={"pad": "x" * 1000}
+                )
+                for _ in range(MAX_MESSAGE_BYTES // 1000 + 10)
+            ],
+        )
+    )
+    assert big.ByteSize() > MAX_MESSAGE_BYTES
+    answer = await exchange(fuzz_collector.port, fuzz_vps.token, big.SerializeToString())
+    assert answer.ended == grpc.StatusCode.RESOURCE_EXHAUSTED, answer
+
+
+# -- extreme values in well-formed messages --------------------------------------------------
+
+
+def perf(
+    mutate: Callable[[agent_pb2.PerformanceSnapshot], None], sequence: int = 100
+) -> agent_pb2.MessageToServer:
+    s = snapshot(now_ms() - 20_000)
+    mutate(s)
+    return agent_pb2.MessageToServer(
+        performance_batch=agent_pb2.PerformanceSnapshotBatch(sequence=sequence, snapshots=[s])
+    )
+
+
+def docker(mutate: Callable[[agent_pb2.DockerContainerInfo], None]) -> agent_pb2.MessageToServer:
+    batch = docker_batch(100, now_ms() - 20_000, containers=1)
+    mutate(batch.containers[0])
+    return agent_pb2.MessageToServer(docker_batch=batch)
+
+
+def generic(
+    mutate: Callable[[agent_pb2.GenericMetric], None], sequence: int = 100
+) -> agent_pb2.MessageToServer:
+    metric = agent_pb2.GenericMetric(timestamp_unix_ms=now_ms() - 20_000, name="app_queue_depth", value=1.0)
+    mutate(metric)
+    return agent_pb2.MessageToServer(
+        generic_metrics_batch=agent_pb2.GenericMetricsBatch(sequence=sequence, metrics=[metric])
+    )
+
+
+def setter(path: str, value: object) -> Callable[[object], None]:
+    *parents, name = path.split(".")
+
+    def apply(message: object) -> None:
+        target = message
+        for part in parents:
+            attr, _, index = part.partition("[")
+            target = getattr(target, attr)
+            if index:
+                target = target[int(index.rstrip("]"))]  # type: ignore[index]
+        if name.endswith("+"):
+            getattr(target, name[:-1]).extend(value)  # type: ignore[call-overload]
+        elif isinstance(value, dict):
+            getattr(target, name).update(value)
+        else:
+            setattr(target, name, value)
+
+    return apply
+
+
+def both(first: Callable[[Any], None], second: Callable[[Any], None]) -> Callable[[Any], None]:
+    def apply(message: Any) -> None:
+        first(message)
+        second(message)
+
+    return apply
+
+
+REJECTED, STORED = "rejected", "stored"
+NUL = "a\x00b"
+EXTREME_CASES: list[tuple[str, agent_pb2.MessageToServer, str, str]] = [
+    ("nan-cpu", perf(setter("cpu_percent", math.nan)), REJECTED, "snapshots[0].cpu_percent"),
+    ("inf-cpu", perf(setter("cpu_percent", math.inf)), REJECTED, "snapshots[0].cpu_percent"),
+    ("minus-inf-load", perf(setter("load_1", -math.inf)), REJECTED, "snapshots[0].load_1"),
+    ("negative-zero-cpu", perf(setter("cpu_percent", -0.0)), STORED, ""),
+    ("negative-load", perf(setter("load_5", -1.0)), REJECTED, "snapshots[0].load_5"),
+    ("huge-load", perf(setter("load_15", 1e308)), REJECTED, "snapshots[0].load_15"),
+    (
+        "huge-rate",
+        perf(setter("network_interfaces[0].rx_bytes_per_second", 1e300)),
+        REJECTED,
+        "snapshots[0].network_interfaces[0].rx_bytes_per_second",
+    ),
+    (
+        "nan-core",
+        perf(setter("cpu_per_core_percent+", [math.nan])),
+        REJECTED,
+        "snapshots[0].cpu_per_core_percent",
+    ),
+    ("cpu-over-100", perf(setter("cpu_user_percent", 100.5)), REJECTED, "snapshots[0].cpu_user_percent"),
+    ("bytes-2^63", perf(setter("memory_used_bytes", 2**63)), REJECTED, "snapshots[0].memory_used_bytes"),
+    ("bytes-2^63-1", perf(setter("swap_used_bytes", 2**63 - 1)), STORED, ""),
+    (
+        "uint32-max-connections",
+        perf(setter("tcp_connections", 2**32 - 1)),
+        REJECTED,
+        "snapshots[0].tcp_connections",
+    ),
+    (
+        "10k-cores",
+        perf(setter("cpu_per_core_percent+", [1.0] * 10_000)),
+        REJECTED,
+        "snapshots[0].cpu_per_core_percent",
+    ),
+    (
+        "nul-interface",
+        perf(setter("network_interfaces[0].interface", NUL)),
+        REJECTED,
+        "snapshots[0].network_interfaces[0].interface",
+    ),
+    (
+        "huge-mountpoint",
+        perf(setter("disks[0].mountpoint", "/" + "m" * 100_000)),
+        REJECTED,
+        "snapshots[0].disks[0].mountpoint",
+    ),
+    (
+        "empty-interface-name",
+        perf(setter("network_interfaces[1].interface", "")),
+        REJECTED,
+        "snapshots[0].network_interfaces[1].interface",
+    ),
+    ("zero-time", perf(setter("timestamp_unix_ms", 0)), REJECTED, "snapshots[0].timestamp_unix_ms"),
+    (
+        "negative-time",
+        perf(setter("timestamp_unix_ms", -(2**63))),
+        REJECTED,
+        "snapshots[0].timestamp_unix_ms",
+    ),
+    ("far-past", perf(setter("timestamp_unix_ms", 1)), REJECTED, "snapshots[0].timestamp_unix_ms"),
+    ("far-future", perf(setter("timestamp_unix_ms", 2**63 - 1)), REJECTED, "snapshots[0].timestamp_unix_ms"),
+    ("sequence-0", perf(lambda s: None, sequence=0), REJECTED, "sequence"),
+    ("sequence-2^64-1", perf(lambda s: None, sequence=2**64 - 1), REJECTED, "sequence"),
+    (
+        "empty-performance",
+        agent_pb2.MessageToServer(performance_batch=agent_pb2.PerformanceSnapshotBatch(sequence=100)),
+        REJECTED,
+        "snapshots",
+    ),
+    (
+        "empty-generic",
+        agent_pb2.MessageToServer(generic_metrics_batch=agent_pb2.GenericMetricsBatch(sequence=100)),
+        REJECTED,
+        "metrics",
+    ),
+    (
+        "empty-docker",
+        agent_pb2.MessageToServer(
+            docker_batch=agent_pb2.DockerInfoBatch(
+                sequence=100, timestamp_unix_ms=now_ms() - 20_000, docker_available=True
+            )
+        ),
+        STORED,
+        "",
+    ),
+    (
+        "docker-zero-time",
+        agent_pb2.MessageToServer(docker_batch=agent_pb2.DockerInfoBatch(sequence=100)),
+        REJECTED,
+        "timestamp_unix_ms",
+    ),
+    ("container-nul-id", docker(setter("container_id", NUL)), REJECTED, "containers[0].container_id"),
+    (
+        "container-nul-id-no-stats",
+        docker(both(setter("container_id", NUL), setter("has_stats", False))),
+        REJECTED,
+        "containers[0].container_id",
+    ),
+    ("container-nul-name", docker(setter("name", NUL)), REJECTED, "containers[0].name"),
+    ("container-nul-label", docker(setter("labels", {"k": NUL})), REJECTED, "containers[0].labels"),
+    ("container-nul-label-key", docker(setter("labels", {NUL: "v"})), REJECTED, "containers[0].labels"),
+    ("container-nul-port", docker(setter("ports+", [NUL])), REJECTED, "containers[0].ports"),
+    (
+        "container-far-future-created",
+        docker(setter("created_unix_ms", 2**62)),
+        REJECTED,
+        "containers[0].created_unix_ms",
+    ),
+    (
+        "container-far-future-finished",
+        docker(setter("finished_unix_ms", 2**63 - 1)),
+        REJECTED,
+        "containers[0].finished_unix_ms",
+    ),
+    (
+        "container-restarts-uint32-max",
+        docker(setter("restart_count", 2**32 - 1)),
+        REJECTED,
+        "containers[0].restart_count",
+    ),
+    (
+        "container-huge-memory",
+        docker(setter("memory_usage_bytes", 2**64 - 1)),
+        REJECTED,
+        "containers[0].memory_usage_bytes",
+    ),
+    ("container-nan-cpu", docker(setter("cpu_percent", math.nan)), REJECTED, "containers[0].cpu_percent"),
+    ("container-huge-cpu", docker(setter("cpu_percent", 1e308)), REJECTED, "containers[0].cpu_percent"),
+    ("generic-nan", generic(setter("value", math.nan)), REJECTED, "metrics[0].value"),
+    ("generic-inf", generic(setter("value", -math.inf)), REJECTED, "metrics[0].value"),
+    ("generic-huge", generic(setter("value", -1e308)), STORED, ""),
+    ("generic-bad-name", generic(setter("name", "1 bad name")), REJECTED, "metrics[0].name"),
+    ("generic-nul-label", generic(setter("labels", {"k": NUL})), REJECTED, "metrics[0].labels"),
+    ("generic-future", generic(setter("timestamp_unix_ms", 2**62)), REJECTED, "metrics[0].timestamp_unix_ms"),
+]
+
+
+@pytest.mark.parametrize(
+    ("message", "expected", "field_path"),
+    [case[1:] for case in EXTREME_CASES],
+    ids=[case[0] for case in EXTREME_CASES],
+)
+async def test_extreme_values_are_stored_or_rejected_by_field(
+    fuzz_collector: CollectorApp,
+    fuzz_vps: Vps,
+    bystander: object,
+    message: agent_pb2.MessageToServer,
+    expected: str,
+    field_path: str,
+) -> None:
+    kind = message.WhichOneof("payload")
+    batch = getattr(message, kind)
+    if batch.sequence == 100:  # the builders' placeholder; sequence cases keep theirs
+        batch.sequence = next(SEQUENCES)
+    sequence = batch.sequence
+    answer = await check_bytes(fuzz_collector.port, fuzz_vps.token, message.SerializeToString())
+    ack = next(a for a in answer.acks if a.sequence == sequence)
+    if expected == STORED:
+        assert ack.outcome in (agent_pb2.BatchAck.OUTCOME_STORED, agent_pb2.BatchAck.OUTCOME_DUPLICATE), ack
+    else:
+        assert ack.outcome == agent_pb2.BatchAck.OUTCOME_REJECTED, ack
+        assert re.match(re.escape(field_path) + r"(\[\d+\])?[.:]", ack.detail), ack.detail
+
+
+QUIET_CASES: list[tuple[str, agent_pb2.MessageToServer]] = [
+    (name, agent_pb2.MessageToServer(**{kind: message}))  # type: ignore[arg-type]
+    for name, kind, message in [
+        (
+            "command-nul-error",
+            "command_response",
+            agent_pb2.CommandResponse(
+                command_id="00000000-0000-4000-8000-000000000000",
+                status=agent_pb2.COMMAND_STATUS_FAILED,
+                error_message=NUL,
+            ),
+        ),
+        (
+            "command-nul-id",
+            "command_response",
+            agent_pb2.CommandResponse(command_id=NUL, status=agent_pb2.COMMAND_STATUS_RUNNING),
+        ),
+        (
+            "command-huge-id",
+            "command_response",
+            agent_pb2.CommandResponse(command_id="x" * 100_000, status=agent_pb2.COMMAND_STATUS_RUNNING),
+        ),
+        (
+            "command-unknown-status",
+            "command_response",
+            agent_pb2.CommandResponse(command_id="x", status=99),  # type: ignore[arg-type]
+        ),
+        (
+            "command-bad-utf8-output",
+            "command_response",
+            agent_pb2.CommandResponse(
+                command_id="x",
+                status=agent_pb2.COMMAND_STATUS_RUNNING,
+                stdout=b"\xff\x00\xfe",
+                stderr=b"\x00",
+            ),
+        ),
+        (
+            "heartbeat-extremes",
+            "heartbeat",
+            agent_pb2.Heartbeat(
+                timestamp_unix_ms=-(2**63), pending_batches=2**64 - 1, spooled_bytes=2**64 - 1
+            ),
+        ),
+        ("pty-nul", "pty_data", agent_pb2.PtyDataToServer(session_id=NUL, output=b"\x00" * 10)),
+    ]
+]
+
+
+@pytest.mark.parametrize("message", [case[1] for case in QUIET_CASES], ids=[case[0] for case in QUIET_CASES])
+async def test_odd_control_messages_leave_the_stream_open(
+    fuzz_collector: CollectorApp, fuzz_vps: Vps, bystander: object, message: agent_pb2.MessageToServer
+) -> None:
+    answer = await check_bytes(fuzz_collector.port, fuzz_vps.token, message.SerializeToString())
+    assert answer.ended is None and answer.acks[-1].sequence == PROBE_SEQUENCE
+
+
+# Field -> the range it accepts: percentages, non-negative amounts (capped), any finite number.
+FLOAT_FIELDS: dict[str, tuple[float, float]] = {
+    "cpu_percent": (0.0, 100.0),
+    "cpu_system_percent": (0.0, 100.0),
+    "load_1": (0.0, FLOAT_MAX),
+    "disk_io[0].write_ops_per_second": (0.0, FLOAT_MAX),
+    "network_interfaces[2].tx_packets_per_second": (0.0, FLOAT_MAX),
+    "temperatures[0].celsius": (-math.inf, math.inf),
+}
+
+
+@FUZZ_SETTINGS
+@given(
+    path=st.sampled_from(sorted(FLOAT_FIELDS)),
+    value=st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from([-0.0, 5e-324, 100.0, 100.00000000000001, FLOAT_MAX, FLOAT_MAX * 1.0000001]),
+)
+async def test_any_float_is_stored_or_rejected_naming_its_field(
+    fuzz_collector: CollectorApp, fuzz_vps: Vps, bystander: object, path: str, value: float
+) -> None:
+    def mutate(s: agent_pb2.PerformanceSnapshot) -> None:
+        s.temperatures.add(sensor="cpu", celsius=40.0)
+        setter(path, value)(s)
+
+    sequence = next(SEQUENCES)
+    message = perf(mutate, sequence=sequence)
+    answer = await check_bytes(fuzz_collector.port, fuzz_vps.token, message.SerializeToString())
+    ack = next(a for a in answer.acks if a.sequence == sequence)
+    low, high = FLOAT_FIELDS[path]
+    if math.isfinite(value) and low <= value <= high:
+        assert ack.outcome == agent_pb2.BatchAck.OUTCOME_STORED, (value, ack)
+    else:
+        assert ack.outcome == agent_pb2.BatchAck.OUTCOME_REJECTED, (value, ack)
+        assert ack.detail.startswith(f"snapshots[0].{path}:"), (value, ack.detail)
+
+
+@FUZZ_SETTINGS
+@given(
+    hostname=st.text(max_size=300),
+    ips=st.lists(st.text(max_size=80), max_size=3),
+    boot_ms=st.integers(-(2**63), 2**63 - 1),
+    cores=st.integers(0, 2**32 - 1),
+)
+async def test_any_host_info_in_the_handshake_is_acked(
+    fuzz_collector: CollectorApp,
+    db_dsn: str,
+    fuzz_vps: Vps,
+    hostname: str,
+    ips: list[str],
+    boot_ms: int,
+    cores: int,
+) -> None:
+    message = handshake()
+    host = message.agent_handshake.host
+    host.hostname, host.boot_time_unix_ms, host.cpu_logical_cores = hostname, boot_ms, cores
+    host.ip_addresses.extend(ips)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{fuzz_collector.port}") as channel:
+        call = channel.stream_stream(
+            METHOD,
+            request_serializer=lambda b: b,
+            response_deserializer=agent_pb2.MessageToAgent.FromString,
+        )(metadata=(("authorization", f"Bearer {fuzz_vps.token}"),), timeout=15)
+        await call.write(message.SerializeToString())
+        reply = await call.read()
+        assert reply is not grpc.aio.EOF, (await call.code(), await call.details())
+        assert reply.WhichOneof("payload") == "server_handshake_ack"
+        call.cancel()
+    # Host facts are informational: cleaned and stored, never a reason to lock the agent out.
+    with psycopg.connect(db_dsn) as conn:
+        row = conn.execute("SELECT hostname, ip_addresses FROM vps WHERE id = %s", (fuzz_vps.id,)).fetchone()
+    assert row == (hostname.replace("\x00", "")[:255], [ip.replace("\x00", "")[:64] for ip in ips])
+
+
+async def test_after_the_fuzzing_the_collector_still_stores(
+    fuzz_collector: CollectorApp, db_dsn: str, bystander: tuple[Vps, tuple[int, float]]
+) -> None:
+    vps = create_vps(db_dsn)
+    stream = await open_stream(fuzz_collector, vps.token)
+    t0 = now_ms() - 5_000
+    await stream.send(agent_pb2.MessageToServer(performance_batch=performance_batch(1, [t0, t0 + 1000])))
+    assert (await stream.acks(1))[1].outcome == agent_pb2.BatchAck.OUTCOME_STORED
+    assert stored_checksum(db_dsn, vps.id)[0] == 2
+    await stream.close()
+    assert stored_checksum(db_dsn, bystander[0].id) == bystander[1]
