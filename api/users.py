@@ -6,7 +6,6 @@ import asyncio
 from typing import Annotated, Any
 
 import msgspec
-import psycopg
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.openapi import ResponseSpec
@@ -14,20 +13,20 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from api import paths
+from api.accounts import USER_COLUMNS, insert_user
 from api.audit import record_audit
 from api.auth.guards import requires_admin
 from api.auth.sessions import AuthUser
-from api.errors import ProblemError, conflict, not_found
+from api.errors import ProblemError, not_found
 from api.resources import Connection, Db, get_resources
 from common.api_models import AuditEntry, Role, UserCreate, UserOut, UserUpdate
 from common.problems import Problem
-from common.records import INSERT_USER, AuditAction
+from common.records import AuditAction
 from common.tokens import hash_password
 
 __all__ = ["AuditController", "UsersController"]
 
 UserId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="User id")]
-_USER_COLUMNS = "id, username, role, disabled, created_at"
 
 
 async def _ensure_an_admin_remains(db: Connection, changing_user_id: int) -> None:
@@ -50,7 +49,7 @@ class UsersController(Controller):
 
     @get(operation_id="listUsers", name="users:list", summary="List users")
     async def list_users(self, db: Db) -> list[UserOut]:
-        cur = await db.execute(f"SELECT {_USER_COLUMNS} FROM users ORDER BY id")
+        cur = await db.execute(f"SELECT {USER_COLUMNS} FROM users ORDER BY id")
         return msgspec.convert(await cur.fetchall(), list[UserOut])
 
     @post(
@@ -62,15 +61,7 @@ class UsersController(Controller):
     async def create_user(
         self, data: JSONBody[UserCreate], db: Db, request: Request[AuthUser, str, Any]
     ) -> UserOut:
-        password_hash = await asyncio.to_thread(hash_password, data.password)
-        try:
-            cur = await db.execute(
-                INSERT_USER,
-                {"username": data.username, "password_hash": password_hash, "role": data.role.value},
-            )
-        except psycopg.errors.UniqueViolation:
-            raise conflict(f"username {data.username!r} is taken", "username") from None
-        user = msgspec.convert(await cur.fetchone(), UserOut)
+        user = await insert_user(db, data.username, data.password, data.role)
         await record_audit(
             db,
             request,
@@ -111,7 +102,7 @@ class UsersController(Controller):
             await _ensure_an_admin_remains(db, user_id)
         assignments = ", ".join(f"{column} = %({column})s" for column in changes) or "id = id"
         cur = await db.execute(
-            f"UPDATE users SET {assignments} WHERE id = %(id)s RETURNING {_USER_COLUMNS}",
+            f"UPDATE users SET {assignments} WHERE id = %(id)s RETURNING {USER_COLUMNS}",
             {**changes, "id": user_id},
         )
         row = await cur.fetchone()

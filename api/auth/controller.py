@@ -9,7 +9,6 @@ from datetime import timedelta
 from typing import Any
 
 import msgspec
-import psycopg
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.exceptions import NotAuthorizedException
@@ -18,32 +17,24 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from api import paths
+from api.accounts import USER_COLUMNS, fetch_user, insert_user
 from api.audit import client_ip, record_audit
 from api.auth.guards import requires_viewer
 from api.auth.sessions import AuthUser, create_session
-from api.errors import ProblemError, conflict
-from api.resources import Connection, Db, get_resources
+from api.errors import ProblemError
+from api.resources import Db, get_resources
 from common.api_models import LoginRequest, RegisterRequest, Role, SessionOut, UserOut
 from common.problems import Problem
-from common.records import INSERT_USER, AuditAction
+from common.records import AuditAction
 from common.tokens import hash_password, verify_password
 
-__all__ = ["AuthController", "fetch_user"]
-
-_USER_COLUMNS = "id, username, role, disabled, created_at"
+__all__ = ["AuthController"]
 
 
 @functools.cache
 def _dummy_password_hash() -> str:
     # Unknown users still pay one argon2 verify, so timing does not reveal them.
     return hash_password(secrets.token_urlsafe(16))
-
-
-async def fetch_user(conn: Connection, user_id: int) -> UserOut | None:
-    """A user by id, or None."""
-    cur = await conn.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE id = %s", (user_id,))
-    row = await cur.fetchone()
-    return msgspec.convert(row, UserOut) if row else None
 
 
 class AuthController(Controller):
@@ -71,15 +62,7 @@ class AuthController(Controller):
     ) -> UserOut:
         if not get_resources(state).settings.allow_registration:
             raise ProblemError(403, "registration is closed; ask an admin for an account")
-        password_hash = await asyncio.to_thread(hash_password, data.password)
-        try:
-            cur = await db.execute(
-                INSERT_USER,
-                {"username": data.username, "password_hash": password_hash, "role": Role.VIEWER.value},
-            )
-        except psycopg.errors.UniqueViolation:
-            raise conflict(f"username {data.username!r} is taken", "username") from None
-        user = msgspec.convert(await cur.fetchone(), UserOut)
+        user = await insert_user(db, data.username, data.password, Role.VIEWER)
         await record_audit(
             db,
             request,
@@ -104,7 +87,7 @@ class AuthController(Controller):
         self, data: JSONBody[LoginRequest], db: Db, state: State, request: Request[Any, Any, Any]
     ) -> SessionOut:
         cur = await db.execute(
-            f"SELECT {_USER_COLUMNS}, password_hash FROM users WHERE username = %s", (data.username,)
+            f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = %s", (data.username,)
         )
         row = await cur.fetchone()
         stored_hash = row["password_hash"] if row else _dummy_password_hash()

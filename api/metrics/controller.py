@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from litestar import Controller, get
@@ -40,6 +40,8 @@ from common.edition import Edition
 from common.problems import Problem
 
 __all__ = ["MetricsController"]
+
+T = TypeVar("T")
 
 _RANGE_DOC = "ISO-8601 (UTC if no offset) or epoch milliseconds"
 FromParam = Annotated[
@@ -101,6 +103,18 @@ async def _query(
     return window, to_columns(spec, await cur.fetchall())
 
 
+def _grouped(
+    result: type[T],
+    field: str,
+    key: str,
+    window: dict[str, Any],
+    series: dict[str | None, dict[str, list[Any]]],
+) -> T:
+    """A response with one columnar object per series, each named by ``key``."""
+    items = [{key: name, **columns} for name, columns in series.items()]
+    return msgspec.convert({**window, field: items}, result)
+
+
 class MetricsController(Controller):
     """Columnar series for charts; every series holds at most max_points_per_series points."""
 
@@ -125,8 +139,7 @@ class MetricsController(Controller):
         resolution: ResolutionParam = "auto",
     ) -> NetworkSeries:  # fmt: skip
         window, series = await _query(db, state, vps_id, NETWORK, from_, to, resolution)
-        items = [{"interface": key, **columns} for key, columns in series.items()]
-        return msgspec.convert({**window, "interfaces": items}, NetworkSeries)
+        return _grouped(NetworkSeries, "interfaces", "interface", window, series)
 
     @get(paths.METRICS_DISKS, operation_id="getDiskMetrics", name="metrics:disks",
          summary="Per-mount disk space history", responses=_RESPONSES)  # fmt: skip
@@ -135,8 +148,7 @@ class MetricsController(Controller):
         resolution: ResolutionParam = "auto",
     ) -> DiskSeries:  # fmt: skip
         window, series = await _query(db, state, vps_id, DISKS, from_, to, resolution)
-        items = [{"mountpoint": key, **columns} for key, columns in series.items()]
-        return msgspec.convert({**window, "mounts": items}, DiskSeries)
+        return _grouped(DiskSeries, "mounts", "mountpoint", window, series)
 
     @get(paths.METRICS_DISKIO, operation_id="getDiskIoMetrics", name="metrics:diskio",
          summary="Per-device disk throughput history", responses=_RESPONSES)  # fmt: skip
@@ -145,8 +157,7 @@ class MetricsController(Controller):
         resolution: ResolutionParam = "auto",
     ) -> DiskIoSeries:  # fmt: skip
         window, series = await _query(db, state, vps_id, DISKIO, from_, to, resolution)
-        items = [{"device": key, **columns} for key, columns in series.items()]
-        return msgspec.convert({**window, "devices": items}, DiskIoSeries)
+        return _grouped(DiskIoSeries, "devices", "device", window, series)
 
     @get(paths.METRICS_CONTAINERS, operation_id="getContainerMetrics", name="metrics:containers",
          summary="Per-container CPU and memory history", responses=_RESPONSES)  # fmt: skip
@@ -159,13 +170,9 @@ class MetricsController(Controller):
             "SELECT container_id, name, image FROM containers WHERE vps_id = %s", (vps_id,)
         )
         known = {row["container_id"]: row for row in await cur.fetchall()}
-        items = [
-            {
-                "container_id": key,
-                "name": known[key]["name"] if key in known else "",
-                "image": known[key]["image"] if key in known else "",
-                **columns,
-            }
+        unknown = {"name": "", "image": ""}
+        named = {
+            key: {**{k: known.get(key, unknown)[k] for k in unknown}, **columns}
             for key, columns in series.items()
-        ]
-        return msgspec.convert({**window, "containers": items}, ContainersSeries)
+        }
+        return _grouped(ContainersSeries, "containers", "container_id", window, named)
