@@ -14,8 +14,10 @@ import logging
 from typing import Any
 
 import msgspec
+import psycopg
 from litestar import WebSocket, websocket
 from litestar.exceptions import NotAuthorizedException, WebSocketDisconnect
+from psycopg_pool import PoolTimeout
 
 from api import paths
 from api.auth.sessions import AuthUser, authenticate
@@ -32,12 +34,13 @@ from common.api_models import (
     LiveWelcome,
 )
 
-__all__ = ["WS_UNAUTHORIZED", "live_socket"]
+__all__ = ["WS_TRY_AGAIN_LATER", "WS_UNAUTHORIZED", "live_socket"]
 
 log = logging.getLogger("tidewatch.api.live")
 
 AUTH_TIMEOUT_S = 10.0
 WS_UNAUTHORIZED = 4401
+WS_TRY_AGAIN_LATER = 1013
 _decoder = msgspec.json.Decoder(LiveClientMessage)
 _encoder = msgspec.json.Encoder()
 
@@ -111,6 +114,10 @@ async def live_socket(socket: WebSocket[Any, Any, Any]) -> None:
     except NotAuthorizedException as exc:
         await session.send(LiveError(detail=exc.detail))
         await socket.close(code=WS_UNAUTHORIZED, reason="unauthorized")
+        return
+    except (PoolTimeout, psycopg.Error):
+        await session.send(LiveError(detail="the database is not reachable; try again shortly"))
+        await socket.close(code=WS_TRY_AGAIN_LATER, reason="database unavailable")
         return
     except WebSocketDisconnect:
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from litestar import Litestar
+from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import AsyncTestClient
 
 from api.app import create_app
@@ -31,6 +32,11 @@ async def test_health_is_503_when_the_database_is_unreachable() -> None:
         assert health.headers["retry-after"] == "5" and "database" in body["title"].lower()
         login = await client.post("/api/auth/login", json={"username": "a", "password": "b"})
         assert_problem(login, 503)
+        ws = await client.websocket_connect("/api/live", params={"token": "twu_" + "a" * 16 + "." + "b" * 43})
+        with ws, pytest.raises(WebSocketDisconnect) as closed:
+            assert "database" in ws.receive_json(timeout=10)["detail"]
+            ws.receive(timeout=5)
+        assert closed.value.code == 1013
 
 
 async def test_malformed_and_unknown_requests(client: Client, operator: SignedIn) -> None:
