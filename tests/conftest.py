@@ -23,6 +23,8 @@ from common.migrate import apply_migrations
 from common.settings import CollectorSettings, SettingsError, resolve_dsn
 from common.tokens import AGENT_TOKEN_PREFIX, issue_token
 
+pytest_plugins = ["tests.docker_fixtures"]
+
 ARTIFACTS = Path(os.environ.get("TIDEWATCH_ARTIFACTS", Path(__file__).resolve().parent.parent / "artifacts"))
 
 

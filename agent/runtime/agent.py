@@ -129,7 +129,10 @@ class AgentRuntime:
         self.store.persist_all()
         self.sequences.close()
         log.info(
-            "agent stopped: %d batches (%d bytes) kept in %s for the next start",
+            "agent stopped after taking %d snapshots and %d Docker samples; "
+            "%d batches (%d bytes) kept in %s for the next start",
+            self.sampling.snapshots_taken,
+            self.sampling.docker_samples_taken,
             self.store.pending_count,
             self.store.spooled_bytes,
             self.settings.spool.directory,

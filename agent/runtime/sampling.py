@@ -73,6 +73,9 @@ class SamplingLoops:
         self._clock = clock
         self._batcher = SnapshotBatcher()
         self._failing: set[str] = set()
+        # Totals since start, logged at shutdown: what was taken, to compare with what was stored.
+        self.snapshots_taken = 0
+        self.docker_samples_taken = 0
 
     async def run(self) -> None:
         """Run every configured loop until cancelled."""
@@ -114,6 +117,7 @@ class SamplingLoops:
                 cadence.mark(self._clock(), iv.snapshot_interval_s)
                 snapshot = await self._sample("host", self._samplers.snapshot)
                 if snapshot is not None:
+                    self.snapshots_taken += 1
                     self._batcher.add(snapshot, self._clock())
             iv = self._settings.intervals
             ready = self._batcher.ready(
@@ -143,6 +147,7 @@ class SamplingLoops:
                 return
             batch = await self._sample("docker", sampler)
             if batch is not None:
+                self.docker_samples_taken += 1
                 self._submit(agent_pb2.MessageToServer(docker_batch=batch))
 
         await self._periodic(lambda: self._settings.intervals.docker_interval_s, tick)

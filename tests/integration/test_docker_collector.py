@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from tests.docker_fixtures import LabelledContainers
 
 # The engine and per-test container fixtures (tests/conftest.py is the lead's).
-pytest_plugins = ["tests.docker_fixtures"]
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(60)]
 
