@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import random
 import secrets
-import time
 import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path

@@ -45,26 +45,38 @@ def snapshot(
         swap_used_bytes=rng.randrange(0, GIB // 8),
         disks=[
             agent_pb2.DiskUsage(
-                mountpoint="/" if i == 0 else f"/data{i}", device=f"/dev/vd{chr(97 + i)}1", fstype="ext4",
-                total_bytes=100 * GIB, used_bytes=(40 + i) * GIB, free_bytes=(60 - i) * GIB,
-                inodes_total=6_000_000, inodes_used=300_000 + i,
+                mountpoint="/" if i == 0 else f"/data{i}",
+                device=f"/dev/vd{chr(97 + i)}1",
+                fstype="ext4",
+                total_bytes=100 * GIB,
+                used_bytes=(40 + i) * GIB,
+                free_bytes=(60 - i) * GIB,
+                inodes_total=6_000_000,
+                inodes_used=300_000 + i,
             )
             for i in range(disks)
         ],
         disk_io=[
             agent_pb2.DiskIoStats(
-                device=f"vd{chr(97 + i)}", read_bytes_per_second=rng.uniform(0, 1e6),
-                write_bytes_per_second=rng.uniform(0, 1e6), read_ops_per_second=rng.uniform(0, 100),
+                device=f"vd{chr(97 + i)}",
+                read_bytes_per_second=rng.uniform(0, 1e6),
+                write_bytes_per_second=rng.uniform(0, 1e6),
+                read_ops_per_second=rng.uniform(0, 100),
                 write_ops_per_second=rng.uniform(0, 100),
             )
             for i in range(max(1, disks // 2))
         ],
         network_interfaces=[
             agent_pb2.NetworkInterfaceStats(
-                interface=f"eth{i}", rx_bytes_per_second=rng.uniform(0, 1e6), tx_bytes_per_second=rng.uniform(0, 1e6),
-                rx_packets_per_second=rng.uniform(0, 1e3), tx_packets_per_second=rng.uniform(0, 1e3),
-                rx_bytes_delta=rng.randrange(0, 10**6), tx_bytes_delta=rng.randrange(0, 10**6),
-                rx_bytes_counter=10**9, tx_bytes_counter=10**9,
+                interface=f"eth{i}",
+                rx_bytes_per_second=rng.uniform(0, 1e6),
+                tx_bytes_per_second=rng.uniform(0, 1e6),
+                rx_packets_per_second=rng.uniform(0, 1e3),
+                tx_packets_per_second=rng.uniform(0, 1e3),
+                rx_bytes_delta=rng.randrange(0, 10**6),
+                tx_bytes_delta=rng.randrange(0, 10**6),
+                rx_bytes_counter=10**9,
+                tx_bytes_counter=10**9,
             )
             for i in range(interfaces)
         ],
@@ -75,7 +87,9 @@ def snapshot(
     )
 
 
-def performance_batch(sequence: int, timestamps_ms: list[int], **shape: int) -> agent_pb2.PerformanceSnapshotBatch:
+def performance_batch(
+    sequence: int, timestamps_ms: list[int], **shape: int
+) -> agent_pb2.PerformanceSnapshotBatch:
     return agent_pb2.PerformanceSnapshotBatch(
         sequence=sequence, snapshots=[snapshot(t, **shape) for t in timestamps_ms]
     )
@@ -89,13 +103,23 @@ def docker_batch(sequence: int, timestamp_ms: int, *, containers: int = 10) -> a
         docker_available=True,
         containers=[
             agent_pb2.DockerContainerInfo(
-                container_id=f"{i:064x}", name=f"app-{i}", image="busybox:latest", state="running",
-                status="Up 3 hours", created_unix_ms=timestamp_ms - 10_800_000,
-                started_unix_ms=timestamp_ms - 10_800_000, labels={"com.example.role": "web"},
-                ports=["0.0.0.0:8080->80/tcp"], has_stats=True, cpu_percent=rng.uniform(0, 100),
-                memory_usage_bytes=rng.randrange(10**6, 10**8), memory_limit_bytes=4 * GIB,
-                network_rx_bytes=rng.randrange(0, 10**9), network_tx_bytes=rng.randrange(0, 10**9),
-                block_read_bytes=rng.randrange(0, 10**9), block_write_bytes=rng.randrange(0, 10**9),
+                container_id=f"{i:064x}",
+                name=f"app-{i}",
+                image="busybox:latest",
+                state="running",
+                status="Up 3 hours",
+                created_unix_ms=timestamp_ms - 10_800_000,
+                started_unix_ms=timestamp_ms - 10_800_000,
+                labels={"com.example.role": "web"},
+                ports=["0.0.0.0:8080->80/tcp"],
+                has_stats=True,
+                cpu_percent=rng.uniform(0, 100),
+                memory_usage_bytes=rng.randrange(10**6, 10**8),
+                memory_limit_bytes=4 * GIB,
+                network_rx_bytes=rng.randrange(0, 10**9),
+                network_tx_bytes=rng.randrange(0, 10**9),
+                block_read_bytes=rng.randrange(0, 10**9),
+                block_write_bytes=rng.randrange(0, 10**9),
                 pids=rng.randrange(1, 50),
             )
             for i in range(containers)

@@ -13,11 +13,18 @@ __all__ = ["TestStream", "handshake"]
 
 
 def handshake(epoch: int = 1, hostname: str = "test-host") -> agent_pb2.MessageToServer:
-    return agent_pb2.MessageToServer(agent_handshake=agent_pb2.AgentHandshake(
-        agent_version="test", sequence_epoch=epoch,
-        host=agent_pb2.HostInfo(hostname=hostname, os_name="Debian", architecture="x86_64", cpu_logical_cores=2),
-        local_features=agent_pb2.FeatureSwitches(docker=True, shell=True, script=True, docker_control=True),
-    ))
+    return agent_pb2.MessageToServer(
+        agent_handshake=agent_pb2.AgentHandshake(
+            agent_version="test",
+            sequence_epoch=epoch,
+            host=agent_pb2.HostInfo(
+                hostname=hostname, os_name="Debian", architecture="x86_64", cpu_logical_cores=2
+            ),
+            local_features=agent_pb2.FeatureSwitches(
+                docker=True, shell=True, script=True, docker_control=True
+            ),
+        )
+    )
 
 
 class TestStream:
@@ -25,10 +32,19 @@ class TestStream:
 
     __test__ = False
 
-    def __init__(self, target: str, token: str | None, *, credentials: grpc.ChannelCredentials | None = None,
-                 options: list[tuple[str, Any]] | None = None) -> None:
-        self.channel = (grpc.aio.secure_channel(target, credentials, options=options) if credentials
-                        else grpc.aio.insecure_channel(target, options=options))
+    def __init__(
+        self,
+        target: str,
+        token: str | None,
+        *,
+        credentials: grpc.ChannelCredentials | None = None,
+        options: list[tuple[str, Any]] | None = None,
+    ) -> None:
+        self.channel = (
+            grpc.aio.secure_channel(target, credentials, options=options)
+            if credentials
+            else grpc.aio.insecure_channel(target, options=options)
+        )
         metadata = (("authorization", f"Bearer {token}"),) if token is not None else ()
         stub = agent_pb2_grpc.AgentCommunicationServiceStub(self.channel)
         self.call = stub.EstablishCommunicationStream(metadata=metadata)
@@ -42,18 +58,18 @@ class TestStream:
     async def send(self, message: agent_pb2.MessageToServer) -> None:
         await self.call.write(message)
 
-    async def next(self, kind: str, timeout: float = 10.0) -> agent_pb2.MessageToAgent:
+    async def next(self, kind: str, within_s: float = 10.0) -> agent_pb2.MessageToAgent:
         """The next received message with payload ``kind``, skipping heartbeat requests."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within_s):
             while True:
                 message = await self.received.get()
                 if message.WhichOneof("payload") == kind:
                     return message
 
-    async def acks(self, count: int, timeout: float = 15.0) -> dict[int, agent_pb2.BatchAck]:
+    async def acks(self, count: int, within_s: float = 15.0) -> dict[int, agent_pb2.BatchAck]:
         out: dict[int, agent_pb2.BatchAck] = {}
         while len(out) < count:
-            ack = (await self.next("batch_ack", timeout)).batch_ack
+            ack = (await self.next("batch_ack", within_s)).batch_ack
             out[ack.sequence] = ack
         return out
 

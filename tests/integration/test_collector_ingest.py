@@ -32,7 +32,9 @@ async def open_stream(collector: CollectorApp, token: str | None, epoch: int = 1
     return stream
 
 
-async def test_batches_are_stored_once_and_acked_after_commit(collector: CollectorApp, db_dsn: str, vps: Vps) -> None:
+async def test_batches_are_stored_once_and_acked_after_commit(
+    collector: CollectorApp, db_dsn: str, vps: Vps
+) -> None:
     stream = await open_stream(collector, vps.token)
     t0 = now_ms() - 10_000
     batch = performance_batch(1, [t0, t0 + 1000, t0 + 2000])
@@ -77,7 +79,9 @@ async def test_bad_tokens_are_unauthenticated(collector: CollectorApp, token: st
     await stream.close()
 
 
-async def test_invalid_values_are_rejected_by_field_and_others_kept(collector: CollectorApp, db_dsn: str) -> None:
+async def test_invalid_values_are_rejected_by_field_and_others_kept(
+    collector: CollectorApp, db_dsn: str
+) -> None:
     vps = create_vps(db_dsn)
     stream = await open_stream(collector, vps.token)
     t0 = now_ms() - 5000
@@ -93,8 +97,12 @@ async def test_invalid_values_are_rejected_by_field_and_others_kept(collector: C
         await stream.send(agent_pb2.MessageToServer(performance_batch=b))
     acks = await stream.acks(5)
     assert acks[1].outcome == agent_pb2.BatchAck.OUTCOME_STORED
-    for seq, needle in ((2, "snapshots[0].cpu_percent"), (3, "in the future"),
-                        (4, "network_interfaces[1].rx_bytes_per_second"), (5, "memory_used_bytes")):
+    for seq, needle in (
+        (2, "snapshots[0].cpu_percent"),
+        (3, "in the future"),
+        (4, "network_interfaces[1].rx_bytes_per_second"),
+        (5, "memory_used_bytes"),
+    ):
         assert acks[seq].outcome == agent_pb2.BatchAck.OUTCOME_REJECTED
         assert acks[seq].status_code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
         assert needle in acks[seq].detail, acks[seq].detail

@@ -50,5 +50,5 @@ def test_resolve_dsn_without_any_database_says_what_to_do(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr("common.settings.LOCAL_DSN_FILE", tmp_path / "missing.dsn")
-    with pytest.raises(SettingsError, match="TIDEWATCH_DSN=.*scripts/local-db.sh"):
+    with pytest.raises(SettingsError, match=r"TIDEWATCH_DSN=.*scripts/local-db\.sh"):
         resolve_dsn({})
