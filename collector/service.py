@@ -129,8 +129,6 @@ class AgentStreamService:
         try:
             config = await self._registry.open(session, handshake)
         except (psycopg.OperationalError, PoolTimeout) as exc:
-            # Unregister at once: commands must not be dispatched to a stream that never opened.
-            await self._registry.close(session)
             log.error("vps %d: cannot register the stream (database?): %s", vps_id, str(exc).strip())
             await self._abort(
                 context, grpc.StatusCode.UNAVAILABLE, "collector cannot reach its database; retry later"

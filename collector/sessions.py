@@ -106,11 +106,9 @@ class SessionRegistry:
 
     async def open(self, session: AgentSession, handshake: agent_pb2.AgentHandshake) -> agent_pb2.AgentConfig:
         """Register the stream (cutting an older one for the same VPS) and record the host."""
-        older = self._sessions.get(session.vps_id)
+        older = self._sessions.pop(session.vps_id, None)
         if older is not None:
             older.cut("a newer stream from the same agent replaced this one")
-        self._sessions[session.vps_id] = session
-        metrics.AGENTS_CONNECTED.set(len(self._sessions))
         host = handshake.host
         async with self._pool.connection() as conn:
             row = await (
@@ -157,6 +155,10 @@ class SessionRegistry:
                 )
         if not was_online:
             log.info("vps %d is online (agent connected)", session.vps_id)
+        # Registered last, with no await before the caller queues the handshake ack: commands
+        # and config pushed to the session must follow the ack, or the agent drops the stream.
+        self._sessions[session.vps_id] = session
+        metrics.AGENTS_CONNECTED.set(len(self._sessions))
         return effective_config(self._settings, overrides or {}, session.local_features)
 
     def heard_from(self, session: AgentSession) -> None:
