@@ -128,6 +128,12 @@ def start_agents(port: int, vps_list: list[Vps]) -> list[SimAgent]:
     return agents
 
 
+async def start_with_agents(process: CollectorProcess, dsn: str, count: int = 3) -> list[SimAgent]:
+    process.start()
+    await process.wait_listening()
+    return start_agents(process.port, [create_vps(dsn) for _ in range(count)])
+
+
 async def finish(agents: list[SimAgent], timeout_s: float = 40.0) -> None:
     for agent in agents:
         await agent.stop_producing()
@@ -171,9 +177,7 @@ def assert_exactly_generated(dsn: str, agents: list[SimAgent]) -> None:
 async def test_collector_killed_under_load_loses_and_duplicates_nothing(
     pg: PrivatePostgres, collector_process: CollectorProcess
 ) -> None:
-    collector_process.start()
-    await collector_process.wait_listening()
-    agents = start_agents(collector_process.port, [create_vps(pg.dsn) for _ in range(3)])
+    agents = await start_with_agents(collector_process, pg.dsn)
     try:
         await asyncio.sleep(3)
         assert all(a.connects == 1 and a.outcomes for a in agents), [a.stream_failures for a in agents]
@@ -196,9 +200,7 @@ async def test_collector_killed_under_load_loses_and_duplicates_nothing(
 async def test_database_restart_under_load_loses_nothing_and_collector_survives(
     pg: PrivatePostgres, collector_process: CollectorProcess
 ) -> None:
-    collector_process.start()
-    await collector_process.wait_listening()
-    agents = start_agents(collector_process.port, [create_vps(pg.dsn) for _ in range(3)])
+    agents = await start_with_agents(collector_process, pg.dsn)
     try:
         await asyncio.sleep(2)
         with pg.stopped("fast"):

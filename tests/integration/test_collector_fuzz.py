@@ -96,14 +96,20 @@ class Answer:
     details: str = ""
 
 
+def raw_call(channel: grpc.aio.Channel, token: str) -> grpc.aio.StreamStreamCall:
+    """The agent stream with requests sent as given bytes, not serialized messages."""
+    call = channel.stream_stream(
+        METHOD,
+        request_serializer=lambda b: b,
+        response_deserializer=agent_pb2.MessageToAgent.FromString,
+    )
+    return call(metadata=(("authorization", f"Bearer {token}"),), timeout=15)
+
+
 async def exchange(port: int, token: str, payload: bytes, wait_for_sequence: int | None = None) -> Answer:
     """Handshake, send ``payload`` as raw bytes, then a probe; collect acks until the probe's or the end."""
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        call = channel.stream_stream(
-            METHOD,
-            request_serializer=lambda b: b,
-            response_deserializer=agent_pb2.MessageToAgent.FromString,
-        )(metadata=(("authorization", f"Bearer {token}"),), timeout=15)
+        call = raw_call(channel, token)
         await call.write(handshake().SerializeToString())
         first = await call.read()
         assert first is not grpc.aio.EOF and first.WhichOneof("payload") == "server_handshake_ack"
@@ -598,11 +604,7 @@ async def test_any_host_info_in_the_handshake_is_acked(
     host.hostname, host.boot_time_unix_ms, host.cpu_logical_cores = hostname, boot_ms, cores
     host.ip_addresses.extend(ips)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{fuzz_collector.port}") as channel:
-        call = channel.stream_stream(
-            METHOD,
-            request_serializer=lambda b: b,
-            response_deserializer=agent_pb2.MessageToAgent.FromString,
-        )(metadata=(("authorization", f"Bearer {fuzz_vps.token}"),), timeout=15)
+        call = raw_call(channel, fuzz_vps.token)
         await call.write(message.SerializeToString())
         reply = await call.read()
         assert reply is not grpc.aio.EOF, (await call.code(), await call.details())

@@ -329,8 +329,8 @@ async def test_a_batch_larger_than_the_whole_queue_is_admitted_when_the_queue_is
 # -- the database failing while an agent connects ------------------------------------------
 
 
-async def kill_collector_query_waiting_on_a_lock(dsn: str, query_start: str) -> None:
-    """Terminate the collector's database connection while it waits on a lock we hold."""
+async def lock_waiter(dsn: str, query_start: str) -> int:
+    """The pid of the collector connection running ``query_start...`` and waiting on a lock we hold."""
     for _ in range(100):
         waiting = query(
             dsn,
@@ -339,10 +339,37 @@ async def kill_collector_query_waiting_on_a_lock(dsn: str, query_start: str) -> 
             query_start,
         )
         if waiting:
-            query(dsn, "SELECT pg_terminate_backend(%s)", waiting[0][0])
-            return
+            return int(waiting[0][0])
         await asyncio.sleep(0.05)
     raise AssertionError(f"the collector never ran {query_start!r}")
+
+
+async def kill_collector_query_waiting_on_a_lock(dsn: str, query_start: str) -> None:
+    """Terminate the collector's database connection while it waits on a lock we hold."""
+    query(dsn, "SELECT pg_terminate_backend(%s)", await lock_waiter(dsn, query_start))
+
+
+async def test_the_handshake_ack_comes_before_anything_dispatched_while_connecting(
+    collector: CollectorApp, db_dsn: str
+) -> None:
+    vps = create_vps(db_dsn)
+    stream = TestStream(f"127.0.0.1:{collector.port}", vps.token)
+    async with await psycopg.AsyncConnection.connect(db_dsn) as blocker:
+        # Stall the session registration; meanwhile a command arrives and is dispatched,
+        # as the NOTIFY handler or the periodic dispatch would do at any moment.
+        # (NO KEY UPDATE: the command's foreign key check must not wait on it.)
+        await blocker.execute("SELECT 1 FROM vps WHERE id = %s FOR NO KEY UPDATE", (vps.id,))
+        await stream.send(handshake())
+        await lock_waiter(db_dsn, "WITH old AS (SELECT online FROM vps")
+        command_id = insert_command(db_dsn, vps.id, "date")
+        await collector.commands.dispatch_pending()
+        await blocker.rollback()
+    first = await asyncio.wait_for(stream.received.get(), 10)
+    # The agent drops a stream whose first message is not the ack; a command sent
+    # ahead of it would be marked dispatched and never run.
+    assert first.WhichOneof("payload") == "server_handshake_ack", first
+    assert (await stream.next("command_request")).command_request.command_id == command_id
+    await stream.close()
 
 
 async def test_a_database_failure_while_connecting_is_unavailable_and_leaves_no_session(
