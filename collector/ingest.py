@@ -301,8 +301,12 @@ class IngestWriter:
         return counts
 
     async def _record_late_data(self, cur: psycopg.AsyncCursor[Any], fresh: list[PendingBatch]) -> None:
-        """Rows older than the refresh window must be re-aggregated into the rollups."""
-        cutoff = datetime.now(UTC) - self._late_window
+        """Rows the next rollup refresh would not re-read must be recorded as late data.
+
+        The refresh re-reads ``late_window`` behind its watermark; half of it is
+        the margin for the time between this check and the commit.
+        """
+        cutoff = datetime.now(UTC) - self._late_window / 2
         earliest: dict[str, datetime] = {}
         for b in fresh:
             if b.batch.batch_time >= cutoff:
@@ -312,7 +316,7 @@ class IngestWriter:
                 if first < cutoff and (table_name not in earliest or first < earliest[table_name]):
                     earliest[table_name] = first
         for table_name, first in earliest.items():
-            await cur.execute("SELECT tw_record_late_data(%s::regclass, %s)", (table_name, first))
+            await cur.execute("SELECT tw_record_late_data(%s::text, %s)", (table_name, first))
 
     async def _notify_live(self, cur: psycopg.AsyncCursor[Any], fresh: list[PendingBatch]) -> None:
         latest: dict[int, dict[str, Any]] = {}

@@ -54,7 +54,7 @@ class CollectorSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True)
     # An agent silent for this long is marked offline.
     offline_after_s: float = 30.0
     maintenance_interval_s: float = 60.0
-    rollup_late_window_s: float = 900.0
+    rollup_late_window_s: float = 180.0
     max_future_skew_s: float = 300.0
     # Fleet-wide agent settings pushed at connect; 0 leaves each agent's own
     # value. Per-VPS overrides (vps.agent_config) win over these.

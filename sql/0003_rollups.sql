@@ -4,10 +4,16 @@
 -- edition-specific migration: a continuous aggregate on the Community edition,
 -- a plain hypertable refreshed by the collector on the Apache edition. Either
 -- way it is queried by the same name with the same columns.
+--
+-- 1-minute rollups aggregate the raw hypertables. 1-hour rollups re-aggregate
+-- the 1-minute ones (averages weighted by sample_count), so refreshing an hour
+-- reads 60 rows per series instead of every raw sample.
 
 CREATE TABLE rollup_definitions (
     name          text PRIMARY KEY,
-    source_table  regclass NOT NULL,
+    -- A raw hypertable or another rollup (by name: it may not exist yet).
+    source_table  text NOT NULL,
+    time_column   text NOT NULL,
     bucket_width  interval NOT NULL,
     -- Columns grouped on besides the bucket (comma-separated, may be empty).
     group_columns text NOT NULL,
@@ -36,8 +42,33 @@ CREATE TABLE rollup_invalidations (
     recorded_at  timestamptz NOT NULL DEFAULT now()
 );
 
-INSERT INTO rollup_definitions (name, source_table, bucket_width, group_columns, aggregates)
-SELECT r.name || s.suffix, r.source_table::regclass, s.width, r.group_columns, r.aggregates
+-- The 1-hour form of a 1-minute aggregate list: each item is one line,
+-- 'fn(args) AS alias', with fn one of avg, max, min, sum, last or count(*).
+CREATE FUNCTION tw_reaggregate(aggregates text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    item text;
+    parts text[];
+    out text[] := '{}';
+BEGIN
+    FOREACH item IN ARRAY regexp_split_to_array(btrim(aggregates, E' \n\t'), ',\s*\n\s*') LOOP
+        parts := regexp_match(btrim(item, E' \n\t'), '^(avg|max|min|sum|last|count)\((.*)\) AS ([a-z0-9_]+)$');
+        IF parts IS NULL THEN
+            RAISE EXCEPTION 'rollup aggregate % is not fn(args) AS alias', item;
+        END IF;
+        out := out || CASE parts[1]
+            WHEN 'avg' THEN format('sum(%1$I * sample_count) / nullif(sum(sample_count), 0) AS %1$I', parts[3])
+            WHEN 'max' THEN format('max(%1$I) AS %1$I', parts[3])
+            WHEN 'min' THEN format('min(%1$I) AS %1$I', parts[3])
+            WHEN 'sum' THEN format('sum(%1$I) AS %1$I', parts[3])
+            WHEN 'last' THEN format('last(%1$I, bucket) AS %1$I', parts[3])
+            ELSE format('sum(%1$I)::bigint AS %1$I', parts[3])
+        END;
+    END LOOP;
+    RETURN array_to_string(out, E',\n');
+END $$;
+
+INSERT INTO rollup_definitions (name, source_table, time_column, bucket_width, group_columns, aggregates)
+SELECT r.name || '_1m', r.source_table, 'time', INTERVAL '1 minute', r.group_columns, r.aggregates
 FROM (VALUES
     ('host_metrics', 'host_metrics', 'vps_id', $a$
         avg(cpu_percent) AS cpu_percent_avg,
@@ -108,8 +139,11 @@ FROM (VALUES
         last(block_write_bytes, time) AS block_write_bytes_last,
         max(pids) AS pids_max,
         count(*) AS sample_count$a$)
-) AS r (name, source_table, group_columns, aggregates)
-CROSS JOIN (VALUES ('_1m', INTERVAL '1 minute'), ('_1h', INTERVAL '1 hour')) AS s (suffix, width);
+) AS r (name, source_table, group_columns, aggregates);
+
+INSERT INTO rollup_definitions (name, source_table, time_column, bucket_width, group_columns, aggregates)
+SELECT replace(name, '_1m', '_1h'), name, 'bucket', INTERVAL '1 hour', group_columns, tw_reaggregate(aggregates)
+FROM rollup_definitions;
 
 INSERT INTO retention_settings (relation, keep)
 SELECT source_table, INTERVAL '7 days' FROM (VALUES
@@ -131,18 +165,23 @@ BEGIN
     SELECT * INTO STRICT d FROM rollup_definitions WHERE name = rollup;
     groups := CASE WHEN d.group_columns = '' THEN '' ELSE ', ' || d.group_columns END;
     IF from_time IS NOT NULL THEN
-        range_filter := format(' WHERE time >= %L AND time < %L', from_time, to_time);
+        range_filter := format(' WHERE %I >= %L AND %I < %L', d.time_column, from_time, d.time_column, to_time);
     END IF;
     RETURN format(
-        'SELECT time_bucket(%L::interval, time) AS bucket%s, %s FROM %s%s GROUP BY time_bucket(%L::interval, time)%s',
-        d.bucket_width, groups, d.aggregates, d.source_table, range_filter, d.bucket_width, groups);
+        'SELECT time_bucket(%1$L::interval, %2$I) AS bucket%3$s, %4$s FROM %5$I%6$s GROUP BY time_bucket(%1$L::interval, %2$I)%3$s',
+        d.bucket_width, d.time_column, groups, d.aggregates, d.source_table, range_filter);
 END $$;
 
-CREATE FUNCTION tw_record_late_data(source regclass, earliest timestamptz)
+-- Record that rows from ``earliest`` on were written late into ``source``
+-- (a raw table or a rollup): every rollup built on it re-aggregates from there.
+CREATE FUNCTION tw_record_late_data(source text, earliest timestamptz)
 RETURNS void LANGUAGE sql AS $$
     INSERT INTO rollup_invalidations (rollup, from_time)
     SELECT name, earliest FROM rollup_definitions WHERE source_table = source
 $$;
+
+CREATE FUNCTION tw_record_late_data(source regclass, earliest timestamptz)
+RETURNS void LANGUAGE sql AS $$ SELECT tw_record_late_data(source::text, earliest) $$;
 
 -- Which TimescaleDB edition this is: 'timescale' (Community) or 'apache'.
 CREATE FUNCTION tw_timescaledb_edition() RETURNS text LANGUAGE sql STABLE AS $$

@@ -7,7 +7,8 @@ DO $$
 DECLARE
     d rollup_definitions;
 BEGIN
-    FOR d IN SELECT * FROM rollup_definitions ORDER BY name LOOP
+    -- 1-minute rollups first: the 1-hour ones are built from them.
+    FOR d IN SELECT * FROM rollup_definitions ORDER BY bucket_width, name LOOP
         EXECUTE format('CREATE TABLE %I AS %s WITH NO DATA', d.name, tw_rollup_query(d.name));
         EXECUTE format('ALTER TABLE %I ALTER COLUMN bucket SET NOT NULL', d.name);
         PERFORM create_hypertable(d.name::regclass, by_range('bucket',
@@ -19,6 +20,8 @@ END $$;
 
 -- Re-aggregate one rollup from its watermark (less the late-data window, or
 -- from the earliest recorded invalidation) up to now. Returns the buckets written.
+-- The collector records late data for rows older than half the late window
+-- when it writes them, so everything newer is covered by this window.
 CREATE FUNCTION tw_refresh_rollup(rollup text, late_window interval)
 RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
@@ -37,15 +40,19 @@ BEGIN
     SELECT min(c.from_time) INTO invalid_from FROM consumed c;
 
     IF mark = '-infinity' THEN
-        EXECUTE format('SELECT min(time) FROM %s', d.source_table) INTO from_time;
+        EXECUTE format('SELECT min(%I) FROM %I', d.time_column, d.source_table) INTO from_time;
         IF from_time IS NULL THEN
             RETURN 0;
         END IF;
     ELSE
         from_time := mark - late_window;
     END IF;
-    from_time := least(from_time, invalid_from);
-    from_time := time_bucket(d.bucket_width, from_time);
+    from_time := time_bucket(d.bucket_width, least(from_time, invalid_from));
+    -- Rewriting buckets below this rollup's own window changes what rollups
+    -- built on it saw: pass the invalidation on.
+    IF mark <> '-infinity' AND from_time < time_bucket(d.bucket_width, mark - late_window) THEN
+        PERFORM tw_record_late_data(rollup, from_time);
+    END IF;
     to_time := time_bucket(d.bucket_width, now()) + d.bucket_width;
 
     EXECUTE format('DELETE FROM %I WHERE bucket >= %L AND bucket < %L', rollup, from_time, to_time);

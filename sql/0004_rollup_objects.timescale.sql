@@ -7,7 +7,8 @@ DECLARE
     r retention_settings;
     raw text;
 BEGIN
-    FOR d IN SELECT * FROM rollup_definitions ORDER BY name LOOP
+    -- 1-minute aggregates first: the 1-hour ones are hierarchical, built on them.
+    FOR d IN SELECT * FROM rollup_definitions ORDER BY bucket_width, name LOOP
         EXECUTE format(
             'CREATE MATERIALIZED VIEW %I WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS %s WITH NO DATA',
             d.name, tw_rollup_query(d.name));
