@@ -9,9 +9,11 @@ keep storing, and rows stored before the fuzzing must be untouched.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 import re
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -118,7 +120,7 @@ async def exchange(port: int, token: str, payload: bytes, wait_for_sequence: int
         try:
             await call.write(payload)
             await call.write(agent_pb2.MessageToServer(performance_batch=probe).SerializeToString())
-        except (grpc.aio.AioRpcError, grpc.aio.UsageError):
+        except (grpc.aio.AioRpcError, grpc.aio.UsageError, asyncio.InvalidStateError):
             pass  # the stream already ended; its status says why
         needed = Counter({PROBE_SEQUENCE: 1})
         if wait_for_sequence is not None:
@@ -270,44 +272,23 @@ async def test_an_oversized_message_is_resource_exhausted(
 # -- extreme values in well-formed messages --------------------------------------------------
 
 
-def perf(
-    mutate: Callable[[agent_pb2.PerformanceSnapshot], None], sequence: int = 100
-) -> agent_pb2.MessageToServer:
-    s = snapshot(now_ms() - 20_000)
-    mutate(s)
-    return agent_pb2.MessageToServer(
-        performance_batch=agent_pb2.PerformanceSnapshotBatch(sequence=sequence, snapshots=[s])
-    )
+# A message and the field path a rejection of it must name.
+Case = tuple[agent_pb2.MessageToServer, str]
 
 
-def docker(mutate: Callable[[agent_pb2.DockerContainerInfo], None]) -> agent_pb2.MessageToServer:
-    batch = docker_batch(100, now_ms() - 20_000, containers=1)
-    mutate(batch.containers[0])
-    return agent_pb2.MessageToServer(docker_batch=batch)
-
-
-def generic(
-    mutate: Callable[[agent_pb2.GenericMetric], None], sequence: int = 100
-) -> agent_pb2.MessageToServer:
-    metric = agent_pb2.GenericMetric(timestamp_unix_ms=now_ms() - 20_000, name="app_queue_depth", value=1.0)
-    mutate(metric)
-    return agent_pb2.MessageToServer(
-        generic_metrics_batch=agent_pb2.GenericMetricsBatch(sequence=sequence, metrics=[metric])
-    )
-
-
-def setter(path: str, value: object) -> Callable[[object], None]:
+def setter(path: str, value: object) -> Callable[[Any], None]:
+    """Set ``a[0].b`` on a message; ``name+`` extends a repeated field, a dict updates a map."""
     *parents, name = path.split(".")
 
-    def apply(message: object) -> None:
+    def apply(message: Any) -> None:
         target = message
         for part in parents:
             attr, _, index = part.partition("[")
             target = getattr(target, attr)
             if index:
-                target = target[int(index.rstrip("]"))]  # type: ignore[index]
+                target = target[int(index.rstrip("]"))]
         if name.endswith("+"):
-            getattr(target, name[:-1]).extend(value)  # type: ignore[call-overload]
+            getattr(target, name[:-1]).extend(value)
         elif isinstance(value, dict):
             getattr(target, name).update(value)
         else:
@@ -316,226 +297,130 @@ def setter(path: str, value: object) -> Callable[[object], None]:
     return apply
 
 
-def both(first: Callable[[Any], None], second: Callable[[Any], None]) -> Callable[[Any], None]:
-    def apply(message: Any) -> None:
-        first(message)
-        second(message)
+def perf(path: str = "", value: object = None, *, sequence: int = 100) -> Case:
+    s = snapshot(now_ms() - 20_000)
+    if path:
+        setter(path, value)(s)
+    batch = agent_pb2.PerformanceSnapshotBatch(sequence=sequence, snapshots=[s])
+    return agent_pb2.MessageToServer(performance_batch=batch), f"snapshots[0].{path.rstrip('+')}"
 
-    return apply
+
+def docker(path: str, value: object, *also: tuple[str, object]) -> Case:
+    batch = docker_batch(100, now_ms() - 20_000, containers=1)
+    for field_path, field_value in ((path, value), *also):
+        setter(field_path, field_value)(batch.containers[0])
+    return agent_pb2.MessageToServer(docker_batch=batch), f"containers[0].{path.rstrip('+')}"
+
+
+def generic(path: str, value: object) -> Case:
+    metric = agent_pb2.GenericMetric(timestamp_unix_ms=now_ms() - 20_000, name="app_queue_depth", value=1.0)
+    setter(path, value)(metric)
+    batch = agent_pb2.GenericMetricsBatch(sequence=100, metrics=[metric])
+    return agent_pb2.MessageToServer(generic_metrics_batch=batch), f"metrics[0].{path}"
+
+
+def whole(kind: str, field: str, **fields: Any) -> Case:
+    """A batch of ``kind`` with only the given fields: no samples."""
+    batch_type = {
+        "performance_batch": agent_pb2.PerformanceSnapshotBatch,
+        "docker_batch": agent_pb2.DockerInfoBatch,
+        "generic_metrics_batch": agent_pb2.GenericMetricsBatch,
+    }[kind]
+    return agent_pb2.MessageToServer(**{kind: batch_type(sequence=100, **fields)}), field
 
 
 REJECTED, STORED = "rejected", "stored"
 NUL = "a\x00b"
-EXTREME_CASES: list[tuple[str, agent_pb2.MessageToServer, str, str]] = [
-    ("nan-cpu", perf(setter("cpu_percent", math.nan)), REJECTED, "snapshots[0].cpu_percent"),
-    ("inf-cpu", perf(setter("cpu_percent", math.inf)), REJECTED, "snapshots[0].cpu_percent"),
-    ("minus-inf-load", perf(setter("load_1", -math.inf)), REJECTED, "snapshots[0].load_1"),
-    ("negative-zero-cpu", perf(setter("cpu_percent", -0.0)), STORED, ""),
-    ("negative-load", perf(setter("load_5", -1.0)), REJECTED, "snapshots[0].load_5"),
-    ("huge-load", perf(setter("load_15", 1e308)), REJECTED, "snapshots[0].load_15"),
-    (
-        "huge-rate",
-        perf(setter("network_interfaces[0].rx_bytes_per_second", 1e300)),
-        REJECTED,
-        "snapshots[0].network_interfaces[0].rx_bytes_per_second",
-    ),
-    (
-        "nan-core",
-        perf(setter("cpu_per_core_percent+", [math.nan])),
-        REJECTED,
-        "snapshots[0].cpu_per_core_percent",
-    ),
-    ("cpu-over-100", perf(setter("cpu_user_percent", 100.5)), REJECTED, "snapshots[0].cpu_user_percent"),
-    ("bytes-2^63", perf(setter("memory_used_bytes", 2**63)), REJECTED, "snapshots[0].memory_used_bytes"),
-    ("bytes-2^63-1", perf(setter("swap_used_bytes", 2**63 - 1)), STORED, ""),
-    (
-        "uint32-max-connections",
-        perf(setter("tcp_connections", 2**32 - 1)),
-        REJECTED,
-        "snapshots[0].tcp_connections",
-    ),
-    (
-        "10k-cores",
-        perf(setter("cpu_per_core_percent+", [1.0] * 10_000)),
-        REJECTED,
-        "snapshots[0].cpu_per_core_percent",
-    ),
-    (
-        "nul-interface",
-        perf(setter("network_interfaces[0].interface", NUL)),
-        REJECTED,
-        "snapshots[0].network_interfaces[0].interface",
-    ),
-    (
-        "huge-mountpoint",
-        perf(setter("disks[0].mountpoint", "/" + "m" * 100_000)),
-        REJECTED,
-        "snapshots[0].disks[0].mountpoint",
-    ),
-    (
-        "empty-interface-name",
-        perf(setter("network_interfaces[1].interface", "")),
-        REJECTED,
-        "snapshots[0].network_interfaces[1].interface",
-    ),
-    ("zero-time", perf(setter("timestamp_unix_ms", 0)), REJECTED, "snapshots[0].timestamp_unix_ms"),
-    (
-        "negative-time",
-        perf(setter("timestamp_unix_ms", -(2**63))),
-        REJECTED,
-        "snapshots[0].timestamp_unix_ms",
-    ),
-    ("far-past", perf(setter("timestamp_unix_ms", 1)), REJECTED, "snapshots[0].timestamp_unix_ms"),
-    ("far-future", perf(setter("timestamp_unix_ms", 2**63 - 1)), REJECTED, "snapshots[0].timestamp_unix_ms"),
-    ("sequence-0", perf(lambda s: None, sequence=0), REJECTED, "sequence"),
-    ("sequence-2^64-1", perf(lambda s: None, sequence=2**64 - 1), REJECTED, "sequence"),
-    (
-        "empty-performance",
-        agent_pb2.MessageToServer(performance_batch=agent_pb2.PerformanceSnapshotBatch(sequence=100)),
-        REJECTED,
-        "snapshots",
-    ),
-    (
-        "empty-generic",
-        agent_pb2.MessageToServer(generic_metrics_batch=agent_pb2.GenericMetricsBatch(sequence=100)),
-        REJECTED,
-        "metrics",
-    ),
-    (
-        "empty-docker",
-        agent_pb2.MessageToServer(
-            docker_batch=agent_pb2.DockerInfoBatch(
-                sequence=100, timestamp_unix_ms=now_ms() - 20_000, docker_available=True
-            )
-        ),
-        STORED,
-        "",
-    ),
-    (
-        "docker-zero-time",
-        agent_pb2.MessageToServer(docker_batch=agent_pb2.DockerInfoBatch(sequence=100)),
-        REJECTED,
-        "timestamp_unix_ms",
-    ),
-    ("container-nul-id", docker(setter("container_id", NUL)), REJECTED, "containers[0].container_id"),
-    (
-        "container-nul-id-no-stats",
-        docker(both(setter("container_id", NUL), setter("has_stats", False))),
-        REJECTED,
-        "containers[0].container_id",
-    ),
-    ("container-nul-name", docker(setter("name", NUL)), REJECTED, "containers[0].name"),
-    ("container-nul-label", docker(setter("labels", {"k": NUL})), REJECTED, "containers[0].labels"),
-    ("container-nul-label-key", docker(setter("labels", {NUL: "v"})), REJECTED, "containers[0].labels"),
-    ("container-nul-port", docker(setter("ports+", [NUL])), REJECTED, "containers[0].ports"),
-    (
-        "container-far-future-created",
-        docker(setter("created_unix_ms", 2**62)),
-        REJECTED,
-        "containers[0].created_unix_ms",
-    ),
-    (
-        "container-far-future-finished",
-        docker(setter("finished_unix_ms", 2**63 - 1)),
-        REJECTED,
-        "containers[0].finished_unix_ms",
-    ),
-    (
-        "container-restarts-uint32-max",
-        docker(setter("restart_count", 2**32 - 1)),
-        REJECTED,
-        "containers[0].restart_count",
-    ),
-    (
-        "container-huge-memory",
-        docker(setter("memory_usage_bytes", 2**64 - 1)),
-        REJECTED,
-        "containers[0].memory_usage_bytes",
-    ),
-    ("container-nan-cpu", docker(setter("cpu_percent", math.nan)), REJECTED, "containers[0].cpu_percent"),
-    ("container-huge-cpu", docker(setter("cpu_percent", 1e308)), REJECTED, "containers[0].cpu_percent"),
-    ("generic-nan", generic(setter("value", math.nan)), REJECTED, "metrics[0].value"),
-    ("generic-inf", generic(setter("value", -math.inf)), REJECTED, "metrics[0].value"),
-    ("generic-huge", generic(setter("value", -1e308)), STORED, ""),
-    ("generic-bad-name", generic(setter("name", "1 bad name")), REJECTED, "metrics[0].name"),
-    ("generic-nul-label", generic(setter("labels", {"k": NUL})), REJECTED, "metrics[0].labels"),
-    ("generic-future", generic(setter("timestamp_unix_ms", 2**62)), REJECTED, "metrics[0].timestamp_unix_ms"),
+T_RECENT = now_ms() - 20_000
+EXTREME_CASES: list[tuple[str, Case, str]] = [
+    ("nan-cpu", perf("cpu_percent", math.nan), REJECTED),
+    ("inf-cpu", perf("cpu_percent", math.inf), REJECTED),
+    ("minus-inf-load", perf("load_1", -math.inf), REJECTED),
+    ("negative-zero-cpu", perf("cpu_percent", -0.0), STORED),
+    ("negative-load", perf("load_5", -1.0), REJECTED),
+    ("huge-load", perf("load_15", 1e308), REJECTED),
+    ("huge-rate", perf("network_interfaces[0].rx_bytes_per_second", 1e300), REJECTED),
+    ("nan-core", perf("cpu_per_core_percent+", [math.nan]), REJECTED),
+    ("cpu-over-100", perf("cpu_user_percent", 100.5), REJECTED),
+    ("bytes-2^63", perf("memory_used_bytes", 2**63), REJECTED),
+    ("bytes-2^63-1", perf("swap_used_bytes", 2**63 - 1), STORED),
+    ("uint32-max-connections", perf("tcp_connections", 2**32 - 1), REJECTED),
+    ("10k-cores", perf("cpu_per_core_percent+", [1.0] * 10_000), REJECTED),
+    ("nul-interface", perf("network_interfaces[0].interface", NUL), REJECTED),
+    ("huge-mountpoint", perf("disks[0].mountpoint", "/" + "m" * 100_000), REJECTED),
+    ("empty-interface-name", perf("network_interfaces[1].interface", ""), REJECTED),
+    ("zero-time", perf("timestamp_unix_ms", 0), REJECTED),
+    ("negative-time", perf("timestamp_unix_ms", -(2**63)), REJECTED),
+    ("far-past", perf("timestamp_unix_ms", 1), REJECTED),
+    ("far-future", perf("timestamp_unix_ms", 2**63 - 1), REJECTED),
+    ("sequence-0", (perf(sequence=0)[0], "sequence"), REJECTED),
+    ("sequence-2^64-1", (perf(sequence=2**64 - 1)[0], "sequence"), REJECTED),
+    ("empty-performance", whole("performance_batch", "snapshots"), REJECTED),
+    ("empty-generic", whole("generic_metrics_batch", "metrics"), REJECTED),
+    ("empty-docker", whole("docker_batch", "", timestamp_unix_ms=T_RECENT, docker_available=True), STORED),
+    ("docker-zero-time", whole("docker_batch", "timestamp_unix_ms"), REJECTED),
+    ("container-nul-id", docker("container_id", NUL), REJECTED),
+    ("container-nul-id-no-stats", docker("container_id", NUL, ("has_stats", False)), REJECTED),
+    ("container-nul-name", docker("name", NUL), REJECTED),
+    ("container-nul-label", docker("labels", {"k": NUL}), REJECTED),
+    ("container-nul-label-key", docker("labels", {NUL: "v"}), REJECTED),
+    ("container-nul-port", docker("ports+", [NUL]), REJECTED),
+    ("container-far-future-created", docker("created_unix_ms", 2**62), REJECTED),
+    ("container-far-future-finished", docker("finished_unix_ms", 2**63 - 1), REJECTED),
+    ("container-restarts-uint32-max", docker("restart_count", 2**32 - 1), REJECTED),
+    ("container-huge-memory", docker("memory_usage_bytes", 2**64 - 1), REJECTED),
+    ("container-nan-cpu", docker("cpu_percent", math.nan), REJECTED),
+    ("container-huge-cpu", docker("cpu_percent", 1e308), REJECTED),
+    ("generic-nan", generic("value", math.nan), REJECTED),
+    ("generic-inf", generic("value", -math.inf), REJECTED),
+    ("generic-huge", generic("value", -1e308), STORED),
+    ("generic-bad-name", generic("name", "1 bad name"), REJECTED),
+    ("generic-nul-label", generic("labels", {"k": NUL}), REJECTED),
+    ("generic-future", generic("timestamp_unix_ms", 2**62), REJECTED),
 ]
 
 
 @pytest.mark.parametrize(
-    ("message", "expected", "field_path"),
-    [case[1:] for case in EXTREME_CASES],
-    ids=[case[0] for case in EXTREME_CASES],
+    ("case", "expected"), [c[1:] for c in EXTREME_CASES], ids=[c[0] for c in EXTREME_CASES]
 )
 async def test_extreme_values_are_stored_or_rejected_by_field(
-    fuzz_collector: CollectorApp,
-    fuzz_vps: Vps,
-    bystander: object,
-    message: agent_pb2.MessageToServer,
-    expected: str,
-    field_path: str,
+    fuzz_collector: CollectorApp, fuzz_vps: Vps, bystander: object, case: Case, expected: str
 ) -> None:
-    kind = message.WhichOneof("payload")
-    batch = getattr(message, kind)
-    if batch.sequence == 100:  # the builders' placeholder; sequence cases keep theirs
+    message, field_path = case
+    batch = getattr(message, message.WhichOneof("payload"))
+    if batch.sequence == 100:  # the builders' placeholder; the sequence cases keep theirs
         batch.sequence = next(SEQUENCES)
-    sequence = batch.sequence
     answer = await check_bytes(fuzz_collector.port, fuzz_vps.token, message.SerializeToString())
-    ack = next(a for a in answer.acks if a.sequence == sequence)
+    ack = next(a for a in answer.acks if a.sequence == batch.sequence)
     if expected == STORED:
-        assert ack.outcome in (agent_pb2.BatchAck.OUTCOME_STORED, agent_pb2.BatchAck.OUTCOME_DUPLICATE), ack
+        assert ack.outcome == agent_pb2.BatchAck.OUTCOME_STORED, ack
     else:
         assert ack.outcome == agent_pb2.BatchAck.OUTCOME_REJECTED, ack
         assert re.match(re.escape(field_path) + r"(\[\d+\])?[.:]", ack.detail), ack.detail
 
 
+def quiet(kind: str, **fields: Any) -> agent_pb2.MessageToServer:
+    payload = {"command_response": agent_pb2.CommandResponse, "heartbeat": agent_pb2.Heartbeat}.get(
+        kind, agent_pb2.PtyDataToServer
+    )(**fields)
+    return agent_pb2.MessageToServer(**{kind: payload})
+
+
+RUNNING, FAILED = agent_pb2.COMMAND_STATUS_RUNNING, agent_pb2.COMMAND_STATUS_FAILED
 QUIET_CASES: list[tuple[str, agent_pb2.MessageToServer]] = [
-    (name, agent_pb2.MessageToServer(**{kind: message}))  # type: ignore[arg-type]
-    for name, kind, message in [
-        (
-            "command-nul-error",
-            "command_response",
-            agent_pb2.CommandResponse(
-                command_id="00000000-0000-4000-8000-000000000000",
-                status=agent_pb2.COMMAND_STATUS_FAILED,
-                error_message=NUL,
-            ),
-        ),
-        (
-            "command-nul-id",
-            "command_response",
-            agent_pb2.CommandResponse(command_id=NUL, status=agent_pb2.COMMAND_STATUS_RUNNING),
-        ),
-        (
-            "command-huge-id",
-            "command_response",
-            agent_pb2.CommandResponse(command_id="x" * 100_000, status=agent_pb2.COMMAND_STATUS_RUNNING),
-        ),
-        (
-            "command-unknown-status",
-            "command_response",
-            agent_pb2.CommandResponse(command_id="x", status=99),  # type: ignore[arg-type]
-        ),
-        (
-            "command-bad-utf8-output",
-            "command_response",
-            agent_pb2.CommandResponse(
-                command_id="x",
-                status=agent_pb2.COMMAND_STATUS_RUNNING,
-                stdout=b"\xff\x00\xfe",
-                stderr=b"\x00",
-            ),
-        ),
-        (
-            "heartbeat-extremes",
-            "heartbeat",
-            agent_pb2.Heartbeat(
-                timestamp_unix_ms=-(2**63), pending_batches=2**64 - 1, spooled_bytes=2**64 - 1
-            ),
-        ),
-        ("pty-nul", "pty_data", agent_pb2.PtyDataToServer(session_id=NUL, output=b"\x00" * 10)),
-    ]
+    (
+        "command-nul-error",
+        quiet("command_response", command_id=str(uuid.uuid4()), status=FAILED, error_message=NUL),
+    ),
+    ("command-nul-id", quiet("command_response", command_id=NUL, status=RUNNING)),
+    ("command-huge-id", quiet("command_response", command_id="x" * 100_000, status=RUNNING)),
+    ("command-unknown-status", quiet("command_response", command_id="x", status=99)),
+    (
+        "command-bad-utf8-output",
+        quiet("command_response", command_id="x", status=RUNNING, stdout=b"\xff\x00"),
+    ),
+    ("heartbeat-extremes", quiet("heartbeat", timestamp_unix_ms=-(2**63), pending_batches=2**64 - 1)),
+    ("pty-nul", quiet("pty_data", session_id=NUL, output=b"\x00" * 10)),
 ]
 
 
@@ -567,12 +452,11 @@ FLOAT_FIELDS: dict[str, tuple[float, float]] = {
 async def test_any_float_is_stored_or_rejected_naming_its_field(
     fuzz_collector: CollectorApp, fuzz_vps: Vps, bystander: object, path: str, value: float
 ) -> None:
-    def mutate(s: agent_pb2.PerformanceSnapshot) -> None:
-        s.temperatures.add(sensor="cpu", celsius=40.0)
-        setter(path, value)(s)
-
     sequence = next(SEQUENCES)
-    message = perf(mutate, sequence=sequence)
+    message, _ = perf(sequence=sequence)
+    sample = message.performance_batch.snapshots[0]
+    sample.temperatures.add(sensor="cpu", celsius=40.0)
+    setter(path, value)(sample)
     answer = await check_bytes(fuzz_collector.port, fuzz_vps.token, message.SerializeToString())
     ack = next(a for a in answer.acks if a.sequence == sequence)
     low, high = FLOAT_FIELDS[path]
