@@ -181,7 +181,16 @@ async def test_collector_killed_under_load_loses_and_duplicates_nothing(
     try:
         await asyncio.sleep(3)
         assert all(a.connects == 1 and a.outcomes for a in agents), [a.stream_failures for a in agents]
-        collector_process.kill()
+        # Stall commits for a moment so that every agent surely has batches in flight when the
+        # collector dies (its open transaction dies with it); then kill it.
+        async with await psycopg.AsyncConnection.connect(pg.dsn) as locker:
+            await locker.execute("LOCK TABLE ingested_batches IN ACCESS EXCLUSIVE MODE")
+            for _ in range(100):
+                if all(len(a.pending) >= 3 for a in agents):
+                    break
+                await asyncio.sleep(0.05)
+            collector_process.kill()
+            in_flight = [len(a.pending) for a in agents]
         await asyncio.sleep(2)  # agents keep producing and retrying against a closed port
         during_outage = [a.produced_while_disconnected for a in agents]
         collector_process.start()
@@ -190,10 +199,11 @@ async def test_collector_killed_under_load_loses_and_duplicates_nothing(
     finally:
         await finish(agents)
 
+    assert all(n >= 3 for n in in_flight), in_flight
     assert all(n > 0 for n in during_outage), during_outage
     for agent in agents:
         assert agent.connects >= 2, agent.stream_failures
-        assert agent.sends > agent.produced, "nothing was resent: the kill did not catch batches in flight"
+        assert agent.sends > agent.produced, "the batches in flight at the kill were not resent"
     assert_exactly_generated(pg.dsn, agents)
 
 
