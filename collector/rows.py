@@ -83,12 +83,28 @@ def _optional_time(ms: int, path: str) -> datetime | None:
     return _time(ms) if ms > 0 else None
 
 
+# The same labels arrive with every Docker sample: remember the JSON of small,
+# NUL-free label sets (text and UTF-8 size) by content. Bounded: cleared when full.
+_LABELS_MEMO_ENTRIES = 4096
+_LABELS_MEMO_MAX_CHARS = 2048
+_labels_memo: dict[tuple[tuple[str, str], ...], tuple[str, int]] = {}
+
+
 def _labels_json(labels: Any, path: str, limits: BatchLimits) -> str:
     check_count(f"{path}.labels", len(labels), limits.labels_per_item)
-    if any("\x00" in key or "\x00" in value for key, value in labels.items()):
-        raise InvalidBatch(f"{path}.labels: a key or value contains NUL")
-    text = json.dumps(dict(labels), sort_keys=True, ensure_ascii=False)
-    if len(text.encode()) > limits.label_bytes * limits.labels_per_item:
+    items = tuple(sorted(labels.items()))
+    encoded = _labels_memo.get(items)
+    if encoded is None:
+        if any("\x00" in key or "\x00" in value for key, value in items):
+            raise InvalidBatch(f"{path}.labels: a key or value contains NUL")
+        text = json.dumps(dict(items), sort_keys=True, ensure_ascii=False)
+        encoded = (text, len(text.encode()))
+        if len(text) <= _LABELS_MEMO_MAX_CHARS:
+            if len(_labels_memo) >= _LABELS_MEMO_ENTRIES:
+                _labels_memo.clear()
+            _labels_memo[items] = encoded
+    text, size = encoded
+    if size > limits.label_bytes * limits.labels_per_item:
         raise InvalidBatch(f"{path}.labels: too large")
     return text
 

@@ -1,4 +1,5 @@
-"""The compiled per-table row check accepts exactly what the column-by-column rules accept."""
+"""Conversion fast paths: the compiled row check accepts exactly what the column rules accept,
+and remembered label JSON is still checked per call."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collector import tables
-from collector.rows import TimeRules, convert_batch
+from collector.rows import TimeRules, _labels_json, convert_batch
 from collector.tables import BIGINT_MAX, FLOAT_MAX, INT_MAX, Check, Table
-from collector.validation import InvalidBatch, _check_each_column, check_row, row_check
+from collector.validation import BatchLimits, InvalidBatch, _check_each_column, check_row, row_check
 from tests.factories import docker_batch, performance_batch
 
 NOW_MS = 1_800_000_000_000
@@ -136,3 +137,17 @@ def test_a_table_defined_elsewhere_is_compiled_on_first_use() -> None:
     wide = Table("w", (*table.columns, tables.Column("n", Check.INT_NONNEG)))
     with pytest.raises(InvalidBatch, match=r"^x\.n: -1 is not a non-negative integer below 2\^31$"):
         check_row(wide, (None, 1, -1), "x")
+
+
+def test_remembered_labels_are_still_checked_against_each_call_s_limits() -> None:
+    labels = {"role": "web", "tier": "ünï"}
+    first = _labels_json(labels, "containers[0]", BatchLimits())
+    assert first == '{"role": "web", "tier": "ünï"}'
+    assert _labels_json(dict(reversed(labels.items())), "containers[1]", BatchLimits()) == first
+    with pytest.raises(InvalidBatch, match=r"^containers\[2\]\.labels: too large$"):
+        _labels_json(labels, "containers[2]", BatchLimits(label_bytes=1, labels_per_item=2))
+    with pytest.raises(InvalidBatch, match=r"^containers\[3\]\.labels: 2 items, more than the limit of 1$"):
+        _labels_json(labels, "containers[3]", BatchLimits(labels_per_item=1))
+    for attempt in range(2):  # refused every time, never remembered
+        with pytest.raises(InvalidBatch, match=r"labels: a key or value contains NUL$"):
+            _labels_json({"k": "v\x00"}, f"containers[{attempt}]", BatchLimits())
