@@ -92,7 +92,7 @@ class CollectorApp:
                 "tidewatch_token_rotated": self._on_token_rotated,
                 "tidewatch_agent_config": self._on_agent_config,
             },
-            on_reconnect=self._dispatch_all,
+            on_reconnect=self._catch_up,
         )
         self._tasks = [
             asyncio.create_task(listener.run(), name="listener"),
@@ -127,8 +127,31 @@ class CollectorApp:
         await self.pool.close()
         log.info("collector stopped")
 
-    async def _dispatch_all(self) -> None:
+    async def _catch_up(self) -> None:
+        """Do what NOTIFYs missed while the listener was (re)connecting would have done."""
         await self.commands.dispatch_pending()
+        held = self.registry.held_vps_ids()
+        if not held:
+            return
+        async with self.pool.connection() as conn:
+            current = {
+                vps_id: rotated
+                for vps_id, rotated in await (
+                    await conn.execute(
+                        "SELECT id, token_rotated_at > connected_at FROM vps WHERE id = ANY(%s)", (held,)
+                    )
+                ).fetchall()
+            }
+        for vps_id in held:
+            session = self.registry.get(vps_id)
+            if session is None:
+                continue
+            if vps_id not in current:
+                session.cut("this VPS was deleted")
+            elif current[vps_id]:
+                session.cut("agent token rotated; reconnect with the new token")
+            else:
+                session.send(agent_pb2.MessageToAgent(agent_config=await self.registry.load_config(session)))
 
     async def _dispatch_safety_net(self) -> None:
         # NOTIFYs sent while the listener was reconnecting are lost; poll as well.

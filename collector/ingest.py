@@ -30,7 +30,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from collector import metrics, tables
-from collector.containers import write_containers
+from collector.containers import ContainerCache, write_containers
 from collector.rows import ConvertedBatch
 
 __all__ = ["AckResult", "IngestWriter", "Outcome", "QueueFull"]
@@ -95,6 +95,7 @@ class IngestWriter:
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._db_healthy = True
+        self._containers = ContainerCache()
 
     @property
     def queued_rows(self) -> int:
@@ -210,7 +211,7 @@ class IngestWriter:
                 metrics.DB_UP.set(0)
                 await self._give_back(batches)
                 await asyncio.sleep(retry_delay)
-                retry_delay = min(retry_delay * 2, 10.0)
+                retry_delay = min(retry_delay * 2, 3.0)
                 continue
             if not self._db_healthy:
                 log.info("database is back; ingest resumed")
@@ -244,7 +245,12 @@ class IngestWriter:
         for index, pending in enumerate(batches):
             first_of_key.setdefault(pending.key, index)
         unique = [batches[i] for i in sorted(first_of_key.values())]
-        async with self._pool.connection() as conn, conn.transaction():
+        docker_vps_ids = [b.vps_id for b in unique if b.batch.containers is not None]
+        async with (
+            self._containers.claim(docker_vps_ids) as containers,
+            self._pool.connection() as conn,
+            conn.transaction(),
+        ):
             cur = conn.cursor()
             await cur.execute(
                 "INSERT INTO ingested_batches (vps_id, epoch, sequence, batch_time, row_count)"
@@ -261,13 +267,14 @@ class IngestWriter:
             fresh_keys = set(await cur.fetchall())
             fresh = [b for b in unique if b.key in fresh_keys]
             row_counts = await self._copy_rows(cur, fresh)
-            await write_containers(
+            containers.written = await write_containers(
                 cur,
                 [
                     (b.vps_id, b.batch.docker_time, b.batch.containers)
                     for b in fresh
                     if b.batch.containers is not None and b.batch.docker_time is not None
                 ],
+                containers.cached,
             )
             await self._record_late_data(cur, fresh)
             await self._notify_live(cur, fresh)

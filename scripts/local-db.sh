@@ -111,6 +111,9 @@ if [[ "$(psql_root "-c \"SELECT 1 FROM pg_database WHERE datname = 'tidewatch_te
     psql_root "-c \"CREATE DATABASE tidewatch_template OWNER $DB_USER\""
     psql_root "-d tidewatch_template -c \"CREATE EXTENSION IF NOT EXISTS timescaledb\""
 fi
+# Nobody (TimescaleDB's scheduler included) may connect to the template, so copies never wait.
+psql_root "-c \"ALTER DATABASE tidewatch_template WITH IS_TEMPLATE true ALLOW_CONNECTIONS false\""
+psql_root "-c \"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'tidewatch_template'\"" >/dev/null
 
 DSN="postgresql://$DB_USER:$PASSWORD@127.0.0.1:$PORT/$DB_NAME"
 (umask 077; echo "$DSN" > "$STATE_DIR/local-db.dsn")

@@ -64,7 +64,16 @@ def create_test_database(prefix: str = "tidewatch_test") -> str:
 def drop_test_database(dsn: str) -> None:
     name = conninfo_to_dict(dsn)["dbname"]
     with psycopg.connect(make_conninfo(dsn, dbname="tidewatch"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        # TimescaleDB's background scheduler (a superuser session) may be attached for a
+        # moment, which FORCE cannot terminate for us: retry briefly.
+        for attempt in range(30):
+            try:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+                if attempt == 29:
+                    raise
+                time.sleep(0.2 + random.random() * 0.3)
 
 
 @pytest.fixture(scope="session")

@@ -46,7 +46,7 @@ class TestStream:
             else grpc.aio.insecure_channel(target, options=options)
         )
         metadata = (("authorization", f"Bearer {token}"),) if token is not None else ()
-        stub = agent_pb2_grpc.AgentCommunicationServiceStub(self.channel)
+        stub = agent_pb2_grpc.AgentCommunicationServiceStub(self.channel)  # type: ignore[no-untyped-call]
         self.call = stub.EstablishCommunicationStream(metadata=metadata)
         self.received: asyncio.Queue[agent_pb2.MessageToAgent] = asyncio.Queue()
         self._reader = asyncio.create_task(self._read())
