@@ -9,7 +9,8 @@ snapshots, a Docker batch of 10 containers) through ``collector.rows.convert_bat
 times ``check_row`` alone over the same rows, and times ``write_containers``
 against a fresh local database with Docker samples whose containers do not
 change, one flush of ``--vps`` samples per round, 5 s of sample time apart (so
-every 12th round is due a ``last_seen`` refresh). Prints µs per batch (best of
+every 12th round is due a ``last_seen`` refresh and a reload of the cached
+state, as in the collector's ingest writer). Prints µs per batch (best of
 ``--repeat``). A benchmark, not a test: nothing is asserted. See docs/benchmarks.md.
 """
 
@@ -26,7 +27,7 @@ from typing import Any
 import psycopg
 
 from bench.fleet import create_bench_database, drop_bench_database
-from collector.containers import write_containers
+from collector.containers import ContainerCache, write_containers
 from collector.rows import ContainerState, TimeRules, convert_batch
 from collector.tables import TABLES
 from collector.validation import check_row
@@ -110,13 +111,17 @@ async def _write_rounds(dsn: str, vps: int, rounds: int) -> list[float]:
         await conn.commit()
         start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
         samples = _docker_samples(vps_ids, start)
+        # The cache's clock follows sample time, so entries expire as they would in a real minute.
+        clock = [0.0]
+        cache = ContainerCache(clock=lambda: clock[0])
         elapsed: list[float] = []
         for round_ in range(rounds + 1):  # round 0 inserts the containers: not timed
             seen_at = start + round_ * DOCKER_EVERY
+            clock[0] = (seen_at - start).total_seconds()
             flush = [(vps_id, seen_at, containers) for vps_id, _, containers in samples]
             started = time.perf_counter()
-            async with conn.transaction():
-                await write_containers(conn.cursor(), flush)
+            async with cache.claim(vps_ids) as claim, conn.transaction():
+                claim.written = await write_containers(conn.cursor(), flush, claim.cached)
             if round_:
                 elapsed.append(time.perf_counter() - started)
     return elapsed

@@ -4,12 +4,21 @@
 saw and yields the events (started, stopped, died with exit code, OOM,
 restarted, removed) and the rows that need writing. ``write_containers`` runs
 the SQL inside the ingest transaction.
+
+``ContainerCache`` keeps the committed state per VPS, so a Docker sample in
+which nothing changed costs no SQL at all: no ``SELECT ... FOR UPDATE``, no
+upsert. Its entries are replaced only after a commit, and trusted for at most
+``LAST_SEEN_REFRESH`` after they were read from the database.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from dataclasses import dataclass
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,10 +26,20 @@ from psycopg import AsyncCursor
 
 from collector.rows import ContainerState
 
-__all__ = ["ContainerEvent", "StoredContainer", "diff_containers", "write_containers"]
+__all__ = [
+    "ContainerCache",
+    "ContainerEvent",
+    "ContainerWrite",
+    "StoredContainer",
+    "diff_containers",
+    "write_containers",
+]
 
 # Refresh last_seen at least this often even when nothing else changed.
 LAST_SEEN_REFRESH = timedelta(seconds=60)
+
+# name, image, restart count, exit code, OOM, labels JSON, ports, started, finished
+Signature = tuple[Any, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +48,12 @@ class StoredContainer:
     status: str
     restart_count: int
     oom_killed: bool
-    signature: str
+    signature: Signature
     last_seen: datetime
     removed: bool
+
+
+StoredByVps = dict[int, dict[str, StoredContainer]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,20 +64,18 @@ class ContainerEvent:
     detail: str = ""
 
 
-def _signature(c: ContainerState) -> str:
+def _signature(c: ContainerState) -> Signature:
     """What, besides state and status, makes a stored row stale."""
-    return json.dumps(
-        [
-            c.name,
-            c.image,
-            c.restart_count,
-            c.exit_code,
-            c.oom_killed,
-            c.labels_json,
-            c.ports,
-            str(c.started_at),
-            str(c.finished_at),
-        ]
+    return (
+        c.name,
+        c.image,
+        c.restart_count,
+        c.exit_code,
+        c.oom_killed,
+        c.labels_json,
+        tuple(c.ports),
+        c.started_at,
+        c.finished_at,
     )
 
 
@@ -101,54 +121,79 @@ def diff_containers(
     return events, upserts, gone
 
 
-async def _load_stored(cur: AsyncCursor[Any], vps_ids: list[int]) -> dict[int, dict[str, StoredContainer]]:
+def _stored_from_row(row: tuple[Any, ...]) -> tuple[int, str, StoredContainer]:
+    """(vps_id, container_id, state) from a row of ``_load_stored``'s query."""
+    (
+        vps_id,
+        cid,
+        state,
+        status,
+        restarts,
+        oom,
+        name,
+        image,
+        exit_code,
+        labels,
+        ports,
+        started,
+        finished,
+        last_seen,
+        removed,
+    ) = row
+    # jsonb prints keys in its own order: encode as the converter does.
+    labels_json = json.dumps(json.loads(labels), sort_keys=True, ensure_ascii=False)
+    signature = (name, image, restarts, exit_code, oom, labels_json, tuple(ports), started, finished)
+    return vps_id, cid, StoredContainer(state, status, restarts, oom, signature, last_seen, removed)
+
+
+async def _load_stored(cur: AsyncCursor[Any], vps_ids: list[int]) -> StoredByVps:
+    # Locked in key order, so two flushers (or collectors) cannot deadlock on each other.
     await cur.execute(
         "SELECT vps_id, container_id, state, status, restart_count, oom_killed, name, image, exit_code,"
         " labels::text, ports, started_at, finished_at, last_seen, removed_at IS NOT NULL"
-        " FROM containers WHERE vps_id = ANY(%s) FOR UPDATE",
+        " FROM containers WHERE vps_id = ANY(%s) ORDER BY vps_id, container_id FOR UPDATE",
         (vps_ids,),
     )
-    out: dict[int, dict[str, StoredContainer]] = {}
+    out: StoredByVps = {vps_id: {} for vps_id in vps_ids}
     for row in await cur.fetchall():
-        (
-            vps_id,
-            cid,
-            state,
-            status,
-            restarts,
-            oom,
-            name,
-            image,
-            exit_code,
-            labels,
-            ports,
-            started,
-            finished,
-            last_seen,
-            removed,
-        ) = row
-        labels_json = json.dumps(json.loads(labels), sort_keys=True, ensure_ascii=False)
-        signature = json.dumps(
-            [name, image, restarts, exit_code, oom, labels_json, list(ports), str(started), str(finished)]
-        )
-        out.setdefault(vps_id, {})[cid] = StoredContainer(
-            state, status, restarts, oom, signature, last_seen, removed
-        )
+        vps_id, cid, stored = _stored_from_row(row)
+        out[vps_id][cid] = stored
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class ContainerWrite:
+    """What one transaction wrote: the event count, and the state of every VPS it touched."""
+
+    events: int = 0
+    states: StoredByVps = field(default_factory=dict)
+    loaded: frozenset[int] = frozenset()  # VPSes whose state was read from the database
+
+
 async def write_containers(
-    cur: AsyncCursor[Any], samples: list[tuple[int, datetime, list[ContainerState]]]
-) -> int:
-    """Apply Docker samples (vps_id, time, containers) in time order; return events written."""
+    cur: AsyncCursor[Any],
+    samples: list[tuple[int, datetime, list[ContainerState]]],
+    cached: Mapping[int, Mapping[str, StoredContainer]] | None = None,
+) -> ContainerWrite:
+    """Apply Docker samples (vps_id, time, containers) in time order.
+
+    VPSes in ``cached`` (their committed state) are not read from the database;
+    the others are, locked. Nothing is written for containers that did not
+    change and are not due a ``last_seen`` refresh.
+    """
     if not samples:
-        return 0
-    stored_by_vps = await _load_stored(cur, sorted({vps_id for vps_id, _, _ in samples}))
+        return ContainerWrite()
+    cached = cached or {}
+    vps_ids = {vps_id for vps_id, _, _ in samples}
+    missing = sorted(vps_ids - cached.keys())
+    stored_by_vps = await _load_stored(cur, missing) if missing else {}
+    for vps_id in vps_ids - stored_by_vps.keys():
+        stored_by_vps[vps_id] = dict(cached[vps_id])  # a copy: the cache changes only after commit
     upsert_rows: list[tuple[Any, ...]] = []
     event_rows: list[tuple[Any, ...]] = []
     removed_rows: list[tuple[Any, ...]] = []
     for vps_id, seen_at, seen in sorted(samples, key=lambda s: s[1]):
-        stored = stored_by_vps.setdefault(vps_id, {})
+        stored = stored_by_vps[vps_id]
         if stored and max(s.last_seen for s in stored.values()) > seen_at:
             continue  # an older sample replayed after a newer one: metrics only
         events, upserts, gone = diff_containers(stored, seen, seen_at)
@@ -207,4 +252,90 @@ async def write_containers(
             " VALUES (%s, %s, %s, %s, %s, %s)",
             event_rows,
         )
-    return len(event_rows)
+    return ContainerWrite(len(event_rows), stored_by_vps, frozenset(missing))
+
+
+@dataclass(slots=True)
+class _Entry:
+    containers: dict[str, StoredContainer]
+    loaded_monotonic: float
+
+
+@dataclass(slots=True)
+class CacheClaim:
+    """One transaction's hold on some VPSes: their trusted cached state, and what it wrote."""
+
+    cached: dict[int, dict[str, StoredContainer]]
+    written: ContainerWrite | None = None
+
+
+class ContainerCache:
+    """The committed container state per VPS, owned by the ingest writer.
+
+    A transaction that writes Docker samples claims their VPSes first: a second
+    flusher with a sample for one of them waits until the first has committed
+    (as it used to wait on the database's row locks), so no state is diffed
+    twice. What the transaction wrote is kept only if it committed; otherwise
+    its VPSes are forgotten and read from the database next time. Entries are
+    trusted for ``max_age_s`` after they were read from the database, which
+    bounds how long a change made elsewhere (another collector, a manual edit)
+    can go unseen.
+    """
+
+    def __init__(
+        self,
+        max_age_s: float = LAST_SEEN_REFRESH.total_seconds(),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._max_age_s = max_age_s
+        self._clock = clock
+        self._entries: dict[int, _Entry] = {}
+        self._claimed: set[int] = set()
+        self._released = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @asynccontextmanager
+    async def claim(self, vps_ids: Iterable[int]) -> AsyncIterator[CacheClaim]:
+        """Hold these VPSes for one transaction; wrap the transaction in this block.
+
+        Set ``written`` to what ``write_containers`` returned. It is applied when
+        the block exits normally (the transaction committed); on an exception the
+        claimed VPSes are dropped from the cache.
+        """
+        wanted = set(vps_ids)
+        while not self._claimed.isdisjoint(wanted):
+            await self._released.wait()
+        self._claimed |= wanted  # no await since the check: claiming all at once cannot deadlock
+        try:
+            claim = CacheClaim(self._trusted(wanted))
+            yield claim
+        except BaseException:
+            for vps_id in wanted:
+                self._entries.pop(vps_id, None)
+            raise
+        else:
+            if claim.written is not None:
+                self._apply(claim.written)
+        finally:
+            self._claimed -= wanted
+            if wanted:
+                self._released.set()  # wakes every waiter; each checks its own VPSes again
+                self._released = asyncio.Event()
+
+    def _trusted(self, vps_ids: set[int]) -> dict[int, dict[str, StoredContainer]]:
+        oldest = self._clock() - self._max_age_s
+        trusted: dict[int, dict[str, StoredContainer]] = {}
+        for vps_id in vps_ids:
+            entry = self._entries.get(vps_id)
+            if entry is not None and entry.loaded_monotonic > oldest:
+                trusted[vps_id] = entry.containers
+        return trusted
+
+    def _apply(self, written: ContainerWrite) -> None:
+        now = self._clock()
+        for vps_id, containers in written.states.items():
+            old = self._entries.get(vps_id)
+            loaded = now if vps_id in written.loaded or old is None else old.loaded_monotonic
+            self._entries[vps_id] = _Entry(containers, loaded)
