@@ -20,6 +20,7 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -110,38 +111,46 @@ class IngestWriter:
             asyncio.create_task(self._flush_loop(), name=f"ingest-flusher-{i}") for i in range(self._flushers)
         ]
 
+    async def wait_for_room(self, wait_s: float) -> None:
+        """Return once the queue is below its cap; raise QueueFull after ``wait_s``.
+
+        Stream handlers call this before converting a batch, so an overloaded
+        collector does not spend its CPU on batches it then refuses.
+        """
+        async with self._changed:
+            await self._wait_until(lambda: self._queued_rows < self._queue_max_rows, wait_s)
+
     async def submit(
         self, vps_id: int, epoch: int, batch: ConvertedBatch, wait_s: float
     ) -> asyncio.Future[AckResult]:
         """Queue a batch; its future resolves after commit. Raises QueueFull after ``wait_s``."""
         rows = max(batch.row_count, 1)
         async with self._changed:
-            if self._closing:
-                raise QueueFull("collector is shutting down")
-            try:
-                # A batch larger than the whole queue still goes in alone, or it never could.
-                await asyncio.wait_for(
-                    self._changed.wait_for(
-                        lambda: (
-                            self._queued_rows == 0
-                            or self._queued_rows + rows <= self._queue_max_rows
-                            or self._closing
-                        )
-                    ),
-                    timeout=wait_s,
-                )
-            except TimeoutError:
-                raise QueueFull(
-                    f"ingest queue full ({self._queued_rows} rows waiting for the database)"
-                ) from None
-            if self._closing:
-                raise QueueFull("collector is shutting down")
+            # A batch larger than the whole queue still goes in alone, or it never could.
+            await self._wait_until(
+                lambda: self._queued_rows == 0 or self._queued_rows + rows <= self._queue_max_rows, wait_s
+            )
             future: asyncio.Future[AckResult] = asyncio.get_running_loop().create_future()
             self._queue.append(PendingBatch(vps_id, epoch, batch, future))
             self._queued_rows += rows
             metrics.QUEUE_ROWS.set(self._queued_rows)
             self._changed.notify_all()
             return future
+
+    async def _wait_until(self, room: Callable[[], bool], wait_s: float) -> None:
+        """With ``_changed`` held: wait for ``room()``, or raise QueueFull (timeout, shutdown)."""
+        if self._closing:
+            raise QueueFull("collector is shutting down")
+        if room():
+            return  # also with wait_s <= 0, which wait_for would refuse before checking
+        try:
+            await asyncio.wait_for(self._changed.wait_for(lambda: room() or self._closing), timeout=wait_s)
+        except TimeoutError:
+            raise QueueFull(
+                f"ingest queue full ({self._queued_rows} rows waiting for the database)"
+            ) from None
+        if self._closing:
+            raise QueueFull("collector is shutting down")
 
     async def close(self, timeout_s: float) -> None:
         """Stop accepting and flush what is queued, for at most ``timeout_s``."""

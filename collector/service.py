@@ -214,6 +214,14 @@ class AgentStreamService:
                 raise _StreamError(grpc.StatusCode.INVALID_ARGUMENT, "MessageToServer has no payload")
 
     async def _accept_batch(self, session: AgentSession, kind: str, batch: Any) -> None:
+        # Room first, then the costly conversion: an overloaded collector must not
+        # convert batches it then refuses. Both waits share one queue_wait_s.
+        wait_s = self._settings.queue_wait_s
+        deadline = time.monotonic() + wait_s
+        try:
+            await self._writer.wait_for_room(wait_s)
+        except QueueFull as exc:
+            raise _backpressure(exc) from None
         try:
             converted = convert_batch(kind, batch, session.vps_id, self._time_rules())
         except InvalidBatch as exc:
@@ -228,13 +236,10 @@ class AgentStreamService:
             return
         try:
             future = await self._writer.submit(
-                session.vps_id, session.epoch, converted, self._settings.queue_wait_s
+                session.vps_id, session.epoch, converted, max(0.0, deadline - time.monotonic())
             )
         except QueueFull as exc:
-            metrics.BATCHES.labels("refused", "backpressure").inc()
-            raise _StreamError(
-                grpc.StatusCode.RESOURCE_EXHAUSTED, f"{exc}; keep the batch and retry later"
-            ) from None
+            raise _backpressure(exc) from None
         sequence = converted.sequence
         future.add_done_callback(lambda f: session.send(_ack(sequence, f.result())))
 
@@ -244,6 +249,11 @@ class _StreamError(Exception):
         super().__init__(detail)
         self.code = code
         self.detail = detail
+
+
+def _backpressure(exc: QueueFull) -> _StreamError:
+    metrics.BATCHES.labels("refused", "backpressure").inc()
+    return _StreamError(grpc.StatusCode.RESOURCE_EXHAUSTED, f"{exc}; keep the batch and retry later")
 
 
 def _ack(sequence: int, result: AckResult) -> agent_pb2.MessageToAgent:

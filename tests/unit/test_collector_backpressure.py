@@ -1,0 +1,113 @@
+"""Overload: room in the ingest queue is awaited before a batch is converted."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+from typing import Any, cast
+
+import grpc
+import pytest
+
+from collector import service
+from collector.auth import AgentAuthenticator
+from collector.commands import CommandRelay
+from collector.ingest import IngestWriter, QueueFull
+from collector.rows import TimeRules, convert_batch
+from collector.service import AgentStreamService, _StreamError
+from collector.sessions import AgentSession, SessionRegistry
+from proto import agent_pb2
+from tests.conftest import collector_settings
+from tests.factories import now_ms, performance_batch
+
+RULES = TimeRules(now_ms=now_ms(), max_future_ms=300_000, max_age_ms=86_400_000)
+
+
+def writer(queue_max_rows: int) -> IngestWriter:
+    """A writer that is never started: what is queued stays queued."""
+    return IngestWriter(
+        cast(Any, None),
+        flush_max_rows=1000,
+        flush_interval_ms=50,
+        queue_max_rows=queue_max_rows,
+        late_window=timedelta(seconds=180),
+    )
+
+
+def ten_rows(sequence: int) -> Any:
+    """A performance batch of one snapshot: 1 host, 4 disk, 2 disk I/O and 3 network rows."""
+    return performance_batch(sequence, [now_ms() - 1000])
+
+
+def twenty_rows(sequence: int) -> Any:
+    return performance_batch(sequence, [now_ms() - 2000, now_ms() - 1000])
+
+
+def service_with(writer: Any, **settings: Any) -> AgentStreamService:
+    return AgentStreamService(
+        collector_settings(**settings),
+        cast(AgentAuthenticator, None),
+        cast(SessionRegistry, None),
+        writer,
+        cast(CommandRelay, None),
+        raw_retention_s=86_400,
+    )
+
+
+def session() -> AgentSession:
+    return AgentSession(vps_id=1, epoch=1, local_features=agent_pb2.FeatureSwitches())
+
+
+async def test_wait_for_room_returns_below_the_cap_and_refuses_at_it() -> None:
+    w = writer(queue_max_rows=15)
+    await w.wait_for_room(0.0)  # empty: no wait, even with no time to wait
+    await w.submit(1, 1, convert_batch("performance_batch", twenty_rows(1), 1, RULES), 0.0)  # alone
+    started = time.monotonic()
+    with pytest.raises(QueueFull, match=r"^ingest queue full \(20 rows waiting for the database\)$"):
+        await w.wait_for_room(0.2)
+    assert 0.15 < time.monotonic() - started < 1.0
+    waiting = asyncio.create_task(w.wait_for_room(5.0))
+    await asyncio.sleep(0.01)
+    await w._release(await w._take())  # a flush commits everything queued
+    await asyncio.wait_for(waiting, 1.0)
+    await w.submit(1, 1, convert_batch("performance_batch", ten_rows(2), 1, RULES), 0.0)
+    await w.wait_for_room(0.0)  # 10 of 15: room, though another 10 rows would not fit
+
+
+async def test_wait_for_room_refuses_while_shutting_down() -> None:
+    w = writer(queue_max_rows=15)
+    await w.close(0.1)
+    with pytest.raises(QueueFull, match=r"^collector is shutting down$"):
+        await w.wait_for_room(1.0)
+
+
+async def test_a_full_queue_refuses_the_stream_before_converting(monkeypatch: pytest.MonkeyPatch) -> None:
+    w = writer(queue_max_rows=15)
+    await w.submit(
+        1,
+        1,
+        convert_batch(
+            "performance_batch", performance_batch(1, [now_ms() - 2000, now_ms() - 1000]), 1, RULES
+        ),
+        1,
+    )
+    converted: list[Any] = []
+    monkeypatch.setattr(service, "convert_batch", lambda *args: converted.append(args))
+    with pytest.raises(_StreamError) as refused:
+        await service_with(w, queue_wait_s=0.05)._accept_batch(session(), "performance_batch", ten_rows(2))
+    assert refused.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert refused.value.detail == (
+        "ingest queue full (20 rows waiting for the database); keep the batch and retry later"
+    )
+    assert converted == []
+
+
+async def test_room_and_submit_share_one_queue_wait() -> None:
+    w = writer(queue_max_rows=15)
+    await w.submit(1, 1, convert_batch("performance_batch", ten_rows(1), 1, RULES), 1.0)
+    started = time.monotonic()
+    # Below the cap (10 of 15), but 10 more rows do not fit: the refusal comes after one wait.
+    with pytest.raises(_StreamError, match="ingest queue full"):
+        await service_with(w, queue_wait_s=0.3)._accept_batch(session(), "performance_batch", ten_rows(2))
+    assert 0.25 < time.monotonic() - started < 0.5
