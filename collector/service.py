@@ -77,6 +77,10 @@ class AgentStreamService:
         self._writer = writer
         self._commands = commands
         self._raw_retention_s = raw_retention_s
+        # Handshakes take pool connections (authenticate, register, pending commands): in a
+        # reconnect storm they queue here rather than time out on the pool, and leave
+        # connections to the flushers.
+        self._handshakes = asyncio.Semaphore(max(1, settings.pool_max_size - 2))
 
     def _time_rules(self) -> TimeRules:
         return TimeRules(
@@ -99,7 +103,8 @@ class AgentStreamService:
     ) -> None:
         metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
         try:
-            vps_id = await self._auth.authenticate(metadata.get("authorization"))
+            async with self._handshakes:
+                vps_id = await self._auth.authenticate(metadata.get("authorization"))
         except AuthFailure as exc:
             log.warning("refused agent from %s: %s", context.peer(), exc)
             await self._abort(context, grpc.StatusCode.UNAUTHENTICATED, str(exc))
@@ -126,35 +131,36 @@ class AgentStreamService:
         session = AgentSession(
             vps_id=vps_id, epoch=handshake.sequence_epoch, local_features=handshake.local_features
         )
-        try:
-            config = await self._registry.open(session, handshake)
-        except (psycopg.OperationalError, PoolTimeout) as exc:
-            log.error("vps %d: cannot register the stream (database?): %s", vps_id, str(exc).strip())
-            await self._abort(
-                context, grpc.StatusCode.UNAVAILABLE, "collector cannot reach its database; retry later"
+        async with self._handshakes:
+            try:
+                config = await self._registry.open(session, handshake)
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                log.error("vps %d: cannot register the stream (database?): %s", vps_id, str(exc).strip())
+                await self._abort(
+                    context, grpc.StatusCode.UNAVAILABLE, "collector cannot reach its database; retry later"
+                )
+            log.info(
+                "vps %d connected from %s (agent %s, epoch %d)",
+                vps_id,
+                context.peer(),
+                handshake.agent_version,
+                handshake.sequence_epoch,
             )
-        log.info(
-            "vps %d connected from %s (agent %s, epoch %d)",
-            vps_id,
-            context.peer(),
-            handshake.agent_version,
-            handshake.sequence_epoch,
-        )
-        session.send(
-            agent_pb2.MessageToAgent(
-                server_handshake_ack=agent_pb2.ServerHandshakeAck(
-                    authenticated=True,
-                    vps_id=vps_id,
-                    initial_config=config,
-                    server_time_unix_ms=int(time.time() * 1000),
-                    collector_id=self._settings.collector_id,
+            session.send(
+                agent_pb2.MessageToAgent(
+                    server_handshake_ack=agent_pb2.ServerHandshakeAck(
+                        authenticated=True,
+                        vps_id=vps_id,
+                        initial_config=config,
+                        server_time_unix_ms=int(time.time() * 1000),
+                        collector_id=self._settings.collector_id,
+                    )
                 )
             )
-        )
-        try:
-            await self._commands.dispatch_pending([vps_id])
-        except (psycopg.OperationalError, PoolTimeout) as exc:
-            log.warning("vps %d: pending commands wait for the database: %s", vps_id, str(exc).strip())
+            try:
+                await self._commands.dispatch_pending([vps_id])
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                log.warning("vps %d: pending commands wait for the database: %s", vps_id, str(exc).strip())
 
         writer = asyncio.create_task(self._write_loop(session, context), name=f"agent-{vps_id}-writer")
         reader = asyncio.create_task(self._read_loop(session, requests), name=f"agent-{vps_id}-reader")

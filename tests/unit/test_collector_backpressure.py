@@ -1,4 +1,4 @@
-"""Overload: room in the ingest queue is awaited before a batch is converted."""
+"""Overload: room is awaited before conversion, and handshakes queue below the pool size."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import grpc
 import pytest
 
 from collector import service
-from collector.auth import AgentAuthenticator
+from collector.auth import AgentAuthenticator, AuthFailure
 from collector.commands import CommandRelay
 from collector.ingest import IngestWriter, QueueFull
 from collector.rows import TimeRules, convert_batch
@@ -111,3 +111,50 @@ async def test_room_and_submit_share_one_queue_wait() -> None:
     with pytest.raises(_StreamError, match="ingest queue full"):
         await service_with(w, queue_wait_s=0.3)._accept_batch(session(), "performance_batch", ten_rows(2))
     assert 0.25 < time.monotonic() - started < 0.5
+
+
+class Aborted(Exception):
+    def __init__(self, code: grpc.StatusCode) -> None:
+        self.code = code
+
+
+class Context:
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("authorization", "Bearer twa_x.y"),)
+
+    def peer(self) -> str:
+        return "ipv4:127.0.0.1:1"
+
+    async def abort(self, code: grpc.StatusCode, detail: str) -> None:
+        raise Aborted(code)
+
+
+class SlowAuthenticator:
+    """Takes a while per token (a database round trip and argon2) and counts how many overlap."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.peak = 0
+
+    async def authenticate(self, authorization: str | None) -> int:
+        self.active += 1
+        self.peak = max(self.peak, self.active)
+        await asyncio.sleep(0.01)
+        self.active -= 1
+        raise AuthFailure("wrong agent token (was it rotated?)")
+
+
+async def test_handshakes_queue_below_the_pool_size() -> None:
+    auth = SlowAuthenticator()
+    svc = service_with(writer(100), pool_max_size=5)
+    svc._auth = cast(AgentAuthenticator, auth)
+
+    async def no_messages() -> Any:
+        raise AssertionError("authentication failed: nothing is read")
+        yield
+
+    results = await asyncio.gather(
+        *(svc.stream(no_messages(), cast(Any, Context())) for _ in range(20)), return_exceptions=True
+    )
+    assert all(isinstance(r, Aborted) and r.code == grpc.StatusCode.UNAUTHENTICATED for r in results)
+    assert auth.peak == 3
