@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, cast
 
 import pytest
@@ -22,28 +21,16 @@ from collector.containers import (
     write_containers,
 )
 from collector.rows import ContainerState
+from tests.unit.test_container_diff import NOW
+from tests.unit.test_container_diff import state as diff_state
 
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 FIVE_S = timedelta(seconds=5)
+# Keys whose sorted order differs from jsonb's (shorter keys first), and a non-ASCII value.
+LABELS_JSON = json.dumps({"aa": "1", "b": "ü"}, sort_keys=True, ensure_ascii=False)
 
 
 def state(container_id: str = "c1", **changes: object) -> ContainerState:
-    base = ContainerState(
-        container_id=container_id,
-        name="web",
-        image="nginx:1",
-        state="running",
-        status="Up 2 hours",
-        created_at=NOW - timedelta(days=1),
-        started_at=NOW - timedelta(hours=2),
-        finished_at=None,
-        restart_count=0,
-        exit_code=None,
-        oom_killed=False,
-        labels_json=json.dumps({"aa": "1", "b": "ü"}, sort_keys=True, ensure_ascii=False),
-        ports=["0.0.0.0:80->80/tcp"],
-    )
-    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+    return diff_state(container_id, **{"labels_json": LABELS_JSON, **changes})
 
 
 def database_row(vps_id: int, c: ContainerState, last_seen: datetime) -> tuple[Any, ...]:
