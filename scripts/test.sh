@@ -16,5 +16,7 @@ mkdir -p artifacts/screenshots
 step "lint: ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check . >/dev/null || { step "ruff format would change files: run .venv/bin/ruff format ."; exit 1; }
+step "types: mypy --strict"
+.venv/bin/mypy agent collector common api dashboards tests bench
 step "running pytest…"
 exec .venv/bin/pytest -p no:cacheprovider --junitxml=artifacts/junit.xml "$@"
