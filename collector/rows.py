@@ -109,21 +109,26 @@ def _labels_json(labels: Any, path: str, limits: BatchLimits) -> str:
     return text
 
 
-def _convert_performance(
-    msg: agent_pb2.PerformanceSnapshotBatch, vps_id: int, rules: TimeRules, limits: BatchLimits
-) -> ConvertedBatch:
-    check_count("snapshots", len(msg.snapshots), limits.snapshots_per_batch)
-    if not msg.snapshots:
-        raise InvalidBatch("snapshots: the batch is empty")
-    for i, s in enumerate(msg.snapshots):
+def _check_timed_items(name: str, items: Any, limit: int, rules: TimeRules) -> int:
+    """Count, non-emptiness and every timestamp of a batch's items; the earliest timestamp."""
+    check_count(name, len(items), limit)
+    if not items:
+        raise InvalidBatch(f"{name}: the batch is empty")
+    for i, item in enumerate(items):
         check_time(
-            f"snapshots[{i}].timestamp_unix_ms",
-            s.timestamp_unix_ms,
+            f"{name}[{i}].timestamp_unix_ms",
+            item.timestamp_unix_ms,
             now_ms=rules.now_ms,
             max_future_ms=rules.max_future_ms,
             max_age_ms=rules.max_age_ms,
         )
-    first_ms = min(s.timestamp_unix_ms for s in msg.snapshots)
+    return min(item.timestamp_unix_ms for item in items)  # type: ignore[no-any-return]
+
+
+def _convert_performance(
+    msg: agent_pb2.PerformanceSnapshotBatch, vps_id: int, rules: TimeRules, limits: BatchLimits
+) -> ConvertedBatch:
+    first_ms = _check_timed_items("snapshots", msg.snapshots, limits.snapshots_per_batch, rules)
     out = ConvertedBatch("performance", msg.sequence, _time(first_ms))
     latest: agent_pb2.PerformanceSnapshot | None = None
     for i, s in enumerate(msg.snapshots):
@@ -311,22 +316,13 @@ def _convert_docker(
 def _convert_generic(
     msg: agent_pb2.GenericMetricsBatch, vps_id: int, rules: TimeRules, limits: BatchLimits
 ) -> ConvertedBatch:
-    check_count("metrics", len(msg.metrics), limits.generic_metrics_per_batch)
-    if not msg.metrics:
-        raise InvalidBatch("metrics: the batch is empty")
+    first_ms = _check_timed_items("metrics", msg.metrics, limits.generic_metrics_per_batch, rules)
     for i, m in enumerate(msg.metrics):
-        check_time(
-            f"metrics[{i}].timestamp_unix_ms",
-            m.timestamp_unix_ms,
-            now_ms=rules.now_ms,
-            max_future_ms=rules.max_future_ms,
-            max_age_ms=rules.max_age_ms,
-        )
         if not _METRIC_NAME.match(m.name):
             raise InvalidBatch(
                 f"metrics[{i}].name: {m.name[:64]!r} is not a metric name ([a-zA-Z_:][a-zA-Z0-9_:.]*)"
             )
-    out = ConvertedBatch("generic", msg.sequence, _time(min(m.timestamp_unix_ms for m in msg.metrics)))
+    out = ConvertedBatch("generic", msg.sequence, _time(first_ms))
     for i, m in enumerate(msg.metrics):
         path = f"metrics[{i}]"
         out.add(
