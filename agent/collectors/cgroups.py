@@ -97,7 +97,7 @@ class CgroupStatsReader:
         self.proc_root = Path(proc_root)
         self.version = detect_cgroup_version(self.cgroup_root)
         self._clock = clock
-        self._host_memory_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        self.host_memory_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
         # container id -> (init pid, controller -> cgroup directory); "" is the v2 directory.
         self._paths: dict[str, tuple[int, dict[str, str]]] = {}
         self._system_cpu_ns = 0
@@ -155,7 +155,7 @@ class CgroupStatsReader:
             read_ms=self._read_ms or int(self._clock() * 1000),
             memory_used_bytes=used,
             # As the engine reports it: the host's memory when the cgroup has no lower limit.
-            memory_limit_bytes=min(limit or self._host_memory_bytes, self._host_memory_bytes),
+            memory_limit_bytes=min(limit or self.host_memory_bytes, self.host_memory_bytes),
             network_rx_bytes=rx,
             network_tx_bytes=tx,
             block_read_bytes=block_read,

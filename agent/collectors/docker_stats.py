@@ -89,6 +89,9 @@ class DockerCollector:
         self._listed_at = -math.inf
         self._cgroups: CgroupStatsReader | None = None
         self._fallback_logged = False
+        # Where the last sample's stats came from, for tests and benchmarks.
+        self.last_stats_from_cgroups = 0
+        self.last_stats_from_engine = 0
         if stats_source == "cgroup":
             reader = CgroupStatsReader(cgroup_root=cgroup_root, proc_root=proc_root, clock=clock)
             if reader.usable:
@@ -203,10 +206,12 @@ class DockerCollector:
             for cid in running
             if cid not in readings
         }
+        self.last_stats_from_cgroups = len(readings)
         for cid, future in api_stats.items():
             reading = self._reading(cid, future)
             if reading is not None:
                 readings[cid] = reading
+        self.last_stats_from_engine = len(readings) - self.last_stats_from_cgroups
 
         containers: list[agent_pb2.DockerContainerInfo] = []
         for summary in summaries:
