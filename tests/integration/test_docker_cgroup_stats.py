@@ -30,6 +30,16 @@ def ours(
     return {c.name: c for c in batch.containers if c.labels.get("tidewatch.test") == containers.label_value}
 
 
+def second_sample(collector: DockerCollector, pause_s: float = 1.0) -> agent_pb2.DockerInfoBatch:
+    """The sample after a first one ``pause_s`` earlier (the first has no rates); closes the collector."""
+    try:
+        collector.sample()
+        time.sleep(pause_s)
+        return collector.sample()
+    finally:
+        collector.close()
+
+
 @pytest.mark.timeout(90)
 def test_cgroup_cpu_and_memory_agree_with_the_engine(
     labelled_containers: LabelledContainers, docker_engine: Any
@@ -88,13 +98,7 @@ def test_a_sample_covers_every_one_of_30_containers(labelled_containers: Labelle
         list(pool.map(lambda name: labelled_containers.run(["sleep", "3600"], name=name), names))
 
     collector = DockerCollector()
-    try:
-        collector.sample()
-        time.sleep(1.0)
-        batch = collector.sample()
-    finally:
-        collector.close()
-    seen = ours(batch, labelled_containers)
+    seen = ours(second_sample(collector), labelled_containers)
     assert sorted(seen) == names
     assert all(c.state == "running" and c.has_stats for c in seen.values())
     assert all(c.memory_usage_bytes > 0 and c.pids == 1 and c.started_unix_ms > 0 for c in seen.values())
@@ -109,13 +113,7 @@ def test_without_readable_cgroups_the_engine_is_asked(
     suffix = labelled_containers.label_value
     labelled_containers.run(["sleep", "300"], name=f"fallback-{suffix}")
     collector = DockerCollector(cgroup_root=tmp_path)  # no hierarchy there
-    try:
-        collector.sample()
-        time.sleep(1.0)
-        batch = collector.sample()
-    finally:
-        collector.close()
-    container = ours(batch, labelled_containers)[f"fallback-{suffix}"]
+    container = ours(second_sample(collector), labelled_containers)[f"fallback-{suffix}"]
     assert container.has_stats and container.memory_usage_bytes > 0 and container.pids == 1
     assert collector.last_stats_from_cgroups == 0
     assert collector.last_stats_from_engine >= 1

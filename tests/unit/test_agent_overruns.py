@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import grpc
 import pytest
 
 from agent.config import (
@@ -24,8 +22,10 @@ from agent.runtime.backoff import Backoff
 from agent.runtime.live import LiveSettings
 from agent.runtime.overruns import OverrunWatch
 from agent.runtime.sampling import Samplers, SamplingLoops
-from proto import agent_pb2, agent_pb2_grpc
-from tests.unit.test_agent_stream import TOKEN, FakeCollector, wait_until
+from proto import agent_pb2
+from tests.unit.test_agent_stream import TOKEN, FakeCollector, fake_collector, wait_until
+
+__all__ = ["fake_collector"]  # the fixture, shared with test_agent_stream
 
 
 def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -95,17 +95,6 @@ async def test_the_docker_loop_times_samples_with_its_clock(caplog: pytest.LogCa
     assert len(_warnings(caplog)) == 2
     assert all("took 3.0 s for 2 containers" in w for w in _warnings(caplog))
     assert len(_recoveries(caplog)) == 2
-
-
-@pytest.fixture
-async def fake_collector() -> AsyncIterator[tuple[FakeCollector, int]]:
-    fake = FakeCollector()
-    server = grpc.aio.server()
-    agent_pb2_grpc.add_AgentCommunicationServiceServicer_to_server(fake, server)  # type: ignore[no-untyped-call]
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    yield fake, port
-    await server.stop(grace=None)
 
 
 async def test_the_heartbeat_carries_the_overrun_count(
