@@ -76,11 +76,21 @@ def cgroup_candidates(container_id: str, cgroup_parent: str = "") -> list[str]:
 
 
 def _read(path: str) -> str | None:
+    # os.read is about twice as fast as open().read() on these small kernel files,
+    # which adds up at ten files per container per sample.
     try:
-        with open(path, encoding="ascii", errors="replace") as file:
-            return file.read()
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return None
+    chunks = []
+    try:
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("ascii", "replace")
 
 
 class CgroupStatsReader:
@@ -103,7 +113,8 @@ class CgroupStatsReader:
         self._system_cpu_ns = 0
         self._online_cpus = 1
         self._read_ms = 0
-        self._proc_visible = False
+        # container id -> the init PID last seen in its cgroup
+        self._verified_pids: dict[str, int] = {}
         self.stale_pids: set[str] = set()
         """Containers whose init PID is no longer theirs: restarted since their last inspect."""
 
@@ -122,6 +133,7 @@ class CgroupStatsReader:
         """Drop cached paths of containers that are gone."""
         live = set(live_ids)
         self._paths = {cid: v for cid, v in self._paths.items() if cid in live}
+        self._verified_pids = {cid: v for cid, v in self._verified_pids.items() if cid in live}
 
     def read(
         self, container_id: str, pid: int, *, cgroup_parent: str = "", with_network: bool = True
@@ -167,14 +179,13 @@ class CgroupStatsReader:
         # Checked every sample: after an unseen restart the PID may belong to anyone,
         # and its network namespace with it.
         text = _read(f"{self.proc_root}/{pid}/cgroup")
-        if text is None:
-            if self._proc_visible:
-                self.stale_pids.add(container_id)  # the process is gone
-            return False
-        self._proc_visible = True
-        if container_id in text:
+        if text is not None and container_id in text:
+            self._verified_pids[container_id] = pid
             return True
-        self.stale_pids.add(container_id)
+        # It was theirs and is not any more: the container restarted since its inspect.
+        # A PID never seen as theirs (another PID namespace) is just not usable.
+        if self._verified_pids.pop(container_id, None) == pid:
+            self.stale_pids.add(container_id)
         return False
 
     # ------------------------------------------------------------ paths

@@ -163,13 +163,28 @@ def test_v1_systemd_container_without_a_visible_pid() -> None:
 
 def test_a_reused_pid_is_not_trusted(tmp_path: Path) -> None:
     shutil.copytree(FIXTURES / "v1", tmp_path / "v1", symlinks=True)
-    # PID 777 now belongs to a process of another container.
-    (tmp_path / "v1/proc/777/cgroup").write_text("4:memory:/docker/someone-else\n0::/docker/someone-else\n")
     cgroups = reader("v1", tmp_path)
+    assert cgroups.read(V1_CGROUPFS, 777) is not None
+    assert not cgroups.stale_pids
+    # The container restarted unseen; PID 777 now belongs to a process of another container.
+    (tmp_path / "v1/proc/777/cgroup").write_text("4:memory:/docker/someone-else\n0::/docker/someone-else\n")
+    cgroups.begin_sample()
     reading = cgroups.read(V1_CGROUPFS, 777)
-    assert reading is not None and reading.cpu_total_ns == 2627428630  # found by its id instead
+    assert reading is not None and reading.cpu_total_ns == 2627428630  # its cgroup is still found
     assert reading.network_rx_bytes == 0  # someone else's namespace is not read
-    assert cgroups.stale_pids == {V1_CGROUPFS}
+    assert cgroups.stale_pids == {V1_CGROUPFS}  # so the collector inspects it again
+
+
+def test_a_pid_from_another_pid_namespace_is_never_used(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "v1", tmp_path / "v1", symlinks=True)
+    # The agent runs in a container without the host's PIDs: 777 is one of its own.
+    (tmp_path / "v1/proc/777/cgroup").write_text("0::/\n")
+    cgroups = reader("v1", tmp_path)
+    for _ in range(2):
+        reading = cgroups.read(V1_CGROUPFS, 777)
+        assert reading is not None and reading.network_rx_bytes == 0
+    # Never seen as the container's, so not a sign of a restart either: no inspect storm.
+    assert not cgroups.stale_pids
 
 
 def test_a_removed_container_reads_as_none_and_is_resolved_again(tmp_path: Path) -> None:
