@@ -114,6 +114,7 @@ class AgentSettings:
     mount_exclude: tuple[str, ...] = ()
     generic_metrics_directory: Path | None = DEFAULT_GENERIC_METRICS_DIRECTORY
     docker_base_url: str | None = None
+    docker_cgroup_root: Path = Path("/sys/fs/cgroup")
     log_level: str = "info"
     source: str = "<defaults>"
 
@@ -141,7 +142,7 @@ SECTION_KEYS: dict[str, dict[str, type]] = {
     "features": {f.name: bool for f in fields(FeatureSettings)},
     "commands": {f.name: float if f.type == "float" else int for f in fields(CommandSettings)},
     "mounts": {"include": list, "exclude": list},
-    "docker": {"base_url": str},
+    "docker": {"base_url": str, "cgroup_root": str},
     "generic_metrics": {"directory": str},
 }
 
@@ -297,6 +298,7 @@ def _build(raw: dict[str, Any], errors: list[str]) -> AgentSettings:
         mount_exclude=mounts.string_list("exclude"),
         generic_metrics_directory=Path(generic_directory) if generic_directory else None,
         docker_base_url=docker.string("base_url", "") or None,
+        docker_cgroup_root=Path(docker.string("cgroup_root", "") or "/sys/fs/cgroup"),
         log_level=log_level,
     )
 

@@ -84,7 +84,9 @@ def build_runtime(settings: AgentSettings) -> AgentRuntime:
     if settings.features.docker:
         from agent.collectors.docker_stats import DockerCollector
 
-        docker_sample = DockerCollector(base_url=settings.docker_base_url).sample
+        docker_sample = DockerCollector(
+            base_url=settings.docker_base_url, cgroup_root=settings.docker_cgroup_root
+        ).sample
     generic_sample = None
     directory = settings.generic_metrics_directory
     if directory is not None and directory.is_dir():

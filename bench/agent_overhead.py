@@ -14,7 +14,7 @@ Side by side for the same ``--duration``, each in its own process:
 CPU seconds (user + system, from psutil) are counted from when every process
 has warmed up; peak RSS is the kernel's high-water mark (VmHWM). The Docker
 engine's own CPU over the run (dockerd and its children) is shown too: one-shot
-stats make it work, but other users of the engine also count there.
+stats calls (when the engine is asked) make it work, but other users of the engine also count there.
 
 Containers and processes are removed on every exit, Ctrl-C included. This is a
 benchmark, not a test: it prints figures and ratios and asserts nothing.

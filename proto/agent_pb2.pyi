@@ -355,16 +355,18 @@ class PtyDataToServer(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., output: _Optional[bytes] = ..., closed: _Optional[bool] = ..., exit_code: _Optional[int] = ..., error_message: _Optional[str] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
-    __slots__ = ("timestamp_unix_ms", "pending_batches", "spooled_bytes", "dropped_batches_total")
+    __slots__ = ("timestamp_unix_ms", "pending_batches", "spooled_bytes", "dropped_batches_total", "docker_sample_overruns_total")
     TIMESTAMP_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     PENDING_BATCHES_FIELD_NUMBER: _ClassVar[int]
     SPOOLED_BYTES_FIELD_NUMBER: _ClassVar[int]
     DROPPED_BATCHES_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    DOCKER_SAMPLE_OVERRUNS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     timestamp_unix_ms: int
     pending_batches: int
     spooled_bytes: int
     dropped_batches_total: int
-    def __init__(self, timestamp_unix_ms: _Optional[int] = ..., pending_batches: _Optional[int] = ..., spooled_bytes: _Optional[int] = ..., dropped_batches_total: _Optional[int] = ...) -> None: ...
+    docker_sample_overruns_total: int
+    def __init__(self, timestamp_unix_ms: _Optional[int] = ..., pending_batches: _Optional[int] = ..., spooled_bytes: _Optional[int] = ..., dropped_batches_total: _Optional[int] = ..., docker_sample_overruns_total: _Optional[int] = ...) -> None: ...
 
 class MessageToAgent(_message.Message):
     __slots__ = ("server_handshake_ack", "agent_config", "command_request", "pty_data", "heartbeat_request", "batch_ack")

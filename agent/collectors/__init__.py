@@ -8,7 +8,9 @@ neither psutil nor the Docker SDK):
   ``disk_io`` and ``net_io``.
 - ``rates``: every counter-to-rate and reset-aware delta calculation.
 - ``docker_stats``: containers and their resource use (``DockerCollector``),
-  with the pure JSON conversions in ``docker_parse``.
+  with the pure JSON conversions in ``docker_parse``, the when-to-inspect rule in
+  ``docker_status`` and stats read from cgroup files by ``cgroups`` (parsers in
+  ``cgroup_parse``).
 - ``generic``: custom metrics from files and scripts (``GenericMetricsReader``),
   parsed by ``exposition``.
 

@@ -82,6 +82,7 @@ class AgentRuntime:
         )
         self.store.on_added = self.client.wake
         self.sampling = SamplingLoops(samplers, self.live, self.store.submit)
+        self.client.docker_sample_overruns = lambda: self.sampling.docker_overruns.total
 
     def _emit_command_response(self, response: agent_pb2.CommandResponse) -> None:
         self.client.send_control(agent_pb2.MessageToServer(command_response=response))

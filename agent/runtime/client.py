@@ -79,6 +79,8 @@ class StreamClient:
         self.connected = False
         self.collector_id = ""
         self.vps_id = 0
+        # Set by the runtime: Docker samples that overran their interval so far.
+        self.docker_sample_overruns: Callable[[], int] = lambda: 0
 
     # -- called by the rest of the agent -------------------------------------------------
 
@@ -105,6 +107,7 @@ class StreamClient:
                 pending_batches=self._store.pending_count,
                 spooled_bytes=self._store.spooled_bytes,
                 dropped_batches_total=self._store.dropped_total,
+                docker_sample_overruns_total=self.docker_sample_overruns(),
             )
         )
 

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from agent.runtime.batcher import SnapshotBatcher
 from agent.runtime.live import LiveSettings
+from agent.runtime.overruns import OverrunWatch
 from proto import agent_pb2
 
 __all__ = ["Cadence", "Samplers", "SamplingLoops"]
@@ -76,6 +77,7 @@ class SamplingLoops:
         # Totals since start, logged at shutdown: what was taken, to compare with what was stored.
         self.snapshots_taken = 0
         self.docker_samples_taken = 0
+        self.docker_overruns = OverrunWatch("Docker")
 
     async def run(self) -> None:
         """Run every configured loop until cancelled."""
@@ -145,8 +147,12 @@ class SamplingLoops:
         async def tick() -> None:
             if not self._settings.features.docker:
                 return
+            started = self._clock()
             batch = await self._sample("docker", sampler)
             if batch is not None:
+                self.docker_overruns.note(
+                    self._clock() - started, self._settings.intervals.docker_interval_s, len(batch.containers)
+                )
                 self.docker_samples_taken += 1
                 self._submit(agent_pb2.MessageToServer(docker_batch=batch))
 

@@ -65,6 +65,7 @@ include = ["/", "/data"]
 exclude = ["/boot"]
 [docker]
 base_url = "unix:///run/docker.sock"
+cgroup_root = "/host/sys/fs/cgroup"
 [generic_metrics]
 directory = "/var/lib/tidewatch-agent/metrics.d"
 """
@@ -78,6 +79,7 @@ directory = "/var/lib/tidewatch-agent/metrics.d"
     assert settings.mount_include == ("/", "/data")
     assert settings.mount_exclude == ("/boot",)
     assert settings.docker_base_url == "unix:///run/docker.sock"
+    assert settings.docker_cgroup_root == Path("/host/sys/fs/cgroup")
     assert settings.generic_metrics_directory == Path("/var/lib/tidewatch-agent/metrics.d")
 
 

@@ -69,6 +69,10 @@ def test_agent_sees_the_host_and_docker(resolved: dict[str, Any]) -> None:
     assert agent["pid"] == "host"
     assert agent["network_mode"] == "host"
     assert any("/var/run/docker.sock" in str(v) for v in agent["volumes"])
+    # Container stats are read from the host's cgroup files, mounted read-only.
+    cgroups = [v for v in agent["volumes"] if str(v).startswith("/sys/fs/cgroup:")]
+    assert cgroups == ["/sys/fs/cgroup:/host/sys/fs/cgroup:ro"]
+    assert agent["environment"]["TIDEWATCH_AGENT_DOCKER_CGROUP_ROOT"] == "/host/sys/fs/cgroup"
 
 
 def test_web_ports_bind_to_loopback_by_default(resolved: dict[str, Any]) -> None:
