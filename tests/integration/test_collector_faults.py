@@ -24,7 +24,7 @@ import psycopg
 import pytest
 
 from tests.conftest import Vps, create_vps, free_port
-from tests.pg_control import PrivatePostgres, private_postgres_unavailable
+from tests.pg_control import PrivatePostgres
 from tests.sim_agent import SimAgent
 
 pytestmark = [pytest.mark.slow, pytest.mark.db]
@@ -38,18 +38,6 @@ SAMPLE_KEYS = {
     "network_metrics": "time, interface",
     "container_metrics": "time, container_id",
 }
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PrivatePostgres]:
-    if (reason := private_postgres_unavailable()) is not None:
-        pytest.skip(reason)
-    cluster = PrivatePostgres(free_port())
-    cluster.create()
-    try:
-        yield cluster
-    finally:
-        cluster.destroy()
 
 
 @pytest.fixture(autouse=True)

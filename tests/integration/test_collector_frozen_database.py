@@ -35,7 +35,7 @@ from tests.integration.test_collector_faults import (
     finish,
     start_agents,
 )
-from tests.pg_control import PrivatePostgres, private_postgres_unavailable
+from tests.pg_control import PrivatePostgres
 from tests.processes import Service
 from tests.stream_client import TestStream, handshake
 
@@ -48,18 +48,6 @@ WRITE_LIMIT_S = 3.0
 HEALTH_BUDGET_S = 2.0
 # What an HTTP round trip to a local process may add to the budget on a busy 2-core machine.
 HTTP_SLACK_S = 1.0
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PrivatePostgres]:
-    if (reason := private_postgres_unavailable()) is not None:
-        pytest.skip(reason)
-    cluster = PrivatePostgres(free_port())
-    cluster.create()
-    try:
-        yield cluster
-    finally:
-        cluster.destroy()
 
 
 def http_get(url: str, timeout_s: float = 15.0) -> tuple[int, str, dict[str, str], float]:
