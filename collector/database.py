@@ -42,7 +42,7 @@ class DatabaseHealth:
         self._changed_at = float("-inf")
         self._down_since = 0.0
 
-    def failed(self, started: float, exc: BaseException, limit_s: float) -> None:
+    def failed(self, started: float, exc: BaseException) -> None:
         """Work started at ``started`` (monotonic) got no answer: ``exc`` says why."""
         if not self.up or started < self._changed_at:
             return
@@ -57,7 +57,7 @@ class DatabaseHealth:
             log.error(
                 "database unresponsive for %.0f s (%s); unacknowledged batches stay queued, "
                 "agents keep theirs until it answers",
-                limit_s,
+                self._changed_at - started,
                 reason,
             )
         else:
@@ -112,7 +112,7 @@ class Database:
                 yield conn
         except Exception as exc:
             if is_connection_failure(exc):
-                self.health.failed(started, exc, limit)
+                self.health.failed(started, exc)
             else:
                 self.health.answered(started)  # it refused the statement, but it answered
             raise

@@ -156,7 +156,8 @@ async def test_frozen_database_is_noticed_and_loses_nothing(pg: PrivatePostgres,
 
     log = collector.log()
     unresponsive = re.findall(r"database unresponsive for (\d+) s", log)
-    assert len(unresponsive) == 1 and float(unresponsive[0]) in (QUERY_LIMIT_S, WRITE_LIMIT_S), log
+    # For as long as the first work to give up had waited: a query's or a write's limit.
+    assert len(unresponsive) == 1 and QUERY_LIMIT_S <= float(unresponsive[0]) <= WRITE_LIMIT_S + 1, log
     assert "database unavailable" not in log, log
     back = re.findall(r"database back after (\d+) s", log)
     assert len(back) == 1 and FREEZE_S - WRITE_LIMIT_S - 2 <= float(back[0]) <= FREEZE_S + 30, log
