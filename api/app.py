@@ -11,6 +11,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from psycopg.conninfo import make_conninfo
 
 from api import paths
 from api.auth.controller import AuthController
@@ -24,6 +25,7 @@ from api.metrics.controller import MetricsController
 from api.resources import Resources, lifespan, provide_db
 from api.users import AuditController, UsersController
 from api.vps.controller import VpsController
+from common.db_limits import connect_kwargs
 from common.settings import ApiSettings, load_settings, resolve_dsn
 
 __all__ = ["create_app"]
@@ -63,7 +65,8 @@ def create_app(settings: ApiSettings | None = None, dsn: str | None = None) -> L
     """Build the API. Nothing connects until the app's lifespan starts."""
     settings = settings or load_settings(ApiSettings, "TIDEWATCH_API_")
     dsn = dsn or resolve_dsn()
-    resources = Resources(settings=settings, dsn=dsn, sessions=SessionCache(), live=LiveHub(dsn))
+    live = LiveHub(make_conninfo(dsn, **connect_kwargs(dsn, settings.db_connect_timeout_s)))
+    resources = Resources(settings=settings, dsn=dsn, sessions=SessionCache(), live=live)
     return Litestar(
         route_handlers=[
             AuthController,

@@ -23,6 +23,7 @@ from litestar.exceptions import (
 from litestar.types import ExceptionHandlersMap
 from psycopg_pool import PoolTimeout
 
+from common.db_limits import DatabaseUnresponsive
 from common.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE, FieldError, Problem
 
 __all__ = [
@@ -156,9 +157,14 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Probl
 
 def _database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     log.warning("database unavailable for %s %s: %s", request.method, request.url.path, exc)
+    detail = (
+        f"the database did not answer within {exc.limit_s:g} s; try again shortly"
+        if isinstance(exc, DatabaseUnresponsive)
+        else "the database is not reachable; try again shortly"
+    )
     problem = ProblemError(
         503,
-        "the database is not reachable; try again shortly",
+        detail,
         title="Database unavailable",
         headers={"Retry-After": "5"},
     )

@@ -14,13 +14,25 @@ from api import paths
 from api.errors import ProblemError
 from api.resources import get_resources
 from common.api_models import HealthOut
+from common.db_limits import DatabaseUnresponsive, is_connection_failure
 from common.problems import Problem
 
 __all__ = ["HealthController"]
 
 log = logging.getLogger("tidewatch.api.health")
 
-HEALTH_TIMEOUT_S = 2.0
+
+def _unavailable(exc: Exception, budget_s: float) -> ProblemError:
+    """The 503 problem for a failed check, saying what went wrong."""
+    if isinstance(exc, DatabaseUnresponsive):
+        detail = f"the database did not answer within {budget_s:g} s"
+    elif isinstance(exc, PoolTimeout):
+        detail = f"no database connection within {budget_s:g} s: it refuses connections or does not answer"
+    elif is_connection_failure(exc):
+        detail = "the database connection failed"
+    else:
+        detail = f"the database answered the health check with an error ({type(exc).__name__})"
+    return ProblemError(503, detail, title="Database unavailable", headers={"Retry-After": "5"})
 
 
 class HealthController(Controller):
@@ -33,26 +45,25 @@ class HealthController(Controller):
         operation_id="getHealth",
         name="health",
         summary="Is the API up and its database reachable?",
+        description="Answers within ``health_timeout_s`` (2 s by default), whether the database "
+        "answers, refuses or hangs.",
         opt={"exclude_from_auth": True},
         security=[],
-        responses={503: ResponseSpec(Problem, description="The database is not reachable")},
+        responses={503: ResponseSpec(Problem, description="The database refuses or does not answer")},
         cache_control=None,
     )
     async def health(self, state: State) -> HealthOut:
         res = get_resources(state)
+        budget_s = res.settings.health_timeout_s
         try:
-            async with res.pool.connection(timeout=HEALTH_TIMEOUT_S) as conn:
+            # Every check runs in this block: one connection, one time budget for all.
+            async with res.connection("health check", budget_s) as conn:
                 edition = await res.edition(conn)
                 cur = await conn.execute("SELECT max(version) AS version FROM schema_migrations")
                 row = await cur.fetchone()
         except (PoolTimeout, psycopg.Error) as exc:
-            log.warning("health check failed: %s", str(exc).strip())
-            raise ProblemError(
-                503,
-                f"the database did not answer within {HEALTH_TIMEOUT_S:.0f}s",
-                title="Database unavailable",
-                headers={"Retry-After": "5"},
-            ) from None
+            log.warning("health check failed: %s", str(exc).strip() or type(exc).__name__)
+            raise _unavailable(exc, budget_s) from None
         return HealthOut(
             status="ok",
             database="ok",

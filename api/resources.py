@@ -4,7 +4,7 @@ the live feed. Opened in the lifespan, closed on exit; nothing connects at impor
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -17,6 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from api.auth.sessions import SessionCache
 from api.live.hub import LiveHub
+from common.db_limits import check_within_deadline, connect_kwargs, limited_connection
 from common.edition import Edition, parse_edition
 from common.settings import ApiSettings
 
@@ -30,8 +31,6 @@ POOL_MIN_SIZE = 1
 POOL_MAX_SIZE = 10
 # How long a request waits for a pooled connection before answering 503.
 POOL_TIMEOUT_S = 5.0
-# A runaway range query must not hold a connection for long.
-STATEMENT_TIMEOUT = "30s"
 
 
 @dataclass
@@ -50,6 +49,13 @@ class Resources:
         if self._pool is None:
             raise RuntimeError("the connection pool is opened by the app's lifespan")
         return self._pool
+
+    def connection(self, what: str, limit_s: float | None = None) -> AbstractAsyncContextManager[Connection]:
+        """A pooled connection in a transaction, for at most ``limit_s`` (default: the
+        request limit) including the commit. A database that does not answer in time
+        raises PoolTimeout or DatabaseUnresponsive (both 503 problems)."""
+        limit = self.settings.db_query_timeout_s if limit_s is None else limit_s
+        return limited_connection(self.pool, limit, what)
 
     async def edition(self, conn: Connection) -> Edition:
         """The TimescaleDB edition, read once and remembered."""
@@ -73,18 +79,22 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     reports 503) even while the database is down.
     """
     res = get_resources(app.state)
+    settings = res.settings
     res._pool = AsyncConnectionPool(
         res.dsn,
         connection_class=Connection,
         kwargs={
             "row_factory": dict_row,
             "application_name": "tidewatch-api",
-            "options": f"-c statement_timeout={STATEMENT_TIMEOUT}",
+            # The server stops a runaway query itself (the connection survives);
+            # the client-side limit in connection() covers a server that hangs.
+            "options": f"-c statement_timeout={round(settings.db_query_timeout_s * 1000)}",
+            **connect_kwargs(res.dsn, settings.db_connect_timeout_s),
         },
         min_size=POOL_MIN_SIZE,
         max_size=POOL_MAX_SIZE,
         timeout=POOL_TIMEOUT_S,
-        check=AsyncConnectionPool.check_connection,
+        check=check_within_deadline,
         open=False,
         name="tidewatch-api",
     )
@@ -101,5 +111,5 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
 async def provide_db(state: State) -> AsyncIterator[Connection]:
     """One pooled connection per request, in a transaction: committed when the
     handler returns, rolled back when it raises."""
-    async with get_resources(state).pool.connection() as conn:
+    async with get_resources(state).connection("request") as conn:
         yield conn

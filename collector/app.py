@@ -10,16 +10,19 @@ from typing import Any
 
 import grpc
 from psycopg import AsyncConnection
+from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
 from collector.auth import AgentAuthenticator
 from collector.commands import CommandRelay
+from collector.database import Database
 from collector.ingest import IngestWriter
 from collector.listener import NotificationListener
 from collector.maintenance import Maintenance
 from collector.server import build_server
 from collector.service import AgentStreamService
 from collector.sessions import SessionRegistry
+from common.db_limits import connect_kwargs
 from common.settings import CollectorSettings
 from proto import agent_pb2
 
@@ -35,23 +38,17 @@ class CollectorApp:
     def __init__(self, settings: CollectorSettings, dsn: str) -> None:
         self.settings = settings
         self._dsn = dsn
-        self.pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
-            dsn,
-            min_size=settings.pool_min_size,
-            max_size=settings.pool_max_size,
-            open=False,
-            name="collector",
-            reconnect_timeout=0,
-        )
-        self.registry = SessionRegistry(self.pool, settings)
+        self.db = Database(settings, dsn)
+        self.pool: AsyncConnectionPool[AsyncConnection[Any]] = self.db.pool
+        self.registry = SessionRegistry(self.db, settings)
         self.writer = IngestWriter(
-            self.pool,
+            self.db,
             flush_max_rows=settings.flush_max_rows,
             flush_interval_ms=settings.flush_interval_ms,
             queue_max_rows=settings.queue_max_rows,
             late_window=timedelta(seconds=settings.rollup_late_window_s),
         )
-        self.commands = CommandRelay(self.pool, self.registry)
+        self.commands = CommandRelay(self.db, self.registry)
         self.maintenance = Maintenance(self.pool, timedelta(seconds=settings.rollup_late_window_s))
         self._tasks: list[asyncio.Task[None]] = []
         self._server: grpc.aio.Server | None = None
@@ -59,7 +56,7 @@ class CollectorApp:
 
     async def _raw_retention_s(self) -> float:
         try:
-            async with self.pool.connection(timeout=5) as conn:
+            async with self.db.connection("retention settings") as conn:
                 row = await (
                     await conn.execute(
                         "SELECT extract(epoch FROM keep) FROM retention_settings WHERE relation = 'host_metrics'"
@@ -77,7 +74,7 @@ class CollectorApp:
         await self.pool.open(wait=False)
         service = AgentStreamService(
             self.settings,
-            AgentAuthenticator(self.pool),
+            AgentAuthenticator(self.db),
             self.registry,
             self.writer,
             self.commands,
@@ -86,7 +83,7 @@ class CollectorApp:
         self._server, self.port = build_server(self.settings, service)
         self.writer.start()
         listener = NotificationListener(
-            self._dsn,
+            make_conninfo(self._dsn, **connect_kwargs(self._dsn, self.settings.db_connect_timeout_s)),
             {
                 "tidewatch_commands": self._on_command_notify,
                 "tidewatch_token_rotated": self._on_token_rotated,
@@ -133,7 +130,7 @@ class CollectorApp:
         held = self.registry.held_vps_ids()
         if not held:
             return
-        async with self.pool.connection() as conn:
+        async with self.db.connection("catch-up") as conn:
             current = {
                 vps_id: rotated
                 for vps_id, rotated in await (

@@ -11,20 +11,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from typing import Any
 
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
-
+from collector.database import Database
 from common.tokens import AGENT_TOKEN_PREFIX, parse_token, verify_token
 
 __all__ = ["AgentAuthenticator", "AuthFailure"]
 
 log = logging.getLogger("tidewatch.collector.auth")
-
-# With the database down, answer UNAVAILABLE soon rather than after the pool's
-# 30 s default, which outlasts the agent's handshake timeout.
-DB_TIMEOUT_S = 5.0
 
 
 class AuthFailure(Exception):
@@ -32,8 +25,9 @@ class AuthFailure(Exception):
 
 
 class AgentAuthenticator:
-    def __init__(self, pool: AsyncConnectionPool[AsyncConnection[Any]]) -> None:
-        self._pool = pool
+    def __init__(self, db: Database) -> None:
+        # Its query limit answers UNAVAILABLE well inside the agent's handshake timeout.
+        self._db = db
         self._verified: dict[tuple[str, str], int] = {}
 
     async def authenticate(self, authorization: str | None) -> int:
@@ -47,7 +41,7 @@ class AgentAuthenticator:
         key_id = parse_token(token, AGENT_TOKEN_PREFIX)
         if key_id is None:
             raise AuthFailure("malformed agent token (expected twa_<key>.<secret>)")
-        async with self._pool.connection(timeout=DB_TIMEOUT_S) as conn:
+        async with self._db.connection("agent authentication") as conn:
             row = await (
                 await conn.execute("SELECT id, agent_token_hash FROM vps WHERE agent_key_id = %s", (key_id,))
             ).fetchone()

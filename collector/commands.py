@@ -10,12 +10,10 @@ announced on ``tidewatch_command_updates``.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from google.protobuf import json_format
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 
+from collector.database import Database
 from collector.sessions import SessionRegistry
 from proto import agent_pb2
 
@@ -39,8 +37,8 @@ FINAL_STATUSES = frozenset({"succeeded", "failed", "timed_out", "cancelled", "re
 
 
 class CommandRelay:
-    def __init__(self, pool: AsyncConnectionPool[AsyncConnection[Any]], registry: SessionRegistry) -> None:
-        self._pool = pool
+    def __init__(self, db: Database, registry: SessionRegistry) -> None:
+        self._db = db
         self._registry = registry
 
     async def dispatch_pending(self, vps_ids: list[int] | None = None) -> int:
@@ -52,7 +50,7 @@ class CommandRelay:
         )
         if not held:
             return 0
-        async with self._pool.connection() as conn:
+        async with self._db.connection("command dispatch") as conn:
             rows = await (
                 await conn.execute(
                     "UPDATE commands SET status = 'dispatched', dispatched_at = now()"
@@ -80,7 +78,7 @@ class CommandRelay:
         return sent
 
     async def _finish(self, command_id: str, status: str, error: str) -> None:
-        async with self._pool.connection() as conn:
+        async with self._db.connection("command status") as conn:
             await conn.execute(
                 "UPDATE commands SET status = %s, error_message = %s,"
                 " finished_at = CASE WHEN %s THEN now() END WHERE id = %s",
@@ -97,7 +95,7 @@ class CommandRelay:
             log.warning("vps %d answered a command id containing NUL; ignored", vps_id)
             return
         final = status in FINAL_STATUSES
-        async with self._pool.connection() as conn:
+        async with self._db.connection("command response") as conn:
             result = await conn.execute(
                 "UPDATE commands SET status = CASE WHEN status = ANY(%(finals)s) THEN status ELSE %(status)s END,"
                 " stdout = left(stdout || %(stdout)s, %(cap)s), stderr = left(stderr || %(stderr)s, %(cap)s),"

@@ -8,8 +8,12 @@ late-data invalidations and the live NOTIFY. Each batch's future resolves only
 after COMMIT, and only then does the agent get its ack.
 
 When the database is down the flusher keeps the batches and retries: nothing
-accepted is dropped, agents just wait for acks. A batch the database refuses
-(which validation should have caught) is isolated and rejected alone.
+accepted is dropped, agents just wait for acks. A flush has a client-side time
+limit (``db_write_timeout_s``, collector/database.py): when a frozen database
+lets it expire, even during COMMIT, the outcome is unknown, so the batches are
+not acked but kept and written again; ``ingested_batches`` recognises any that
+did commit. A batch the database refuses (which validation should have caught)
+is isolated and rejected alone.
 """
 
 from __future__ import annotations
@@ -27,11 +31,11 @@ from enum import Enum
 from typing import Any
 
 import psycopg
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import PoolTimeout
 
 from collector import metrics, tables
 from collector.containers import ContainerCache, write_containers
+from collector.database import Database
 from collector.rows import ConvertedBatch
 
 __all__ = ["AckResult", "IngestWriter", "Outcome", "QueueFull"]
@@ -76,7 +80,7 @@ class IngestWriter:
 
     def __init__(
         self,
-        pool: AsyncConnectionPool[AsyncConnection[Any]],
+        db: Database,
         *,
         flush_max_rows: int,
         flush_interval_ms: int,
@@ -84,7 +88,7 @@ class IngestWriter:
         late_window: timedelta,
         flushers: int = 2,
     ) -> None:
-        self._pool = pool
+        self._db = db
         self._flush_max_rows = flush_max_rows
         self._flush_interval = flush_interval_ms / 1000
         self._queue_max_rows = queue_max_rows
@@ -95,7 +99,6 @@ class IngestWriter:
         self._changed = asyncio.Condition()
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
-        self._db_healthy = True
         self._containers = ContainerCache()
 
     @property
@@ -208,24 +211,13 @@ class IngestWriter:
             live = [b for b in batches if not b.future.done()]
             try:
                 results = await self._write_isolating(live)
-            except (psycopg.OperationalError, PoolTimeout, OSError) as exc:
-                if self._db_healthy:
-                    log.error(
-                        "database unavailable, holding %d batches and retrying (agents keep theirs "
-                        "until acknowledged): %s",
-                        len(batches),
-                        str(exc).strip().splitlines()[0],
-                    )
-                self._db_healthy = False
-                metrics.DB_UP.set(0)
+            except (psycopg.OperationalError, PoolTimeout, OSError):
+                # Not committed, or not known to be: no ack. The database's state
+                # is logged once per outage by collector/database.py.
                 await self._give_back(batches)
                 await asyncio.sleep(retry_delay)
                 retry_delay = min(retry_delay * 2, 3.0)
                 continue
-            if not self._db_healthy:
-                log.info("database is back; ingest resumed")
-            self._db_healthy = True
-            metrics.DB_UP.set(1)
             retry_delay = 0.5
             await self._release(batches)
             for pending, result in zip(live, results, strict=True):
@@ -255,10 +247,10 @@ class IngestWriter:
             first_of_key.setdefault(pending.key, index)
         unique = [batches[i] for i in sorted(first_of_key.values())]
         docker_vps_ids = [b.vps_id for b in unique if b.batch.containers is not None]
+        # One transaction, committed as the block ends, all within the write limit.
         async with (
             self._containers.claim(docker_vps_ids) as containers,
-            self._pool.connection() as conn,
-            conn.transaction(),
+            self._db.connection("ingest write", self._db.write_limit_s) as conn,
         ):
             cur = conn.cursor()
             await cur.execute(

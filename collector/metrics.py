@@ -33,7 +33,10 @@ FLUSH_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 AGENTS_CONNECTED = Gauge("tidewatch_collector_agents_connected", "Agent streams held by this collector")
-DB_UP = Gauge("tidewatch_collector_database_up", "1 while the last ingest transaction succeeded")
+DB_UP = Gauge(
+    "tidewatch_collector_database_up",
+    "0 while the database does not answer the collector (refused, or no answer within a time limit)",
+)
 DB_UP.set(1)
 
 

@@ -15,10 +15,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
-
 from collector import metrics
+from collector.database import Database
+from common.db_limits import is_connection_failure
 from common.settings import CollectorSettings
 from proto import agent_pb2
 
@@ -89,8 +88,8 @@ def effective_config(
 
 
 class SessionRegistry:
-    def __init__(self, pool: AsyncConnectionPool[AsyncConnection[Any]], settings: CollectorSettings) -> None:
-        self._pool = pool
+    def __init__(self, db: Database, settings: CollectorSettings) -> None:
+        self._db = db
         self._settings = settings
         self._sessions: dict[int, AgentSession] = {}
         self._heard: set[int] = set()
@@ -110,7 +109,7 @@ class SessionRegistry:
         if older is not None:
             older.cut("a newer stream from the same agent replaced this one")
         host = handshake.host
-        async with self._pool.connection() as conn:
+        async with self._db.connection("stream registration") as conn:
             row = await (
                 await conn.execute(
                     "WITH old AS (SELECT online FROM vps WHERE id = %(id)s FOR UPDATE)"
@@ -171,7 +170,7 @@ class SessionRegistry:
         del self._sessions[session.vps_id]
         metrics.AGENTS_CONNECTED.set(len(self._sessions))
         try:
-            async with self._pool.connection() as conn:
+            async with self._db.connection("stream close") as conn:
                 await conn.execute(
                     "UPDATE vps SET connected_collector = NULL, last_seen = now()"
                     " WHERE id = %s AND connected_collector = %s",
@@ -181,7 +180,7 @@ class SessionRegistry:
             log.warning("could not record disconnect of vps %d: %s", session.vps_id, exc)
 
     async def load_config(self, session: AgentSession) -> agent_pb2.AgentConfig:
-        async with self._pool.connection() as conn:
+        async with self._db.connection("agent config") as conn:
             row = await (
                 await conn.execute("SELECT agent_config FROM vps WHERE id = %s", (session.vps_id,))
             ).fetchone()
@@ -190,7 +189,7 @@ class SessionRegistry:
     async def housekeeping_once(self) -> None:
         """Write last_seen for agents heard from, then mark silent ones offline fleet-wide."""
         heard, self._heard = self._heard, set()
-        async with self._pool.connection() as conn:
+        async with self._db.connection("housekeeping") as conn:
             if heard:
                 came_back = await (
                     await conn.execute(
@@ -228,4 +227,6 @@ class SessionRegistry:
             try:
                 await self.housekeeping_once()
             except Exception as exc:
-                log.warning("session housekeeping failed (will retry): %s", str(exc).strip())
+                # An outage is logged once by collector/database.py, not every round.
+                level = logging.DEBUG if is_connection_failure(exc) else logging.WARNING
+                log.log(level, "session housekeeping failed (will retry): %s", str(exc).strip())

@@ -49,6 +49,14 @@ class CollectorSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True)
     queue_wait_s: float = 10.0
     pool_min_size: int = 2
     pool_max_size: int = 8
+    # Client-side limits on database work, so a frozen database is noticed
+    # (docs/architecture.md, "When the database stops answering"). One ingest
+    # transaction: a connection, COPY of up to flush_max_rows rows, COMMIT.
+    db_write_timeout_s: float = 10.0
+    # Any other unit of work: handshakes, last_seen, housekeeping, commands.
+    db_query_timeout_s: float = 5.0
+    # Establishing one connection (libpq connect_timeout, whole seconds, at least 2).
+    db_connect_timeout_s: float = 5.0
     metrics_listen: str = "127.0.0.1:9464"
     heartbeat_interval_s: float = 10.0
     # An agent silent for this long is marked offline.
@@ -74,6 +82,14 @@ class ApiSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     max_points_per_series: int = 1500
     command_wait_s: float = 10.0
     allow_registration: bool = True
+    # A request's database work (connection, queries, commit), enforced by the
+    # client; the server's statement_timeout is the same.
+    db_query_timeout_s: float = 30.0
+    # /api/health answers within this: 200, or a 503 problem when the database
+    # refuses or does not answer.
+    health_timeout_s: float = 2.0
+    # Establishing one connection (libpq connect_timeout, whole seconds, at least 2).
+    db_connect_timeout_s: float = 5.0
 
 
 class DashboardSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

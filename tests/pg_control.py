@@ -5,7 +5,7 @@ cluster (scripts/local-db.sh) would break every other test and service using it
 at the same moment, so they get a throwaway cluster of their own: the same
 binaries in the same Debian root, a fresh data directory and its own port.
 Stopping and starting it is ``pg_ctl`` inside that root, exactly as local-db.sh
-does for the shared one.
+does for the shared one; freezing it is SIGSTOP to every one of its processes.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import contextlib
 import os
 import secrets
 import shutil
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,6 +48,11 @@ class PrivatePostgres:
         self.data_dir = f"/var/lib/tidewatch/fault-{secrets.token_hex(4)}"
         self._password = secrets.token_urlsafe(18)
         self.dsn = f"postgresql://tidewatch:{self._password}@127.0.0.1:{port}/tidewatch"
+
+    @property
+    def admin_dsn(self) -> str:
+        """The ``postgres`` superuser, on the ``tidewatch`` database."""
+        return make_conninfo(self.dsn, user="postgres")
 
     @property
     def log_file(self) -> Path:
@@ -123,7 +130,52 @@ class PrivatePostgres:
         finally:
             self.ensure_running()
 
+    def _postmaster_pid(self) -> int:
+        pid_file = ROOT / self.data_dir.lstrip("/") / "postmaster.pid"
+        return int(pid_file.read_text().split()[0])
+
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[None]:
+        """SIGSTOP the postmaster and all its children for the block; SIGCONT them whatever happens.
+
+        Connections stay open and the listening socket still completes TCP
+        handshakes (the kernel does that), but nothing answers: a hung server.
+        """
+        postmaster = self._postmaster_pid()
+        stopped: list[int] = []
+        try:
+            os.kill(postmaster, signal.SIGSTOP)
+            stopped.append(postmaster)
+            # A stopped postmaster forks no more; a second look catches a fork in flight.
+            for _ in range(2):
+                for pid in _children(postmaster) - set(stopped):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGSTOP)
+                        stopped.append(pid)
+                time.sleep(0.05)
+            yield
+        finally:
+            for pid in stopped:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+
     def destroy(self) -> None:
         if self.is_running():
             self.stop("immediate")
         shutil.rmtree(ROOT / self.data_dir.lstrip("/"), ignore_errors=True)
+
+
+def _children(parent: int) -> set[int]:
+    """Process ids whose parent is ``parent``, from /proc."""
+    children = set()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue  # exited meanwhile
+        # "pid (comm) state ppid …"; comm may hold spaces and parentheses.
+        if int(stat.rpartition(")")[2].split()[1]) == parent:
+            children.add(int(entry.name))
+    return children

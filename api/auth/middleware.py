@@ -26,6 +26,6 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:  # type: ignore[type-arg]
         token = bearer_token(connection.headers.get("authorization", ""))
         res = get_resources(connection.app.state)
-        async with res.pool.connection() as conn:
+        async with res.connection("authentication") as conn:
             user = await authenticate(conn, res.sessions, token)
         return AuthenticationResult(user=user, auth=token)

@@ -71,7 +71,7 @@ async def _authenticate(session: _Session, res: Resources) -> AuthUser:
         if not isinstance(message, LiveAuth):
             raise NotAuthorizedException('the first message must be {"type": "auth", "token": …}')
         token = message.token
-    async with res.pool.connection() as conn:
+    async with res.connection("authentication") as conn:
         return await authenticate(conn, res.sessions, token)
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
+import psycopg
 import pytest
 from litestar import Litestar
 from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import AsyncTestClient
+from psycopg.rows import DictRow
 
 from api.app import create_app
 from common.settings import ApiSettings
@@ -37,6 +41,23 @@ async def test_health_is_503_when_the_database_is_unreachable() -> None:
             assert "database" in ws.receive_json(timeout=10)["detail"]
             ws.receive(timeout=5)
         assert closed.value.code == 1013
+
+
+async def test_health_is_503_within_its_budget_when_the_database_hangs(
+    client: Client, db: psycopg.Connection[DictRow]
+) -> None:
+    budget_s = ApiSettings().health_timeout_s
+    # The lock makes the health query wait, as a frozen server would: no error, no answer.
+    with db.transaction():
+        db.execute("LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        health = await client.get("/api/health")
+        took = time.monotonic() - started
+    body = assert_problem(health, 503)
+    assert body["detail"] == f"the database did not answer within {budget_s:g} s", body
+    assert took < budget_s + 1.0, f"health took {took:.2f} s"
+    # The connection the limit broke was discarded, not pooled: the next check is fine.
+    assert (await client.get("/api/health")).status_code == 200
 
 
 async def test_malformed_and_unknown_requests(client: Client, operator: SignedIn) -> None:
