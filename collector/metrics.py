@@ -10,8 +10,10 @@ __all__ = [
     "DB_UP",
     "FLUSH_SECONDS",
     "INGEST_LAG",
+    "MAINTENANCE_SUCCESS_TIME",
     "QUEUE_ROWS",
     "ROWS",
+    "TIMESCALEDB_JOB_PROBLEMS",
     "serve_metrics",
 ]
 
@@ -35,6 +37,15 @@ FLUSH_SECONDS = Histogram(
 AGENTS_CONNECTED = Gauge("tidewatch_collector_agents_connected", "Agent streams held by this collector")
 DB_UP = Gauge("tidewatch_collector_database_up", "1 while the last ingest transaction succeeded")
 DB_UP.set(1)
+MAINTENANCE_SUCCESS_TIME = Gauge(
+    "tidewatch_collector_maintenance_last_success_timestamp_seconds",
+    "When this collector last finished a rollup refresh and retention pass",
+)
+TIMESCALEDB_JOB_PROBLEMS = Gauge(
+    "tidewatch_collector_timescaledb_job_problem",
+    "1 for each TimescaleDB job whose last run failed or that has not succeeded lately (problem: failing, stale)",
+    ["job", "problem"],
+)
 
 
 def serve_metrics(listen: str) -> None:
