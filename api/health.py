@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import psycopg
 from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.openapi import ResponseSpec
+from psycopg import AsyncConnection
 from psycopg_pool import PoolTimeout
 
 from api import paths
 from api.errors import ProblemError
 from api.resources import get_resources
 from common.api_models import HealthOut
+from common.jobs import describe, read_job_problems
 from common.problems import Problem
 
 __all__ = ["HealthController"]
@@ -21,6 +24,18 @@ __all__ = ["HealthController"]
 log = logging.getLogger("tidewatch.api.health")
 
 HEALTH_TIMEOUT_S = 2.0
+
+
+async def failing_jobs(conn: AsyncConnection[Any]) -> list[str]:
+    """TimescaleDB jobs that failed last time or fell behind, one line each.
+
+    Rollups and retention stay right regardless (the collector's maintenance
+    does that work), so this degrades the health instead of failing it.
+    """
+    problems = await read_job_problems(conn)
+    for problem in problems:
+        log.warning("health degraded: TimescaleDB job %s", describe(problem))
+    return [describe(p) for p in problems]
 
 
 class HealthController(Controller):
@@ -32,7 +47,7 @@ class HealthController(Controller):
     @get(
         operation_id="getHealth",
         name="health",
-        summary="Is the API up and its database reachable?",
+        summary="Is the API up, its database reachable and TimescaleDB's jobs healthy?",
         opt={"exclude_from_auth": True},
         security=[],
         responses={503: ResponseSpec(Problem, description="The database is not reachable")},
@@ -45,6 +60,7 @@ class HealthController(Controller):
                 edition = await res.edition(conn)
                 cur = await conn.execute("SELECT max(version) AS version FROM schema_migrations")
                 row = await cur.fetchone()
+                jobs = await failing_jobs(conn)
         except (PoolTimeout, psycopg.Error) as exc:
             log.warning("health check failed: %s", str(exc).strip())
             raise ProblemError(
@@ -54,9 +70,10 @@ class HealthController(Controller):
                 headers={"Retry-After": "5"},
             ) from None
         return HealthOut(
-            status="ok",
+            status="degraded" if jobs else "ok",
             database="ok",
             edition=edition.value,
             schema_version=int(row["version"]) if row and row["version"] is not None else 0,
             live_feed="listening" if res.live.listening.is_set() else "reconnecting",
+            jobs=jobs,
         )

@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 from psycopg import AsyncConnection
+from psycopg.rows import tuple_row
 
 __all__ = ["JobProblem", "describe", "read_job_problems"]
 
@@ -27,7 +28,13 @@ class JobProblem(msgspec.Struct, frozen=True):
 
 
 async def read_job_problems(conn: AsyncConnection[Any]) -> list[JobProblem]:
-    cur = await conn.execute(
+    """Failing or stale jobs; none before migration 0008 defines ``tw_job_problems()``."""
+    cur = conn.cursor(row_factory=tuple_row)
+    await cur.execute("SELECT to_regprocedure('tw_job_problems()') IS NOT NULL")
+    defined = await cur.fetchone()
+    if not defined or not defined[0]:
+        return []
+    await cur.execute(
         "SELECT job_id, job_name, problem, total_failures, seconds_since_success FROM tw_job_problems()"
     )
     return [

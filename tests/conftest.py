@@ -78,9 +78,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         )
 
 
-def create_test_database(prefix: str = "tidewatch_test") -> str:
-    """A fresh, migrated database; returns its DSN. Drop it with ``drop_test_database``."""
-    base = _server_dsn()
+def create_test_database(prefix: str = "tidewatch_test", server_dsn: str | None = None) -> str:
+    """A fresh, migrated database on the test server (or ``server_dsn``'s); returns its DSN.
+    Drop it with ``drop_test_database``."""
+    base = server_dsn or _server_dsn()
     name = f"{prefix}_{secrets.token_hex(4)}"
     with psycopg.connect(base, autocommit=True) as conn:
         # PostgreSQL copies a template only while nobody else is connected to it,
