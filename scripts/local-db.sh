@@ -128,7 +128,7 @@ CONF
     if [[ $EDITION == timescale ]]; then
         cat >> "$ROOT$PGDATA_IN_ROOT/postgresql.conf" <<CONF
 timescaledb.license = 'timescale'
-# Each migrated database holds about 38 jobs (10 refresh, 18 retention and 7
+# Each migrated database holds 37 jobs (10 refresh, 18 retention and 7
 # compression policies, TimescaleDB's own) and one scheduler; tests keep several
 # databases at once. Too few workers and jobs silently fail to start.
 timescaledb.max_background_workers = 48

@@ -9,10 +9,12 @@ import logging
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+import yaml
 from litestar.testing import AsyncTestClient
 from prometheus_client import REGISTRY
 from psycopg import AsyncConnection
@@ -91,3 +93,25 @@ async def test_a_failing_job_is_reported_by_name(jobs_dsn: str, caplog: pytest.L
     assert REGISTRY.get_sample_value(PROBLEM_METRIC, {"job": name, "problem": "failing"}) is None
     body = await health(jobs_dsn)
     assert (body["status"], body["jobs"]) == ("ok", [])
+
+
+def test_the_worker_settings_fit_the_job_count(jobs_dsn: str) -> None:
+    """compose.yaml and the local server give every job of a database a worker, with room to spare."""
+    compose = yaml.safe_load((Path(__file__).resolve().parents[2] / "compose.yaml").read_text())
+    args = compose["services"]["db"]["command"]
+    settings = dict(a.split("=", 1) for a in args[1:] if "=" in a)
+    with psycopg.connect(jobs_dsn) as conn:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM timescaledb_information.jobs),"
+            " current_setting('timescaledb.max_background_workers')::int,"
+            " current_setting('max_worker_processes')::int"
+        ).fetchone()
+    assert row is not None
+    jobs, local_workers, local_processes = row
+    assert jobs == 37  # the comments in compose.yaml and scripts/local-db.sh count them
+    for workers, processes in (
+        (int(settings["timescaledb.max_background_workers"]), int(settings["max_worker_processes"])),
+        (local_workers, local_processes),
+    ):
+        assert workers >= jobs + 1  # every job at once, plus the database's scheduler
+        assert processes >= workers + 8  # the launcher and parallel query workers
