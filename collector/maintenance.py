@@ -1,7 +1,7 @@
 """Rollup refresh, retention and a check of TimescaleDB's jobs, on both editions.
 
 Correctness never waits on TimescaleDB's background workers (on PostgreSQL
-17.12 every one of their jobs fails; docs/operations.md). Each pass, under a
+17.12 every one of their jobs fails; docs/timescaledb.md). Each pass, under a
 session advisory lock that other collectors fail to take and skip:
 
 - refreshes every rollup from its watermark less the late-data window and from

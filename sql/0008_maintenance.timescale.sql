@@ -4,7 +4,7 @@
 -- function) and calls tw_apply_retention(), which now follows retention_settings:
 -- it replaces any retention policy whose interval differs, then drops the chunks
 -- the policy would. Policies stay as a second line; on PostgreSQL 17.12 they fail
--- (docs/operations.md), and tw_job_problems() reports it.
+-- (docs/timescaledb.md), and tw_job_problems() reports it.
 -- Watermarks: NULL now means "never refreshed". '-infinity' could not be read
 -- by clients (psycopg: "timestamp too small"), so it is gone and refused.
 ALTER TABLE rollup_watermarks ALTER COLUMN watermark DROP NOT NULL;
