@@ -2,12 +2,11 @@
 
 Refresh policies look back only 3 hours (1-minute) or 3 days (1-hour), and on
 PostgreSQL 17.12 their background jobs fail. So, like tw_refresh_rollup() on the
-Apache edition, each pass refreshes every aggregate from its watermark less the
-late-data window, and from the earliest late data ingest recorded in
-``rollup_invalidations``. ``refresh_continuous_aggregate`` re-materializes only
-the ranges TimescaleDB logged as changed inside that window, so a wide window
-costs what the late rows cost. Invalidations are deleted only after their
-refresh committed: a crash in between refreshes again, never loses data.
+Apache edition, each pass refreshes every aggregate over its recent window (from
+its watermark less the late-data window) and over exactly the ranges late data
+touched, as ingest recorded them in ``rollup_invalidations``. Those rows are
+deleted only after their refresh committed: a crash in between refreshes again,
+never loses data.
 """
 
 from __future__ import annotations
@@ -17,54 +16,81 @@ from typing import Any
 
 from psycopg import AsyncConnection, sql
 
-__all__ = ["refresh_continuous_aggregates"]
+from collector.late_data import TimeRange, merge_ranges
 
-_WINDOW = """
+__all__ = ["refresh_continuous_aggregates", "refresh_windows"]
+
+_RECENT = """
 SELECT d.bucket_width,
-       time_bucket(d.bucket_width, least(w.watermark - %(late)s, %(invalid_from)s)) AS from_time,
-       time_bucket(d.bucket_width, now()) AS to_time,
-       w.watermark IS NOT NULL
-         AND %(invalid_from)s < time_bucket(d.bucket_width, w.watermark - %(late)s) AS below_window
+       time_bucket(d.bucket_width, w.watermark - %(late)s) AS recent_from,
+       time_bucket(d.bucket_width, now()) AS now_bucket
 FROM rollup_definitions d JOIN rollup_watermarks w USING (name)
 WHERE d.name = %(name)s
 """
 
+# Each recorded range, widened to whole buckets (an open end: up to now).
+_INVALIDATED = """
+SELECT i.ctid::text,
+       time_bucket(d.bucket_width, i.from_time),
+       time_bucket(d.bucket_width, coalesce(i.to_time, now())) + d.bucket_width
+FROM rollup_invalidations i JOIN rollup_definitions d ON d.name = i.rollup
+WHERE i.rollup = %s
+"""
+
+
+def refresh_windows(
+    width: timedelta, recent_from: datetime, now_bucket: datetime, invalidated: list[TimeRange]
+) -> list[TimeRange]:
+    """The windows to refresh: the recent one and each invalidated range, merged, ending
+    at the current bucket (still filling; real-time aggregation covers it)."""
+    clamped = [(start, min(end, now_bucket)) for start, end in invalidated if start < now_bucket]
+    windows = merge_ranges([(min(recent_from, now_bucket - width), now_bucket), *clamped])
+    return [(start, end) for start, end in windows if end > start]
+
 
 async def _refresh_one(conn: AsyncConnection[Any], name: str, late_window: timedelta) -> int:
-    cur = await conn.execute(
-        "SELECT array_agg(ctid::text), min(from_time) FROM rollup_invalidations WHERE rollup = %s", (name,)
-    )
-    consumed, invalid_from = await cur.fetchone() or (None, None)
-    cur = await conn.execute(_WINDOW, {"late": late_window, "invalid_from": invalid_from, "name": name})
+    cur = await conn.execute(_RECENT, {"late": late_window, "name": name})
     row = await cur.fetchone()
     assert row is not None, name
     width: timedelta = row[0]
-    from_time: datetime | None = row[1]  # None: never refreshed, so from the beginning
-    to_time: datetime = row[2]  # the current bucket is still filling; real-time aggregation covers it
-    if from_time is not None and to_time - from_time < width:
-        from_time = to_time - width
-    await conn.execute(
-        "CALL refresh_continuous_aggregate(%s::regclass, %s::timestamptz, %s::timestamptz)",
-        (name, from_time, to_time),
-    )
-    if row[3] and from_time is not None:
-        # Rollups built on this one (the 1-hour ones) saw the old buckets: pass the invalidation on.
-        await conn.execute("SELECT tw_record_late_data(%s::text, %s)", (name, from_time))
-    await conn.execute("UPDATE rollup_watermarks SET watermark = %s WHERE name = %s", (to_time, name))
+    recent_from: datetime | None = row[1]  # None: never refreshed
+    now_bucket: datetime = row[2]
+    consumed: list[str] = []
+    invalidated: list[TimeRange] = []
+    for ctid, start, end in await (await conn.execute(_INVALIDATED, (name,))).fetchall():
+        consumed.append(ctid)
+        invalidated.append((start, end))
+
+    if recent_from is None:
+        windows: list[tuple[datetime | None, datetime]] = [(None, now_bucket)]  # from the beginning
+    else:
+        windows = list(refresh_windows(width, recent_from, now_bucket, invalidated))
+    for start, end in windows:
+        await conn.execute(
+            "CALL refresh_continuous_aggregate(%s::regclass, %s::timestamptz, %s::timestamptz)",
+            (name, start, end),
+        )
+        if recent_from is not None and start is not None and start < recent_from:
+            # Rollups built on this one (the 1-hour ones) saw the old buckets: pass the range on.
+            await conn.execute("SELECT tw_record_late_data(%s::text, %s, %s)", (name, start, end))
+    await conn.execute("UPDATE rollup_watermarks SET watermark = %s WHERE name = %s", (now_bucket, name))
     if consumed:
         await conn.execute("DELETE FROM rollup_invalidations WHERE ctid = ANY(%s::tid[])", (consumed,))
-    cur = await conn.execute(
-        sql.SQL(
-            "SELECT count(*) FROM {} WHERE bucket >= coalesce(%s::timestamptz, '-infinity') AND bucket < %s"
-        ).format(sql.Identifier(name)),
-        (from_time, to_time),
-    )
-    counted = await cur.fetchone()
-    return int(counted[0]) if counted else 0
+    counted = 0
+    for start, end in windows:
+        cur = await conn.execute(
+            sql.SQL(
+                "SELECT count(*) FROM {} WHERE bucket >= coalesce(%s::timestamptz, '-infinity') AND bucket < %s"
+            ).format(sql.Identifier(name)),
+            (start, end),
+        )
+        got = await cur.fetchone()
+        counted += int(got[0]) if got else 0
+    return counted
 
 
 async def refresh_continuous_aggregates(conn: AsyncConnection[Any], late_window: timedelta) -> dict[str, int]:
-    """Refresh every rollup, 1-minute ones first; returns the buckets in each refreshed window.
+    """Refresh every rollup, 1-minute ones first; returns the buckets in each one's refreshed windows.
 
     ``conn`` is in autocommit mode: ``refresh_continuous_aggregate`` refuses a transaction block.
     """

@@ -9,6 +9,16 @@ ALTER TABLE rollup_watermarks ADD CONSTRAINT rollup_watermarks_finite CHECK (isf
 -- docs/sql.md tells analysts to read rollups up to their watermark.
 GRANT SELECT ON rollup_watermarks TO tidewatch_reader;
 
+-- Late data records the range it touched, so the Community edition refreshes
+-- exactly that range (NULL: up to now, as rows recorded before this migration).
+ALTER TABLE rollup_invalidations ADD COLUMN to_time timestamptz;
+
+CREATE FUNCTION tw_record_late_data(source text, earliest timestamptz, latest timestamptz)
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO rollup_invalidations (rollup, from_time, to_time)
+    SELECT name, earliest, latest FROM rollup_definitions WHERE source_table = source
+$$;
+
 -- TimescaleDB jobs that failed last time, or have not succeeded for three of
 -- their intervals (at least an hour): the collector exports them as metrics and
 -- the API's health reports them. Correctness never waits on these jobs (the

@@ -217,6 +217,11 @@ async def test_late_data_from_ingest_is_reaggregated(
     # The minute rollups are invalidated from the late sample on; the hour ones are either
     # invalidated too or rebuilt from the minutes (checked below against the raw rows).
     assert ("host_metrics_1m", late) in invalidated and ("network_metrics_1m", late) in invalidated
+    # The range the late batch touched, exactly: one sample.
+    assert rows(
+        maintenance_dsn,
+        "SELECT from_time, to_time FROM rollup_invalidations WHERE rollup = 'host_metrics_1m'",
+    ) == [(late, late)]
 
     await refresh(pool)
     after = {r[0]: r for r in rows(maintenance_dsn, HOST_ROLLUP.format("host_metrics_1m"), vps.id)}
