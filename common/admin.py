@@ -210,7 +210,18 @@ def set_retention(conn: Connection, relation: str, keep: str) -> int:
                     r["relation"] for r in conn.execute("SELECT relation FROM retention_settings ORDER BY 1")
                 ]
                 raise AdminError(f"no retention setting for {relation!r}; one of: {', '.join(known)}")
-            dropped_row = conn.execute("SELECT tw_apply_retention() AS dropped").fetchone()
+            skipped: list[str] = []
+
+            def note(notice: psycopg.errors.Diagnostic) -> None:
+                skipped.append(notice.message_primary or "")
+
+            conn.add_notice_handler(note)
+            try:
+                dropped_row = conn.execute("SELECT tw_apply_retention() AS dropped").fetchone()
+            finally:
+                conn.remove_notice_handler(note)
+            if any(m.startswith(f"retention of {relation} ") for m in skipped):
+                raise AdminError(f"{relation} is busy with a TimescaleDB job; nothing changed, try again")
             dropped = int(dropped_row["dropped"]) if dropped_row else 0
             _audit(
                 conn,

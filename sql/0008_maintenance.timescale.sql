@@ -65,11 +65,17 @@ DECLARE
     dropped integer := 0;
 BEGIN
     FOR r IN SELECT * FROM retention_settings ORDER BY relation LOOP
-        IF tw_retention_policy_keep(r.relation) IS DISTINCT FROM r.keep THEN
-            PERFORM remove_retention_policy(r.relation::regclass, if_exists => true);
-            PERFORM add_retention_policy(r.relation::regclass, r.keep);
-        END IF;
-        dropped := dropped + (SELECT count(*) FROM drop_chunks(r.relation::regclass, older_than => now() - r.keep));
+        BEGIN
+            IF tw_retention_policy_keep(r.relation) IS DISTINCT FROM r.keep THEN
+                PERFORM remove_retention_policy(r.relation::regclass, if_exists => true);
+                PERFORM add_retention_policy(r.relation::regclass, r.keep);
+            END IF;
+            dropped := dropped + (SELECT count(*) FROM drop_chunks(r.relation::regclass, older_than => now() - r.keep));
+        EXCEPTION WHEN internal_error OR lock_not_available OR deadlock_detected THEN
+            -- A policy job working on the same chunks at this moment ("tuple
+            -- concurrently updated"): the next pass does this relation.
+            RAISE WARNING 'retention of % left for the next pass: %', r.relation, SQLERRM;
+        END;
     END LOOP;
     RETURN dropped;
 END $$;

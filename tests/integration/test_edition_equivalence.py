@@ -21,9 +21,10 @@ from psycopg.rows import dict_row
 
 from api.app import create_app
 from common.api_models import Role
-from common.settings import ApiSettings, resolve_dsn
+from common.edition import Edition
+from common.settings import LOCAL_DSN_FILE, ApiSettings, resolve_dsn
 from tests.api.conftest import sign_in
-from tests.conftest import create_test_database, create_vps, drop_test_database
+from tests.conftest import create_test_database, create_vps, drop_test_database, server_edition
 from tests.editions import (
     Outages,
     ingest_with_outages,
@@ -95,14 +96,16 @@ async def api_series(dsn: str, vps_id: int, outages: Outages) -> dict[str, Any]:
 
 @pytest.fixture
 def both_servers() -> Iterator[dict[str, str]]:
-    servers = {"apache": resolve_dsn(), "timescale": timescale_server_dsn()}
+    # The Apache server is the test server, unless that is the Community one (TIDEWATCH_DSN).
+    apache = resolve_dsn() if server_edition() is Edition.APACHE else LOCAL_DSN_FILE.read_text().strip()
+    servers = {"apache": apache, "timescale": timescale_server_dsn()}
     dsns: dict[str, str] = {}
     try:
         for edition, server in servers.items():
             dsns[edition] = create_test_database(f"tidewatch_equiv_{edition}", server)
             with psycopg.connect(dsns[edition]) as conn:
                 row = conn.execute("SELECT tw_timescaledb_edition()").fetchone()
-            assert row == (edition,), f"{server} is not the {edition} edition"
+            assert row == (edition,), f"the {edition} server is the {row} edition"
         yield dsns
     finally:
         for dsn in dsns.values():
