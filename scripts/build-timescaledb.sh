@@ -34,7 +34,7 @@ unmount_proc
 rm -rf "$PARTIAL"
 mkdir -p "$PARTIAL"
 # The Apache server keeps running: its data directory and sockets are not copied.
-tar -C "$APACHE_ROOT" --exclude=./var/lib/tidewatch --exclude='./tmp/*' --exclude=./proc/* \
+tar -C "$APACHE_ROOT" --exclude=./var/lib/tidewatch --exclude='./tmp/*' --exclude='./proc/*' \
     -cf - . | tar -C "$PARTIAL" -xf -
 rm -f "$PARTIAL/.tidewatch-complete"
 # Packages installed in a chroot must not start services.

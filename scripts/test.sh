@@ -22,7 +22,7 @@ if [[ $community_status -eq 3 && "${CI:-}" != true ]]; then
     step "WARNING: no Community-edition server; the storage tests run on the Apache edition only."
     COMMUNITY_DSN=""
 elif [[ $community_status -ne 0 ]]; then
-    step "the Community-edition server is required (CI=${CI:-unset}) and could not be provisioned"
+    step "the Community-edition server could not be provisioned (see above); in CI it is required"
     exit 1
 fi
 step "starting the Docker engine…"

@@ -194,3 +194,11 @@ def test_the_reader_runs_every_documented_query_and_writes_nothing(storage_dsn: 
         for statement in writes:
             with pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction)):
                 reader.execute(statement.encode())
+
+
+def test_watermarks_load_and_refuse_infinity(storage_dsn: str) -> None:
+    loaded = _rows(storage_dsn, "SELECT name, watermark FROM rollup_watermarks ORDER BY name")
+    assert len(loaded) == 10
+    assert all(mark is None or isinstance(mark, datetime) for _, mark in loaded)
+    with pytest.raises(psycopg.errors.CheckViolation):
+        _rows(storage_dsn, "UPDATE rollup_watermarks SET watermark = '-infinity' RETURNING 1")
