@@ -36,12 +36,15 @@ from psycopg_pool import PoolTimeout
 from collector import metrics, tables
 from collector.containers import ContainerCache, write_containers
 from collector.database import Database
+from collector.late_data import TimeRange, merge_ranges
 from collector.rows import ConvertedBatch
 
 __all__ = ["AckResult", "IngestWriter", "Outcome", "QueueFull"]
 
 log = logging.getLogger("tidewatch.collector.ingest")
 
+# Late rows closer than one 1-minute bucket share buckets: one range to refresh.
+LATE_RANGE_GAP = timedelta(minutes=1)
 INVALID_ARGUMENT = 3
 
 
@@ -315,16 +318,27 @@ class IngestWriter:
         the margin for the time between this check and the commit.
         """
         cutoff = datetime.now(UTC) - self._late_window / 2
-        earliest: dict[str, datetime] = {}
+        touched: dict[str, list[TimeRange]] = {}
         for b in fresh:
             if b.batch.batch_time >= cutoff:
                 continue
             for table_name, rows in b.batch.rows.items():
                 first = min(r[0] for r in rows)
-                if first < cutoff and (table_name not in earliest or first < earliest[table_name]):
-                    earliest[table_name] = first
-        for table_name, first in earliest.items():
-            await cur.execute("SELECT tw_record_late_data(%s::text, %s)", (table_name, first))
+                if first < cutoff:
+                    touched.setdefault(table_name, []).append((first, max(r[0] for r in rows)))
+        # A replayed spool is many consecutive batches: one range each run of them.
+        late = [
+            (table_name, first, last)
+            for table_name, ranges in touched.items()
+            for first, last in merge_ranges(ranges, LATE_RANGE_GAP)
+        ]
+        if late:
+            sources, firsts, lasts = zip(*late, strict=True)
+            await cur.execute(
+                "SELECT tw_record_late_data(source, earliest, latest)"
+                " FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS x (source, earliest, latest)",
+                (list(sources), list(firsts), list(lasts)),
+            )
 
     async def _notify_live(self, cur: psycopg.AsyncCursor[Any], fresh: list[PendingBatch]) -> None:
         latest: dict[int, dict[str, Any]] = {}

@@ -1,10 +1,17 @@
-"""Rollup refresh and retention where the database edition cannot do it.
+"""Rollup refresh, retention and a check of TimescaleDB's jobs, on both editions.
 
-On the Apache edition the collector refreshes every rollup incrementally from
-its watermark (and from any recorded late data) and drops old chunks. Only one
-collector does it at a time: the work runs under a session advisory lock that
-the others fail to take and skip. On the Community edition native policies do
-this, and the collector only checks the edition.
+Correctness never waits on TimescaleDB's background workers (on PostgreSQL
+17.12 every one of their jobs fails; docs/timescaledb.md). Each pass, under a
+session advisory lock that other collectors fail to take and skip:
+
+- refreshes every rollup from its watermark less the late-data window and from
+  any late data ingest recorded, emptying ``rollup_invalidations``:
+  ``tw_refresh_rollup()`` on the Apache edition (plain hypertables),
+  ``CALL refresh_continuous_aggregate`` on the Community edition;
+- applies ``retention_settings`` with ``tw_apply_retention()`` (drop_chunks; on
+  the Community edition it also replaces retention policies that differ);
+- reads ``tw_job_problems()`` and reports failing or stale jobs as metrics and
+  a warning naming each job.
 """
 
 from __future__ import annotations
@@ -18,7 +25,10 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from collector import metrics
+from collector.cagg_refresh import refresh_continuous_aggregates
 from common.edition import Edition, parse_edition
+from common.jobs import JobProblem, describe, read_job_problems
 
 __all__ = ["MAINTENANCE_LOCK_ID", "Maintenance"]
 
@@ -27,11 +37,32 @@ log = logging.getLogger("tidewatch.collector.maintenance")
 MAINTENANCE_LOCK_ID = 0x7469_6466
 
 
+async def _refresh_rollup_tables(conn: AsyncConnection[Any], late_window: timedelta) -> dict[str, int]:
+    """Apache edition: buckets written per rollup, 1-minute ones first."""
+    cur = await conn.execute("SELECT name FROM rollup_definitions ORDER BY bucket_width, name")
+    written: dict[str, int] = {}
+    for (name,) in await cur.fetchall():
+        row = await (await conn.execute("SELECT tw_refresh_rollup(%s, %s)", (name, late_window))).fetchone()
+        written[name] = int(row[0]) if row else 0
+    return written
+
+
+def _report_jobs(problems: list[JobProblem]) -> None:
+    metrics.TIMESCALEDB_JOB_PROBLEMS.clear()
+    for problem in problems:
+        metrics.TIMESCALEDB_JOB_PROBLEMS.labels(problem.job_name, problem.problem).set(1)
+        log.warning(
+            "TimescaleDB job %s; Tidewatch's maintenance keeps rollups and retention right regardless",
+            describe(problem),
+        )
+
+
 class Maintenance:
     def __init__(self, pool: AsyncConnectionPool[AsyncConnection[Any]], late_window: timedelta) -> None:
         self._pool = pool
         self._late_window = late_window
         self.edition: Edition | None = None
+        self.job_problems: list[JobProblem] = []
 
     async def detect_edition(self) -> Edition:
         async with self._pool.connection() as conn:
@@ -40,11 +71,10 @@ class Maintenance:
         return self.edition
 
     async def run_once(self) -> dict[str, int] | None:
-        """Refresh rollups and apply retention; None if another collector holds the lock."""
+        """Refresh rollups, apply retention and check jobs; returns the buckets each
+        refresh wrote (Apache) or holds in its window (Community), or None if another
+        collector holds the lock."""
         edition = self.edition or await self.detect_edition()
-        if edition is Edition.COMMUNITY:
-            return {}
-        written: dict[str, int] = {}
         async with self._pool.connection() as conn:
             await conn.set_autocommit(True)
             try:
@@ -55,19 +85,10 @@ class Maintenance:
                     return None
                 try:
                     started = time.perf_counter()
-                    names = [
-                        r[0]
-                        for r in await (
-                            await conn.execute(
-                                "SELECT name FROM rollup_definitions ORDER BY bucket_width, name"
-                            )
-                        ).fetchall()
-                    ]
-                    for name in names:
-                        row = await (
-                            await conn.execute("SELECT tw_refresh_rollup(%s, %s)", (name, self._late_window))
-                        ).fetchone()
-                        written[name] = int(row[0]) if row else 0
+                    if edition is Edition.COMMUNITY:
+                        written = await refresh_continuous_aggregates(conn, self._late_window)
+                    else:
+                        written = await _refresh_rollup_tables(conn, self._late_window)
                     dropped_row = await (await conn.execute("SELECT tw_apply_retention()")).fetchone()
                     dropped = int(dropped_row[0]) if dropped_row else 0
                     log.info(
@@ -76,6 +97,9 @@ class Maintenance:
                         dropped,
                         time.perf_counter() - started,
                     )
+                    metrics.MAINTENANCE_SUCCESS_TIME.set_to_current_time()
+                    self.job_problems = await read_job_problems(conn)
+                    _report_jobs(self.job_problems)
                 finally:
                     await conn.execute("SELECT pg_advisory_unlock(%s)", (MAINTENANCE_LOCK_ID,))
             finally:

@@ -10,8 +10,10 @@ __all__ = [
     "DB_UP",
     "FLUSH_SECONDS",
     "INGEST_LAG",
+    "MAINTENANCE_SUCCESS_TIME",
     "QUEUE_ROWS",
     "ROWS",
+    "TIMESCALEDB_JOB_PROBLEMS",
     "serve_metrics",
 ]
 
@@ -38,6 +40,15 @@ DB_UP = Gauge(
     "0 while the database does not answer the collector (refused, or no answer within a time limit)",
 )
 DB_UP.set(1)
+MAINTENANCE_SUCCESS_TIME = Gauge(
+    "tidewatch_collector_maintenance_last_success_timestamp_seconds",
+    "When this collector last finished a rollup refresh and retention pass",
+)
+TIMESCALEDB_JOB_PROBLEMS = Gauge(
+    "tidewatch_collector_timescaledb_job_problem",
+    "1 for each TimescaleDB job whose last run failed or that has not succeeded lately (problem: failing, stale)",
+    ["job", "problem"],
+)
 
 
 def serve_metrics(listen: str) -> None:

@@ -4,6 +4,7 @@
     tidewatch-admin create-user NAME --role R  # password from the prompt, or one line of stdin
     tidewatch-admin set-password NAME          # likewise; revokes the user's sessions
     tidewatch-admin create-vps NAME [--ip IP]  # prints only the agent token on stdout
+    tidewatch-admin set-retention RELATION KEEP  # e.g. host_metrics '14 days'; applied at once
 
 Talks to the database directly (``TIDEWATCH_DSN``, else the local one), so it
 works before the API runs. Every change is audited as actor ``tidewatch-admin``.
@@ -39,7 +40,16 @@ from common.records import (
 from common.settings import SettingsError, resolve_dsn
 from common.tokens import hash_password
 
-__all__ = ["AdminError", "Bootstrapped", "bootstrap", "create_user", "create_vps", "main", "set_password"]
+__all__ = [
+    "AdminError",
+    "Bootstrapped",
+    "bootstrap",
+    "create_user",
+    "create_vps",
+    "main",
+    "set_password",
+    "set_retention",
+]
 
 log = logging.getLogger("tidewatch.admin")
 
@@ -183,6 +193,49 @@ def create_vps(conn: Connection, name: str, ip_address: str = "") -> tuple[int, 
     return int(row["id"]), issued.token
 
 
+def set_retention(conn: Connection, relation: str, keep: str) -> int:
+    """Keep ``relation`` (a raw table or rollup in ``retention_settings``) for ``keep``
+    and apply it now, on either edition (the Community edition's policy is replaced).
+    Returns the chunks dropped."""
+    try:
+        with conn.transaction():
+            row = conn.execute(
+                "UPDATE retention_settings new SET keep = %s::interval FROM retention_settings old"
+                " WHERE new.relation = %s AND old.relation = new.relation"
+                " RETURNING old.keep::text AS old_keep, new.keep::text AS new_keep",
+                (keep, relation),
+            ).fetchone()
+            if row is None:
+                known = [
+                    r["relation"] for r in conn.execute("SELECT relation FROM retention_settings ORDER BY 1")
+                ]
+                raise AdminError(f"no retention setting for {relation!r}; one of: {', '.join(known)}")
+            skipped: list[str] = []
+
+            def note(notice: psycopg.errors.Diagnostic) -> None:
+                skipped.append(notice.message_primary or "")
+
+            conn.add_notice_handler(note)
+            try:
+                dropped_row = conn.execute("SELECT tw_apply_retention() AS dropped").fetchone()
+            finally:
+                conn.remove_notice_handler(note)
+            if any(m.startswith(f"retention of {relation} ") for m in skipped):
+                raise AdminError(f"{relation} is busy with a TimescaleDB job; nothing changed, try again")
+            dropped = int(dropped_row["dropped"]) if dropped_row else 0
+            _audit(
+                conn,
+                AuditAction.RETENTION_SET,
+                f"retention:{relation}",
+                {"from": row["old_keep"], "to": row["new_keep"], "chunks_dropped": dropped},
+            )
+    except psycopg.errors.CheckViolation:
+        raise AdminError("retention must be at least 1 hour") from None
+    except (psycopg.errors.InvalidDatetimeFormat, psycopg.errors.DatetimeFieldOverflow):
+        raise AdminError(f"{keep!r} is not an interval (e.g. '14 days')") from None
+    return dropped
+
+
 def _read_password() -> str:
     if not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\n")
@@ -205,6 +258,11 @@ def _parser() -> argparse.ArgumentParser:
     vps.add_argument("name")
     vps.add_argument("--ip", default="", help="its IP address or host name")
     vps.add_argument("--server", default="127.0.0.1:50051", help="collector address for the hint")
+    retention = commands.add_parser(
+        "set-retention", help="how long to keep a table or rollup; applied at once"
+    )
+    retention.add_argument("relation", help="e.g. host_metrics, host_metrics_1m")
+    retention.add_argument("keep", help="an interval of at least 1 hour, e.g. '14 days'")
     return parser
 
 
@@ -235,6 +293,9 @@ def _run(args: argparse.Namespace, conn: Connection) -> None:
         print(f"created VPS {args.name} (id {vps_id}); its agent token follows, shown once", file=sys.stderr)
         print(f"start its agent with: {install_command(args.server, token)}", file=sys.stderr)
         print(token)
+    elif args.command == "set-retention":
+        dropped = set_retention(conn, args.relation, args.keep)
+        print(f"{args.relation} is now kept for {args.keep}; {dropped} old chunks dropped")
 
 
 def main(argv: list[str] | None = None) -> int:

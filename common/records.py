@@ -39,6 +39,7 @@ class AuditAction(StrEnum):
     VPS_UPDATE = "vps.update"
     VPS_DELETE = "vps.delete"
     VPS_ROTATE_TOKEN = "vps.rotate_token"
+    RETENTION_SET = "retention.set"
 
 
 INSERT_USER = """

@@ -5,26 +5,68 @@
 # with debootstrap and run postgresql-17-timescaledb from it, bound to
 # 127.0.0.1 only. The root lives outside the clone, so later runs take seconds.
 #
-# Prints the DSN on its last line and writes it to $TIDEWATCH_STATE/local-db.dsn.
-# A TIDEWATCH_DSN given by the user always wins: then this script does nothing.
+#   scripts/local-db.sh                      Apache edition (Debian's package), port 55432
+#   scripts/local-db.sh --edition timescale  Community (TSL) edition, port 55433, beside it:
+#       built once from the TimescaleDB source archive (scripts/build-timescaledb.sh);
+#       the production image (compose.yaml) runs this edition.
+#
+# Prints the DSN on its last line and writes it to $TIDEWATCH_STATE/local-db.dsn
+# (local-db-timescale.dsn for the Community edition). A DSN given by the user
+# (TIDEWATCH_DSN, or TIDEWATCH_TIMESCALE_DSN for the Community edition) always
+# wins: then this script does nothing.
+# Exit status 3: the Community edition was asked for but its source is missing.
 set -euo pipefail
 
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
 CACHE_DIR="${TIDEWATCH_CACHE:-/var/cache/tidewatch}"
 STATE_DIR="${TIDEWATCH_STATE:-/var/lib/tidewatch-dev}"
-ROOT="$CACHE_DIR/trixie-root"
-PORT="${TIDEWATCH_LOCAL_DB_PORT:-55432}"
+APACHE_ROOT="$CACHE_DIR/trixie-root"
 PGBIN=/usr/lib/postgresql/17/bin
 PGDATA_IN_ROOT=/var/lib/tidewatch/pgdata
 DB_NAME=tidewatch
 DB_USER=tidewatch
 
+EDITION=apache
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --edition) EDITION="${2:-}"; shift 2 || shift ;;
+        --edition=*) EDITION="${1#--edition=}"; shift ;;
+        *) printf '[local-db] error: unknown argument %s (use --edition apache|timescale)\n' "$1" >&2; exit 2 ;;
+    esac
+done
+case "$EDITION" in
+    apache)
+        ROOT="$APACHE_ROOT"
+        PORT="${TIDEWATCH_LOCAL_DB_PORT:-55432}"
+        DSN_FILE="$STATE_DIR/local-db.dsn"
+        GIVEN_DSN="${TIDEWATCH_DSN:-}"
+        GIVEN_DSN_NAME=TIDEWATCH_DSN
+        ;;
+    timescale)
+        ROOT="$CACHE_DIR/trixie-root-tsl"
+        PORT="${TIDEWATCH_LOCAL_TIMESCALE_PORT:-55433}"
+        DSN_FILE="$STATE_DIR/local-db-timescale.dsn"
+        GIVEN_DSN="${TIDEWATCH_TIMESCALE_DSN:-}"
+        GIVEN_DSN_NAME=TIDEWATCH_TIMESCALE_DSN
+        SOURCE="${TIDEWATCH_TIMESCALEDB_SOURCE:-$REPO/../shared/vendor/timescaledb-2.19.3.tar.gz}"
+        ;;
+    *) printf '[local-db] error: unknown edition "%s" (use apache or timescale)\n' "$EDITION" >&2; exit 2 ;;
+esac
+
 step() { printf '\033[1m[local-db]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[31m[local-db] error:\033[0m %s\n' "$*" >&2; exit 1; }
 
-if [[ -n "${TIDEWATCH_DSN:-}" ]]; then
-    step "TIDEWATCH_DSN is set; using that database and provisioning nothing."
-    echo "$TIDEWATCH_DSN"
+if [[ -n "$GIVEN_DSN" ]]; then
+    step "$GIVEN_DSN_NAME is set; using that database and provisioning nothing."
+    echo "$GIVEN_DSN"
     exit 0
+fi
+if [[ $EDITION == timescale && ! -f "$ROOT/.tidewatch-complete" && ! -r "$SOURCE" ]]; then
+    printf '\033[33m[local-db]\033[0m %s\n' "the Community (TSL) edition is built from the TimescaleDB source archive,
+  which is not at $SOURCE.
+  Set TIDEWATCH_TIMESCALEDB_SOURCE to a copy of timescaledb-2.19.3.tar.gz (upstream tag 2.19.3),
+  or keep using the Apache edition, which needs nothing more:  scripts/local-db.sh" >&2
+    exit 3
 fi
 
 if [[ $EUID -ne 0 ]]; then
@@ -41,24 +83,27 @@ fi
 mkdir -p "$CACHE_DIR" "$STATE_DIR"
 chmod 700 "$STATE_DIR"
 
-if [[ ! -f "$ROOT/.tidewatch-complete" ]]; then
+if [[ ! -f "$APACHE_ROOT/.tidewatch-complete" ]]; then
     if ! command -v debootstrap >/dev/null; then
         step "installing debootstrap (apt-get)…"
         apt-get update -qq >/dev/null
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
     fi
-    step "building a Debian trixie root with TimescaleDB in $ROOT (about a minute, 700 MB, once)…"
-    rm -rf "$ROOT.partial"
+    step "building a Debian trixie root with TimescaleDB in $APACHE_ROOT (about a minute, 700 MB, once)…"
+    rm -rf "$APACHE_ROOT.partial"
     debootstrap --variant=minbase --include=postgresql-17,postgresql-17-timescaledb \
-        trixie "$ROOT.partial" 2>&1 | while IFS= read -r line; do
+        trixie "$APACHE_ROOT.partial" 2>&1 | while IFS= read -r line; do
             case "$line" in I:\ Retrieving*|I:\ Validating*|I:\ Unpacking*|I:\ Configuring*) ;;
                 *) printf '  %s\n' "$line" >&2 ;; esac
         done
-    [[ -x "$ROOT.partial$PGBIN/postgres" ]] || die "debootstrap finished but PostgreSQL 17 is missing in the root"
-    touch "$ROOT.partial/.tidewatch-complete"
-    rm -rf "$ROOT"
-    mv "$ROOT.partial" "$ROOT"
+    [[ -x "$APACHE_ROOT.partial$PGBIN/postgres" ]] || die "debootstrap finished but PostgreSQL 17 is missing in the root"
+    touch "$APACHE_ROOT.partial/.tidewatch-complete"
+    rm -rf "$APACHE_ROOT"
+    mv "$APACHE_ROOT.partial" "$APACHE_ROOT"
     step "trixie root ready."
+fi
+if [[ $EDITION == timescale && ! -f "$ROOT/.tidewatch-complete" ]]; then
+    bash "$REPO/scripts/build-timescaledb.sh" "$APACHE_ROOT" "$ROOT" "$SOURCE"
 fi
 
 in_root() { chroot "$ROOT" "$@"; }
@@ -80,10 +125,21 @@ shared_buffers = 512MB
 synchronous_commit = on
 timescaledb.telemetry_level = off
 CONF
+    if [[ $EDITION == timescale ]]; then
+        cat >> "$ROOT$PGDATA_IN_ROOT/postgresql.conf" <<CONF
+timescaledb.license = 'timescale'
+# Each migrated database holds 37 jobs (10 refresh, 18 retention and 7
+# compression policies, TimescaleDB's own) and one scheduler; tests keep several
+# databases at once. Too few workers and jobs silently fail to start.
+timescaledb.max_background_workers = 48
+# TimescaleDB's workers, its launcher, and room for parallel query workers.
+max_worker_processes = 64
+CONF
+    fi
 fi
 
 if ! as_postgres "$PGBIN/pg_ctl -D $PGDATA_IN_ROOT status" >/dev/null 2>&1; then
-    step "starting PostgreSQL 17 + TimescaleDB on 127.0.0.1:$PORT…"
+    step "starting PostgreSQL 17 + TimescaleDB ($EDITION edition) on 127.0.0.1:$PORT…"
     as_postgres "$PGBIN/pg_ctl -D $PGDATA_IN_ROOT -l $PGDATA_IN_ROOT/server.log -w -t 60 start" >/dev/null \
         || { tail -20 "$ROOT$PGDATA_IN_ROOT/server.log" >&2; die "PostgreSQL did not start; its log is above"; }
 fi
@@ -116,6 +172,6 @@ psql_root "-c \"ALTER DATABASE tidewatch_template WITH IS_TEMPLATE true ALLOW_CO
 psql_root "-c \"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'tidewatch_template'\"" >/dev/null
 
 DSN="postgresql://$DB_USER:$PASSWORD@127.0.0.1:$PORT/$DB_NAME"
-(umask 077; echo "$DSN" > "$STATE_DIR/local-db.dsn")
-step "TimescaleDB is up at 127.0.0.1:$PORT (DSN saved in $STATE_DIR/local-db.dsn)."
+(umask 077; echo "$DSN" > "$DSN_FILE")
+step "TimescaleDB ($EDITION edition) is up at 127.0.0.1:$PORT (DSN saved in $DSN_FILE)."
 echo "$DSN"

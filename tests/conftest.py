@@ -2,6 +2,10 @@
 
 Every database test runs against the real local TimescaleDB (scripts/local-db.sh);
 each session gets a fresh database made from ``tidewatch_template`` and migrated.
+The server is the Apache edition unless ``TIDEWATCH_DSN`` points elsewhere
+(scripts/test.sh points it at the Community-edition server for the storage tests).
+Tests marked ``edition("apache")`` or ``edition("timescale")`` run only on that
+edition; the others are deselected and counted in the summary, never skipped silently.
 """
 
 from __future__ import annotations
@@ -13,13 +17,16 @@ import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from common.migrate import apply_migrations
+from common.edition import Edition
+from common.migrate import apply_migrations, detect_edition
 from common.settings import CollectorSettings, SettingsError, resolve_dsn
 from common.tokens import AGENT_TOKEN_PREFIX, issue_token
 
@@ -41,9 +48,40 @@ def _server_dsn() -> str:
         pytest.exit(f"database tests need TimescaleDB: {exc}", returncode=3)
 
 
-def create_test_database(prefix: str = "tidewatch_test") -> str:
-    """A fresh, migrated database; returns its DSN. Drop it with ``drop_test_database``."""
-    base = _server_dsn()
+@cache
+def server_edition() -> Edition:
+    """The TimescaleDB edition of the server the tests run against."""
+    with psycopg.connect(_server_dsn()) as conn:
+        return detect_edition(conn)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    marked = [(item, item.get_closest_marker("edition")) for item in items]
+    if not any(marker for _, marker in marked):
+        return
+    edition = server_edition()
+    other = [item for item, marker in marked if marker and Edition(marker.args[0]) is not edition]
+    if other:
+        config.hook.pytest_deselected(items=other)
+        items[:] = [item for item in items if item not in other]
+        config.stash[_DESELECTED_FOR_EDITION] = (edition, len(other))
+
+
+_DESELECTED_FOR_EDITION = pytest.StashKey[tuple[Edition, int]]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if (deselected := config.stash.get(_DESELECTED_FOR_EDITION, None)) is not None:
+        edition, count = deselected
+        terminalreporter.write_line(
+            f"server edition: {edition.value}; {count} test(s) for the other edition deselected"
+        )
+
+
+def create_test_database(prefix: str = "tidewatch_test", server_dsn: str | None = None) -> str:
+    """A fresh, migrated database on the test server (or ``server_dsn``'s); returns its DSN.
+    Drop it with ``drop_test_database``."""
+    base = server_dsn or _server_dsn()
     name = f"{prefix}_{secrets.token_hex(4)}"
     with psycopg.connect(base, autocommit=True) as conn:
         # PostgreSQL copies a template only while nobody else is connected to it,

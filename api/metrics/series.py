@@ -162,7 +162,9 @@ def build_query(spec: SeriesSpec, plan: Plan, *, live_rollups: bool) -> sql.Comp
     watermark = (
         sql.SQL("'infinity'::timestamptz")
         if live_rollups
-        else sql.SQL("(SELECT watermark FROM rollup_watermarks WHERE name = {})").format(sql.Literal(rollup))
+        else sql.SQL(
+            "(SELECT coalesce(watermark, '-infinity') FROM rollup_watermarks WHERE name = {})"
+        ).format(sql.Literal(rollup))
     )
     return sql.SQL(
         "WITH src AS ("

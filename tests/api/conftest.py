@@ -23,9 +23,10 @@ from psycopg.rows import DictRow, dict_row
 
 from api.app import create_app
 from common.api_models import Role
+from common.edition import Edition
 from common.settings import ApiSettings
 from common.tokens import hash_password
-from tests.conftest import create_test_database, drop_test_database
+from tests.conftest import create_test_database, drop_test_database, server_edition
 
 PASSWORD = "correct horse battery"
 
@@ -157,11 +158,24 @@ def insert_host_metrics(
 
 
 def refresh_rollups(conn: psycopg.Connection[DictRow], since: datetime, source: str = "host_metrics") -> None:
-    """Bring ``source``'s rollups up to date after writing rows from ``since`` on,
-    as the collector does on the Apache edition: record the late data, refresh."""
-    conn.execute("SELECT tw_record_late_data(%s::regclass, %s)", (source, since))
-    for suffix in ("1m", "1h"):
-        conn.execute("SELECT tw_refresh_rollup(%s, '15 minutes')", (f"{source}_{suffix}",))
+    """Bring ``source``'s rollups up to date after writing rows from ``since`` on
+    (``conn`` in autocommit), as the collector's maintenance does on each edition."""
+    if server_edition() is Edition.APACHE:
+        conn.execute("SELECT tw_record_late_data(%s::regclass, %s)", (source, since))
+        for suffix in ("1m", "1h"):
+            conn.execute("SELECT tw_refresh_rollup(%s, '15 minutes')", (f"{source}_{suffix}",))
+        return
+    for suffix, width in (("1m", "1 minute"), ("1h", "1 hour")):
+        window = conn.execute(
+            "SELECT least(time_bucket(%(w)s::interval, %(since)s), time_bucket(%(w)s::interval, now()) - %(w)s::interval)"
+            " AS from_time, time_bucket(%(w)s::interval, now()) AS to_time",
+            {"w": width, "since": since},
+        ).fetchone()
+        assert window is not None
+        conn.execute(
+            "CALL refresh_continuous_aggregate(%s::regclass, %s, %s)",
+            (f"{source}_{suffix}", window["from_time"], window["to_time"]),
+        )
 
 
 def assert_problem(response: Any, status: int, field: str | None = None) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from tests.api.conftest import (
 )
 from tests.conftest import create_vps
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.storage]
 Client = AsyncTestClient[Litestar]
 Db = psycopg.Connection[DictRow]
 GIB, MIB = 1 << 30, 1 << 20
@@ -95,6 +95,7 @@ async def test_a_day_reads_the_minute_rollup_and_matches_raw(
     }
 
 
+@pytest.mark.edition("apache")
 async def test_rollup_reads_fill_the_unrefreshed_tail_from_raw(
     client: Client, db: Db, viewer: SignedIn, vps_id: int
 ) -> None:

@@ -14,7 +14,7 @@ from tests.conftest import Vps, create_vps
 from tests.factories import docker_batch, now_ms, performance_batch
 from tests.stream_client import TestStream, handshake
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.storage]
 
 
 def count(dsn: str, table: str, vps_id: int) -> int:

@@ -1,4 +1,4 @@
-"""Apache-edition maintenance: rollup refresh, late data, retention and the single-runner lock.
+"""Maintenance on either edition: rollup refresh, late data, retention and the single-runner lock.
 
 The module gets its own database: retention drops chunks, and rollups are
 compared bucket by bucket with a direct aggregate of the raw rows.
@@ -19,13 +19,18 @@ from psycopg_pool import AsyncConnectionPool
 
 from collector.app import CollectorApp
 from collector.maintenance import Maintenance
-from common.edition import Edition
 from proto import agent_pb2
-from tests.conftest import collector_settings, create_test_database, create_vps, drop_test_database
+from tests.conftest import (
+    collector_settings,
+    create_test_database,
+    create_vps,
+    drop_test_database,
+    server_edition,
+)
 from tests.factories import performance_batch
 from tests.integration.test_collector_ingest import open_stream
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.storage]
 
 LATE_WINDOW = timedelta(minutes=15)
 Pool = AsyncConnectionPool[AsyncConnection[Any]]
@@ -132,7 +137,7 @@ async def test_rollups_equal_a_direct_aggregate_of_three_hours(maintenance_dsn: 
     start = hour_start() - timedelta(hours=3)
     insert_host_rows(maintenance_dsn, vps.id, start, hour_start(), "30 seconds")
 
-    assert await Maintenance(pool, LATE_WINDOW).detect_edition() is Edition.APACHE
+    assert await Maintenance(pool, LATE_WINDOW).detect_edition() is server_edition()
     written = await refresh(pool)
     assert written["host_metrics_1m"] >= 180 and written["host_metrics_1h"] >= 3
 
@@ -212,6 +217,11 @@ async def test_late_data_from_ingest_is_reaggregated(
     # The minute rollups are invalidated from the late sample on; the hour ones are either
     # invalidated too or rebuilt from the minutes (checked below against the raw rows).
     assert ("host_metrics_1m", late) in invalidated and ("network_metrics_1m", late) in invalidated
+    # The range the late batch touched, exactly: one sample.
+    assert rows(
+        maintenance_dsn,
+        "SELECT from_time, to_time FROM rollup_invalidations WHERE rollup = 'host_metrics_1m'",
+    ) == [(late, late)]
 
     await refresh(pool)
     after = {r[0]: r for r in rows(maintenance_dsn, HOST_ROLLUP.format("host_metrics_1m"), vps.id)}
@@ -251,7 +261,8 @@ async def test_only_one_maintenance_runs_at_a_time(maintenance_dsn: str, pool: P
             waiting = rows(
                 maintenance_dsn,
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND wait_event_type = 'Lock' AND query LIKE '%%tw_refresh_rollup%%'",
+                " AND wait_event_type = 'Lock'"
+                " AND (query LIKE '%%tw_refresh_rollup%%' OR query LIKE 'UPDATE rollup_watermarks%%')",
             )
             if waiting[0][0]:
                 break
@@ -287,6 +298,7 @@ def test_retention_drops_whole_chunks_older_than_the_setting(maintenance_dsn: st
         dropped = rows(dsn, "SELECT tw_apply_retention()")[0][0]
     finally:
         rows(dsn, "UPDATE retention_settings SET keep = '7 days' WHERE relation = 'host_metrics' RETURNING 1")
+        rows(dsn, "SELECT tw_apply_retention()")  # the Community edition's policy follows back
 
     assert dropped == 1
     assert rows(dsn, chunks)[0][0] == chunks_before - 1

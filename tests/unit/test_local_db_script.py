@@ -52,3 +52,67 @@ def test_resolve_dsn_without_any_database_says_what_to_do(
     monkeypatch.setattr("common.settings.LOCAL_DSN_FILE", tmp_path / "missing.dsn")
     with pytest.raises(SettingsError, match=r"TIDEWATCH_DSN=.*scripts/local-db\.sh"):
         resolve_dsn({})
+
+
+REPO = SCRIPT.parents[1]
+PATCH = REPO / "packaging" / "timescaledb" / "pg17.12-portal-drop.patch"
+
+
+def _without_dsns() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("TIDEWATCH_DSN", "TIDEWATCH_TIMESCALE_DSN")}
+
+
+def test_a_given_community_dsn_wins(tmp_path: Path) -> None:
+    env = {
+        **_without_dsns(),
+        "TIDEWATCH_TIMESCALE_DSN": "postgresql://u:p@tsl.example/tw",
+        "TIDEWATCH_CACHE": str(tmp_path),
+    }
+    result = subprocess.run(
+        ["bash", str(SCRIPT), "--edition", "timescale"], capture_output=True, text=True, env=env, check=True
+    )
+    assert result.stdout.strip() == "postgresql://u:p@tsl.example/tw"
+    assert "TIDEWATCH_TIMESCALE_DSN is set" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_without_the_source_the_community_edition_says_so_and_points_to_apache(tmp_path: Path) -> None:
+    env = {
+        **_without_dsns(),
+        "TIDEWATCH_CACHE": str(tmp_path),
+        "TIDEWATCH_TIMESCALEDB_SOURCE": str(tmp_path / "missing.tar.gz"),
+    }
+    result = subprocess.run(
+        ["bash", str(SCRIPT), "--edition=timescale"], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 3 and result.stdout == ""
+    assert str(tmp_path / "missing.tar.gz") in result.stderr
+    assert "TIDEWATCH_TIMESCALEDB_SOURCE" in result.stderr and "Apache edition" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unknown_edition_is_refused(tmp_path: Path) -> None:
+    env = {**_without_dsns(), "TIDEWATCH_CACHE": str(tmp_path)}
+    result = subprocess.run(
+        ["bash", str(SCRIPT), "--edition", "oracle"], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 2 and "unknown edition" in result.stderr
+
+
+def _vendor_source() -> Path:
+    given = os.environ.get("TIDEWATCH_TIMESCALEDB_SOURCE")
+    source = Path(given) if given else REPO.parent / "shared" / "vendor" / "timescaledb-2.19.3.tar.gz"
+    if not source.is_file():
+        message = f"no TimescaleDB source at {source} (set TIDEWATCH_TIMESCALEDB_SOURCE)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return source
+
+
+def test_the_portal_workaround_applies_to_the_vendored_source(tmp_path: Path) -> None:
+    source = _vendor_source()
+    subprocess.run(["tar", "-C", str(tmp_path), "-xzf", str(source), "tsl/src/bgw_policy/job.c"], check=True)
+    subprocess.run(["patch", "-d", str(tmp_path), "-p1", "-i", str(PATCH)], check=True, capture_output=True)
+    patched = (tmp_path / "tsl/src/bgw_policy/job.c").read_text()
+    assert "\t\tportal->status = PORTAL_DONE;\n\t\tPortalDrop(portal, false);" in patched

@@ -12,7 +12,9 @@ import pytest
 
 from common.edition import Edition
 from common.migrate import SQL_DIR, Migration, apply_migrations, discover_migrations
-from tests.conftest import create_test_database, drop_test_database
+from tests.conftest import create_test_database, drop_test_database, server_edition
+
+pytestmark = pytest.mark.storage
 
 
 def sql_dir(tmp_path: Path, *names: str) -> Path:
@@ -100,15 +102,16 @@ def test_migrating_twice_is_a_no_op(tmp_path: Path, caplog: pytest.LogCaptureFix
             before = conn.execute(
                 "SELECT version, checksum, edition FROM schema_migrations ORDER BY version"
             ).fetchall()
-        assert [v for v, _, _ in before] == [m.version for m in discover_migrations(SQL_DIR, Edition.APACHE)]
-        assert {e for _, _, e in before} == {"apache"}
+        edition = server_edition()
+        assert [v for v, _, _ in before] == [m.version for m in discover_migrations(SQL_DIR, edition)]
+        assert {e for _, _, e in before} == {edition.value}
 
         assert apply_migrations(dsn) == []
 
         # An applied file edited afterwards is reported, never re-run.
         edited = tmp_path / "sql"
         shutil.copytree(SQL_DIR, edited)
-        last = sorted(edited.glob("*.sql"))[-1]
+        last = edited / discover_migrations(SQL_DIR, edition)[-1].path.name
         last.write_text(last.read_text() + "\n-- edited after release\n")
         with caplog.at_level(logging.WARNING, logger="tidewatch.migrate"):
             assert apply_migrations(dsn, edited) == []

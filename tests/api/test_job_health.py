@@ -1,0 +1,117 @@
+"""A failing TimescaleDB job shows: a collector metric and log line naming it, and a
+"degraded" health naming it; once it is gone, both clear. Community edition only:
+the Apache edition cannot run user-defined jobs (add_job is TSL)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import yaml
+from litestar.testing import AsyncTestClient
+from prometheus_client import REGISTRY
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from api.app import create_app
+from collector.maintenance import Maintenance
+from common.settings import ApiSettings
+from tests.conftest import create_test_database, drop_test_database
+
+pytestmark = [pytest.mark.db, pytest.mark.storage, pytest.mark.edition("timescale")]
+
+PROBLEM_METRIC = "tidewatch_collector_timescaledb_job_problem"
+
+
+@pytest.fixture
+def jobs_dsn() -> Iterator[str]:
+    dsn = create_test_database("tidewatch_jobs")
+    yield dsn
+    drop_test_database(dsn)
+
+
+async def maintenance_pass(dsn: str) -> Maintenance:
+    async with AsyncConnectionPool[AsyncConnection[Any]](dsn, min_size=1, max_size=2, open=False) as pool:
+        maintenance = Maintenance(pool, timedelta(minutes=15))
+        assert await maintenance.run_once() is not None
+    return maintenance
+
+
+async def health(dsn: str) -> dict[str, Any]:
+    async with AsyncTestClient(app=create_app(ApiSettings(), dsn)) as client:
+        response = await client.get("/api/health")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_a_failing_job_is_reported_by_name(jobs_dsn: str, caplog: pytest.LogCaptureFixture) -> None:
+    with psycopg.connect(jobs_dsn, autocommit=True) as conn:
+        conn.execute(
+            "CREATE PROCEDURE tw_test_always_fails(job_id int, config jsonb) LANGUAGE plpgsql"
+            " AS $$ BEGIN RAISE EXCEPTION 'this job always fails'; END $$"
+        )
+        row = conn.execute(
+            "SELECT add_job('tw_test_always_fails', '1 hour', initial_start => now())"
+        ).fetchone()
+        assert row is not None
+        job_id = int(row[0])
+
+        def failed() -> bool:
+            status = conn.execute(
+                "SELECT last_run_status FROM timescaledb_information.job_stats WHERE job_id = %s", (job_id,)
+            ).fetchone()
+            return status is not None and status[0] == "Failed"
+
+        # TimescaleDB's scheduler runs it at once; generous for a busy machine.
+        deadline = time.monotonic() + 120
+        while not failed():
+            assert time.monotonic() < deadline, "TimescaleDB's scheduler never ran the failing job"
+            await asyncio.sleep(0.5)
+
+    name = f"User-Defined Action [{job_id}]"
+    with caplog.at_level(logging.WARNING, logger="tidewatch.collector.maintenance"):
+        maintenance = await maintenance_pass(jobs_dsn)
+    assert [p.job_id for p in maintenance.job_problems] == [job_id]
+    assert REGISTRY.get_sample_value(PROBLEM_METRIC, {"job": name, "problem": "failing"}) == 1
+    assert f"TimescaleDB job {name} (job {job_id}) is failing: 1 failures, never succeeded" in caplog.text
+
+    body = await health(jobs_dsn)
+    assert body["status"] == "degraded" and body["database"] == "ok"
+    assert body["jobs"] == [f"{name} (job {job_id}) is failing: 1 failures, never succeeded"]
+
+    with psycopg.connect(jobs_dsn, autocommit=True) as conn:
+        conn.execute("SELECT delete_job(%s)", (job_id,))
+    await maintenance_pass(jobs_dsn)
+    assert REGISTRY.get_sample_value(PROBLEM_METRIC, {"job": name, "problem": "failing"}) is None
+    body = await health(jobs_dsn)
+    assert (body["status"], body["jobs"]) == ("ok", [])
+
+
+def test_the_worker_settings_fit_the_job_count(jobs_dsn: str) -> None:
+    """compose.yaml and the local server give every job of a database a worker, with room to spare."""
+    compose = yaml.safe_load((Path(__file__).resolve().parents[2] / "compose.yaml").read_text())
+    args = compose["services"]["db"]["command"]
+    settings = dict(a.split("=", 1) for a in args[1:] if "=" in a)
+    with psycopg.connect(jobs_dsn) as conn:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM timescaledb_information.jobs),"
+            " current_setting('timescaledb.max_background_workers')::int,"
+            " current_setting('max_worker_processes')::int"
+        ).fetchone()
+    assert row is not None
+    jobs, local_workers, local_processes = row
+    assert jobs == 37  # the comments in compose.yaml and scripts/local-db.sh count them
+    for workers, processes in (
+        (int(settings["timescaledb.max_background_workers"]), int(settings["max_worker_processes"])),
+        (local_workers, local_processes),
+    ):
+        assert workers >= jobs + 1  # every job at once, plus the database's scheduler
+        assert processes >= workers + 8  # the launcher and parallel query workers
