@@ -124,7 +124,8 @@ class PendingStore:
     def hold_snapshot(self, snapshot: agent_pb2.PerformanceSnapshot) -> None:
         """Write a snapshot that waits in the batcher, so a crash does not lose it."""
         try:
-            self._log.append_snapshot(snapshot.SerializeToString())
+            with self._log.metered():
+                self._log.append_snapshot(snapshot.SerializeToString())
         except (OSError, SpoolFull) as exc:
             log.error("cannot spool a snapshot to %s: %s; it is in memory only", self._log.directory, exc)
 
@@ -134,7 +135,8 @@ class PendingStore:
         _batch(message).sequence = sequence
         holds_snapshots = message.WhichOneof("payload") == "performance_batch"
         try:
-            self._log.append_batch(sequence, message.SerializeToString(), holds_snapshots=holds_snapshots)
+            with self._log.metered():
+                self._log.append_batch(sequence, message.SerializeToString(), holds_snapshots=holds_snapshots)
         except (OSError, SpoolFull) as exc:
             log.error(
                 "cannot spool batch %d to %s: %s; it is in memory only", sequence, self._log.directory, exc
@@ -172,7 +174,8 @@ class PendingStore:
         if index >= len(self._order) or self._order[index] != sequence:
             return False
         self._forget(sequence)
-        self._log.ack(sequence)
+        with self._log.metered():
+            self._log.ack(sequence)
         return True
 
     def close(self) -> None:

@@ -26,7 +26,8 @@ import logging
 import os
 import struct
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,7 +102,12 @@ class SegmentLog:
         self.max_bytes = max_bytes
         self.segment_bytes = segment_bytes or segment_bytes_for(max_bytes)
         self.commit_interval_s = commit_interval_s
+        # What the spool costs, logged at close (bench/agent_process.py reads it).
         self.fsync_count = 0
+        self.fsync_seconds = 0.0
+        self.bytes_appended = 0
+        self.cpu_seconds = 0.0  # the caller's thread, inside metered()
+        self.sync_cpu_seconds = 0.0  # the fsync thread
         # Told the sequences of unacknowledged batches dropped to stay within the cap.
         self.on_lost = on_lost
         self._segments: dict[int, _Segment] = {}
@@ -255,6 +261,7 @@ class SegmentLog:
             self._undo_partial_write(segment, offset)
             raise
         segment.size += size
+        self.bytes_appended += size
         self._appended += 1
         if self.commit_interval_s > 0:
             self._dirty.set()
@@ -397,14 +404,27 @@ class SegmentLog:
         """Records appended but not yet fsync'd."""
         return self._appended - self._synced
 
+    @contextlib.contextmanager
+    def metered(self) -> Iterator[None]:
+        """Count the CPU the calling thread spends inside the block as the spool's."""
+        start = time.thread_time()
+        try:
+            yield
+        finally:
+            self.cpu_seconds += time.thread_time() - start
+
     def sync(self) -> None:
         """Fsync the active segment now."""
         with self._lock:
             target = self._appended
             if target == self._synced or self._fd < 0:
                 return
+            started, cpu_started = time.monotonic(), time.thread_time()
             os.fdatasync(self._fd)
             self.fsync_count += 1
+            self.fsync_seconds += time.monotonic() - started
+            if threading.current_thread() is self._syncer:
+                self.sync_cpu_seconds += time.thread_time() - cpu_started
         with self._synced_changed:
             self._synced = target
             self._synced_changed.notify_all()
@@ -439,3 +459,13 @@ class SegmentLog:
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
+        log.info(
+            "spool closed: %d records (%d bytes) appended, %d fsyncs taking %.3f s,"
+            " CPU %.3f s appending and %.3f s syncing",
+            self._appended,
+            self.bytes_appended,
+            self.fsync_count,
+            self.fsync_seconds,
+            self.cpu_seconds,
+            self.sync_cpu_seconds,
+        )
