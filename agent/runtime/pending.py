@@ -9,6 +9,7 @@ from collections.abc import Callable
 from google.protobuf.message import DecodeError
 
 from agent.runtime.sequence import SequenceAllocator
+from agent.runtime.spool_legacy import read_legacy_batches, remove_legacy_batches
 from agent.runtime.spool_log import SegmentLog, SpoolFull
 from proto import agent_pb2
 
@@ -75,10 +76,28 @@ class PendingStore:
         for sequence, batch_epoch in found.batches:
             if batch_epoch == epoch:
                 self._order.append(sequence)
+        self._import_legacy()
         if stale_epochs:
             self._renumber(found.batches, epoch, stale_epochs)
         if found.held_snapshots:
             self._rebatch(found.held_snapshots)
+
+    def _import_legacy(self) -> None:
+        legacy = read_legacy_batches(self._log.directory)
+        for sequence, payload in legacy:
+            if sequence in self._log:
+                continue  # imported before a crash cut the import short
+            if self._sequences.fresh_epoch:
+                try:
+                    self.submit(agent_pb2.MessageToServer.FromString(payload), notify=False)
+                except DecodeError:
+                    log.error("legacy spooled batch %d does not parse; discarding it", sequence)
+                continue
+            self._sequences.skip_to(sequence + 1)
+            self._log.append_batch(sequence, payload)
+            bisect.insort(self._order, sequence)
+        self._log.sync()
+        remove_legacy_batches(self._log.directory)
 
     def _renumber(self, batches: list[tuple[int, int]], epoch: int, stale_epochs: list[int]) -> None:
         # The log outlived the sequence state: its numbers belong to another

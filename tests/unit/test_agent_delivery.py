@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import zlib
 from pathlib import Path
 
 import pytest
@@ -219,3 +220,21 @@ def test_spool_without_state_is_renumbered_into_a_new_epoch(tmp_path: Path) -> N
     assert again.submit(_snapshot_batch()) > max(renumbered)
     # After another crash the old numbering does not come back.
     assert _drain(_store(tmp_path, memory=1, epoch=77)) == [*renumbered, max(renumbered) + 1]
+
+
+def test_batches_spooled_by_the_old_one_file_format_are_taken_over(tmp_path: Path) -> None:
+    # What an agent before the segment log left at a clean stop: state + <sequence>.batch files.
+    SequenceAllocator(tmp_path, clock_ms=lambda: 42).close()
+    for sequence in (1, 2):
+        message = _snapshot_batch()
+        message.performance_batch.sequence = sequence
+        payload = message.SerializeToString()
+        (tmp_path / f"{sequence:020d}.batch").write_bytes(
+            b"TWB1" + zlib.crc32(payload).to_bytes(4, "big") + payload
+        )
+    (tmp_path / f"{3:020d}.batch").write_bytes(b"TWB1\x00\x00\x00\x00garbage")
+    store = _store(tmp_path)
+    assert _drain(store) == [1, 2]
+    assert not list(tmp_path.glob("*.batch"))
+    assert store.submit(_snapshot_batch()) == 3
+    assert _drain(_store(tmp_path)) == [1, 2, 3]  # now in the log, across a crash
