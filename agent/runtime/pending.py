@@ -133,8 +133,8 @@ class PendingStore:
 
     @property
     def spooled_bytes(self) -> int:
-        """Bytes currently used by the disk spool."""
-        return self._log.total_bytes
+        """Bytes of the unacknowledged batches in the spool."""
+        return self._log.pending_bytes
 
     def oldest_newest(self) -> tuple[int, int]:
         """Oldest and newest pending sequence, ``(0, 0)`` when none."""

@@ -374,6 +374,11 @@ class SegmentLog:
         return sum(s.size for s in self._segments.values())
 
     @property
+    def pending_bytes(self) -> int:
+        """Bytes of the batches not yet acknowledged (what a backlog takes, not the segments)."""
+        return sum(location.length for location in self._index.values())
+
+    @property
     def segment_count(self) -> int:
         """Segment files on disk, the active one included."""
         return len(self._segments)
