@@ -76,9 +76,13 @@ class PendingStore:
         for sequence, batch_epoch in found.batches:
             if batch_epoch == epoch:
                 self._order.append(sequence)
-        self._import_legacy()
-        if stale_epochs:
-            self._renumber(found.batches, epoch, stale_epochs)
+        try:
+            self._import_legacy()
+            if stale_epochs:
+                self._renumber(found.batches, epoch, stale_epochs)
+        except (OSError, SpoolFull) as exc:
+            # Everything left on disk is tried again at the next start.
+            log.error("cannot take over older spooled batches now: %s", exc)
         if found.held_snapshots:
             self._rebatch(found.held_snapshots)
 

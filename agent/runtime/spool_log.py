@@ -113,6 +113,7 @@ class SegmentLog:
         self._segments: dict[int, _Segment] = {}
         self._index: dict[int, _Location] = {}
         self._active: _Segment | None = None
+        self._epoch = 0  # given by start()
         self._fd = -1
         self._lock = threading.Lock()  # the active fd vs. the syncing thread
         self._dirty = threading.Event()
@@ -206,17 +207,19 @@ class SegmentLog:
     # -- appending -------------------------------------------------------------------------
 
     def start(self, epoch: int) -> None:
-        """Open a new active segment for ``epoch`` (older segments are never appended to)."""
-        self._roll(epoch)
+        """Open a new active segment for ``epoch`` (older segments are never appended to).
+
+        A disk that refuses (full, read-only) is logged, not raised: the agent
+        keeps sampling, and each append tries again to open the segment.
+        """
+        self._epoch = epoch
+        try:
+            self._roll(epoch)
+        except OSError as exc:
+            log.error("cannot open a spool segment in %s: %s; will retry on every write", self.directory, exc)
         if self.commit_interval_s > 0 and self._syncer is None:
             self._syncer = threading.Thread(target=self._sync_loop, name="spool-sync", daemon=True)
             self._syncer.start()
-
-    @property
-    def epoch(self) -> int:
-        """The epoch of the active segment."""
-        assert self._active is not None, "start() first"
-        return self._active.epoch
 
     def append_batch(self, sequence: int, payload: bytes, *, holds_snapshots: bool = False) -> None:
         """Write a batch; ``holds_snapshots`` when it contains every snapshot written so far."""
@@ -245,14 +248,16 @@ class SegmentLog:
                 self._delete(segment)
 
     def _append(self, kind: RecordKind, body: bytes) -> _Location:
-        assert self._active is not None, "start() first"
+        if self._active is None:
+            self._roll(self._epoch)  # start() could not; an OSError leaves the record to the caller
+        assert self._active is not None
         header = frame(kind, body)
         size = len(header) + len(body)
         if size > self.max_bytes // 2 or len(body) > MAX_RECORD_BYTES:
             raise SpoolFull(f"a {size}-byte record cannot fit in a spool of {self.max_bytes} bytes")
         self._make_room(size)
         if self._active.size >= self.segment_bytes:
-            self._roll(self._active.epoch)
+            self._roll(self._epoch)
         segment = self._active
         offset = segment.size
         try:

@@ -238,3 +238,22 @@ def test_batches_spooled_by_the_old_one_file_format_are_taken_over(tmp_path: Pat
     assert not list(tmp_path.glob("*.batch"))
     assert store.submit(_snapshot_batch()) == 3
     assert _drain(_store(tmp_path)) == [1, 2, 3]  # now in the log, across a crash
+
+
+def test_a_full_disk_at_start_keeps_the_agent_sampling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_roll = SegmentLog._roll
+    refusals = iter(range(2))
+
+    def roll(self: SegmentLog, epoch: int) -> None:
+        if next(refusals, None) is not None:
+            raise OSError(28, "No space left on device")
+        real_roll(self, epoch)
+
+    monkeypatch.setattr(SegmentLog, "_roll", roll)
+    store = _store(tmp_path, memory=10)  # refused once at start
+    assert store.submit(_snapshot_batch()) == 1  # refused again: kept in memory only
+    assert store.submit(_snapshot_batch()) == 2  # the disk takes it
+    assert _drain(store) == [1, 2]
+    assert _drain(_store(tmp_path, memory=10)) == [2]  # only 2 reached the disk
