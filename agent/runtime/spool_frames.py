@@ -7,7 +7,16 @@ import os
 import struct
 import zlib
 
-__all__ = ["FRAME_SIZE", "MAX_RECORD_BYTES", "SEQUENCE", "RecordKind", "frame", "parse_record", "write_all"]
+__all__ = [
+    "FRAME_SIZE",
+    "MAX_RECORD_BYTES",
+    "SEQUENCE",
+    "RecordKind",
+    "frame",
+    "is_cut_short",
+    "parse_record",
+    "write_all",
+]
 
 FRAME = struct.Struct(">2sBII")  # magic, kind, body length, crc32
 FRAME_MAGIC = b"TW"
@@ -59,3 +68,11 @@ def parse_record(data: bytes, offset: int) -> tuple[RecordKind, bytes, int] | No
     if needs_sequence and len(body) < SEQUENCE.size:
         return None
     return RecordKind(kind), body, end
+
+
+def is_cut_short(data: bytes, offset: int) -> bool:
+    """Whether the record at ``offset`` runs past the end of ``data``: a write a crash cut short."""
+    if len(data) - offset < FRAME.size:
+        return True
+    length: int = FRAME.unpack_from(data, offset)[2]
+    return offset + FRAME.size + length > len(data)

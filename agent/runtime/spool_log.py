@@ -38,6 +38,7 @@ from agent.runtime.spool_frames import (
     SEQUENCE,
     RecordKind,
     frame,
+    is_cut_short,
     parse_record,
     write_all,
 )
@@ -143,11 +144,10 @@ class SegmentLog:
             while offset < len(data):
                 record = parse_record(data, offset)
                 if record is None:
-                    last = path == paths[-1]
                     log.warning(
                         "spool segment %s: %s record at offset %d; skipping its last %d bytes",
                         path.name,
-                        "torn" if last else "corrupt",
+                        "torn" if is_cut_short(data, offset) else "corrupt",
                         offset,
                         len(data) - offset,
                     )
