@@ -75,6 +75,7 @@ class SpoolSettings:
     directory: Path = Path("/var/lib/tidewatch-agent/spool")
     max_bytes: int = 64 * MIB
     memory_max_batches: int = 256
+    commit_interval_ms: int = 200
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ SECTION_KEYS: dict[str, dict[str, type]] = {
     "server": {"address": str, "token": str, "token_file": str, "max_message_bytes": int},
     "tls": {"enabled": bool, "ca_file": str, "cert_file": str, "key_file": str, "server_name": str},
     "intervals": {f.name: float if f.type == "float" else int for f in fields(IntervalSettings)},
-    "spool": {"directory": str, "max_bytes": int, "memory_max_batches": int},
+    "spool": {"directory": str, "max_bytes": int, "memory_max_batches": int, "commit_interval_ms": int},
     "features": {f.name: bool for f in fields(FeatureSettings)},
     "commands": {f.name: float if f.type == "float" else int for f in fields(CommandSettings)},
     "mounts": {"include": list, "exclude": list},
@@ -260,6 +261,9 @@ def _build(raw: dict[str, Any], errors: list[str]) -> AgentSettings:
         max_bytes=sp.integer("max_bytes", d_sp.max_bytes, minimum=MIB),
         memory_max_batches=sp.integer(
             "memory_max_batches", d_sp.memory_max_batches, minimum=1, maximum=100_000
+        ),
+        commit_interval_ms=sp.integer(
+            "commit_interval_ms", d_sp.commit_interval_ms, minimum=0, maximum=10_000
         ),
     )
 

@@ -6,7 +6,10 @@ Docker collection of N running containers) shipping to a real collector and
 TimescaleDB, at a 1 s snapshot interval, for ``--duration`` seconds. Side by
 side in the same run, Debian's prometheus-node-exporter is scraped once a
 second. It prints both processes' CPU seconds and peak RSS, the ratio, and
-checks that every snapshot the agent took was stored.
+checks that every snapshot the agent took was stored. It also prints what the
+crash-safe spool costs: its own CPU (the agent's thread CPU inside the spool,
+from the agent's "spool closed" line), its fsyncs, and the bytes the agent
+process wrote to storage (/proc/PID/io write_bytes) next to node_exporter's CPU.
 
     .venv/bin/python -m bench.agent_process --duration 180 --containers 10
 """
@@ -36,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=float, default=180.0, help="seconds to measure (default 180)")
     parser.add_argument("--containers", type=int, default=10, help="busybox containers to run (default 10)")
     parser.add_argument("--docker-interval", type=float, default=5.0, help="agent's Docker interval (s)")
+    parser.add_argument(
+        "--commit-interval-ms",
+        type=int,
+        default=200,
+        help="spool group-commit interval (0 = fsync each append)",
+    )
     return parser
 
 
@@ -58,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         (workdir / "agent.toml").write_text(
             f"[intervals]\nsnapshot_interval_s = 1.0\ndocker_interval_s = {args.docker_interval}\n"
             f"[features]\ndocker = {'true' if args.containers else 'false'}\n"
+            f"[spool]\ncommit_interval_ms = {args.commit_interval_ms}\n"
         )
         agent_log = (workdir / "agent.log").open("wb")
+        agent_started = time.monotonic()
         agent = subprocess.Popen(
             [str(AGENT)],
             env={
@@ -81,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         for m in measured:
             m.cpu_start = m.cpu_seconds()
+        io_start = _write_bytes(agent.pid)
         print(f"measuring for {args.duration:.0f} s…", file=sys.stderr)
         started = time.monotonic()
         while time.monotonic() - started < args.duration:
@@ -92,12 +104,14 @@ def main(argv: list[str] | None = None) -> int:
             m.poll_memory()
             m.cpu_end = m.cpu_seconds()
         elapsed = time.monotonic() - started
+        written = _write_bytes(agent.pid) - io_start
         # RSS counts shared library text (grpcio's core, libssl) that every process
         # mapping it shares; USS is the memory this process alone holds.
         agent_uss = psutil.Process(agent.pid).memory_full_info().uss
 
         agent.send_signal(signal.SIGTERM)
         agent.wait(60)
+        agent_lifetime = time.monotonic() - agent_started
         log_text = (workdir / "agent.log").read_text(errors="replace")
         taken = re.findall(r"taking (\d+) snapshots and (\d+) Docker samples; (\d+) batches", log_text)
         snapshots, docker_samples, pending = map(int, taken[-1]) if taken else (-1, -1, -1)
@@ -126,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             f"snapshots taken {snapshots}, stored {stored}, Docker samples {docker_samples},"
             f" left pending {pending}: {'PASS' if snapshots == stored and pending == 0 else 'FAIL'}"
         )
+        _print_spool(log_text, agent_lifetime, exporter_m.cpu / elapsed, written / elapsed, args)
         return 0
     finally:
         if agent is not None and agent.poll() is None:
@@ -133,6 +148,47 @@ def main(argv: list[str] | None = None) -> int:
         collector.stop()
         run.close()
         drop_bench_database(dsn)
+
+
+def _write_bytes(pid: int) -> int:
+    """Bytes the process caused to be sent to storage (page cache writeback included)."""
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key == "write_bytes":
+            return int(value)
+    return 0
+
+
+_SPOOL_CLOSED = re.compile(
+    r"spool closed: (\d+) records \((\d+) bytes\) appended, (\d+) fsyncs taking ([\d.]+) s,"
+    r" CPU ([\d.]+) s appending and ([\d.]+) s syncing"
+)
+
+
+def _print_spool(
+    log_text: str,
+    lifetime_s: float,
+    exporter_cpu_share: float,
+    written_per_s: float,
+    args: argparse.Namespace,
+) -> None:
+    found = _SPOOL_CLOSED.findall(log_text)
+    if not found:
+        print("spool: no 'spool closed' line in the agent log")
+        return
+    records, appended, fsyncs, fsync_s, append_cpu, sync_cpu = found[-1]
+    spool_cpu = float(append_cpu) + float(sync_cpu)
+    spool_share = spool_cpu / lifetime_s
+    print(
+        f"\nspool (commit interval {args.commit_interval_ms} ms), over the agent's {lifetime_s:.0f} s:"
+        f" {int(records)} records, {int(appended) / lifetime_s:.0f} B/s appended,"
+        f" {int(fsyncs) / lifetime_s:.2f} fsyncs/s (mean {1000 * float(fsync_s) / max(1, int(fsyncs)):.2f} ms)"
+    )
+    print(
+        f"spool CPU = {spool_cpu:.3f} s = {100 * spool_share:.3f} % of a core"
+        f" = {spool_share / exporter_cpu_share if exporter_cpu_share else float('inf'):.3f}x node_exporter's CPU;"
+        f" agent process wrote {written_per_s:.0f} B/s to storage (/proc/PID/io write_bytes)"
+    )
 
 
 if __name__ == "__main__":

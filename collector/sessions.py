@@ -109,6 +109,13 @@ class SessionRegistry:
         if older is not None:
             older.cut("a newer stream from the same agent replaced this one")
         host = handshake.host
+        sanitised = [_text(name, 64) for name in host.sanitised_fields[:32]]
+        if sanitised:
+            log.warning(
+                "vps %d: its agent escaped host facts that were not clean UTF-8 text: %s",
+                session.vps_id,
+                ", ".join(sanitised),
+            )
         async with self._db.connection("stream registration") as conn:
             row = await (
                 await conn.execute(
@@ -119,6 +126,7 @@ class SessionRegistry:
                     " cpu_logical_cores = %(lcores)s, memory_total_bytes = %(mem)s,"
                     " swap_total_bytes = %(swap)s, boot_time = to_timestamp(%(boot)s / 1000.0),"
                     " ip_addresses = %(ips)s, virtualization = %(virt)s, agent_version = %(version)s,"
+                    " sanitised_fields = %(sanitised)s,"
                     " online = true, last_seen = now(), connected_collector = %(collector)s,"
                     " connected_at = now() FROM old WHERE vps.id = %(id)s"
                     " RETURNING old.online, vps.agent_config",
@@ -141,6 +149,7 @@ class SessionRegistry:
                         ),
                         "ips": [_text(ip, 64) for ip in host.ip_addresses[:64]],
                         "virt": _text(host.virtualization, 64),
+                        "sanitised": sanitised,
                         "version": _text(handshake.agent_version, 64),
                         "collector": self._settings.collector_id,
                     },

@@ -61,7 +61,7 @@ class AgentHandshake(_message.Message):
     def __init__(self, agent_version: _Optional[str] = ..., host: _Optional[_Union[HostInfo, _Mapping]] = ..., local_features: _Optional[_Union[FeatureSwitches, _Mapping]] = ..., oldest_pending_sequence: _Optional[int] = ..., newest_pending_sequence: _Optional[int] = ..., sequence_epoch: _Optional[int] = ...) -> None: ...
 
 class HostInfo(_message.Message):
-    __slots__ = ("hostname", "os_name", "os_version", "kernel_version", "architecture", "cpu_model", "cpu_physical_cores", "cpu_logical_cores", "memory_total_bytes", "swap_total_bytes", "boot_time_unix_ms", "ip_addresses", "virtualization")
+    __slots__ = ("hostname", "os_name", "os_version", "kernel_version", "architecture", "cpu_model", "cpu_physical_cores", "cpu_logical_cores", "memory_total_bytes", "swap_total_bytes", "boot_time_unix_ms", "ip_addresses", "virtualization", "sanitised_fields")
     HOSTNAME_FIELD_NUMBER: _ClassVar[int]
     OS_NAME_FIELD_NUMBER: _ClassVar[int]
     OS_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -75,6 +75,7 @@ class HostInfo(_message.Message):
     BOOT_TIME_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     IP_ADDRESSES_FIELD_NUMBER: _ClassVar[int]
     VIRTUALIZATION_FIELD_NUMBER: _ClassVar[int]
+    SANITISED_FIELDS_FIELD_NUMBER: _ClassVar[int]
     hostname: str
     os_name: str
     os_version: str
@@ -88,7 +89,8 @@ class HostInfo(_message.Message):
     boot_time_unix_ms: int
     ip_addresses: _containers.RepeatedScalarFieldContainer[str]
     virtualization: str
-    def __init__(self, hostname: _Optional[str] = ..., os_name: _Optional[str] = ..., os_version: _Optional[str] = ..., kernel_version: _Optional[str] = ..., architecture: _Optional[str] = ..., cpu_model: _Optional[str] = ..., cpu_physical_cores: _Optional[int] = ..., cpu_logical_cores: _Optional[int] = ..., memory_total_bytes: _Optional[int] = ..., swap_total_bytes: _Optional[int] = ..., boot_time_unix_ms: _Optional[int] = ..., ip_addresses: _Optional[_Iterable[str]] = ..., virtualization: _Optional[str] = ...) -> None: ...
+    sanitised_fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, hostname: _Optional[str] = ..., os_name: _Optional[str] = ..., os_version: _Optional[str] = ..., kernel_version: _Optional[str] = ..., architecture: _Optional[str] = ..., cpu_model: _Optional[str] = ..., cpu_physical_cores: _Optional[int] = ..., cpu_logical_cores: _Optional[int] = ..., memory_total_bytes: _Optional[int] = ..., swap_total_bytes: _Optional[int] = ..., boot_time_unix_ms: _Optional[int] = ..., ip_addresses: _Optional[_Iterable[str]] = ..., virtualization: _Optional[str] = ..., sanitised_fields: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PerformanceSnapshotBatch(_message.Message):
     __slots__ = ("sequence", "snapshots")

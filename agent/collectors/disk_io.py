@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from agent.collectors.rates import counter_rate
+from agent.host_text import host_text
 from proto import agent_pb2
 
 __all__ = ["DiskIoCounters", "DiskIoTracker", "is_reported_device"]
@@ -73,7 +74,7 @@ class DiskIoTracker:
             seconds = now_s - before[0]
             stats.append(
                 agent_pb2.DiskIoStats(
-                    device=name,
+                    device=host_text(name, "disk_device"),
                     read_bytes_per_second=counter_rate(before[1], current[1], seconds),
                     write_bytes_per_second=counter_rate(before[2], current[2], seconds),
                     read_ops_per_second=counter_rate(before[3], current[3], seconds),

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from agent.collectors.rates import counter_delta, share_percent
+from agent.host_text import host_text
 from proto import agent_pb2
 
 __all__ = [
@@ -60,13 +61,16 @@ def describe_container(summary: Json, details: Json | None) -> agent_pb2.DockerC
     names = summary.get("Names") or []
     info = agent_pb2.DockerContainerInfo(
         container_id=str(summary.get("Id", "")),
-        name=str(names[0]).lstrip("/") if names else "",
-        image=str(summary.get("Image", "")),
-        state=str(summary.get("State", "")),
-        status=str(summary.get("Status", "")),
+        name=host_text(str(names[0]).lstrip("/") if names else "", "container_name"),
+        image=host_text(str(summary.get("Image", "")), "container_image"),
+        state=host_text(str(summary.get("State", "")), "container_state"),
+        status=host_text(str(summary.get("Status", "")), "container_status"),
         created_unix_ms=int(summary.get("Created", 0)) * 1000,
-        labels={str(k): str(v) for k, v in (summary.get("Labels") or {}).items()},
-        ports=sorted({format_port(p) for p in summary.get("Ports") or []}),
+        labels={
+            host_text(str(k), "container_label"): host_text(str(v), "container_label")
+            for k, v in (summary.get("Labels") or {}).items()
+        },
+        ports=sorted({host_text(format_port(p), "container_port") for p in summary.get("Ports") or []}),
     )
     if details:
         state = details.get("State") or {}

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.collectors.exposition import ExpositionError, parse_exposition
+from agent.host_text import host_text
 from proto import agent_pb2
 
 __all__ = ["DEFAULT_METRICS_DIRECTORY", "MAX_OUTPUT_BYTES", "GenericMetricsReader"]
@@ -212,9 +213,12 @@ class GenericMetricsReader:
             metrics.append(
                 agent_pb2.GenericMetric(
                     timestamp_unix_ms=parsed.timestamp_ms if parsed.timestamp_ms is not None else now_ms,
-                    name=parsed.name,
+                    name=host_text(parsed.name, "generic_metric"),
                     value=parsed.value,
-                    labels=parsed.labels,
+                    labels={
+                        host_text(k, "generic_metric"): host_text(v, "generic_metric")
+                        for k, v in parsed.labels.items()
+                    },
                 )
             )
         return metrics

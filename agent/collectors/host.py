@@ -21,6 +21,7 @@ from agent.collectors.disk_io import DiskIoTracker
 from agent.collectors.mounts import MountUsageReader
 from agent.collectors.net_io import DEFAULT_INTERFACE_EXCLUDE, NetIoTracker
 from agent.collectors.rates import CpuTimes, busy_percent, cpu_percentages
+from agent.host_text import host_text
 from proto import agent_pb2
 
 __all__ = ["HostCollector", "parse_sockstat", "socket_counts"]
@@ -136,7 +137,8 @@ def _fill_uptime(snapshot: agent_pb2.PerformanceSnapshot, _now_s: float) -> None
 def _fill_temperatures(snapshot: agent_pb2.PerformanceSnapshot, _now_s: float) -> None:
     for chip, entries in psutil.sensors_temperatures().items():
         for index, entry in enumerate(entries):
-            snapshot.temperatures.add(sensor=f"{chip}/{entry.label or index}", celsius=entry.current)
+            sensor = host_text(f"{chip}/{entry.label or index}", "temperature_label")
+            snapshot.temperatures.add(sensor=sensor, celsius=entry.current)
 
 
 class HostCollector:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psutil
 
+from agent.host_text import altered_facts, host_text
 from proto import agent_pb2
 
 __all__ = [
@@ -149,27 +150,44 @@ def local_ip_addresses() -> list[str]:
 
 
 def collect_host_info() -> agent_pb2.HostInfo:
-    """Hostname, OS, kernel, CPU, memory, boot time, addresses and virtualization of this host."""
+    """Hostname, OS, kernel, CPU, memory, boot time, addresses and virtualization of this host.
+
+    Every string goes through :func:`host_text`, and whatever else goes wrong
+    leaves the facts empty: a host fact never keeps the agent from connecting.
+    """
+    try:
+        return _collect()
+    except Exception:
+        log.exception("could not read the host's facts; connecting without them")
+        return agent_pb2.HostInfo(sanitised_fields=altered_facts())
+
+
+def _collect() -> agent_pb2.HostInfo:
     os_release = parse_os_release(_read(Path("/etc/os-release")) or _read(Path("/usr/lib/os-release")))
     uname = platform.uname()
-    info = agent_pb2.HostInfo(
-        hostname=socket.gethostname(),
-        os_name=os_release.get("NAME") or uname.system,
-        os_version=os_release.get("VERSION_ID")
+    texts = {
+        "hostname": socket.gethostname(),
+        "os_name": os_release.get("NAME") or uname.system,
+        "os_version": os_release.get("VERSION_ID")
         or os_release.get("VERSION")
         or os_release.get("BUILD_ID", ""),
-        kernel_version=uname.release,
-        architecture=uname.machine,
-        cpu_model=cpu_model_from_cpuinfo(_read(Path("/proc/cpuinfo"))) or uname.processor,
+        "kernel_version": uname.release,
+        "architecture": uname.machine,
+        "cpu_model": cpu_model_from_cpuinfo(_read(Path("/proc/cpuinfo"))) or uname.processor,
+        "virtualization": detect_virtualization(),
+    }
+    info = agent_pb2.HostInfo(
+        **{field: host_text(value, field) for field, value in texts.items()},
         cpu_physical_cores=psutil.cpu_count(logical=False) or 0,
         cpu_logical_cores=psutil.cpu_count(logical=True) or 0,
         memory_total_bytes=psutil.virtual_memory().total,
         swap_total_bytes=psutil.swap_memory().total,
         boot_time_unix_ms=int(psutil.boot_time() * 1000),
-        virtualization=detect_virtualization(),
     )
     try:
-        info.ip_addresses.extend(local_ip_addresses())
+        info.ip_addresses.extend(host_text(ip, "ip_addresses") for ip in local_ip_addresses())
     except OSError as exc:
         log.warning("could not list the host's IP addresses: %s", exc)
+    # Facts escaped so far, these and the ones sampled since start (mounts, interfaces, ...).
+    info.sanitised_fields.extend(altered_facts())
     return info

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import psutil
 
+from agent.host_text import host_text
 from proto import agent_pb2
 
 __all__ = ["NETWORK_FSTYPES", "PSEUDO_FSTYPES", "Mount", "MountUsageReader", "disk_usage", "select_mounts"]
@@ -89,9 +90,9 @@ def disk_usage(mount: Mount, stat: os.statvfs_result) -> agent_pb2.DiskUsage | N
         return None
     block = stat.f_frsize or stat.f_bsize
     return agent_pb2.DiskUsage(
-        mountpoint=mount.mountpoint,
-        device=mount.device,
-        fstype=mount.fstype,
+        mountpoint=host_text(mount.mountpoint, "mount_point"),
+        device=host_text(mount.device, "filesystem_device"),
+        fstype=host_text(mount.fstype, "filesystem_type"),
         total_bytes=stat.f_blocks * block,
         used_bytes=max(stat.f_blocks - stat.f_bfree, 0) * block,
         # What unprivileged users can still write, as df shows it.

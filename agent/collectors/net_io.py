@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from agent.collectors.rates import counter_delta, rate_per_second
+from agent.host_text import host_text
 from proto import agent_pb2
 
 __all__ = ["DEFAULT_INTERFACE_EXCLUDE", "NetIoCounters", "NetIoTracker"]
@@ -86,7 +87,7 @@ class NetIoTracker:
             )
             stats.append(
                 agent_pb2.NetworkInterfaceStats(
-                    interface=name,
+                    interface=host_text(name, "network_interface"),
                     rx_bytes_per_second=rate_per_second(rx_bytes, seconds),
                     tx_bytes_per_second=rate_per_second(tx_bytes, seconds),
                     rx_packets_per_second=rate_per_second(rx_packets, seconds),

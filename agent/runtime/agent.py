@@ -19,7 +19,7 @@ from agent.runtime.live import LiveSettings
 from agent.runtime.pending import PendingStore
 from agent.runtime.sampling import Samplers, SamplingLoops
 from agent.runtime.sequence import SequenceAllocator
-from agent.runtime.spool import DiskSpool
+from agent.runtime.spool_log import SegmentLog
 from proto import agent_pb2
 
 __all__ = ["AgentRuntime"]
@@ -49,7 +49,11 @@ class AgentRuntime:
         self.settings = settings
         self._shutdown_flush_s = shutdown_flush_s
         spool_dir = settings.spool.directory
-        spool = DiskSpool(spool_dir, max_bytes=settings.spool.max_bytes)  # creates the directory
+        spool = SegmentLog(  # creates the directory
+            spool_dir,
+            max_bytes=settings.spool.max_bytes,
+            commit_interval_s=settings.spool.commit_interval_ms / 1000,
+        )
         self.sequences = SequenceAllocator(spool_dir)
         self.store = PendingStore(
             spool,
@@ -81,7 +85,9 @@ class AgentRuntime:
             channel_factory=channel_factory,
         )
         self.store.on_added = self.client.wake
-        self.sampling = SamplingLoops(samplers, self.live, self.store.submit)
+        self.sampling = SamplingLoops(
+            samplers, self.live, self.store.submit, on_snapshot=self.store.hold_snapshot
+        )
         self.client.docker_sample_overruns = lambda: self.sampling.docker_overruns.total
 
     def _emit_command_response(self, response: agent_pb2.CommandResponse) -> None:
@@ -127,7 +133,7 @@ class AgentRuntime:
         client.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await client
-        self.store.persist_all()
+        self.store.close()
         self.sequences.close()
         log.info(
             "agent stopped after taking %d snapshots and %d Docker samples; "

@@ -1,4 +1,4 @@
-"""Unacknowledged batches: newest in memory (bounded count), older ones in the disk spool."""
+"""Unacknowledged batches: all of them in the segment log on disk, the newest also in memory."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from collections.abc import Callable
 from google.protobuf.message import DecodeError
 
 from agent.runtime.sequence import SequenceAllocator
-from agent.runtime.spool import DiskSpool
+from agent.runtime.spool_legacy import read_legacy_batches, remove_legacy_batches
+from agent.runtime.spool_log import SegmentLog, SpoolFull
 from proto import agent_pb2
 
 __all__ = ["BATCH_FIELDS", "PendingStore", "batch_sequence"]
@@ -37,46 +38,92 @@ def batch_sequence(message: agent_pb2.MessageToServer) -> int:
 class PendingStore:
     """Every batch from :meth:`submit` until :meth:`ack`, oldest first.
 
-    Memory holds at most ``memory_max_batches``; beyond that the oldest spill to
-    the spool, so disk always holds older sequences than memory. When the spool
-    is full its oldest batches are dropped and ``dropped_total`` counts them.
+    The segment log is the truth: a batch is written to it before ``submit``
+    returns, and on start everything unacknowledged in it is pending again.
+    The newest ``memory_max_batches`` are also kept parsed in memory so a
+    resend rarely reads the disk. Snapshots not yet in a batch are written too
+    (:meth:`hold_snapshot`), so a crash loses none of them: they come back as
+    a batch of their own. Batches the log drops to stay within its cap are
+    counted in ``dropped_total``.
     """
 
     def __init__(
         self,
-        spool: DiskSpool,
+        spool: SegmentLog,
         sequences: SequenceAllocator,
         *,
         memory_max_batches: int,
         on_added: Callable[[], None] | None = None,
     ) -> None:
-        self._spool = spool
+        self._log = spool
         self._sequences = sequences
         self._memory_max = memory_max_batches
-        self._memory: dict[int, agent_pb2.MessageToServer] = {}
-        self._memory_order: list[int] = []
+        self._memory: dict[int, agent_pb2.MessageToServer] = {}  # insertion order = sequence order
+        self._order: list[int] = []  # every pending sequence, ascending
+        self._volatile: set[int] = set()  # could not be written: memory is all there is
         self.dropped_total = 0
         self.on_added = on_added
+        spool.on_lost = self._lost
         self._recover()
 
     def _recover(self) -> None:
-        stored = self._spool.sequences()
-        if not stored:
-            return
-        self._sequences.skip_to(stored[-1] + 1)
-        if not self._sequences.fresh_epoch:
-            return
-        # The spool outlived the sequence state: its numbers belong to an unknown
-        # epoch, so give them new ones in the new epoch rather than lose the data.
-        log.warning("renumbering %d spooled batches into new epoch %d", len(stored), self._sequences.epoch)
-        for old in stored:
-            message = self._read_disk(old)
-            if message is None:
+        found = self._log.recovered
+        if found.batches:
+            self._sequences.skip_to(found.batches[-1][0] + 1)
+        epoch = self._sequences.epoch
+        self._log.start(epoch)
+        stale_epochs = sorted({e for _, e in found.batches if e != epoch})
+        for sequence, batch_epoch in found.batches:
+            if batch_epoch == epoch:
+                self._order.append(sequence)
+        try:
+            self._import_legacy()
+            if stale_epochs:
+                self._renumber(found.batches, epoch, stale_epochs)
+        except (OSError, SpoolFull) as exc:
+            # Everything left on disk is tried again at the next start.
+            log.error("cannot take over older spooled batches now: %s", exc)
+        if found.held_snapshots:
+            self._rebatch(found.held_snapshots)
+
+    def _import_legacy(self) -> None:
+        legacy = read_legacy_batches(self._log.directory)
+        for sequence, payload in legacy:
+            if sequence in self._log:
+                continue  # imported before a crash cut the import short
+            if self._sequences.fresh_epoch:
+                try:
+                    self.submit(agent_pb2.MessageToServer.FromString(payload), notify=False)
+                except DecodeError:
+                    log.error("legacy spooled batch %d does not parse; discarding it", sequence)
                 continue
-            new = self._sequences.allocate()
-            _batch(message).sequence = new
-            self._write_disk(new, message)
-            self._spool.remove(old)
+            self._sequences.skip_to(sequence + 1)
+            self._log.append_batch(sequence, payload)
+            bisect.insort(self._order, sequence)
+        self._log.sync()
+        remove_legacy_batches(self._log.directory)
+
+    def _renumber(self, batches: list[tuple[int, int]], epoch: int, stale_epochs: list[int]) -> None:
+        # The log outlived the sequence state: its numbers belong to another
+        # epoch, so give them new ones in this epoch rather than lose the data.
+        stale = [sequence for sequence, e in batches if e != epoch]
+        log.warning("renumbering %d spooled batches into epoch %d", len(stale), epoch)
+        for old in stale:
+            message = self._read_disk(old)
+            if message is not None:
+                self.submit(message, notify=False)
+        for old_epoch in stale_epochs:
+            self._log.retire_epoch(old_epoch)
+
+    def _rebatch(self, held: list[bytes]) -> None:
+        batch = agent_pb2.PerformanceSnapshotBatch()
+        for payload in held:
+            try:
+                batch.snapshots.append(agent_pb2.PerformanceSnapshot.FromString(payload))
+            except DecodeError:
+                log.error("discarding an unreadable spooled snapshot")
+        sequence = self.submit(agent_pb2.MessageToServer(performance_batch=batch), notify=False)
+        log.info("%d snapshots taken before the agent stopped are batch %d", len(batch.snapshots), sequence)
 
     @property
     def epoch(self) -> int:
@@ -85,86 +132,102 @@ class PendingStore:
 
     @property
     def pending_count(self) -> int:
-        """Batches not yet acknowledged, in memory and on disk."""
-        return len(self._memory) + len(self._spool)
+        """Batches not yet acknowledged."""
+        return len(self._order)
 
     @property
     def spooled_bytes(self) -> int:
-        """Bytes currently used by the disk spool."""
-        return self._spool.total_bytes
+        """Bytes of the unacknowledged batches in the spool."""
+        return self._log.pending_bytes
 
     def oldest_newest(self) -> tuple[int, int]:
         """Oldest and newest pending sequence, ``(0, 0)`` when none."""
-        disk = self._spool.sequences()
-        oldest = disk[0] if disk else (self._memory_order[0] if self._memory_order else 0)
-        newest = self._memory_order[-1] if self._memory_order else (disk[-1] if disk else 0)
-        return oldest, newest
+        return (self._order[0], self._order[-1]) if self._order else (0, 0)
 
-    def submit(self, message: agent_pb2.MessageToServer) -> int:
-        """Give a batch its sequence and keep it until acknowledged; returns the sequence."""
+    def hold_snapshot(self, snapshot: agent_pb2.PerformanceSnapshot) -> None:
+        """Write a snapshot that waits in the batcher, so a crash does not lose it."""
+        try:
+            with self._log.metered():
+                self._log.append_snapshot(snapshot.SerializeToString())
+        except (OSError, SpoolFull) as exc:
+            log.error("cannot spool a snapshot to %s: %s; it is in memory only", self._log.directory, exc)
+
+    def submit(self, message: agent_pb2.MessageToServer, *, notify: bool = True) -> int:
+        """Give a batch its sequence, write it to the log and keep it until acknowledged."""
         sequence = self._sequences.allocate()
         _batch(message).sequence = sequence
+        holds_snapshots = message.WhichOneof("payload") == "performance_batch"
+        try:
+            with self._log.metered():
+                self._log.append_batch(sequence, message.SerializeToString(), holds_snapshots=holds_snapshots)
+        except (OSError, SpoolFull) as exc:
+            log.error(
+                "cannot spool batch %d to %s: %s; it is in memory only", sequence, self._log.directory, exc
+            )
+            self._volatile.add(sequence)
+        self._order.append(sequence)
         self._memory[sequence] = message
-        self._memory_order.append(sequence)
-        while len(self._memory_order) > self._memory_max:
-            self._spill(self._memory_order[0])
-        if self.on_added is not None:
+        while len(self._memory) > self._memory_max:
+            oldest = next(iter(self._memory))
+            del self._memory[oldest]
+            if oldest in self._volatile:
+                self._forget(oldest)
+                self._count_drop(oldest, "not on disk and out of memory")
+        if notify and self.on_added is not None:
             self.on_added()
         return sequence
 
     def next_after(self, sequence: int) -> tuple[int, agent_pb2.MessageToServer] | None:
         """The oldest pending batch with a sequence above ``sequence``."""
         while True:
-            on_disk = self._spool.first_after(sequence)
-            index = bisect.bisect_right(self._memory_order, sequence)
-            in_memory = self._memory_order[index] if index < len(self._memory_order) else None
-            if on_disk is not None and (in_memory is None or on_disk < in_memory):
-                message = self._read_disk(on_disk)
-                if message is None:
-                    continue  # corrupt file, already removed and counted
-                return on_disk, message
-            if in_memory is None:
+            index = bisect.bisect_right(self._order, sequence)
+            if index >= len(self._order):
                 return None
-            return in_memory, self._memory[in_memory]
+            found = self._order[index]
+            message = self._memory.get(found)
+            if message is None:
+                message = self._read_disk(found)
+            if message is not None:
+                return found, message
+            # unreadable: already forgotten and counted; look further
 
     def ack(self, sequence: int) -> bool:
-        """Forget ``sequence``; False when it was not pending."""
-        if self._memory.pop(sequence, None) is not None:
-            del self._memory_order[bisect.bisect_left(self._memory_order, sequence)]
-            return True
-        if sequence in self._spool:
-            self._spool.remove(sequence)
-            return True
-        return False
+        """Forget ``sequence`` (stored, duplicate or rejected for good); False when it was not pending."""
+        index = bisect.bisect_left(self._order, sequence)
+        if index >= len(self._order) or self._order[index] != sequence:
+            return False
+        self._forget(sequence)
+        with self._log.metered():
+            self._log.ack(sequence)
+        return True
 
-    def persist_all(self) -> None:
-        """Move every in-memory batch to the spool (at shutdown)."""
-        for sequence in list(self._memory_order):
-            self._spill(sequence)
+    def close(self) -> None:
+        """Make everything durable and close the log (at shutdown)."""
+        self._log.close()
 
-    def _spill(self, sequence: int) -> None:
-        message = self._memory.pop(sequence)
-        del self._memory_order[bisect.bisect_left(self._memory_order, sequence)]
-        self._write_disk(sequence, message)
+    def _forget(self, sequence: int) -> None:
+        index = bisect.bisect_left(self._order, sequence)
+        if index < len(self._order) and self._order[index] == sequence:
+            del self._order[index]
+        self._memory.pop(sequence, None)
+        self._volatile.discard(sequence)
 
-    def _write_disk(self, sequence: int, message: agent_pb2.MessageToServer) -> None:
-        try:
-            evicted = self._spool.write(sequence, message.SerializeToString())
-        except OSError as exc:
-            log.error("cannot spool batch %d to %s: %s", sequence, self._spool.directory, exc)
-            evicted = [sequence]
-        for lost in evicted:
-            self._count_drop(lost, "spool full")
+    def _lost(self, sequences: list[int]) -> None:
+        for sequence in sequences:
+            self._forget(sequence)
+            self._count_drop(sequence, "spool full")
 
     def _read_disk(self, sequence: int) -> agent_pb2.MessageToServer | None:
-        payload = self._spool.read(sequence)
+        payload = self._log.read(sequence)
         if payload is not None:
             try:
                 message: agent_pb2.MessageToServer = agent_pb2.MessageToServer.FromString(payload)
                 return message
             except DecodeError:
-                self._spool.remove(sequence)
-        self._count_drop(sequence, "unreadable spool file")
+                log.error("spooled batch %d does not parse", sequence)
+                self._log.ack(sequence)
+        self._forget(sequence)
+        self._count_drop(sequence, "unreadable in the spool")
         return None
 
     def _count_drop(self, sequence: int, reason: str) -> None:
@@ -173,6 +236,6 @@ class PendingStore:
             "dropped batch %d (%s; spool max_bytes=%d); dropped_batches_total=%d",
             sequence,
             reason,
-            self._spool.max_bytes,
+            self._log.max_bytes,
             self.dropped_total,
         )

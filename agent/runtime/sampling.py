@@ -66,11 +66,13 @@ class SamplingLoops:
         settings: LiveSettings,
         submit: Callable[[agent_pb2.MessageToServer], object],
         *,
+        on_snapshot: Callable[[agent_pb2.PerformanceSnapshot], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._samplers = samplers
         self._settings = settings
         self._submit = submit
+        self._on_snapshot = on_snapshot
         self._clock = clock
         self._batcher = SnapshotBatcher()
         self._failing: set[str] = set()
@@ -120,6 +122,9 @@ class SamplingLoops:
                 snapshot = await self._sample("host", self._samplers.snapshot)
                 if snapshot is not None:
                     self.snapshots_taken += 1
+                    if self._on_snapshot is not None:
+                        self._on_snapshot(snapshot)  # durable before it counts as taken
+                    log.debug("snapshot taken at %d", snapshot.timestamp_unix_ms)
                     self._batcher.add(snapshot, self._clock())
             iv = self._settings.intervals
             ready = self._batcher.ready(

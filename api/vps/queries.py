@@ -26,6 +26,7 @@ SELECT v.id, v.name, v.ip_address, v.labels, v.created_at, v.token_rotated_at, v
        v.architecture, v.cpu_model, v.cpu_physical_cores, v.cpu_logical_cores,
        v.memory_total_bytes, v.swap_total_bytes, v.boot_time, v.ip_addresses,
        v.virtualization, v.agent_version, v.traffic_reset_day, v.traffic_quota_bytes,
+       v.sanitised_fields,
        h.time AS latest_time, h.cpu_percent AS latest_cpu_percent,
        h.memory_used_bytes AS latest_memory_used_bytes,
        h.memory_total_bytes AS latest_memory_total_bytes,

@@ -94,6 +94,8 @@ class VpsOut(Struct):
     ip_addresses: list[str] = msgspec.field(default_factory=list)
     virtualization: str | None = None
     agent_version: str | None = None
+    # Host facts the agent escaped (not valid UTF-8 or control characters), e.g. ["hostname"].
+    sanitised_fields: list[str] = msgspec.field(default_factory=list)
     traffic_reset_day: int = 1
     traffic_quota_bytes: int | None = None
     latest: LatestMetrics | None = None

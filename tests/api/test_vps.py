@@ -85,8 +85,9 @@ async def test_sql_looking_names_are_stored_literally(client: Client, db: Db, op
 async def test_list_shows_status_and_newest_metrics(client: Client, db: Db, viewer: SignedIn) -> None:
     vps_id = fetch_one(
         db,
-        "INSERT INTO vps (name, agent_key_id, agent_token_hash, hostname, os_name, online, last_seen)"
-        " VALUES (%s, %s, 'x', 'web-01', 'Debian GNU/Linux', true, now()) RETURNING id",
+        "INSERT INTO vps (name, agent_key_id, agent_token_hash, hostname, os_name, online, last_seen,"
+        " sanitised_fields) VALUES (%s, %s, 'x', 'web-01', 'Debian GNU/Linux', true, now(), '{mount_point}')"
+        " RETURNING id",
         (unique("listed"), unique("k")),
     )["id"]
     now = datetime.now(UTC).replace(microsecond=0)
@@ -106,6 +107,7 @@ async def test_list_shows_status_and_newest_metrics(client: Client, db: Db, view
     response = await client.get("/api/vps", headers=viewer.headers)
     [vps] = [v for v in response.json() if v["id"] == vps_id]
     assert vps["online"] is True and vps["hostname"] == "web-01" and vps["os_name"] == "Debian GNU/Linux"
+    assert vps["sanitised_fields"] == ["mount_point"]  # facts the agent had to escape
     latest = vps["latest"]
     assert datetime.fromisoformat(latest["time"]) == newest
     assert latest["cpu_percent"] == newest.minute and latest["memory_total_bytes"] == 8589934592

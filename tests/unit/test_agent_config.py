@@ -35,6 +35,7 @@ def test_minimal_file_gets_documented_defaults(tmp_path: Path) -> None:
     assert settings.intervals.batch_max_delay_s == 5.0
     assert settings.spool.directory == Path("/var/lib/tidewatch-agent/spool")
     assert settings.spool.max_bytes == 64 * 1024 * 1024
+    assert settings.spool.commit_interval_ms == 200
     assert settings.features.files is False
     assert settings.features.shell is True
     assert settings.generic_metrics_directory == Path("/etc/tidewatch/metrics.d")
@@ -58,6 +59,7 @@ batch_max_snapshots = 10
 directory = "{tmp_path}/spool"
 max_bytes = 2097152
 memory_max_batches = 8
+commit_interval_ms = 0
 [features]
 shell = false
 [mounts]
@@ -75,6 +77,7 @@ directory = "/var/lib/tidewatch-agent/metrics.d"
     assert settings.intervals.snapshot_interval_s == 2.0
     assert settings.intervals.batch_max_snapshots == 10
     assert settings.spool.memory_max_batches == 8
+    assert settings.spool.commit_interval_ms == 0  # fsync every write
     assert settings.features.shell is False
     assert settings.mount_include == ("/", "/data")
     assert settings.mount_exclude == ("/boot",)

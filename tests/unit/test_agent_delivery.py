@@ -1,10 +1,11 @@
-"""Delivery state: backoff, sequence epochs, the disk spool and the pending store."""
+"""Delivery state: backoff, sequence epochs and the pending store (the log: test_agent_spool_log.py)."""
 
 from __future__ import annotations
 
 import json
 import os
 import random
+import zlib
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from agent.runtime.backoff import Backoff
 from agent.runtime.pending import PendingStore, batch_sequence
 from agent.runtime.sequence import STATE_FILE, SequenceAllocator
-from agent.runtime.spool import DiskSpool
+from agent.runtime.spool_log import SegmentLog
 from proto import agent_pb2
 
 
@@ -104,63 +105,12 @@ def test_lost_or_corrupt_state_starts_a_new_epoch(tmp_path: Path, content: str) 
     assert alloc.allocate() == 1
 
 
-# -- disk spool --------------------------------------------------------------------------
-
-
-def test_spool_survives_reopen(tmp_path: Path) -> None:
-    spool = DiskSpool(tmp_path, max_bytes=1 << 20)
-    for seq in (3, 1, 2):
-        assert spool.write(seq, f"payload-{seq}".encode()) == []
-    reopened = DiskSpool(tmp_path, max_bytes=1 << 20)
-    assert reopened.sequences() == [1, 2, 3]
-    assert reopened.read(2) == b"payload-2"
-    assert reopened.total_bytes == spool.total_bytes
-    assert reopened.first_after(1) == 2
-    assert reopened.first_after(3) is None
-
-
-def test_spool_bound_evicts_oldest(tmp_path: Path) -> None:
-    spool = DiskSpool(tmp_path, max_bytes=100)
-    payload = b"x" * 22  # 30 bytes with the 8-byte header
-    evicted: list[int] = []
-    for seq in range(1, 8):
-        evicted += spool.write(seq, payload)
-    assert spool.total_bytes <= 100
-    assert spool.sequences() == [5, 6, 7]
-    assert evicted == [1, 2, 3, 4]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{s:020d}.batch" for s in (5, 6, 7)]
-
-
-def test_spool_refuses_a_payload_larger_than_the_bound(tmp_path: Path) -> None:
-    spool = DiskSpool(tmp_path, max_bytes=50)
-    spool.write(1, b"small")
-    assert spool.write(2, b"y" * 100) == [2]
-    assert spool.sequences() == [1]
-
-
-def test_spool_ignores_partial_writes_and_detects_corruption(tmp_path: Path) -> None:
-    spool = DiskSpool(tmp_path, max_bytes=1 << 20)
-    spool.write(1, b"good")
-    spool.write(2, b"will rot")
-    # A crash mid-write leaves only a temp file; bit rot changes a complete one.
-    (tmp_path / f"{3:020d}.batch.tmp").write_bytes(b"TWB1\x00\x00")
-    rotten = tmp_path / f"{2:020d}.batch"
-    rotten.write_bytes(rotten.read_bytes()[:-1] + b"!")
-    (tmp_path / "unrelated.txt").write_text("ignored")
-    reopened = DiskSpool(tmp_path, max_bytes=1 << 20)
-    assert reopened.sequences() == [1, 2]
-    assert not (tmp_path / f"{3:020d}.batch.tmp").exists()
-    assert reopened.read(1) == b"good"
-    assert reopened.read(2) is None
-    assert reopened.sequences() == [1]
-
-
 # -- pending store -----------------------------------------------------------------------
 
 
-def _store(tmp_path: Path, *, memory: int = 2, max_bytes: int = 1 << 20) -> PendingStore:
-    spool = DiskSpool(tmp_path, max_bytes=max_bytes)
-    return PendingStore(spool, SequenceAllocator(tmp_path, clock_ms=lambda: 42), memory_max_batches=memory)
+def _store(tmp_path: Path, *, memory: int = 2, max_bytes: int = 1 << 20, epoch: int = 42) -> PendingStore:
+    spool = SegmentLog(tmp_path, max_bytes=max_bytes, segment_bytes=256, commit_interval_s=0)
+    return PendingStore(spool, SequenceAllocator(tmp_path, clock_ms=lambda: epoch), memory_max_batches=memory)
 
 
 def _drain(store: PendingStore) -> list[int]:
@@ -178,18 +128,18 @@ def test_pending_assigns_one_shared_sequence_and_orders_oldest_first(tmp_path: P
     generic = agent_pb2.MessageToServer(generic_metrics_batch=agent_pb2.GenericMetricsBatch())
     assert [store.submit(m) for m in (_snapshot_batch(), docker, generic, _snapshot_batch())] == [1, 2, 3, 4]
     assert store.pending_count == 4
-    assert store.spooled_bytes > 0  # two spilled past the memory bound
+    assert store.spooled_bytes > 0  # every batch is on disk at once
     assert store.oldest_newest() == (1, 4)
-    assert _drain(store) == [1, 2, 3, 4]
+    assert _drain(store) == [1, 2, 3, 4]  # 1 and 2 are read back from disk
     found = store.next_after(1)
     assert found is not None and found[1].WhichOneof("payload") == "docker_batch"
 
 
-def test_pending_ack_removes_from_memory_and_disk(tmp_path: Path) -> None:
+def test_pending_ack_in_any_order_and_rejected_alike(tmp_path: Path) -> None:
     store = _store(tmp_path, memory=1)
     for _ in range(3):
         store.submit(_snapshot_batch())
-    assert store.ack(1) and store.ack(3)
+    assert store.ack(3) and store.ack(1)  # out of order (1 could be a REJECTED outcome)
     assert not store.ack(99)
     assert _drain(store) == [2]
     assert store.ack(2)
@@ -197,27 +147,58 @@ def test_pending_ack_removes_from_memory_and_disk(tmp_path: Path) -> None:
     assert store.oldest_newest() == (0, 0)
 
 
+def test_pending_every_batch_survives_a_crash(tmp_path: Path) -> None:
+    store = _store(tmp_path, memory=10)
+    for _ in range(4):
+        store.submit(_snapshot_batch())
+    store.ack(2)
+    # Crash: nothing closed, memory gone. The log brings back every unacked batch.
+    again = _store(tmp_path, memory=10)
+    assert again.epoch == 42
+    assert _drain(again) == [1, 3, 4]
+    assert again.submit(_snapshot_batch()) > 4
+
+
+def test_pending_snapshots_waiting_for_their_batch_survive_a_crash(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    first = agent_pb2.PerformanceSnapshot(timestamp_unix_ms=1)
+    store.hold_snapshot(first)
+    store.submit(
+        agent_pb2.MessageToServer(performance_batch=agent_pb2.PerformanceSnapshotBatch(snapshots=[first]))
+    )
+    store.ack(1)
+    for ms in (2, 3):
+        store.hold_snapshot(agent_pb2.PerformanceSnapshot(timestamp_unix_ms=ms))
+    again = _store(tmp_path)  # crash before the batch of 2 and 3 was made
+    found = again.next_after(0)
+    assert found is not None
+    sequence, message = found
+    assert sequence > 1
+    assert [s.timestamp_unix_ms for s in message.performance_batch.snapshots] == [2, 3]
+    assert _drain(again) == [sequence]
+    # Made into a batch, they are not recovered a second time.
+    assert _drain(_store(tmp_path)) == [sequence]
+
+
 def test_pending_drops_oldest_when_spool_full_and_counts(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    sample = _snapshot_batch(pad=40)
-    sample.performance_batch.sequence = 1
-    one = len(sample.SerializeToString()) + 8  # 8-byte spool header
-    store = _store(tmp_path, memory=1, max_bytes=3 * one + 2)
-    for _ in range(6):
-        store.submit(_snapshot_batch(pad=40))
-    # Memory holds 6; the disk holds at most 3 of 1..5, so the two oldest went.
-    assert store.dropped_total == 2
-    assert _drain(store) == [3, 4, 5, 6]
-    assert "dropped_batches_total=2" in caplog.text
+    store = _store(tmp_path, memory=1, max_bytes=2048)
+    for _ in range(40):
+        store.submit(_snapshot_batch(pad=10))
+    assert store._log.total_bytes <= 2048
+    assert store.dropped_total > 0
+    assert store.dropped_total + store.pending_count == 40
+    assert _drain(store) == list(range(store.dropped_total + 1, 41))  # the oldest went
+    assert f"dropped_batches_total={store.dropped_total}" in caplog.text
 
 
-def test_pending_survives_restart_and_continues_sequence(tmp_path: Path) -> None:
+def test_pending_survives_clean_restart_and_continues_sequence(tmp_path: Path) -> None:
     store = _store(tmp_path, memory=10)
     for _ in range(3):
         store.submit(_snapshot_batch())
     store.ack(1)
-    store.persist_all()
+    store.close()
     store._sequences.close()
     again = _store(tmp_path, memory=10)
     assert again.epoch == 42
@@ -225,25 +206,54 @@ def test_pending_survives_restart_and_continues_sequence(tmp_path: Path) -> None
     assert again.submit(_snapshot_batch()) == 4
 
 
-def test_pending_survives_crash_of_spilled_batches(tmp_path: Path) -> None:
-    store = _store(tmp_path, memory=1)
-    for _ in range(4):
-        store.submit(_snapshot_batch())
-    # Crash: nothing closed. What was spilled is back; the newest (memory) is lost.
-    again = _store(tmp_path, memory=1)
-    assert _drain(again) == [1, 2, 3]
-    assert again.submit(_snapshot_batch()) > 4
-
-
 def test_spool_without_state_is_renumbered_into_a_new_epoch(tmp_path: Path) -> None:
     store = _store(tmp_path, memory=1)
     for _ in range(3):
         store.submit(_snapshot_batch())
+    store.ack(1)
     os.remove(tmp_path / STATE_FILE)
-    spool = DiskSpool(tmp_path, max_bytes=1 << 20)
-    again = PendingStore(spool, SequenceAllocator(tmp_path, clock_ms=lambda: 77), memory_max_batches=1)
+    again = _store(tmp_path, memory=1, epoch=77)
     assert again.epoch == 77
     renumbered = _drain(again)
     assert len(renumbered) == 2 and renumbered == sorted(renumbered)
-    assert min(renumbered) > 2  # above every old number: no collision with old files
+    assert min(renumbered) > 3  # above every old number: no collision with old records
     assert again.submit(_snapshot_batch()) > max(renumbered)
+    # After another crash the old numbering does not come back.
+    assert _drain(_store(tmp_path, memory=1, epoch=77)) == [*renumbered, max(renumbered) + 1]
+
+
+def test_batches_spooled_by_the_old_one_file_format_are_taken_over(tmp_path: Path) -> None:
+    # What an agent before the segment log left at a clean stop: state + <sequence>.batch files.
+    SequenceAllocator(tmp_path, clock_ms=lambda: 42).close()
+    for sequence in (1, 2):
+        message = _snapshot_batch()
+        message.performance_batch.sequence = sequence
+        payload = message.SerializeToString()
+        (tmp_path / f"{sequence:020d}.batch").write_bytes(
+            b"TWB1" + zlib.crc32(payload).to_bytes(4, "big") + payload
+        )
+    (tmp_path / f"{3:020d}.batch").write_bytes(b"TWB1\x00\x00\x00\x00garbage")
+    store = _store(tmp_path)
+    assert _drain(store) == [1, 2]
+    assert not list(tmp_path.glob("*.batch"))
+    assert store.submit(_snapshot_batch()) == 3
+    assert _drain(_store(tmp_path)) == [1, 2, 3]  # now in the log, across a crash
+
+
+def test_a_full_disk_at_start_keeps_the_agent_sampling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_roll = SegmentLog._roll
+    refusals = iter(range(2))
+
+    def roll(self: SegmentLog, epoch: int) -> None:
+        if next(refusals, None) is not None:
+            raise OSError(28, "No space left on device")
+        real_roll(self, epoch)
+
+    monkeypatch.setattr(SegmentLog, "_roll", roll)
+    store = _store(tmp_path, memory=10)  # refused once at start
+    assert store.submit(_snapshot_batch()) == 1  # refused again: kept in memory only
+    assert store.submit(_snapshot_batch()) == 2  # the disk takes it
+    assert _drain(store) == [1, 2]
+    assert _drain(_store(tmp_path, memory=10)) == [2]  # only 2 reached the disk

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from agent.runtime.spool_log import SegmentLog
+
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = ("pandas", "dash", "psycopg", "litestar", "msgspec", "collector", "api", "dashboards")
 
@@ -116,10 +118,12 @@ def test_sigterm_without_a_collector_spools_everything_and_exits_zero(tmp_path: 
     assert "SIGTERM received" in stderr and "agent stopped" in stderr
     spool = tmp_path / "spool"
     assert (spool / "sequence-state.json").exists()
-    batches = sorted(spool.glob("*.batch"))
+    log = SegmentLog(spool, max_bytes=1 << 20, commit_interval_s=0)
+    batches = [sequence for sequence, _ in log.recovered.batches]
     assert len(batches) >= 3  # sampled while disconnected, kept for the next start
+    assert log.recovered.held_snapshots == []  # the batch in progress was flushed at stop
     state = json.loads((spool / "sequence-state.json").read_text())
-    assert state["next_sequence"] == int(batches[-1].name.split(".")[0]) + 1
+    assert state["next_sequence"] == batches[-1] + 1
 
 
 def test_unwritable_spool_is_a_clear_startup_error(tmp_path: Path) -> None:

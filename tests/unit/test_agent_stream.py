@@ -28,7 +28,7 @@ from agent.runtime.live import LiveSettings
 from agent.runtime.pending import PendingStore, batch_sequence
 from agent.runtime.sampling import Samplers
 from agent.runtime.sequence import SequenceAllocator
-from agent.runtime.spool import DiskSpool
+from agent.runtime.spool_log import SegmentLog
 from proto import agent_pb2, agent_pb2_grpc
 
 TOKEN = "s3cret"
@@ -133,7 +133,7 @@ async def fake_collector() -> AsyncIterator[tuple[FakeCollector, int]]:
 
 def _store(tmp_path: Path, memory: int = 100) -> PendingStore:
     return PendingStore(
-        DiskSpool(tmp_path / "spool", max_bytes=1 << 20),
+        SegmentLog(tmp_path / "spool", max_bytes=1 << 20, commit_interval_s=0),
         SequenceAllocator(tmp_path / "spool", clock_ms=lambda: 555),
         memory_max_batches=memory,
     )
