@@ -9,6 +9,7 @@ blip must not page anyone. Each transition is written once, as an event.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -19,6 +20,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from collector import metrics
+from collector.agent_clock import AgentClock, RejectionTally, record_agent_health
 from common.settings import CollectorSettings
 from proto import agent_pb2
 
@@ -56,6 +58,7 @@ class AgentSession:
     cut_reason: str | None = None
     cut_event: asyncio.Event = field(default_factory=asyncio.Event)
     heard_at: float = field(default_factory=time.time)
+    clock: AgentClock = field(default_factory=AgentClock)
 
     def send(self, message: agent_pb2.MessageToAgent) -> None:
         self.outbox.put_nowait(message)
@@ -94,6 +97,9 @@ class SessionRegistry:
         self._settings = settings
         self._sessions: dict[int, AgentSession] = {}
         self._heard: set[int] = set()
+        # Written to the database by housekeeping: latest clocks, refused batches.
+        self._clocks: dict[int, AgentClock] = {}
+        self._rejections: dict[int, RejectionTally] = {}
 
     def get(self, vps_id: int) -> AgentSession | None:
         return self._sessions.get(vps_id)
@@ -165,11 +171,26 @@ class SessionRegistry:
         session.heard_at = time.time()
         self._heard.add(session.vps_id)
 
+    def clock_reported(self, session: AgentSession) -> None:
+        """The session's clock estimate changed: export it now, record it at the next housekeeping."""
+        session.clock.observe(session.vps_id)
+        if session.clock.due_for_recording(time.monotonic()):
+            self._clocks[session.vps_id] = session.clock
+
+    def rejected(self, vps_id: int, detail: str) -> None:
+        """A batch of ``vps_id`` was refused for good: count it, per VPS."""
+        metrics.AGENT_REJECTED_BATCHES.labels(str(vps_id)).inc()
+        tally = self._rejections.setdefault(vps_id, RejectionTally())
+        tally.count += 1
+        tally.last_detail = detail
+
     async def close(self, session: AgentSession) -> None:
         if self._sessions.get(session.vps_id) is not session:
             return
         del self._sessions[session.vps_id]
         metrics.AGENTS_CONNECTED.set(len(self._sessions))
+        with contextlib.suppress(KeyError):  # never reported
+            metrics.AGENT_CLOCK_OFFSET.remove(str(session.vps_id))
         try:
             async with self._pool.connection() as conn:
                 await conn.execute(
@@ -190,6 +211,20 @@ class SessionRegistry:
     async def housekeeping_once(self) -> None:
         """Write last_seen for agents heard from, then mark silent ones offline fleet-wide."""
         heard, self._heard = self._heard, set()
+        clocks, self._clocks = self._clocks, {}
+        rejections, self._rejections = self._rejections, {}
+        try:
+            if clocks or rejections:
+                async with self._pool.connection() as conn:
+                    await record_agent_health(conn, clocks, rejections)
+        except Exception:
+            # Kept for the next round: newer clocks win, tallies add up.
+            self._clocks = {**clocks, **self._clocks}
+            for vps_id, tally in rejections.items():
+                merged = self._rejections.setdefault(vps_id, RejectionTally())
+                merged.count += tally.count
+                merged.last_detail = merged.last_detail or tally.last_detail
+            raise
         async with self._pool.connection() as conn:
             if heard:
                 came_back = await (
