@@ -78,12 +78,12 @@ class AgentClock:
         if note is not None and not self.skew_logged:
             self.skew_logged = True
             log.warning(
-                "vps %d: %s (offset %+d ms, round trip %s ms); its samples are stored at corrected "
-                "times. Fix the host's time sync (NTP).",
+                "vps %d: %s (offset %+d ms, %s); its samples are stored at corrected times. "
+                "Fix the host's time sync (NTP).",
                 vps_id,
                 note,
                 self.offset_ms,
-                self.rtt_ms if self.rtt_ms is not None else "?",
+                f"round trip {self.rtt_ms} ms" if self.measured else "one-way estimate",
             )
         elif note is None and self.skew_logged:
             self.skew_logged = False
