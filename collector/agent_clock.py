@@ -30,6 +30,9 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+_RTT_MAX_MS = 2**31 - 1
+
+
 @dataclass(slots=True)
 class AgentClock:
     """One stream's view of its agent's clock: collector time minus agent time."""
@@ -61,11 +64,9 @@ class AgentClock:
 
     def from_heartbeat(self, heartbeat: agent_pb2.Heartbeat, received_ms: int) -> None:
         if heartbeat.clock_offset_known:
-            self.offset_ms, self.rtt_ms, self.measured = (
-                heartbeat.clock_offset_ms,
-                heartbeat.clock_rtt_ms,
-                True,
-            )
+            # The column is an int4; a round trip that long means nothing anyway.
+            self.offset_ms, self.measured = heartbeat.clock_offset_ms, True
+            self.rtt_ms = min(heartbeat.clock_rtt_ms, _RTT_MAX_MS)
         elif heartbeat.timestamp_unix_ms > 0 and not self.measured:
             self.offset_ms, self.rtt_ms = received_ms - heartbeat.timestamp_unix_ms, None
 

@@ -35,6 +35,7 @@ __all__ = ["MALFORMED", "AgentStreamService", "parse_message_to_server"]
 log = logging.getLogger("tidewatch.collector.service")
 
 HANDSHAKE_TIMEOUT_S = 15.0
+_PROBE_REPLY_OUTBOX_MAX = 64
 BATCH_PAYLOADS = frozenset({"performance_batch", "docker_batch", "generic_metrics_batch"})
 _ACK_OUTCOMES = {
     Outcome.STORED: agent_pb2.BatchAck.OUTCOME_STORED,
@@ -230,7 +231,9 @@ class AgentStreamService:
 
     def _on_heartbeat(self, session: AgentSession, heartbeat: agent_pb2.Heartbeat, received_ms: int) -> None:
         # Liveness is heard_from's job; here, the clock.
-        if heartbeat.clock_probe_id:
+        # A probe is answered only while the agent reads what it is sent: flooding
+        # heartbeats must not grow the outbox without bound.
+        if heartbeat.clock_probe_id and session.outbox.qsize() < _PROBE_REPLY_OUTBOX_MAX:
             session.send(
                 agent_pb2.MessageToAgent(
                     heartbeat_request=agent_pb2.HeartbeatRequest(

@@ -211,20 +211,6 @@ class SessionRegistry:
     async def housekeeping_once(self) -> None:
         """Write last_seen for agents heard from, then mark silent ones offline fleet-wide."""
         heard, self._heard = self._heard, set()
-        clocks, self._clocks = self._clocks, {}
-        rejections, self._rejections = self._rejections, {}
-        try:
-            if clocks or rejections:
-                async with self._pool.connection() as conn:
-                    await record_agent_health(conn, clocks, rejections)
-        except Exception:
-            # Kept for the next round: newer clocks win, tallies add up.
-            self._clocks = {**clocks, **self._clocks}
-            for vps_id, tally in rejections.items():
-                merged = self._rejections.setdefault(vps_id, RejectionTally())
-                merged.count += tally.count
-                merged.last_detail = merged.last_detail or tally.last_detail
-            raise
         async with self._pool.connection() as conn:
             if heard:
                 came_back = await (
@@ -256,6 +242,29 @@ class SessionRegistry:
                     (vps_id, reason),
                 )
                 log.warning("vps %d is offline: %s", vps_id, reason)
+
+        await self._record_health()
+
+    async def _record_health(self) -> None:
+        """Clock estimates and refused-batch counts. A failure here never blocks the offline check."""
+        clocks, self._clocks = self._clocks, {}
+        rejections, self._rejections = self._rejections, {}
+        if not clocks and not rejections:
+            return
+        try:
+            async with self._pool.connection() as conn:
+                await record_agent_health(conn, clocks, rejections)
+        except Exception as exc:
+            # Tallies are kept for the next round; clocks come again with the next heartbeats.
+            for clock in clocks.values():
+                clock.recorded_offset_ms = None
+            for vps_id, tally in rejections.items():
+                merged = self._rejections.setdefault(vps_id, RejectionTally())
+                merged.count += tally.count
+                merged.last_detail = merged.last_detail or tally.last_detail
+            log.warning(
+                "could not record agent clocks and refused batches (will retry): %s", str(exc).strip()
+            )
 
     async def run_housekeeping(self, interval_s: float) -> None:
         while True:

@@ -4,6 +4,7 @@ batches are recorded per VPS and exported."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import psycopg
@@ -107,4 +108,22 @@ async def test_skewed_agent_is_corrected_recorded_and_exported(
     offset, rtt, rejected, reason = vps_health(db_dsn, vps.id)
     assert (offset, rtt, rejected) == (-AHEAD_MS - 400, 3, 1)
     assert isinstance(reason, str) and "cpu_percent" in reason
+    await stream.close()
+
+
+async def test_absurd_clock_reports_cannot_block_housekeeping(
+    collector: CollectorApp, db_dsn: str, vps: Vps
+) -> None:
+    stream = TestStream(f"127.0.0.1:{collector.port}", vps.token)
+    await stream.send(handshake())
+    await stream.next("server_handshake_ack")
+    absurd = agent_pb2.Heartbeat(clock_offset_ms=-(2**63), clock_rtt_ms=2**32 - 1, clock_offset_known=True)
+    await stream.send(agent_pb2.MessageToServer(heartbeat=absurd))
+    deadline = asyncio.get_running_loop().time() + 10
+    while (session := collector.registry.get(vps.id)) is None or session.clock.offset_ms != -(2**63):
+        assert asyncio.get_running_loop().time() < deadline, "heartbeat not seen"
+        await asyncio.sleep(0.05)
+    await collector.registry.housekeeping_once()
+    offset, rtt, _, _ = vps_health(db_dsn, vps.id)
+    assert (offset, rtt) == (-(2**63), 2**31 - 1)
     await stream.close()
