@@ -213,14 +213,18 @@ class StreamClient:
                 self.connected = True
                 self.collector_id, self.vps_id = ack.collector_id, ack.vps_id
                 oldest, newest = self._store.oldest_newest()
+                estimate = self.clock.estimate()
                 log.info(
-                    "connected to collector %s (%s) as vps %d; %d batches pending (%d..%d)",
+                    "connected to collector %s (%s) as vps %d; %d batches pending (%d..%d); "
+                    "collector clock minus ours %+d ms (round trip %d ms)",
                     self._server.address,
                     ack.collector_id or "?",
                     ack.vps_id,
                     self._store.pending_count,
                     oldest,
                     newest,
+                    estimate.offset_ms,
+                    estimate.rtt_ms,
                 )
                 self._auth_backoff.reset()
                 await self._session.run()

@@ -170,6 +170,9 @@ def test_skewed_agent_is_stored_at_real_time_and_shown(
     assert left_pending == 0, "everything was acknowledged"
     assert snapshots >= 10
     assert "rejected" not in log, agent.log_tail()
+    measured = re.findall(r"collector clock minus ours ([+-]\d+) ms", log)
+    assert measured, "the agent logs its measured offset when it connects"
+    assert abs(int(measured[0]) + skew_s * 1000) < TOLERANCE.total_seconds() * 1000, measured
 
     with psycopg.connect(db_dsn) as conn:
         row = conn.execute(
