@@ -159,16 +159,24 @@ def _check_timed_items(name: str, items: Any, limit: int, rules: TimeRules) -> i
     check_count(name, len(items), limit)
     if not items:
         raise InvalidBatch(f"{name}: the batch is empty")
-    offset = rules.offset_ms
     for i, item in enumerate(items):
+        _check_corrected(f"{name}[{i}].timestamp_unix_ms", item.timestamp_unix_ms, rules)
+    return min(item.timestamp_unix_ms for item in items)  # type: ignore[no-any-return]
+
+
+def _check_corrected(path: str, sent_ms: int, rules: TimeRules) -> None:
+    try:
         check_time(
-            f"{name}[{i}].timestamp_unix_ms",
-            item.timestamp_unix_ms + offset,
+            path,
+            sent_ms + rules.offset_ms,
             now_ms=rules.now_ms,
             max_future_ms=rules.max_future_ms,
             max_age_ms=rules.max_age_ms,
         )
-    return min(item.timestamp_unix_ms for item in items)  # type: ignore[no-any-return]
+    except InvalidBatch as exc:
+        if not rules.offset_ms:
+            raise
+        raise InvalidBatch(f"{exc} (sent as {sent_ms}, corrected by {rules.offset_ms:+d} ms)") from None
 
 
 def _convert_performance(
@@ -302,13 +310,7 @@ def _convert_docker(
     msg: agent_pb2.DockerInfoBatch, vps_id: int, rules: TimeRules, limits: BatchLimits
 ) -> ConvertedBatch:
     offset = rules.offset_ms
-    check_time(
-        "timestamp_unix_ms",
-        msg.timestamp_unix_ms + offset,
-        now_ms=rules.now_ms,
-        max_future_ms=rules.max_future_ms,
-        max_age_ms=rules.max_age_ms,
-    )
+    _check_corrected("timestamp_unix_ms", msg.timestamp_unix_ms, rules)
     check_count("containers", len(msg.containers), limits.containers)
     t = _time(msg.timestamp_unix_ms + offset)
     out = ConvertedBatch(

@@ -63,7 +63,9 @@ def test_unstamped_batch_uses_the_stream_estimate_and_keeps_its_sent_identity() 
 def test_checks_apply_to_corrected_times() -> None:
     batch = performance_batch(1, [T0], disks=1, interfaces=1)
     batch.clock_offset_ms, batch.clock_offset_known = 400_000, True  # pushes the sample into the future
-    with pytest.raises(InvalidBatch, match="340 s in the future"):
+    with pytest.raises(
+        InvalidBatch, match=rf"340 s in the future .*\(sent as {T0}, corrected by \+400000 ms\)"
+    ):
         convert_batch("performance_batch", batch, 1, clock_rules(RULES, batch, None))
     batch.clock_offset_ms = -8 * 86_400_000  # before raw retention once corrected
     with pytest.raises(InvalidBatch, match="older than raw retention"):
