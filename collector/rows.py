@@ -4,57 +4,35 @@ A batch becomes a ``ConvertedBatch``: rows per table (tuples in the column
 order of ``collector.tables``), the earliest sample time, the batch's identity
 time for deduplication, and side data for container metadata and the live push.
 
-Clock correction happens here: every agent timestamp is shifted by
-``TimeRules.offset_ms`` before it is checked and stored (see ``clock_rules``).
+Every agent timestamp is corrected for the agent's clock before it is checked
+and stored (``collector.batch_time``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from collector import tables
-from collector.validation import BatchLimits, InvalidBatch, check_count, check_row, check_time
+from collector.batch_time import (
+    TimeRules,
+    check_corrected,
+    clock_rules,
+    identity_time,
+    optional_time,
+    stored_time,
+)
+from collector.validation import BatchLimits, InvalidBatch, check_count, check_row
 from proto import agent_pb2
 
 __all__ = ["ContainerState", "ConvertedBatch", "TimeRules", "clock_rules", "convert_batch"]
 
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:.]{0,199}$")
 Row = tuple[Any, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class TimeRules:
-    """Which sample times are accepted, and how an agent's timestamps become stored times."""
-
-    now_ms: int
-    max_future_ms: int
-    max_age_ms: int
-    # Added to every agent timestamp (the agent's clock offset); the checks apply to the sum.
-    offset_ms: int = 0
-    # Added to the earliest timestamp to give the batch's identity time. It comes
-    # from the batch alone, so a resent batch keeps its identity (and is seen as a
-    # duplicate) whatever the collector's estimate of the agent's clock is by then.
-    identity_offset_ms: int = 0
-
-
-def clock_rules(rules: TimeRules, batch: Any, stream_offset_ms: int | None) -> TimeRules:
-    """``rules`` with the clock correction for ``batch``.
-
-    A batch stamped with the offset its agent believed when it took the samples
-    is corrected with that offset. An unstamped one (taken before the agent had
-    measured its clock) is corrected with the collector's current estimate for
-    the stream, ``stream_offset_ms``; with none, it is checked as sent.
-    """
-    if batch.clock_offset_known:
-        offset = int(batch.clock_offset_ms)
-        return dataclasses.replace(rules, offset_ms=offset, identity_offset_ms=offset)
-    return dataclasses.replace(rules, offset_ms=stream_offset_ms or 0, identity_offset_ms=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,32 +80,6 @@ class ConvertedBatch:
         self.rows.setdefault(table.name, []).append(row)
 
 
-def _time(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
-
-
-# Year 10000: past Python's datetime and any real clock.
-_MAX_TIME_MS = 253_402_300_800_000
-
-
-def _optional_time(ms: int, path: str, offset_ms: int) -> datetime | None:
-    if ms >= _MAX_TIME_MS:
-        raise InvalidBatch(f"{path}: timestamp {ms} is after the year 9999")
-    corrected = ms + offset_ms
-    # Informational times: one the correction pushes out of range is left unknown.
-    return _time(corrected) if ms > 0 and 0 < corrected < _MAX_TIME_MS else None
-
-
-def _identity_time(first_raw_ms: int, rules: TimeRules) -> datetime | None:
-    """The identity time when it is not the (corrected) earliest sample time."""
-    if rules.identity_offset_ms == rules.offset_ms:
-        return None
-    ms = first_raw_ms + rules.identity_offset_ms
-    if not 0 < ms < _MAX_TIME_MS:
-        raise InvalidBatch(f"timestamp_unix_ms: {first_raw_ms} is not between 1970 and the year 9999")
-    return _time(ms)
-
-
 # The same labels arrive with every Docker sample: remember the JSON of small,
 # NUL-free label sets (text and UTF-8 size) by content. Bounded: cleared when full.
 _LABELS_MEMO_ENTRIES = 4096
@@ -160,23 +112,8 @@ def _check_timed_items(name: str, items: Any, limit: int, rules: TimeRules) -> i
     if not items:
         raise InvalidBatch(f"{name}: the batch is empty")
     for i, item in enumerate(items):
-        _check_corrected(f"{name}[{i}].timestamp_unix_ms", item.timestamp_unix_ms, rules)
+        check_corrected(f"{name}[{i}].timestamp_unix_ms", item.timestamp_unix_ms, rules)
     return min(item.timestamp_unix_ms for item in items)  # type: ignore[no-any-return]
-
-
-def _check_corrected(path: str, sent_ms: int, rules: TimeRules) -> None:
-    try:
-        check_time(
-            path,
-            sent_ms + rules.offset_ms,
-            now_ms=rules.now_ms,
-            max_future_ms=rules.max_future_ms,
-            max_age_ms=rules.max_age_ms,
-        )
-    except InvalidBatch as exc:
-        if not rules.offset_ms:
-            raise
-        raise InvalidBatch(f"{exc} (sent as {sent_ms}, corrected by {rules.offset_ms:+d} ms)") from None
 
 
 def _convert_performance(
@@ -187,13 +124,13 @@ def _convert_performance(
     out = ConvertedBatch(
         "performance",
         msg.sequence,
-        _time(first_ms + offset),
-        identity_time=_identity_time(first_ms, rules),
+        stored_time(first_ms + offset),
+        identity_time=identity_time(first_ms, rules),
     )
     latest: agent_pb2.PerformanceSnapshot | None = None
     for i, s in enumerate(msg.snapshots):
         path = f"snapshots[{i}]"
-        t = _time(s.timestamp_unix_ms + offset)
+        t = stored_time(s.timestamp_unix_ms + offset)
         check_count(f"{path}.cpu_per_core_percent", len(s.cpu_per_core_percent), limits.cores)
         check_count(f"{path}.disks", len(s.disks), limits.disks)
         check_count(f"{path}.disk_io", len(s.disk_io), limits.disk_devices)
@@ -310,11 +247,11 @@ def _convert_docker(
     msg: agent_pb2.DockerInfoBatch, vps_id: int, rules: TimeRules, limits: BatchLimits
 ) -> ConvertedBatch:
     offset = rules.offset_ms
-    _check_corrected("timestamp_unix_ms", msg.timestamp_unix_ms, rules)
+    check_corrected("timestamp_unix_ms", msg.timestamp_unix_ms, rules)
     check_count("containers", len(msg.containers), limits.containers)
-    t = _time(msg.timestamp_unix_ms + offset)
+    t = stored_time(msg.timestamp_unix_ms + offset)
     out = ConvertedBatch(
-        "docker", msg.sequence, t, docker_time=t, identity_time=_identity_time(msg.timestamp_unix_ms, rules)
+        "docker", msg.sequence, t, docker_time=t, identity_time=identity_time(msg.timestamp_unix_ms, rules)
     )
     # An unavailable engine says nothing about the containers: leave them as they were.
     out.containers = [] if msg.docker_available else None
@@ -339,9 +276,9 @@ def _convert_docker(
                     image=c.image,
                     state=c.state,
                     status=c.status,
-                    created_at=_optional_time(c.created_unix_ms, f"{path}.created_unix_ms", offset),
-                    started_at=_optional_time(c.started_unix_ms, f"{path}.started_unix_ms", offset),
-                    finished_at=_optional_time(c.finished_unix_ms, f"{path}.finished_unix_ms", offset),
+                    created_at=optional_time(c.created_unix_ms, f"{path}.created_unix_ms", offset),
+                    started_at=optional_time(c.started_unix_ms, f"{path}.started_unix_ms", offset),
+                    finished_at=optional_time(c.finished_unix_ms, f"{path}.finished_unix_ms", offset),
                     restart_count=c.restart_count,
                     exit_code=c.exit_code if c.state in ("exited", "dead") else None,
                     oom_killed=c.oom_killed,
@@ -381,14 +318,14 @@ def _convert_generic(
             )
     offset = rules.offset_ms
     out = ConvertedBatch(
-        "generic", msg.sequence, _time(first_ms + offset), identity_time=_identity_time(first_ms, rules)
+        "generic", msg.sequence, stored_time(first_ms + offset), identity_time=identity_time(first_ms, rules)
     )
     for i, m in enumerate(msg.metrics):
         path = f"metrics[{i}]"
         out.add(
             tables.GENERIC,
             (
-                _time(m.timestamp_unix_ms + offset),
+                stored_time(m.timestamp_unix_ms + offset),
                 vps_id,
                 m.name,
                 _labels_json(m.labels, path, limits),
