@@ -75,7 +75,7 @@ class PendingBatch:
 
     @property
     def key(self) -> tuple[int, int, int, datetime]:
-        return (self.vps_id, self.epoch, self.batch.sequence, self.batch.batch_time)
+        return (self.vps_id, self.epoch, self.batch.sequence, self.batch.dedup_time)
 
 
 class IngestWriter:
@@ -264,7 +264,7 @@ class IngestWriter:
                     [b.vps_id for b in unique],
                     [b.epoch for b in unique],
                     [b.batch.sequence for b in unique],
-                    [b.batch.batch_time for b in unique],
+                    [b.batch.dedup_time for b in unique],
                     [b.batch.row_count for b in unique],
                 ),
             )

@@ -6,6 +6,8 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 __all__ = [
     "AGENTS_CONNECTED",
+    "AGENT_CLOCK_OFFSET",
+    "AGENT_REJECTED_BATCHES",
     "BATCHES",
     "DB_UP",
     "FLUSH_SECONDS",
@@ -48,6 +50,17 @@ TIMESCALEDB_JOB_PROBLEMS = Gauge(
     "tidewatch_collector_timescaledb_job_problem",
     "1 for each TimescaleDB job whose last run failed or that has not succeeded lately (problem: failing, stale)",
     ["job", "problem"],
+)
+# Per VPS, for agents this collector holds: alert on abs(...) > 300 (common.clock.CLOCK_SKEW_LIMIT_MS).
+AGENT_CLOCK_OFFSET = Gauge(
+    "tidewatch_collector_agent_clock_offset_seconds",
+    "Collector time minus the agent's clock (negative: the agent is ahead); samples are stored corrected",
+    ["vps_id"],
+)
+AGENT_REJECTED_BATCHES = Counter(
+    "tidewatch_collector_agent_rejected_batches_total",
+    "Batches refused for good (OUTCOME_REJECTED; the agent drops them), per VPS",
+    ["vps_id"],
 )
 
 

@@ -1,8 +1,11 @@
 """Turn validated protobuf batches into table rows. Pure: no I/O.
 
 A batch becomes a ``ConvertedBatch``: rows per table (tuples in the column
-order of ``collector.tables``), the earliest sample time (the batch's identity
-for deduplication), and side data for container metadata and the live push.
+order of ``collector.tables``), the earliest sample time, the batch's identity
+time for deduplication, and side data for container metadata and the live push.
+
+Every agent timestamp is corrected for the agent's clock before it is checked
+and stored (``collector.batch_time``).
 """
 
 from __future__ import annotations
@@ -11,24 +14,25 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from collector import tables
-from collector.validation import BatchLimits, InvalidBatch, check_count, check_row, check_time
+from collector.batch_time import (
+    TimeRules,
+    check_corrected,
+    clock_rules,
+    identity_time,
+    optional_time,
+    stored_time,
+)
+from collector.validation import BatchLimits, InvalidBatch, check_count, check_row
 from proto import agent_pb2
 
-__all__ = ["ContainerState", "ConvertedBatch", "TimeRules", "convert_batch"]
+__all__ = ["ContainerState", "ConvertedBatch", "TimeRules", "clock_rules", "convert_batch"]
 
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:.]{0,199}$")
 Row = tuple[Any, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class TimeRules:
-    now_ms: int
-    max_future_ms: int
-    max_age_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +63,13 @@ class ConvertedBatch:
     containers: list[ContainerState] | None = None
     docker_time: datetime | None = None
     live: dict[str, Any] | None = None
+    # The identity for deduplication when it differs from batch_time (see TimeRules).
+    identity_time: datetime | None = None
+
+    @property
+    def dedup_time(self) -> datetime:
+        """The time in the batch's identity (vps, epoch, sequence, time)."""
+        return self.identity_time or self.batch_time
 
     @property
     def row_count(self) -> int:
@@ -67,20 +78,6 @@ class ConvertedBatch:
     def add(self, table: tables.Table, row: Row, path: str) -> None:
         check_row(table, row, path)
         self.rows.setdefault(table.name, []).append(row)
-
-
-def _time(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
-
-
-# Year 10000: past Python's datetime and any real clock.
-_MAX_TIME_MS = 253_402_300_800_000
-
-
-def _optional_time(ms: int, path: str) -> datetime | None:
-    if ms >= _MAX_TIME_MS:
-        raise InvalidBatch(f"{path}: timestamp {ms} is after the year 9999")
-    return _time(ms) if ms > 0 else None
 
 
 # The same labels arrive with every Docker sample: remember the JSON of small,
@@ -110,18 +107,12 @@ def _labels_json(labels: Any, path: str, limits: BatchLimits) -> str:
 
 
 def _check_timed_items(name: str, items: Any, limit: int, rules: TimeRules) -> int:
-    """Count, non-emptiness and every timestamp of a batch's items; the earliest timestamp."""
+    """Count, non-emptiness and every corrected timestamp of a batch's items; the earliest, raw."""
     check_count(name, len(items), limit)
     if not items:
         raise InvalidBatch(f"{name}: the batch is empty")
     for i, item in enumerate(items):
-        check_time(
-            f"{name}[{i}].timestamp_unix_ms",
-            item.timestamp_unix_ms,
-            now_ms=rules.now_ms,
-            max_future_ms=rules.max_future_ms,
-            max_age_ms=rules.max_age_ms,
-        )
+        check_corrected(f"{name}[{i}].timestamp_unix_ms", item.timestamp_unix_ms, rules)
     return min(item.timestamp_unix_ms for item in items)  # type: ignore[no-any-return]
 
 
@@ -129,11 +120,17 @@ def _convert_performance(
     msg: agent_pb2.PerformanceSnapshotBatch, vps_id: int, rules: TimeRules, limits: BatchLimits
 ) -> ConvertedBatch:
     first_ms = _check_timed_items("snapshots", msg.snapshots, limits.snapshots_per_batch, rules)
-    out = ConvertedBatch("performance", msg.sequence, _time(first_ms))
+    offset = rules.offset_ms
+    out = ConvertedBatch(
+        "performance",
+        msg.sequence,
+        stored_time(first_ms + offset),
+        identity_time=identity_time(first_ms, rules),
+    )
     latest: agent_pb2.PerformanceSnapshot | None = None
     for i, s in enumerate(msg.snapshots):
         path = f"snapshots[{i}]"
-        t = _time(s.timestamp_unix_ms)
+        t = stored_time(s.timestamp_unix_ms + offset)
         check_count(f"{path}.cpu_per_core_percent", len(s.cpu_per_core_percent), limits.cores)
         check_count(f"{path}.disks", len(s.disks), limits.disks)
         check_count(f"{path}.disk_io", len(s.disk_io), limits.disk_devices)
@@ -223,16 +220,16 @@ def _convert_performance(
         if latest is None or s.timestamp_unix_ms >= latest.timestamp_unix_ms:
             latest = s
     assert latest is not None
-    out.live = _live_summary(vps_id, latest)
+    out.live = _live_summary(vps_id, latest, offset)
     return out
 
 
-def _live_summary(vps_id: int, s: agent_pb2.PerformanceSnapshot) -> dict[str, Any]:
+def _live_summary(vps_id: int, s: agent_pb2.PerformanceSnapshot, offset_ms: int) -> dict[str, Any]:
     """The small NOTIFY payload the API fans out to live views."""
     root = next((d for d in s.disks if d.mountpoint == "/"), s.disks[0] if s.disks else None)
     return {
         "vps_id": vps_id,
-        "time_ms": s.timestamp_unix_ms,
+        "time_ms": s.timestamp_unix_ms + offset_ms,
         "cpu_percent": round(s.cpu_percent, 2),
         "memory_used_bytes": s.memory_used_bytes,
         "memory_total_bytes": s.memory_total_bytes,
@@ -249,16 +246,13 @@ def _live_summary(vps_id: int, s: agent_pb2.PerformanceSnapshot) -> dict[str, An
 def _convert_docker(
     msg: agent_pb2.DockerInfoBatch, vps_id: int, rules: TimeRules, limits: BatchLimits
 ) -> ConvertedBatch:
-    check_time(
-        "timestamp_unix_ms",
-        msg.timestamp_unix_ms,
-        now_ms=rules.now_ms,
-        max_future_ms=rules.max_future_ms,
-        max_age_ms=rules.max_age_ms,
-    )
+    offset = rules.offset_ms
+    check_corrected("timestamp_unix_ms", msg.timestamp_unix_ms, rules)
     check_count("containers", len(msg.containers), limits.containers)
-    t = _time(msg.timestamp_unix_ms)
-    out = ConvertedBatch("docker", msg.sequence, t, docker_time=t)
+    t = stored_time(msg.timestamp_unix_ms + offset)
+    out = ConvertedBatch(
+        "docker", msg.sequence, t, docker_time=t, identity_time=identity_time(msg.timestamp_unix_ms, rules)
+    )
     # An unavailable engine says nothing about the containers: leave them as they were.
     out.containers = [] if msg.docker_available else None
     for i, c in enumerate(msg.containers):
@@ -282,9 +276,9 @@ def _convert_docker(
                     image=c.image,
                     state=c.state,
                     status=c.status,
-                    created_at=_optional_time(c.created_unix_ms, f"{path}.created_unix_ms"),
-                    started_at=_optional_time(c.started_unix_ms, f"{path}.started_unix_ms"),
-                    finished_at=_optional_time(c.finished_unix_ms, f"{path}.finished_unix_ms"),
+                    created_at=optional_time(c.created_unix_ms, f"{path}.created_unix_ms", offset),
+                    started_at=optional_time(c.started_unix_ms, f"{path}.started_unix_ms", offset),
+                    finished_at=optional_time(c.finished_unix_ms, f"{path}.finished_unix_ms", offset),
                     restart_count=c.restart_count,
                     exit_code=c.exit_code if c.state in ("exited", "dead") else None,
                     oom_killed=c.oom_killed,
@@ -322,13 +316,16 @@ def _convert_generic(
             raise InvalidBatch(
                 f"metrics[{i}].name: {m.name[:64]!r} is not a metric name ([a-zA-Z_:][a-zA-Z0-9_:.]*)"
             )
-    out = ConvertedBatch("generic", msg.sequence, _time(first_ms))
+    offset = rules.offset_ms
+    out = ConvertedBatch(
+        "generic", msg.sequence, stored_time(first_ms + offset), identity_time=identity_time(first_ms, rules)
+    )
     for i, m in enumerate(msg.metrics):
         path = f"metrics[{i}]"
         out.add(
             tables.GENERIC,
             (
-                _time(m.timestamp_unix_ms),
+                stored_time(m.timestamp_unix_ms + offset),
                 vps_id,
                 m.name,
                 _labels_json(m.labels, path, limits),

@@ -20,10 +20,11 @@ from google.protobuf.message import DecodeError
 from psycopg_pool import PoolTimeout
 
 from collector import metrics
+from collector.agent_clock import now_ms
 from collector.auth import AgentAuthenticator, AuthFailure
 from collector.commands import CommandRelay
 from collector.ingest import AckResult, IngestWriter, Outcome, QueueFull
-from collector.rows import TimeRules, convert_batch
+from collector.rows import TimeRules, clock_rules, convert_batch
 from collector.sessions import AgentSession, SessionRegistry
 from collector.validation import InvalidBatch
 from common.settings import CollectorSettings
@@ -34,6 +35,7 @@ __all__ = ["MALFORMED", "AgentStreamService", "parse_message_to_server"]
 log = logging.getLogger("tidewatch.collector.service")
 
 HANDSHAKE_TIMEOUT_S = 15.0
+_PROBE_REPLY_OUTBOX_MAX = 64
 BATCH_PAYLOADS = frozenset({"performance_batch", "docker_batch", "generic_metrics_batch"})
 _ACK_OUTCOMES = {
     Outcome.STORED: agent_pb2.BatchAck.OUTCOME_STORED,
@@ -84,7 +86,7 @@ class AgentStreamService:
 
     def _time_rules(self) -> TimeRules:
         return TimeRules(
-            now_ms=int(time.time() * 1000),
+            now_ms=now_ms(),
             max_future_ms=int(self._settings.max_future_skew_s * 1000),
             max_age_ms=int(self._raw_retention_s * 1000),
         )
@@ -118,6 +120,7 @@ class AgentStreamService:
             first = await asyncio.wait_for(anext(requests), HANDSHAKE_TIMEOUT_S)
         except (TimeoutError, StopAsyncIteration):
             await self._abort(context, grpc.StatusCode.DEADLINE_EXCEEDED, "no agent_handshake received")
+        first_received_ms = now_ms()
         if isinstance(first, _Malformed):
             await self._abort(
                 context, grpc.StatusCode.INVALID_ARGUMENT, f"malformed MessageToServer: {first.error}"
@@ -131,6 +134,7 @@ class AgentStreamService:
         session = AgentSession(
             vps_id=vps_id, epoch=handshake.sequence_epoch, local_features=handshake.local_features
         )
+        session.clock.from_handshake(handshake, first_received_ms)
         async with self._handshakes:
             try:
                 config = await self._registry.open(session, handshake)
@@ -139,6 +143,7 @@ class AgentStreamService:
                 await self._abort(
                     context, grpc.StatusCode.UNAVAILABLE, "collector cannot reach its database; retry later"
                 )
+            self._registry.clock_reported(session)
             log.info(
                 "vps %d connected from %s (agent %s, epoch %d)",
                 vps_id,
@@ -152,7 +157,7 @@ class AgentStreamService:
                         authenticated=True,
                         vps_id=vps_id,
                         initial_config=config,
-                        server_time_unix_ms=int(time.time() * 1000),
+                        server_time_unix_ms=now_ms(),  # stamped again as it is written
                         collector_id=self._settings.collector_id,
                     )
                 )
@@ -189,15 +194,20 @@ class AgentStreamService:
             try:
                 message = await asyncio.wait_for(session.outbox.get(), interval)
             except TimeoutError:
-                message = agent_pb2.MessageToAgent(
-                    heartbeat_request=agent_pb2.HeartbeatRequest(server_time_unix_ms=int(time.time() * 1000))
-                )
+                message = agent_pb2.MessageToAgent(heartbeat_request=agent_pb2.HeartbeatRequest())
+            # The agent times its clock against these: stamp them as late as possible.
+            kind = message.WhichOneof("payload")
+            if kind == "heartbeat_request":
+                message.heartbeat_request.server_time_unix_ms = now_ms()
+            elif kind == "server_handshake_ack":
+                message.server_handshake_ack.server_time_unix_ms = now_ms()
             await context.write(message)
 
     async def _read_loop(
         self, session: AgentSession, requests: AsyncIterator[agent_pb2.MessageToServer | _Malformed]
     ) -> None:
         async for message in requests:
+            received_ms = now_ms()
             if isinstance(message, _Malformed):
                 raise _StreamError(
                     grpc.StatusCode.INVALID_ARGUMENT, f"malformed MessageToServer: {message.error}"
@@ -209,7 +219,7 @@ class AgentStreamService:
             elif kind == "command_response":
                 await self._commands.record_response(session.vps_id, message.command_response)
             elif kind == "heartbeat":
-                pass  # heard_from above is what a heartbeat is for
+                self._on_heartbeat(session, message.heartbeat, received_ms)
             elif kind == "pty_data":
                 log.debug("vps %d sent PTY data, but no PTY session is open here", session.vps_id)
             elif kind == "agent_handshake":
@@ -218,6 +228,26 @@ class AgentStreamService:
                 )
             else:
                 raise _StreamError(grpc.StatusCode.INVALID_ARGUMENT, "MessageToServer has no payload")
+
+    def _on_heartbeat(self, session: AgentSession, heartbeat: agent_pb2.Heartbeat, received_ms: int) -> None:
+        # Liveness is heard_from's job; here, the clock.
+        # A probe is answered only while the agent reads what it is sent: flooding
+        # heartbeats must not grow the outbox without bound.
+        if heartbeat.clock_probe_id and session.outbox.qsize() < _PROBE_REPLY_OUTBOX_MAX:
+            session.send(
+                agent_pb2.MessageToAgent(
+                    heartbeat_request=agent_pb2.HeartbeatRequest(
+                        probe_id=heartbeat.clock_probe_id, probe_received_unix_ms=received_ms
+                    )
+                )
+            )
+        session.clock.from_heartbeat(heartbeat, received_ms)
+        self._registry.clock_reported(session)
+
+    def _acknowledge(self, session: AgentSession, sequence: int, result: AckResult) -> None:
+        if result.outcome is Outcome.REJECTED:
+            self._registry.rejected(session.vps_id, result.detail)
+        session.send(_ack(sequence, result))
 
     async def _accept_batch(self, session: AgentSession, kind: str, batch: Any) -> None:
         # Room first, then the costly conversion: an overloaded collector must not
@@ -229,15 +259,15 @@ class AgentStreamService:
         except QueueFull as exc:
             raise _backpressure(exc) from None
         try:
-            converted = convert_batch(kind, batch, session.vps_id, self._time_rules())
+            rules = clock_rules(self._time_rules(), batch, session.clock.offset_ms)
+            converted = convert_batch(kind, batch, session.vps_id, rules)
         except InvalidBatch as exc:
             metrics.BATCHES.labels("rejected", "invalid").inc()
             log.warning("vps %d: rejected %s %d: %s", session.vps_id, kind, batch.sequence, exc)
-            session.send(
-                _ack(
-                    batch.sequence,
-                    AckResult(Outcome.REJECTED, grpc.StatusCode.INVALID_ARGUMENT.value[0], str(exc)),
-                )
+            self._acknowledge(
+                session,
+                batch.sequence,
+                AckResult(Outcome.REJECTED, grpc.StatusCode.INVALID_ARGUMENT.value[0], str(exc)),
             )
             return
         try:
@@ -247,7 +277,7 @@ class AgentStreamService:
         except QueueFull as exc:
             raise _backpressure(exc) from None
         sequence = converted.sequence
-        future.add_done_callback(lambda f: session.send(_ack(sequence, f.result())))
+        future.add_done_callback(lambda f: self._acknowledge(session, sequence, f.result()))
 
 
 class _StreamError(Exception):

@@ -9,6 +9,7 @@ blip must not page anyone. Each transition is written once, as an event.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collector import metrics
+from collector.agent_clock import AgentClock, RejectionTally, record_agent_health
 from collector.database import Database
 from common.db_limits import is_connection_failure
 from common.settings import CollectorSettings
@@ -55,6 +57,7 @@ class AgentSession:
     cut_reason: str | None = None
     cut_event: asyncio.Event = field(default_factory=asyncio.Event)
     heard_at: float = field(default_factory=time.time)
+    clock: AgentClock = field(default_factory=AgentClock)
 
     def send(self, message: agent_pb2.MessageToAgent) -> None:
         self.outbox.put_nowait(message)
@@ -93,6 +96,9 @@ class SessionRegistry:
         self._settings = settings
         self._sessions: dict[int, AgentSession] = {}
         self._heard: set[int] = set()
+        # Written to the database by housekeeping: latest clocks, refused batches.
+        self._clocks: dict[int, AgentClock] = {}
+        self._rejections: dict[int, RejectionTally] = {}
 
     def get(self, vps_id: int) -> AgentSession | None:
         return self._sessions.get(vps_id)
@@ -173,11 +179,26 @@ class SessionRegistry:
         session.heard_at = time.time()
         self._heard.add(session.vps_id)
 
+    def clock_reported(self, session: AgentSession) -> None:
+        """The session's clock estimate changed: export it now, record it at the next housekeeping."""
+        session.clock.observe(session.vps_id)
+        if session.clock.due_for_recording(time.monotonic()):
+            self._clocks[session.vps_id] = session.clock
+
+    def rejected(self, vps_id: int, detail: str) -> None:
+        """A batch of ``vps_id`` was refused for good: count it, per VPS."""
+        metrics.AGENT_REJECTED_BATCHES.labels(str(vps_id)).inc()
+        tally = self._rejections.setdefault(vps_id, RejectionTally())
+        tally.count += 1
+        tally.last_detail = detail
+
     async def close(self, session: AgentSession) -> None:
         if self._sessions.get(session.vps_id) is not session:
             return
         del self._sessions[session.vps_id]
         metrics.AGENTS_CONNECTED.set(len(self._sessions))
+        with contextlib.suppress(KeyError):  # never reported
+            metrics.AGENT_CLOCK_OFFSET.remove(str(session.vps_id))
         try:
             async with self._db.connection("stream close") as conn:
                 await conn.execute(
@@ -229,6 +250,30 @@ class SessionRegistry:
                     (vps_id, reason),
                 )
                 log.warning("vps %d is offline: %s", vps_id, reason)
+
+        await self._record_health()
+
+    async def _record_health(self) -> None:
+        """Clock estimates and refused-batch counts. A failure here never blocks the offline check."""
+        clocks, self._clocks = self._clocks, {}
+        rejections, self._rejections = self._rejections, {}
+        if not clocks and not rejections:
+            return
+        try:
+            async with self._db.connection("agent health") as conn:
+                await record_agent_health(conn, clocks, rejections)
+        except Exception as exc:
+            # Tallies are kept for the next round; clocks come again with the next heartbeats.
+            for clock in clocks.values():
+                clock.recorded_offset_ms = None
+            for vps_id, tally in rejections.items():
+                merged = self._rejections.setdefault(vps_id, RejectionTally())
+                merged.count += tally.count
+                merged.last_detail = merged.last_detail or tally.last_detail
+            level = logging.DEBUG if is_connection_failure(exc) else logging.WARNING
+            log.log(
+                level, "could not record agent clocks and refused batches (will retry): %s", str(exc).strip()
+            )
 
     async def run_housekeeping(self, interval_s: float) -> None:
         while True:

@@ -11,6 +11,7 @@ from common.api_models import VpsOut
 from dashboards.units import format_ago, format_bytes, format_duration, format_percent, format_rate, percent
 
 __all__ = [
+    "agent_warnings",
     "alert",
     "copy_block",
     "empty_state",
@@ -57,6 +58,19 @@ def meter(label: str, value: float | None, detail: str) -> html.Div:
         ],
         className="tw-meter",
     )
+
+
+def agent_warnings(vps: VpsOut) -> list[str]:
+    """What is wrong with the agent's reports, in words: a skewed clock, refused batches."""
+    warnings = []
+    if vps.clock_note:
+        warnings.append(
+            f"{vps.clock_note}: its samples are stored at corrected times; fix its time sync (NTP)"
+        )
+    if vps.rejected_batches_total:
+        reason = f": {vps.last_rejection}" if vps.last_rejection else ""
+        warnings.append(f"{vps.rejected_batches_total} batches refused by the collector{reason}")
+    return warnings
 
 
 def vps_card(vps: VpsOut, now: datetime | None = None) -> dcc.Link:
@@ -107,6 +121,7 @@ def vps_card(vps: VpsOut, now: datetime | None = None) -> dcc.Link:
                 className="tw-card-head",
             ),
             html.Div(system, className="tw-card-sub"),
+            *([html.Div(vps.clock_note, className="tw-warn-badge tw-clock-skew")] if vps.clock_note else []),
             html.Div(body, className="tw-card-body"),
             html.Div(footer, className="tw-card-foot"),
         ],
@@ -202,5 +217,6 @@ def vps_header(vps: VpsOut, now: datetime | None = None) -> html.Div:
                 ],
                 className="tw-facts",
             ),
+            *(alert(text, "warning") for text in agent_warnings(vps)),
         ]
     )

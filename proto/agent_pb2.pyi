@@ -45,20 +45,22 @@ class MessageToServer(_message.Message):
     def __init__(self, agent_handshake: _Optional[_Union[AgentHandshake, _Mapping]] = ..., performance_batch: _Optional[_Union[PerformanceSnapshotBatch, _Mapping]] = ..., docker_batch: _Optional[_Union[DockerInfoBatch, _Mapping]] = ..., generic_metrics_batch: _Optional[_Union[GenericMetricsBatch, _Mapping]] = ..., command_response: _Optional[_Union[CommandResponse, _Mapping]] = ..., pty_data: _Optional[_Union[PtyDataToServer, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
 
 class AgentHandshake(_message.Message):
-    __slots__ = ("agent_version", "host", "local_features", "oldest_pending_sequence", "newest_pending_sequence", "sequence_epoch")
+    __slots__ = ("agent_version", "host", "local_features", "oldest_pending_sequence", "newest_pending_sequence", "sequence_epoch", "agent_time_unix_ms")
     AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     LOCAL_FEATURES_FIELD_NUMBER: _ClassVar[int]
     OLDEST_PENDING_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     NEWEST_PENDING_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    AGENT_TIME_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     agent_version: str
     host: HostInfo
     local_features: FeatureSwitches
     oldest_pending_sequence: int
     newest_pending_sequence: int
     sequence_epoch: int
-    def __init__(self, agent_version: _Optional[str] = ..., host: _Optional[_Union[HostInfo, _Mapping]] = ..., local_features: _Optional[_Union[FeatureSwitches, _Mapping]] = ..., oldest_pending_sequence: _Optional[int] = ..., newest_pending_sequence: _Optional[int] = ..., sequence_epoch: _Optional[int] = ...) -> None: ...
+    agent_time_unix_ms: int
+    def __init__(self, agent_version: _Optional[str] = ..., host: _Optional[_Union[HostInfo, _Mapping]] = ..., local_features: _Optional[_Union[FeatureSwitches, _Mapping]] = ..., oldest_pending_sequence: _Optional[int] = ..., newest_pending_sequence: _Optional[int] = ..., sequence_epoch: _Optional[int] = ..., agent_time_unix_ms: _Optional[int] = ...) -> None: ...
 
 class HostInfo(_message.Message):
     __slots__ = ("hostname", "os_name", "os_version", "kernel_version", "architecture", "cpu_model", "cpu_physical_cores", "cpu_logical_cores", "memory_total_bytes", "swap_total_bytes", "boot_time_unix_ms", "ip_addresses", "virtualization", "sanitised_fields")
@@ -93,12 +95,16 @@ class HostInfo(_message.Message):
     def __init__(self, hostname: _Optional[str] = ..., os_name: _Optional[str] = ..., os_version: _Optional[str] = ..., kernel_version: _Optional[str] = ..., architecture: _Optional[str] = ..., cpu_model: _Optional[str] = ..., cpu_physical_cores: _Optional[int] = ..., cpu_logical_cores: _Optional[int] = ..., memory_total_bytes: _Optional[int] = ..., swap_total_bytes: _Optional[int] = ..., boot_time_unix_ms: _Optional[int] = ..., ip_addresses: _Optional[_Iterable[str]] = ..., virtualization: _Optional[str] = ..., sanitised_fields: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PerformanceSnapshotBatch(_message.Message):
-    __slots__ = ("sequence", "snapshots")
+    __slots__ = ("sequence", "snapshots", "clock_offset_ms", "clock_offset_known")
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_OFFSET_MS_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_OFFSET_KNOWN_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     snapshots: _containers.RepeatedCompositeFieldContainer[PerformanceSnapshot]
-    def __init__(self, sequence: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[PerformanceSnapshot, _Mapping]]] = ...) -> None: ...
+    clock_offset_ms: int
+    clock_offset_known: bool
+    def __init__(self, sequence: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[PerformanceSnapshot, _Mapping]]] = ..., clock_offset_ms: _Optional[int] = ..., clock_offset_known: _Optional[bool] = ...) -> None: ...
 
 class PerformanceSnapshot(_message.Message):
     __slots__ = ("timestamp_unix_ms", "cpu_percent", "cpu_per_core_percent", "cpu_user_percent", "cpu_system_percent", "cpu_iowait_percent", "cpu_steal_percent", "load_1", "load_5", "load_15", "memory_total_bytes", "memory_used_bytes", "memory_available_bytes", "memory_cached_bytes", "memory_buffers_bytes", "swap_total_bytes", "swap_used_bytes", "disks", "disk_io", "network_interfaces", "temperatures", "tcp_connections", "udp_connections", "process_count", "uptime_seconds")
@@ -227,18 +233,22 @@ class TemperatureReading(_message.Message):
     def __init__(self, sensor: _Optional[str] = ..., celsius: _Optional[float] = ...) -> None: ...
 
 class DockerInfoBatch(_message.Message):
-    __slots__ = ("sequence", "timestamp_unix_ms", "docker_available", "docker_error", "containers")
+    __slots__ = ("sequence", "timestamp_unix_ms", "docker_available", "docker_error", "containers", "clock_offset_ms", "clock_offset_known")
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     DOCKER_AVAILABLE_FIELD_NUMBER: _ClassVar[int]
     DOCKER_ERROR_FIELD_NUMBER: _ClassVar[int]
     CONTAINERS_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_OFFSET_MS_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_OFFSET_KNOWN_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     timestamp_unix_ms: int
     docker_available: bool
     docker_error: str
     containers: _containers.RepeatedCompositeFieldContainer[DockerContainerInfo]
-    def __init__(self, sequence: _Optional[int] = ..., timestamp_unix_ms: _Optional[int] = ..., docker_available: _Optional[bool] = ..., docker_error: _Optional[str] = ..., containers: _Optional[_Iterable[_Union[DockerContainerInfo, _Mapping]]] = ...) -> None: ...
+    clock_offset_ms: int
+    clock_offset_known: bool
+    def __init__(self, sequence: _Optional[int] = ..., timestamp_unix_ms: _Optional[int] = ..., docker_available: _Optional[bool] = ..., docker_error: _Optional[str] = ..., containers: _Optional[_Iterable[_Union[DockerContainerInfo, _Mapping]]] = ..., clock_offset_ms: _Optional[int] = ..., clock_offset_known: _Optional[bool] = ...) -> None: ...
 
 class DockerContainerInfo(_message.Message):
     __slots__ = ("container_id", "name", "image", "state", "status", "created_unix_ms", "started_unix_ms", "finished_unix_ms", "restart_count", "exit_code", "oom_killed", "labels", "ports", "has_stats", "cpu_percent", "memory_usage_bytes", "memory_limit_bytes", "network_rx_bytes", "network_tx_bytes", "block_read_bytes", "block_write_bytes", "pids")
@@ -296,12 +306,16 @@ class DockerContainerInfo(_message.Message):
     def __init__(self, container_id: _Optional[str] = ..., name: _Optional[str] = ..., image: _Optional[str] = ..., state: _Optional[str] = ..., status: _Optional[str] = ..., created_unix_ms: _Optional[int] = ..., started_unix_ms: _Optional[int] = ..., finished_unix_ms: _Optional[int] = ..., restart_count: _Optional[int] = ..., exit_code: _Optional[int] = ..., oom_killed: _Optional[bool] = ..., labels: _Optional[_Mapping[str, str]] = ..., ports: _Optional[_Iterable[str]] = ..., has_stats: _Optional[bool] = ..., cpu_percent: _Optional[float] = ..., memory_usage_bytes: _Optional[int] = ..., memory_limit_bytes: _Optional[int] = ..., network_rx_bytes: _Optional[int] = ..., network_tx_bytes: _Optional[int] = ..., block_read_bytes: _Optional[int] = ..., block_write_bytes: _Optional[int] = ..., pids: _Optional[int] = ...) -> None: ...
 
 class GenericMetricsBatch(_message.Message):
-    __slots__ = ("sequence", "metrics")
+    __slots__ = ("sequence", "metrics", "clock_offset_ms", "clock_offset_known")
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_OFFSET_MS_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_OFFSET_KNOWN_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     metrics: _containers.RepeatedCompositeFieldContainer[GenericMetric]
-    def __init__(self, sequence: _Optional[int] = ..., metrics: _Optional[_Iterable[_Union[GenericMetric, _Mapping]]] = ...) -> None: ...
+    clock_offset_ms: int
+    clock_offset_known: bool
+    def __init__(self, sequence: _Optional[int] = ..., metrics: _Optional[_Iterable[_Union[GenericMetric, _Mapping]]] = ..., clock_offset_ms: _Optional[int] = ..., clock_offset_known: _Optional[bool] = ...) -> None: ...
 
 class GenericMetric(_message.Message):
     __slots__ = ("timestamp_unix_ms", "name", "value", "labels")
@@ -357,18 +371,28 @@ class PtyDataToServer(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., output: _Optional[bytes] = ..., closed: _Optional[bool] = ..., exit_code: _Optional[int] = ..., error_message: _Optional[str] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
-    __slots__ = ("timestamp_unix_ms", "pending_batches", "spooled_bytes", "dropped_batches_total", "docker_sample_overruns_total")
+    __slots__ = ("timestamp_unix_ms", "pending_batches", "spooled_bytes", "dropped_batches_total", "clock_offset_ms", "clock_rtt_ms", "clock_offset_known", "rejected_batches_total", "clock_probe_id", "docker_sample_overruns_total")
     TIMESTAMP_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     PENDING_BATCHES_FIELD_NUMBER: _ClassVar[int]
     SPOOLED_BYTES_FIELD_NUMBER: _ClassVar[int]
     DROPPED_BATCHES_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_OFFSET_MS_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_RTT_MS_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_OFFSET_KNOWN_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_BATCHES_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_PROBE_ID_FIELD_NUMBER: _ClassVar[int]
     DOCKER_SAMPLE_OVERRUNS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     timestamp_unix_ms: int
     pending_batches: int
     spooled_bytes: int
     dropped_batches_total: int
+    clock_offset_ms: int
+    clock_rtt_ms: int
+    clock_offset_known: bool
+    rejected_batches_total: int
+    clock_probe_id: int
     docker_sample_overruns_total: int
-    def __init__(self, timestamp_unix_ms: _Optional[int] = ..., pending_batches: _Optional[int] = ..., spooled_bytes: _Optional[int] = ..., dropped_batches_total: _Optional[int] = ..., docker_sample_overruns_total: _Optional[int] = ...) -> None: ...
+    def __init__(self, timestamp_unix_ms: _Optional[int] = ..., pending_batches: _Optional[int] = ..., spooled_bytes: _Optional[int] = ..., dropped_batches_total: _Optional[int] = ..., clock_offset_ms: _Optional[int] = ..., clock_rtt_ms: _Optional[int] = ..., clock_offset_known: _Optional[bool] = ..., rejected_batches_total: _Optional[int] = ..., clock_probe_id: _Optional[int] = ..., docker_sample_overruns_total: _Optional[int] = ...) -> None: ...
 
 class MessageToAgent(_message.Message):
     __slots__ = ("server_handshake_ack", "agent_config", "command_request", "pty_data", "heartbeat_request", "batch_ack")
@@ -549,10 +573,14 @@ class PtyResize(_message.Message):
     def __init__(self, rows: _Optional[int] = ..., cols: _Optional[int] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
-    __slots__ = ("server_time_unix_ms",)
+    __slots__ = ("server_time_unix_ms", "probe_id", "probe_received_unix_ms")
     SERVER_TIME_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    PROBE_ID_FIELD_NUMBER: _ClassVar[int]
+    PROBE_RECEIVED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     server_time_unix_ms: int
-    def __init__(self, server_time_unix_ms: _Optional[int] = ...) -> None: ...
+    probe_id: int
+    probe_received_unix_ms: int
+    def __init__(self, server_time_unix_ms: _Optional[int] = ..., probe_id: _Optional[int] = ..., probe_received_unix_ms: _Optional[int] = ...) -> None: ...
 
 class BatchAck(_message.Message):
     __slots__ = ("sequence", "outcome", "status_code", "detail")

@@ -15,7 +15,7 @@ die() { printf '\033[31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
 
 PACKAGES=(python3-venv debootstrap postgresql-client)
 if ((WITH_TEST)); then
-    PACKAGES+=(chromium chromium-driver docker.io busybox-static prometheus-node-exporter docker-compose iproute2 iputils-ping)
+    PACKAGES+=(chromium chromium-driver docker.io busybox-static prometheus-node-exporter docker-compose iproute2 iputils-ping faketime)
 fi
 
 missing=()

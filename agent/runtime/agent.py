@@ -15,16 +15,31 @@ from agent.config import AgentSettings
 from agent.pty import PtyManager
 from agent.runtime.backoff import Backoff
 from agent.runtime.client import StreamClient
+from agent.runtime.clock import ClockEstimate
 from agent.runtime.live import LiveSettings
-from agent.runtime.pending import PendingStore
+from agent.runtime.pending import BATCH_FIELDS, PendingStore
 from agent.runtime.sampling import Samplers, SamplingLoops
 from agent.runtime.sequence import SequenceAllocator
 from agent.runtime.spool_log import SegmentLog
 from proto import agent_pb2
 
-__all__ = ["AgentRuntime"]
+__all__ = ["AgentRuntime", "stamp_clock"]
 
 log = logging.getLogger(__name__)
+
+
+def stamp_clock(message: agent_pb2.MessageToServer, estimate: ClockEstimate) -> None:
+    """Record in a new batch the clock offset believed now, when its samples were taken.
+
+    The stamp travels with the batch (and through the spool), so a batch sent
+    after an outage is corrected with the offset of its own time.
+    """
+    kind = message.WhichOneof("payload")
+    if kind not in BATCH_FIELDS:
+        raise ValueError(f"not a batch message: {kind}")
+    batch = getattr(message, kind)
+    batch.clock_offset_ms = estimate.offset_ms
+    batch.clock_offset_known = estimate.known
 
 
 class AgentRuntime:
@@ -85,10 +100,12 @@ class AgentRuntime:
             channel_factory=channel_factory,
         )
         self.store.on_added = self.client.wake
-        self.sampling = SamplingLoops(
-            samplers, self.live, self.store.submit, on_snapshot=self.store.hold_snapshot
-        )
+        self.sampling = SamplingLoops(samplers, self.live, self._submit, on_snapshot=self.store.hold_snapshot)
         self.client.docker_sample_overruns = lambda: self.sampling.docker_overruns.total
+
+    def _submit(self, message: agent_pb2.MessageToServer) -> int:
+        stamp_clock(message, self.client.clock.estimate())
+        return self.store.submit(message)
 
     def _emit_command_response(self, response: agent_pb2.CommandResponse) -> None:
         self.client.send_control(agent_pb2.MessageToServer(command_response=response))

@@ -13,6 +13,7 @@ import grpc
 from agent.config import ServerSettings, TlsSettings
 from agent.runtime.backoff import Backoff
 from agent.runtime.channel import open_channel
+from agent.runtime.clock import ClockEstimator, wall_clock_ms
 from agent.runtime.live import LiveSettings, features_to_proto
 from agent.runtime.pending import PendingStore
 from agent.runtime.session import Session, SessionEnded
@@ -56,6 +57,7 @@ class StreamClient:
         stable_after_s: float = 30.0,
         control_queue_max: int = 1024,
         channel_factory: Callable[[], grpc.aio.Channel] | None = None,
+        clock: ClockEstimator | None = None,
     ) -> None:
         self._server = server
         self._store = store
@@ -81,6 +83,10 @@ class StreamClient:
         self.vps_id = 0
         # Set by the runtime: Docker samples that overran their interval so far.
         self.docker_sample_overruns: Callable[[], int] = lambda: 0
+        # The offset of this host's clock from the collector's, kept across streams.
+        self.clock = clock or ClockEstimator()
+        # Batches the collector refused for good (OUTCOME_REJECTED) since start.
+        self.rejected_total = 0
 
     # -- called by the rest of the agent -------------------------------------------------
 
@@ -100,16 +106,25 @@ class StreamClient:
         self.wake()
 
     def heartbeat(self) -> agent_pb2.MessageToServer:
-        """A Heartbeat carrying the delivery counters."""
+        """A Heartbeat carrying the delivery counters and the clock estimate; also a clock probe."""
+        estimate = self.clock.estimate()
         return agent_pb2.MessageToServer(
             heartbeat=agent_pb2.Heartbeat(
-                timestamp_unix_ms=time.time_ns() // 1_000_000,
+                timestamp_unix_ms=wall_clock_ms(),
                 pending_batches=self._store.pending_count,
                 spooled_bytes=self._store.spooled_bytes,
-                dropped_batches_total=self._store.dropped_total,
+                dropped_batches_total=self._store.dropped_total + self.rejected_total,
+                clock_offset_ms=estimate.offset_ms,
+                clock_rtt_ms=estimate.rtt_ms,
+                clock_offset_known=estimate.known,
+                rejected_batches_total=self.rejected_total,
+                clock_probe_id=self.clock.open_probe(),
                 docker_sample_overruns_total=self.docker_sample_overruns(),
             )
         )
+
+    def _count_rejected(self) -> None:
+        self.rejected_total += 1
 
     async def drain(self, timeout_s: float) -> bool:
         """Wait until nothing is pending or ``timeout_s`` passes; True when all was acked."""
@@ -192,18 +207,27 @@ class StreamClient:
                     heartbeat=self.heartbeat,
                     on_command=self._on_command,
                     on_pty=self._on_pty,
+                    clock=self.clock,
+                    on_rejected=self._count_rejected,
                 )
+                # First on the new stream: the collector learns this agent's clock
+                # offset before any batch that needs it.
+                self._control.appendleft(self.heartbeat())
                 self.connected = True
                 self.collector_id, self.vps_id = ack.collector_id, ack.vps_id
                 oldest, newest = self._store.oldest_newest()
+                estimate = self.clock.estimate()
                 log.info(
-                    "connected to collector %s (%s) as vps %d; %d batches pending (%d..%d)",
+                    "connected to collector %s (%s) as vps %d; %d batches pending (%d..%d); "
+                    "collector clock minus ours %+d ms (round trip %d ms)",
                     self._server.address,
                     ack.collector_id or "?",
                     ack.vps_id,
                     self._store.pending_count,
                     oldest,
                     newest,
+                    estimate.offset_ms,
+                    estimate.rtt_ms,
                 )
                 self._auth_backoff.reset()
                 await self._session.run()
@@ -222,10 +246,13 @@ class StreamClient:
             oldest_pending_sequence=oldest,
             newest_pending_sequence=newest,
             sequence_epoch=self._store.epoch,
+            agent_time_unix_ms=wall_clock_ms(),
         )
         try:
+            sent_at = self.clock.now_boot_s()
             await call.write(agent_pb2.MessageToServer(agent_handshake=handshake))
             reply = await asyncio.wait_for(call.read(), self._handshake_timeout_s)
+            received_at = self.clock.now_boot_s()
         except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
             # The call may end before our first write (a refused token, a refused
             # connection): its status says why either way.
@@ -243,6 +270,9 @@ class StreamClient:
         ack: agent_pb2.ServerHandshakeAck = reply.server_handshake_ack
         if not ack.authenticated:
             raise AuthenticationFailed("handshake ack says not authenticated")
+        self.clock.add_handshake(
+            sent_boot_s=sent_at, received_boot_s=received_at, server_time_ms=ack.server_time_unix_ms
+        )
         if ack.HasField("initial_config"):
             self._settings.apply(ack.initial_config)
         # Heartbeats and PTY output from an earlier stream are stale; command results are not.

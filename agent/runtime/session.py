@@ -11,6 +11,7 @@ from typing import Any
 
 import grpc
 
+from agent.runtime.clock import ClockEstimator
 from agent.runtime.live import LiveSettings
 from agent.runtime.pending import PendingStore
 from proto import agent_pb2
@@ -48,6 +49,8 @@ class Session:
         heartbeat: Callable[[], agent_pb2.MessageToServer],
         on_command: Callable[[agent_pb2.CommandRequest], None],
         on_pty: Callable[[agent_pb2.PtyDataToAgent], None] | None,
+        clock: ClockEstimator | None = None,
+        on_rejected: Callable[[], None] | None = None,
     ) -> None:
         self._call = call
         self._store = store
@@ -58,6 +61,8 @@ class Session:
         self._heartbeat = heartbeat
         self._on_command = on_command
         self._on_pty = on_pty
+        self._clock = clock or ClockEstimator()
+        self._on_rejected = on_rejected
         self._cursor = 0
         self._in_flight: set[int] = set()
 
@@ -101,6 +106,8 @@ class Session:
             if message is None:
                 await self._wakeup.wait()
                 continue
+            if message.WhichOneof("payload") == "heartbeat" and message.heartbeat.clock_probe_id:
+                self._clock.probe_sent(message.heartbeat.clock_probe_id)
             try:
                 await self._call.write(message)
             except asyncio.InvalidStateError:
@@ -129,8 +136,17 @@ class Session:
         if kind == "batch_ack":
             self._on_ack(message.batch_ack)
         elif kind == "heartbeat_request":
-            self._control.appendleft(self._heartbeat())
-            self._wakeup.set()
+            request = message.heartbeat_request
+            if request.probe_id:
+                # The answer to our clock probe: a measurement, not a request.
+                self._clock.probe_answered(
+                    request.probe_id,
+                    server_received_ms=request.probe_received_unix_ms,
+                    server_sent_ms=request.server_time_unix_ms,
+                )
+            else:
+                self._control.appendleft(self._heartbeat())
+                self._wakeup.set()
         elif kind == "agent_config":
             self._settings.apply(message.agent_config)
         elif kind == "command_request":
@@ -151,6 +167,8 @@ class Session:
             self._store.ack(sequence)
         elif ack.outcome == _Outcome.OUTCOME_REJECTED:
             self._store.ack(sequence)
+            if self._on_rejected is not None:
+                self._on_rejected()
             log.error(
                 "collector rejected batch %d for good (status %d): %s; dropped, not resent",
                 sequence,

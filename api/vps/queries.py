@@ -8,6 +8,7 @@ import msgspec
 
 from api.resources import Connection
 from common.api_models import VpsOut
+from common.clock import clock_skew_note, is_clock_skewed
 
 __all__ = ["TOKEN_ROTATED_CHANNEL", "fetch_vps", "list_vps"]
 
@@ -27,6 +28,8 @@ SELECT v.id, v.name, v.ip_address, v.labels, v.created_at, v.token_rotated_at, v
        v.memory_total_bytes, v.swap_total_bytes, v.boot_time, v.ip_addresses,
        v.virtualization, v.agent_version, v.traffic_reset_day, v.traffic_quota_bytes,
        v.sanitised_fields,
+       v.clock_offset_ms, v.clock_rtt_ms, v.clock_checked_at, v.rejected_batches_total,
+       v.last_rejected_at, v.last_rejection,
        h.time AS latest_time, h.cpu_percent AS latest_cpu_percent,
        h.memory_used_bytes AS latest_memory_used_bytes,
        h.memory_total_bytes AS latest_memory_total_bytes,
@@ -61,6 +64,8 @@ LEFT JOIN LATERAL (
 def _to_vps(row: dict[str, Any]) -> VpsOut:
     latest = {name: row.pop(f"latest_{name}") for name in _LATEST}
     row["latest"] = latest if latest["time"] is not None else None
+    row["clock_skewed"] = is_clock_skewed(row["clock_offset_ms"])
+    row["clock_note"] = clock_skew_note(row["clock_offset_ms"])
     return msgspec.convert(row, VpsOut)
 
 

@@ -99,6 +99,18 @@ class VpsOut(Struct):
     traffic_reset_day: int = 1
     traffic_quota_bytes: int | None = None
     latest: LatestMetrics | None = None
+    # The agent's clock, as its collector last recorded it: collector time minus
+    # agent time (negative: the agent is ahead). Samples are stored corrected.
+    clock_offset_ms: int | None = None
+    clock_rtt_ms: int | None = None
+    clock_checked_at: datetime | None = None
+    # Past ±5 minutes (common.clock.CLOCK_SKEW_LIMIT_MS): "clock skewed by 9 min 56 s (ahead)".
+    clock_skewed: bool = False
+    clock_note: str | None = None
+    # Batches the collector refused for good (the agent dropped them), and the last reason.
+    rejected_batches_total: int = 0
+    last_rejected_at: datetime | None = None
+    last_rejection: str | None = None
 
 
 class VpsCreated(Struct):

@@ -121,7 +121,8 @@ def _insert_demo_metrics(
 
 @pytest.fixture(scope="session")
 def demo_fleet(db_dsn: str) -> DemoFleet:
-    """An operator, a busy online VPS with three days of history, an idle offline one."""
+    """An operator, a busy online VPS with three days of history and a clock
+    10 minutes ahead, an idle offline one."""
     now = datetime.now(UTC).replace(microsecond=0)
     with psycopg.connect(db_dsn, autocommit=True, row_factory=dict_row) as conn:
         _, username = create_user(conn, Role.OPERATOR, PASSWORD, unique("ops"))
@@ -130,10 +131,11 @@ def demo_fleet(db_dsn: str) -> DemoFleet:
             """
             INSERT INTO vps (name, ip_address, agent_key_id, agent_token_hash, hostname, os_name, os_version,
                              kernel_version, architecture, cpu_model, cpu_physical_cores, cpu_logical_cores,
-                             memory_total_bytes, swap_total_bytes, agent_version, online, last_seen, connected_at)
+                             memory_total_bytes, swap_total_bytes, agent_version, online, last_seen, connected_at,
+                             clock_offset_ms, clock_rtt_ms, clock_checked_at)
             VALUES (%s, '203.0.113.7', %s, 'x', 'web-01.example.net', 'Debian GNU/Linux', '12 (bookworm)',
                     '6.1.0-28-amd64', 'x86_64', 'AMD EPYC 7543P', 4, 8, 8589934592, 2147483648, '0.1.0',
-                    true, now(), now() - interval '10 days')
+                    true, now(), now() - interval '10 days', -596000, 4, now())
             RETURNING id
             """,
             (busy_name, unique("k")),

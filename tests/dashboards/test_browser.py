@@ -53,6 +53,8 @@ def test_sign_in_fleet_add_server_and_detail(
     cards = dash_duo.find_elements(".tw-vps-card")
     busy_card = dash_duo.find_element(f"a[href='/vps/{demo_fleet.busy_vps_id}']")
     assert "online" in busy_card.text and "CPU" in busy_card.text and "GiB" in busy_card.text
+    skew = "clock skewed by 9 min 56 s (ahead)"
+    dash_duo.wait_for_contains_text(f"a[href='/vps/{demo_fleet.busy_vps_id}'] .tw-clock-skew", skew)
     assert len(cards) >= 2 and "offline" in dash_duo.find_element(".tw-vps-card.is-offline").text
     dash_duo.wait_for_contains_text("#fleet-summary", "online")
     _shot(dash_duo, screenshots, "fleet")
@@ -73,6 +75,7 @@ def test_sign_in_fleet_add_server_and_detail(
     busy_card = dash_duo.find_element(f"a[href='/vps/{demo_fleet.busy_vps_id}']")
     busy_card.click()
     dash_duo.wait_for_contains_text("#vps-header", "AMD EPYC 7543P", timeout=15)
+    dash_duo.wait_for_contains_text("#vps-header .tw-alert-warning", skew)
     dash_duo.wait_for_contains_text("#vps-resolution", "raw samples")
     for graph in ("vps-cpu", "vps-memory", "vps-network", "vps-disk"):
         dash_duo.wait_for_element(f"#{graph} .scatterlayer .trace")

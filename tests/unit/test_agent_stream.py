@@ -48,6 +48,8 @@ class FakeCollector(agent_pb2_grpc.AgentCommunicationServiceServicer):
         self.to_agent: asyncio.Queue[agent_pb2.MessageToAgent | None] = asyncio.Queue()
         self.attempts = 0
         self.silent = False
+        # This collector's clock runs this far ahead of the agent's; probes are answered.
+        self.clock_ahead_ms = 0
 
     def sequences(self) -> list[int]:
         return [batch_sequence(m) for m in self.batches]
@@ -66,7 +68,11 @@ class FakeCollector(agent_pb2_grpc.AgentCommunicationServiceServicer):
         if self.silent:
             await asyncio.Event().wait()  # never answers the handshake
         ack = agent_pb2.ServerHandshakeAck(
-            authenticated=True, vps_id=7, collector_id="fake-1", initial_config=self.initial_config
+            authenticated=True,
+            vps_id=7,
+            collector_id="fake-1",
+            initial_config=self.initial_config,
+            server_time_unix_ms=time.time_ns() // 1_000_000 + self.clock_ahead_ms,
         )
         lock = asyncio.Lock()
 
@@ -90,6 +96,14 @@ class FakeCollector(agent_pb2_grpc.AgentCommunicationServiceServicer):
                     "generic_metrics_batch",
                 ):
                     self.others.append(message)
+                    if message.heartbeat.clock_probe_id:
+                        now_ms = time.time_ns() // 1_000_000 + self.clock_ahead_ms
+                        reply = agent_pb2.HeartbeatRequest(
+                            probe_id=message.heartbeat.clock_probe_id,
+                            probe_received_unix_ms=now_ms,
+                            server_time_unix_ms=now_ms,
+                        )
+                        await send(agent_pb2.MessageToAgent(heartbeat_request=reply))
                     continue
                 self.batches.append(message)
                 sequence = batch_sequence(message)
@@ -249,10 +263,43 @@ async def test_rejected_batch_is_dropped_and_logged(
     task = asyncio.create_task(client.run())
     await wait_until(lambda: store.pending_count == 0)
     assert "rejected batch 2 for good (status 3): snapshots[0].cpu_percent" in caplog.text
+    # Counted as dropped, and apart, in the heartbeats from then on.
+    assert client.rejected_total == 1
+    heartbeat = client.heartbeat().heartbeat
+    assert (heartbeat.rejected_batches_total, heartbeat.dropped_batches_total) == (1, 1)
     await fake.to_agent.put(None)  # reconnect: nothing is resent
     await wait_until(lambda: len(fake.handshakes) == 2)
     await asyncio.sleep(0.1)
     assert fake.sequences() == [1, 2, 3]
+    await _stop(task)
+
+
+async def test_clock_offset_is_measured_reported_and_probes_are_not_answered(
+    fake_collector: tuple[FakeCollector, int], tmp_path: Path
+) -> None:
+    fake, port = fake_collector
+    fake.clock_ahead_ms = 600_000  # the agent is 10 minutes behind
+    store = _store(tmp_path)
+    live = LiveSettings(IntervalSettings(heartbeat_interval_s=30.0), FeatureSettings())
+    client, _ = _client(port, store, live=live)
+    assert not client.clock.estimate().known
+    before_ms = time.time_ns() // 1_000_000
+    task = asyncio.create_task(client.run())
+    await wait_until(lambda: client.connected)
+    assert before_ms <= fake.handshakes[0].agent_time_unix_ms <= time.time_ns() // 1_000_000
+    # The first heartbeat is a probe; its answer is measured, not answered with another heartbeat.
+    await wait_until(lambda: len(fake.of_kind("heartbeat")) >= 1)
+    await asyncio.sleep(0.5)
+    heartbeats = [m.heartbeat for m in fake.of_kind("heartbeat")]
+    assert len(heartbeats) <= 2, "a probe answer must not start a heartbeat ping-pong"
+    assert heartbeats[0].clock_probe_id > 0 and heartbeats[0].clock_offset_known
+    estimate = client.clock.estimate()
+    assert estimate.known and abs(estimate.offset_ms - 600_000) < 1000 and estimate.rtt_ms < 1000
+    # Every heartbeat reports the estimate; a plain HeartbeatRequest is still answered.
+    await fake.to_agent.put(agent_pb2.MessageToAgent(heartbeat_request=agent_pb2.HeartbeatRequest()))
+    await wait_until(lambda: len(fake.of_kind("heartbeat")) > len(heartbeats))
+    last = fake.of_kind("heartbeat")[-1].heartbeat
+    assert last.clock_offset_known and abs(last.clock_offset_ms - 600_000) < 1000
     await _stop(task)
 
 

@@ -1,0 +1,50 @@
+"""Agent warnings on the fleet card and VPS page: a skewed clock and refused batches."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import msgspec
+
+from common.api_models import VpsOut
+from dashboards.components import agent_warnings, vps_card, vps_header
+
+
+def _vps(**fields: object) -> VpsOut:
+    now = datetime.now(UTC)
+    base = {
+        "id": 1,
+        "name": "web",
+        "ip_address": "",
+        "labels": {},
+        "created_at": now,
+        "token_rotated_at": now,
+    }
+    return msgspec.convert({**base, "online": True, **fields}, VpsOut)
+
+
+def _text(component: object) -> str:
+    return str(component.to_plotly_json())  # type: ignore[attr-defined]
+
+
+def test_a_healthy_agent_has_no_warnings() -> None:
+    vps = _vps(clock_offset_ms=1200)
+    assert agent_warnings(vps) == []
+    assert "tw-clock-skew" not in _text(vps_card(vps)) and "tw-alert" not in _text(vps_header(vps))
+
+
+def test_skew_and_refused_batches_are_shown() -> None:
+    vps = _vps(
+        clock_offset_ms=-596_000,
+        clock_skewed=True,
+        clock_note="clock skewed by 9 min 56 s (ahead)",
+        rejected_batches_total=2,
+        last_rejection="snapshots[0].cpu_percent: 250.0 is not a percent",
+    )
+    assert agent_warnings(vps) == [
+        "clock skewed by 9 min 56 s (ahead): its samples are stored at corrected times; fix its time sync (NTP)",
+        "2 batches refused by the collector: snapshots[0].cpu_percent: 250.0 is not a percent",
+    ]
+    assert "clock skewed by 9 min 56 s (ahead)" in _text(vps_card(vps))
+    header = _text(vps_header(vps))
+    assert "tw-alert-warning" in header and "2 batches refused" in header
