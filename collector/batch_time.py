@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from collector.validation import InvalidBatch, check_time
+from common.clock import applied_offset_ms
 
 __all__ = ["TimeRules", "check_corrected", "clock_rules", "identity_time", "optional_time", "stored_time"]
 
@@ -36,14 +37,17 @@ def clock_rules(rules: TimeRules, batch: Any, stream_offset_ms: int | None) -> T
     """``rules`` with the clock correction for ``batch``.
 
     A batch stamped with the offset its agent believed when it took the samples
-    is corrected with that offset. An unstamped one (taken before the agent had
+    is corrected with that offset. Offsets under ``CLOCK_CORRECTION_MIN_MS`` are
+    noise and not applied. An unstamped one (taken before the agent had
     measured its clock) is corrected with the collector's current estimate for
     the stream, ``stream_offset_ms``; with none, it is checked as sent.
     """
     if batch.clock_offset_known:
-        offset = int(batch.clock_offset_ms)
+        offset = applied_offset_ms(int(batch.clock_offset_ms))
         return dataclasses.replace(rules, offset_ms=offset, identity_offset_ms=offset)
-    return dataclasses.replace(rules, offset_ms=stream_offset_ms or 0, identity_offset_ms=0)
+    return dataclasses.replace(
+        rules, offset_ms=applied_offset_ms(stream_offset_ms or 0), identity_offset_ms=0
+    )
 
 
 def stored_time(ms: int) -> datetime:

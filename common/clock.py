@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-__all__ = ["CLOCK_SKEW_LIMIT_MS", "clock_skew_note", "is_clock_skewed"]
+__all__ = [
+    "CLOCK_CORRECTION_MIN_MS",
+    "CLOCK_SKEW_LIMIT_MS",
+    "applied_offset_ms",
+    "clock_skew_note",
+    "is_clock_skewed",
+]
 
 # Within this, a skewed clock is corrected silently (and recorded); beyond it,
 # the VPS shows "clock skewed by X" and the collector's gauge crosses the alert line.
 CLOCK_SKEW_LIMIT_MS = 300_000
+# Offsets smaller than this are measurement noise (an estimate is only good to half a
+# round trip, which a busy host stretches), so they are recorded but not applied:
+# stored times then equal the agent's own, and rates never jitter from re-estimates.
+CLOCK_CORRECTION_MIN_MS = 1_000
+
+
+def applied_offset_ms(offset_ms: int) -> int:
+    """The correction actually applied to an agent's timestamps for a measured offset."""
+    return offset_ms if abs(offset_ms) >= CLOCK_CORRECTION_MIN_MS else 0
 
 
 def is_clock_skewed(offset_ms: int | None) -> bool:

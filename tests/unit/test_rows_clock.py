@@ -115,3 +115,22 @@ def test_an_identity_outside_timestamptz_is_refused() -> None:
             1,
             clock_rules(RULES, batch, T0 - batch.snapshots[0].timestamp_unix_ms),
         )
+
+
+@pytest.mark.parametrize("offset_ms", [-999, -40, 0, 40, 999])
+def test_offsets_under_a_second_are_noise_and_leave_times_as_sent(offset_ms: int) -> None:
+    batch = performance_batch(3, [T0, T0 + 1000], disks=1, interfaces=1)
+    batch.clock_offset_ms, batch.clock_offset_known = offset_ms, True
+    converted = convert_batch("performance_batch", batch, 1, clock_rules(RULES, batch, None))
+    assert [row[0] for row in converted.rows["host_metrics"]] == [at(T0), at(T0 + 1000)]
+    unstamped = performance_batch(4, [T0], disks=1, interfaces=1)
+    rules = clock_rules(RULES, unstamped, stream_offset_ms=offset_ms)
+    assert rules.offset_ms == 0
+
+
+@pytest.mark.parametrize("offset_ms", [-1000, 1000, 1500])
+def test_offsets_of_a_second_or_more_are_applied(offset_ms: int) -> None:
+    batch = performance_batch(5, [T0], disks=1, interfaces=1)
+    batch.clock_offset_ms, batch.clock_offset_known = offset_ms, True
+    converted = convert_batch("performance_batch", batch, 1, clock_rules(RULES, batch, None))
+    assert [row[0] for row in converted.rows["host_metrics"]] == [at(T0 + offset_ms)]
