@@ -24,6 +24,7 @@ import pytest
 
 from tests.conftest import Vps, create_vps, free_port
 from tests.pg_control import PrivatePostgres, private_postgres_unavailable
+from tests.prerequisites import require
 from tests.sim_agent import SimAgent
 
 pytestmark = [pytest.mark.slow, pytest.mark.db]
@@ -41,8 +42,7 @@ SAMPLE_KEYS = {
 
 @pytest.fixture(scope="module")
 def pg() -> Iterator[PrivatePostgres]:
-    if (reason := private_postgres_unavailable()) is not None:
-        pytest.skip(reason)
+    require(private_postgres_unavailable())
     cluster = PrivatePostgres(free_port())
     cluster.create()
     try:
