@@ -33,6 +33,8 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from collector import metrics, tables
 from collector.containers import ContainerCache, write_containers
 from collector.rows import ConvertedBatch
+from common.api_models import LIVE_CHANNEL
+from common.backoff import Backoff
 
 __all__ = ["AckResult", "IngestWriter", "Outcome", "QueueFull"]
 
@@ -202,7 +204,7 @@ class IngestWriter:
             self._changed.notify_all()
 
     async def _flush_loop(self) -> None:
-        retry_delay = 0.5
+        retry = Backoff(base_s=0.5, cap_s=3.0)
         while True:
             batches = await self._take()
             live = [b for b in batches if not b.future.done()]
@@ -219,14 +221,13 @@ class IngestWriter:
                 self._db_healthy = False
                 metrics.DB_UP.set(0)
                 await self._give_back(batches)
-                await asyncio.sleep(retry_delay)
-                retry_delay = min(retry_delay * 2, 3.0)
+                await asyncio.sleep(retry.next_delay())
                 continue
             if not self._db_healthy:
                 log.info("database is back; ingest resumed")
             self._db_healthy = True
             metrics.DB_UP.set(1)
-            retry_delay = 0.5
+            retry.reset()
             await self._release(batches)
             for pending, result in zip(live, results, strict=True):
                 if not pending.future.done():
@@ -344,6 +345,6 @@ class IngestWriter:
                 latest[b.vps_id] = live
         if latest:
             await cur.execute(
-                "SELECT pg_notify('tidewatch_live', p) FROM unnest(%s::text[]) AS p",
-                ([json.dumps(v, separators=(",", ":")) for v in latest.values()],),
+                "SELECT pg_notify(%s, p) FROM unnest(%s::text[]) AS p",
+                (LIVE_CHANNEL, [json.dumps(v, separators=(",", ":")) for v in latest.values()]),
             )

@@ -16,6 +16,7 @@ from typing import Any
 
 from collector import tables
 from collector.validation import BatchLimits, InvalidBatch, check_count, check_row, check_time
+from common.epoch import YEAR_10000_MS
 from proto import agent_pb2
 
 __all__ = ["ContainerState", "ConvertedBatch", "TimeRules", "convert_batch"]
@@ -73,12 +74,8 @@ def _time(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-# Year 10000: past Python's datetime and any real clock.
-_MAX_TIME_MS = 253_402_300_800_000
-
-
 def _optional_time(ms: int, path: str) -> datetime | None:
-    if ms >= _MAX_TIME_MS:
+    if ms >= YEAR_10000_MS:
         raise InvalidBatch(f"{path}: timestamp {ms} is after the year 9999")
     return _time(ms) if ms > 0 else None
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import re
 from typing import Annotated, Any
 
 import msgspec
@@ -23,6 +21,7 @@ from api.auth.sessions import AuthUser
 from api.errors import conflict, invalid, not_found
 from api.resources import Connection, Db
 from api.vps.queries import TOKEN_ROTATED_CHANNEL, fetch_vps, list_vps
+from common.addresses import is_valid_host
 from common.api_models import VpsCreate, VpsCreated, VpsOut, VpsTokenRotated, VpsUpdate
 from common.install import DEFAULT_COLLECTOR_PORT, install_command
 from common.problems import Problem
@@ -31,21 +30,13 @@ from common.records import INSERT_VPS, AuditAction, new_agent_token
 __all__ = ["VpsController", "VpsId"]
 
 VpsId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="VPS id")]
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")  # fmt: skip
 _NOT_FOUND = {404: ResponseSpec(Problem, description="No such VPS")}
 _DUPLICATE = {409: ResponseSpec(Problem, description="The name is taken")}
 
 
 def _check_ip_address(value: str) -> None:
-    if not value:
-        return
-    try:
-        ipaddress.ip_address(value.strip("[]"))
-    except ValueError:
-        if not _HOSTNAME.match(value):
-            raise invalid(
-                "ip_address", f"{value!r} is neither an IP address nor a host name", "body"
-            ) from None
+    if value and not is_valid_host(value.strip("[]")):
+        raise invalid("ip_address", f"{value!r} is neither an IP address nor a host name", "body")
 
 
 def _collector_address(request: Request[Any, Any, Any]) -> str:

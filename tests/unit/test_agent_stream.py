@@ -22,13 +22,13 @@ from agent.config import (
     TlsSettings,
 )
 from agent.runtime.agent import AgentRuntime
-from agent.runtime.backoff import Backoff
 from agent.runtime.client import StreamClient
 from agent.runtime.live import LiveSettings
 from agent.runtime.pending import PendingStore, batch_sequence
 from agent.runtime.sampling import Samplers
 from agent.runtime.sequence import SequenceAllocator
 from agent.runtime.spool import DiskSpool
+from common.backoff import Backoff
 from proto import agent_pb2, agent_pb2_grpc
 
 TOKEN = "s3cret"
