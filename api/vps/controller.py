@@ -19,11 +19,11 @@ from api.audit import record_audit
 from api.auth.guards import requires_operator, requires_viewer
 from api.auth.sessions import AuthUser
 from api.errors import conflict, invalid, not_found
-from api.resources import Connection, Db
+from api.resources import Connection, Db, get_resources
 from api.vps.queries import TOKEN_ROTATED_CHANNEL, fetch_vps, list_vps
 from common.addresses import is_valid_host
 from common.api_models import VpsCreate, VpsCreated, VpsOut, VpsTokenRotated, VpsUpdate
-from common.install import DEFAULT_COLLECTOR_PORT, install_command
+from common.install import install_command
 from common.problems import Problem
 from common.records import INSERT_VPS, AuditAction, new_agent_token
 
@@ -39,10 +39,8 @@ def _check_ip_address(value: str) -> None:
         raise invalid("ip_address", f"{value!r} is neither an IP address nor a host name", "body")
 
 
-def _collector_address(request: Request[Any, Any, Any]) -> str:
-    # The collector usually runs beside the API; the agent reaches it by the host the user used.
-    host = request.url.hostname or "127.0.0.1"
-    return f"{host}:{DEFAULT_COLLECTOR_PORT}"
+def _install_command(request: Request[Any, Any, Any], token: str) -> str:
+    return install_command(get_resources(request.app.state).install, token)
 
 
 async def _require_vps(db: Connection, vps_id: int) -> VpsOut:
@@ -113,7 +111,7 @@ class VpsController(Controller):
         return VpsCreated(
             vps=vps,
             agent_token=issued.token,
-            install_command=install_command(_collector_address(request), issued.token),
+            install_command=_install_command(request, issued.token),
         )
 
     @patch(
@@ -210,5 +208,5 @@ class VpsController(Controller):
             vps_id=vps_id,
             agent_token=issued.token,
             token_rotated_at=row["token_rotated_at"],
-            install_command=install_command(_collector_address(request), issued.token),
+            install_command=_install_command(request, issued.token),
         )
