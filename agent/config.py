@@ -213,14 +213,15 @@ def _read_token(reader: SectionReader) -> str:
     return token
 
 
-def _build(raw: dict[str, Any], errors: list[str]) -> AgentSettings:
+def _build(raw: dict[str, Any], errors: list[str], *, need_collector: bool = True) -> AgentSettings:
     top = SectionReader("", raw, errors, allowed=set(TOP_LEVEL_KEYS) | set(SECTION_KEYS))
     log_level = top.choice("log_level", "info", LOG_LEVELS)
 
     srv = top.section("server", SECTION_KEYS["server"])
-    address = parse_address(srv, "address")
+    # Without a collector (--once), address and token may be absent; a given address is checked.
+    address = parse_address(srv, "address") if need_collector or srv.string("address", "") else ""
     token = _read_token(srv)
-    if not token and not srv.has_error("token", "token_file"):
+    if need_collector and not token and not srv.has_error("token", "token_file"):
         srv.error("token", f"required: set server.token, server.token_file or {ENV_PREFIX}TOKEN")
     server = ServerSettings(
         address=address,
@@ -311,11 +312,13 @@ def load_config(
     path: Path | None = None,
     *,
     environ: Mapping[str, str] | None = None,
+    need_collector: bool = True,
 ) -> AgentSettings:
     """Read, merge and validate the configuration.
 
     ``path`` defaults to ``$TIDEWATCH_AGENT_CONFIG`` or ``/etc/tidewatch/agent.toml``.
     A missing default file is fine (environment only); a missing explicit file is not.
+    ``need_collector=False`` (for ``--once``) lets the server address and token be absent.
     Raises :class:`ConfigError` listing every problem found.
     """
     env = os.environ if environ is None else environ
@@ -336,7 +339,7 @@ def load_config(
 
     errors: list[str] = []
     _apply_env(raw, env, errors)
-    settings = _build(raw, errors)
+    settings = _build(raw, errors, need_collector=need_collector)
     if errors:
         raise ConfigError(errors, source=source)
     return AgentSettings(**{**settings.__dict__, "source": source})

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from agent.hostnames import is_ip_literal, is_valid_host
+from common.addresses import split_host_port
 
 __all__ = ["ConfigError", "SectionReader", "parse_address", "parse_env_value"]
 
@@ -140,12 +140,9 @@ def parse_address(reader: SectionReader, key: str) -> str:
     if not value:
         reader.error(key, "required: the collector address as host:port")
         return ""
-    host, sep, port = value.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host_ok = is_ip_literal(host[1:-1])
-    else:
-        host_ok = is_valid_host(host) and ":" not in host
-    if not sep or not host_ok or not port.isdigit() or not 1 <= int(port) <= 65535:
+    try:
+        split_host_port(value)
+    except ValueError:
         reader.error(key, f"expected host:port (e.g. collector.example.com:50051), got {value!r}")
     return value
 

@@ -117,14 +117,29 @@ async def _serve(runtime: AgentRuntime) -> None:
     await runtime.run(stop)
 
 
+def _once(args: argparse.Namespace) -> int:
+    """One sample as JSON, with the config's Docker switch and custom-metrics directory."""
+    from agent.once import run_once
+
+    try:
+        settings = load_config(args.config, need_collector=False)
+    except ConfigError as exc:
+        print(f"tidewatch-agent: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    directory = settings.generic_metrics_directory
+    if directory is not None and not directory.is_dir():
+        print(f"tidewatch-agent: no custom metrics: {directory} does not exist", file=sys.stderr)
+        directory = None
+    with_docker = settings.features.docker and not args.no_docker
+    print(run_once(with_docker=with_docker, generic_metrics_directory=directory))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the agent; returns the process exit status."""
     args = _parser().parse_args(argv)
     if args.once:
-        from agent.once import run_once
-
-        print(run_once(with_docker=not args.no_docker))
-        return 0
+        return _once(args)
     try:
         settings = load_config(args.config)
     except ConfigError as exc:

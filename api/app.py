@@ -26,7 +26,7 @@ from api.resources import Resources, lifespan, provide_db
 from api.users import AuditController, UsersController
 from api.vps.controller import VpsController
 from common.db_limits import connect_kwargs
-from common.settings import ApiSettings, load_settings, resolve_dsn
+from common.settings import INSTALL_PREFIX, ApiSettings, InstallSettings, load_settings, resolve_dsn
 
 __all__ = ["create_app"]
 
@@ -61,12 +61,15 @@ def _openapi() -> OpenAPIConfig:
     )
 
 
-def create_app(settings: ApiSettings | None = None, dsn: str | None = None) -> Litestar:
+def create_app(
+    settings: ApiSettings | None = None, dsn: str | None = None, install: InstallSettings | None = None
+) -> Litestar:
     """Build the API. Nothing connects until the app's lifespan starts."""
     settings = settings or load_settings(ApiSettings, "TIDEWATCH_API_")
+    install = install or load_settings(InstallSettings, INSTALL_PREFIX)
     dsn = dsn or resolve_dsn()
     live = LiveHub(make_conninfo(dsn, **connect_kwargs(dsn, settings.db_connect_timeout_s)))
-    resources = Resources(settings=settings, dsn=dsn, sessions=SessionCache(), live=live)
+    resources = Resources(settings=settings, dsn=dsn, sessions=SessionCache(), live=live, install=install)
     return Litestar(
         route_handlers=[
             AuthController,

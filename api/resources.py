@@ -19,7 +19,7 @@ from api.auth.sessions import SessionCache
 from api.live.hub import LiveHub
 from common.db_limits import check_within_deadline, connect_kwargs, limited_connection
 from common.edition import Edition, parse_edition
-from common.settings import ApiSettings
+from common.settings import ApiSettings, InstallSettings
 
 __all__ = ["Connection", "Db", "Resources", "get_resources", "lifespan", "provide_db"]
 
@@ -41,6 +41,7 @@ class Resources:
     dsn: str
     sessions: SessionCache
     live: LiveHub
+    install: InstallSettings
     _pool: AsyncConnectionPool[Connection] | None = None
     _edition: Edition | None = field(default=None, repr=False)
 

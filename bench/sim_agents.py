@@ -32,6 +32,7 @@ import grpc
 from bench.agent_messages import MessageTemplates, build_templates, heartbeat
 from bench.sim_protocol import KIND_DOCKER, KIND_PERFORMANCE, AgentSpec, AgentStats, ProcessPlan, Reports
 from collector.server import SERVICE_NAME
+from common.backoff import Backoff
 from proto import agent_pb2
 from tests.stream_client import handshake
 
@@ -123,7 +124,7 @@ class AgentProcess:
     async def run_agent(self, position: int, agent: _Agent) -> None:
         multicallable = self.calls[position // self.plan.agents_per_channel]
         metadata = (("authorization", f"Bearer {agent.spec.token}"),)
-        delay = 0.5
+        backoff = Backoff(base_s=0.5, cap_s=5.0)  # full jitter, as real agents reconnect
         while not self.closing.is_set():
             call = multicallable(metadata=metadata)
             tasks: list[asyncio.Task[Any]] = []
@@ -137,7 +138,7 @@ class AgentProcess:
                 for sequence in sorted(agent.pending):
                     agent.outbox.put_nowait(sequence)
                 self.first_connect[agent.spec.index].set()
-                delay = 0.5
+                backoff.reset()
                 tasks = [
                     asyncio.create_task(self._read_acks(call, agent)),
                     asyncio.create_task(self._send(call, agent)),
@@ -165,8 +166,7 @@ class AgentProcess:
             if self.closing.is_set():
                 return
             self.stats.reconnects += 1
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            await asyncio.sleep(backoff.next_delay())
 
     async def _send(self, call: Any, agent: _Agent) -> None:
         queue = agent.outbox

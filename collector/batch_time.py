@@ -14,6 +14,7 @@ from typing import Any
 
 from collector.validation import InvalidBatch, check_time
 from common.clock import applied_offset_ms
+from common.epoch import YEAR_10000_MS
 
 __all__ = ["TimeRules", "check_corrected", "clock_rules", "identity_time", "optional_time", "stored_time"]
 
@@ -55,16 +56,12 @@ def stored_time(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-# Year 10000: past Python's datetime and any real clock.
-_MAX_TIME_MS = 253_402_300_800_000
-
-
 def optional_time(ms: int, path: str, offset_ms: int) -> datetime | None:
     """An informational agent time (0: unknown), corrected; out of range after correction: unknown."""
-    if ms >= _MAX_TIME_MS:
+    if ms >= YEAR_10000_MS:
         raise InvalidBatch(f"{path}: timestamp {ms} is after the year 9999")
     corrected = ms + offset_ms
-    return stored_time(corrected) if ms > 0 and 0 < corrected < _MAX_TIME_MS else None
+    return stored_time(corrected) if ms > 0 and 0 < corrected < YEAR_10000_MS else None
 
 
 def identity_time(first_sent_ms: int, rules: TimeRules) -> datetime | None:
@@ -72,7 +69,7 @@ def identity_time(first_sent_ms: int, rules: TimeRules) -> datetime | None:
     if rules.identity_offset_ms == rules.offset_ms:
         return None
     ms = first_sent_ms + rules.identity_offset_ms
-    if not 0 < ms < _MAX_TIME_MS:
+    if not 0 < ms < YEAR_10000_MS:
         raise InvalidBatch(f"timestamp_unix_ms: {first_sent_ms} is not between 1970 and the year 9999")
     return stored_time(ms)
 

@@ -38,6 +38,8 @@ from collector.containers import ContainerCache, write_containers
 from collector.database import Database
 from collector.late_data import TimeRange, merge_ranges
 from collector.rows import ConvertedBatch
+from common.api_models import LIVE_CHANNEL
+from common.backoff import Backoff
 
 __all__ = ["AckResult", "IngestWriter", "Outcome", "QueueFull"]
 
@@ -208,7 +210,7 @@ class IngestWriter:
             self._changed.notify_all()
 
     async def _flush_loop(self) -> None:
-        retry_delay = 0.5
+        retry = Backoff(base_s=0.5, cap_s=3.0)
         while True:
             batches = await self._take()
             live = [b for b in batches if not b.future.done()]
@@ -218,10 +220,9 @@ class IngestWriter:
                 # Not committed, or not known to be: no ack. The database's state
                 # is logged once per outage by collector/database.py.
                 await self._give_back(batches)
-                await asyncio.sleep(retry_delay)
-                retry_delay = min(retry_delay * 2, 3.0)
+                await asyncio.sleep(retry.next_delay())
                 continue
-            retry_delay = 0.5
+            retry.reset()
             await self._release(batches)
             for pending, result in zip(live, results, strict=True):
                 if not pending.future.done():
@@ -350,6 +351,6 @@ class IngestWriter:
                 latest[b.vps_id] = live
         if latest:
             await cur.execute(
-                "SELECT pg_notify('tidewatch_live', p) FROM unnest(%s::text[]) AS p",
-                ([json.dumps(v, separators=(",", ":")) for v in latest.values()],),
+                "SELECT pg_notify(%s, p) FROM unnest(%s::text[]) AS p",
+                (LIVE_CHANNEL, [json.dumps(v, separators=(",", ":")) for v in latest.values()]),
             )

@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 import psycopg
 from psycopg import sql
 
+from common.backoff import Backoff
+
 __all__ = ["NotificationListener"]
 
 log = logging.getLogger("tidewatch.collector.listener")
@@ -30,13 +32,13 @@ class NotificationListener:
         self._on_reconnect = on_reconnect
 
     async def run(self) -> None:
-        delay = 0.5
+        backoff = Backoff(base_s=0.5, cap_s=10.0)
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(self._dsn, autocommit=True) as conn:
                     for channel in self._handlers:
                         await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-                    delay = 0.5
+                    backoff.reset()
                     await self._on_reconnect()
                     async for notify in conn.notifies():
                         handler = self._handlers.get(notify.channel)
@@ -49,10 +51,10 @@ class NotificationListener:
                                 "handling %s notification %r failed", notify.channel, notify.payload
                             )
             except psycopg.OperationalError as exc:
+                delay = backoff.next_delay()
                 log.warning(
                     "notification listener lost the database, retrying in %.1f s: %s",
                     delay,
                     str(exc).strip().splitlines()[0] if str(exc).strip() else exc,
                 )
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)

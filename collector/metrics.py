@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from common.listen import split_listen
+
 __all__ = [
     "AGENTS_CONNECTED",
     "AGENT_CLOCK_OFFSET",
@@ -66,5 +68,5 @@ AGENT_REJECTED_BATCHES = Counter(
 
 def serve_metrics(listen: str) -> None:
     """Expose /metrics on ``host:port`` (a background thread)."""
-    host, _, port = listen.rpartition(":")
-    start_http_server(int(port), addr=host or "127.0.0.1")
+    host, port = split_listen(listen)
+    start_http_server(port, addr=host)

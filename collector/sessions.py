@@ -20,6 +20,7 @@ from collector import metrics
 from collector.agent_clock import AgentClock, RejectionTally, record_agent_health
 from collector.database import Database
 from common.db_limits import is_connection_failure
+from common.epoch import YEAR_10000_MS
 from common.settings import CollectorSettings
 from proto import agent_pb2
 
@@ -36,10 +37,6 @@ _CONFIG_KEYS = (
     "batch_max_snapshots",
     "batch_max_delay_ms",
 )
-
-
-# Year 10000: later boot times are garbage, and beyond PostgreSQL's to_timestamp().
-_MAX_BOOT_TIME_MS = 253_402_300_800_000
 
 
 def _text(value: str, limit: int) -> str:
@@ -149,9 +146,7 @@ class SessionRegistry:
                         "mem": min(host.memory_total_bytes, 2**63 - 1),
                         "swap": min(host.swap_total_bytes, 2**63 - 1),
                         "boot": (
-                            host.boot_time_unix_ms
-                            if 0 <= host.boot_time_unix_ms < _MAX_BOOT_TIME_MS
-                            else None
+                            host.boot_time_unix_ms if 0 <= host.boot_time_unix_ms < YEAR_10000_MS else None
                         ),
                         "ips": [_text(ip, 64) for ip in host.ip_addresses[:64]],
                         "virt": _text(host.virtualization, 64),

@@ -6,6 +6,9 @@
     tidewatch-admin create-vps NAME [--ip IP]  # prints only the agent token on stdout
     tidewatch-admin set-retention RELATION KEEP  # e.g. host_metrics '14 days'; applied at once
 
+``create-vps`` also prints the agent's start command (on stderr), built from the
+``TIDEWATCH_INSTALL_*`` settings like the API's and the dashboards'.
+
 Talks to the database directly (``TIDEWATCH_DSN``, else the local one), so it
 works before the API runs. Every change is audited as actor ``tidewatch-admin``.
 """
@@ -37,7 +40,7 @@ from common.records import (
     audit_params,
     new_agent_token,
 )
-from common.settings import SettingsError, resolve_dsn
+from common.settings import INSTALL_PREFIX, InstallSettings, SettingsError, load_settings, resolve_dsn
 from common.tokens import hash_password
 
 __all__ = [
@@ -257,7 +260,6 @@ def _parser() -> argparse.ArgumentParser:
     vps = commands.add_parser("create-vps", help="create a VPS and print its agent token")
     vps.add_argument("name")
     vps.add_argument("--ip", default="", help="its IP address or host name")
-    vps.add_argument("--server", default="127.0.0.1:50051", help="collector address for the hint")
     retention = commands.add_parser(
         "set-retention", help="how long to keep a table or rollup; applied at once"
     )
@@ -289,9 +291,10 @@ def _run(args: argparse.Namespace, conn: Connection) -> None:
         set_password(conn, args.username, _read_password())
         print(f"password of {args.username} changed; their sessions are revoked")
     elif args.command == "create-vps":
+        install = load_settings(InstallSettings, INSTALL_PREFIX)  # before creating: a typo creates nothing
         vps_id, token = create_vps(conn, args.name, args.ip)
         print(f"created VPS {args.name} (id {vps_id}); its agent token follows, shown once", file=sys.stderr)
-        print(f"start its agent with: {install_command(args.server, token)}", file=sys.stderr)
+        print(f"start its agent with: {install_command(install, token)}", file=sys.stderr)
         print(token)
     elif args.command == "set-retention":
         dropped = set_retention(conn, args.relation, args.keep)

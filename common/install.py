@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import shlex
 
-__all__ = ["DEFAULT_COLLECTOR_PORT", "install_command"]
+from common.settings import InstallSettings
 
-DEFAULT_COLLECTOR_PORT = 50051
+__all__ = ["install_command"]
 
 
-def install_command(collector_address: str, token: str) -> str:
-    """The agent's start command for ``token``, reaching the collector at ``collector_address``."""
+def install_command(settings: InstallSettings, token: str) -> str:
+    """The agent's start command for ``token``, reaching the collector as ``settings`` say."""
+    assignments = {
+        "TIDEWATCH_AGENT_SERVER": settings.collector_address,
+        "TIDEWATCH_AGENT_TOKEN": token,
+        "TIDEWATCH_AGENT_TLS": "true" if settings.tls else "false",
+    }
+    if settings.ca_file:
+        assignments["TIDEWATCH_AGENT_TLS_CA_FILE"] = settings.ca_file
     return (
-        f"TIDEWATCH_AGENT_SERVER={shlex.quote(collector_address)} "
-        f"TIDEWATCH_AGENT_TOKEN={shlex.quote(token)} tidewatch-agent"
+        " ".join(f"{name}={shlex.quote(value)}" for name, value in assignments.items()) + " tidewatch-agent"
     )

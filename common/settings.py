@@ -14,16 +14,23 @@ from typing import TypeVar
 
 import msgspec
 
+from common.addresses import split_host_port
+
 __all__ = [
+    "DEFAULT_COLLECTOR_LISTEN",
+    "INSTALL_PREFIX",
     "ApiSettings",
     "CollectorSettings",
     "DashboardSettings",
+    "InstallSettings",
     "SettingsError",
     "load_settings",
     "resolve_dsn",
 ]
 
 LOCAL_DSN_FILE = Path(os.environ.get("TIDEWATCH_STATE", "/var/lib/tidewatch-dev")) / "local-db.dsn"
+DEFAULT_COLLECTOR_LISTEN = "127.0.0.1:50051"
+INSTALL_PREFIX = "TIDEWATCH_INSTALL_"
 
 
 class SettingsError(Exception):
@@ -33,7 +40,7 @@ class SettingsError(Exception):
 class CollectorSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Settings for ``tidewatch-collector`` (prefix ``TIDEWATCH_COLLECTOR_``)."""
 
-    listen: str = "127.0.0.1:50051"
+    listen: str = DEFAULT_COLLECTOR_LISTEN
     collector_id: str = f"{socket.gethostname()}-{os.getpid()}"
     tls_cert_file: str = ""
     tls_key_file: str = ""
@@ -100,7 +107,29 @@ class DashboardSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True)
     live_refresh_ms: int = 1000
 
 
-SettingsT = TypeVar("SettingsT", CollectorSettings, ApiSettings, DashboardSettings)
+class InstallSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """How a new VPS's agent reaches the collector, as its install command says (prefix
+    ``TIDEWATCH_INSTALL_``). Read by the API, the dashboards and ``tidewatch-admin``:
+    set the same values wherever those run."""
+
+    # host:port agents on other machines connect to: the collector's public name.
+    collector_address: str = DEFAULT_COLLECTOR_LISTEN
+    # Whether the collector speaks TLS (it does once it has a certificate).
+    tls: bool = True
+    # Where agents find the CA that signed the collector's certificate; empty for the
+    # system's trusted CAs.
+    ca_file: str = ""
+
+    def __post_init__(self) -> None:
+        try:
+            split_host_port(self.collector_address)
+        except ValueError as exc:
+            raise ValueError(f"collector_address: {exc}") from None
+        if self.ca_file and not self.tls:
+            raise ValueError("ca_file is set but tls is false: a CA only matters with TLS")
+
+
+SettingsT = TypeVar("SettingsT", CollectorSettings, ApiSettings, DashboardSettings, InstallSettings)
 
 
 def load_settings(kind: type[SettingsT], prefix: str, environ: Mapping[str, str] | None = None) -> SettingsT:

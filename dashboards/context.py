@@ -7,18 +7,17 @@ pages read them here, inside the request that runs their code.
 from __future__ import annotations
 
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 import flask
 
-from common.install import DEFAULT_COLLECTOR_PORT
-from common.settings import DashboardSettings
+from common.settings import DashboardSettings, InstallSettings
 from dashboards.client import ApiClient
 
-__all__ = ["API_KEY", "SETTINGS_KEY", "api", "collector_address", "settings", "token_of"]
+__all__ = ["API_KEY", "INSTALL_KEY", "SETTINGS_KEY", "api", "install_settings", "settings", "token_of"]
 
 API_KEY = "TIDEWATCH_API"
 SETTINGS_KEY = "TIDEWATCH_SETTINGS"
+INSTALL_KEY = "TIDEWATCH_INSTALL"
 
 
 def api() -> ApiClient:
@@ -31,10 +30,9 @@ def settings() -> DashboardSettings:
     return cast(DashboardSettings, flask.current_app.config[SETTINGS_KEY])
 
 
-def collector_address() -> str:
-    """Where agents most likely reach the collector: the API's host, collector port."""
-    host = urlsplit(settings().api_url).hostname or "127.0.0.1"
-    return f"{host}:{DEFAULT_COLLECTOR_PORT}"
+def install_settings() -> InstallSettings:
+    """How agents reach the collector, for the install commands the pages show."""
+    return cast(InstallSettings, flask.current_app.config[INSTALL_KEY])
 
 
 def token_of(session: dict[str, Any] | None) -> str | None:

@@ -16,6 +16,10 @@ GRPC_PORT="${TIDEWATCH_LOCAL_GRPC_PORT:-50051}"
 API_PORT="${TIDEWATCH_LOCAL_API_PORT:-8000}"
 DASH_PORT="${TIDEWATCH_LOCAL_DASHBOARDS_PORT:-8050}"
 METRICS_PORT="${TIDEWATCH_LOCAL_METRICS_PORT:-9464}"
+# The start command the API, dashboards and tidewatch-admin show for a new VPS: this
+# collector, which has no certificate here, so plaintext.
+export TIDEWATCH_INSTALL_COLLECTOR_ADDRESS="${TIDEWATCH_INSTALL_COLLECTOR_ADDRESS:-127.0.0.1:$GRPC_PORT}"
+export TIDEWATCH_INSTALL_TLS="${TIDEWATCH_INSTALL_TLS:-false}"
 
 step() { printf '\033[1m[tidewatch]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[31m[tidewatch] error:\033[0m %s\n' "$*" >&2; exit 1; }

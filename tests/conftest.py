@@ -29,10 +29,17 @@ from common.edition import Edition
 from common.migrate import apply_migrations, detect_edition
 from common.settings import CollectorSettings, SettingsError, resolve_dsn
 from common.tokens import AGENT_TOKEN_PREFIX, issue_token
+from tests.prerequisites import require_browser
 
 pytest_plugins = ["tests.docker_fixtures"]
 
 ARTIFACTS = Path(os.environ.get("TIDEWATCH_ARTIFACTS", Path(__file__).resolve().parent.parent / "artifacts"))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A browser test without a browser fails in CI and is skipped, naming it, elsewhere."""
+    if item.get_closest_marker("browser") is not None or "dash_duo" in getattr(item, "fixturenames", ()):
+        require_browser()
 
 
 def free_port() -> int:

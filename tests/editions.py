@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
@@ -21,6 +20,7 @@ from collector.maintenance import Maintenance
 from proto import agent_pb2
 from tests.conftest import collector_settings
 from tests.factories import docker_batch, performance_batch
+from tests.prerequisites import missing
 from tests.stream_client import TestStream, handshake
 
 TIMESCALE_DSN_FILE = (
@@ -42,9 +42,7 @@ def timescale_server_dsn() -> str:
         "no Community-edition server: run scripts/local-db.sh --edition timescale "
         "(needs ../shared/vendor/timescaledb-2.19.3.tar.gz) or set TIDEWATCH_TIMESCALE_DSN"
     )
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    missing(message)
 
 
 @dataclass(frozen=True)

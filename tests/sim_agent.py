@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import random
 from collections import Counter
 
 import grpc
 
+from common.backoff import Backoff
 from proto import agent_pb2, agent_pb2_grpc
 from tests.factories import docker_batch, now_ms, performance_batch
 from tests.stream_client import handshake
@@ -131,7 +131,7 @@ class SimAgent:
             await asyncio.gather(self._delivery, return_exceptions=True)
 
     async def _deliver_forever(self) -> None:
-        delay = self._backoff_base_s
+        backoff = Backoff(base_s=self._backoff_base_s, cap_s=self._backoff_cap_s)  # the real agent's
         while True:
             self.connected = False
             try:
@@ -141,9 +141,10 @@ class SimAgent:
                 self.stream_failures.append(exc.code().name)
             except (ConnectionError, TimeoutError, grpc.aio.UsageError) as exc:
                 self.stream_failures.append(f"{type(exc).__name__}: {exc}")
-            delay = self._backoff_base_s if self.connected else min(delay * 2, self._backoff_cap_s)
+            if self.connected:
+                backoff.reset()
             self.connected = False
-            await asyncio.sleep(random.uniform(delay / 2, delay))
+            await asyncio.sleep(backoff.next_delay())
 
     async def _one_stream(self) -> None:
         async with grpc.aio.insecure_channel(self.target) as channel:

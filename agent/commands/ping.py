@@ -8,7 +8,7 @@ from functools import partial
 
 from agent.commands.process import run_process
 from agent.commands.stream import CommandRejected, Job, Outcome, ResponseStream, Status
-from agent.hostnames import is_valid_host
+from common.addresses import is_valid_host
 from proto import agent_pb2
 
 __all__ = ["DEFAULT_COUNT", "MAX_COUNT", "prepare_ping"]

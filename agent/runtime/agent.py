@@ -13,7 +13,6 @@ from agent.commands.docker_actions import DockerCommands
 from agent.commands.executor import CommandExecutor
 from agent.config import AgentSettings
 from agent.pty import PtyManager
-from agent.runtime.backoff import Backoff
 from agent.runtime.client import StreamClient
 from agent.runtime.clock import ClockEstimate
 from agent.runtime.live import LiveSettings
@@ -21,6 +20,7 @@ from agent.runtime.pending import BATCH_FIELDS, PendingStore
 from agent.runtime.sampling import Samplers, SamplingLoops
 from agent.runtime.sequence import SequenceAllocator
 from agent.runtime.spool_log import SegmentLog
+from common.backoff import Backoff
 from proto import agent_pb2
 
 __all__ = ["AgentRuntime", "stamp_clock"]

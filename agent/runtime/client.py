@@ -11,12 +11,12 @@ from collections.abc import Callable
 import grpc
 
 from agent.config import ServerSettings, TlsSettings
-from agent.runtime.backoff import Backoff
 from agent.runtime.channel import open_channel
 from agent.runtime.clock import ClockEstimator, wall_clock_ms
 from agent.runtime.live import LiveSettings, features_to_proto
 from agent.runtime.pending import PendingStore
 from agent.runtime.session import Session, SessionEnded
+from common.backoff import Backoff
 from proto import agent_pb2, agent_pb2_grpc
 
 __all__ = ["AuthenticationFailed", "StreamClient"]

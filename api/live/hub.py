@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 
 from common.api_models import LIVE_CHANNEL, LiveSampleHeader
+from common.backoff import Backoff
 
 __all__ = ["LiveHub", "Subscriber"]
 
@@ -96,7 +97,7 @@ class LiveHub:
             subscriber.offer(message)
 
     async def _run(self) -> None:
-        delay = RECONNECT_MIN_S
+        backoff = Backoff(base_s=RECONNECT_MIN_S, cap_s=RECONNECT_MAX_S)
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
@@ -104,12 +105,13 @@ class LiveHub:
                 ) as conn:
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
                     self.listening.set()
-                    delay = RECONNECT_MIN_S
+                    backoff.reset()
                     log.info("live feed listening on %s", self._channel)
                     async for notify in conn.notifies():
                         self.publish(notify.payload)
             except psycopg.Error as exc:
-                log.warning("live feed lost (%s); reconnecting in %.1fs", str(exc).strip(), delay)
+                log.warning(
+                    "live feed lost (%s); reconnecting within %.1fs", str(exc).strip(), backoff.ceiling()
+                )
             self.listening.clear()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RECONNECT_MAX_S)
+            await asyncio.sleep(backoff.next_delay())

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from common.api_models.metrics import Resolution, ResolutionChoice
+from common.epoch import YEAR_10000_MS
 
 __all__ = [
     "DEFAULT_RANGE",
@@ -51,7 +52,6 @@ NICE_STEPS = (
     _D, 2 * _D, 7 * _D, 14 * _D, 30 * _D,
 )  # fmt: skip
 _EPOCH_MS = re.compile(r"^-?\d{1,16}$")
-_MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
 
 class WindowError(ValueError):
@@ -68,7 +68,7 @@ def parse_instant(value: str, field: str) -> datetime:
     text = value.strip()
     if _EPOCH_MS.match(text):
         millis = int(text)
-        if not 0 <= millis <= _MAX_EPOCH_MS:
+        if not 0 <= millis < YEAR_10000_MS:
             raise WindowError(field, f"epoch milliseconds {millis} are outside 1970..9999")
         return datetime.fromtimestamp(millis / 1000, UTC)
     try:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import re
 from typing import Annotated, Any
 
 import msgspec
@@ -21,37 +19,28 @@ from api.audit import record_audit
 from api.auth.guards import requires_operator, requires_viewer
 from api.auth.sessions import AuthUser
 from api.errors import conflict, invalid, not_found
-from api.resources import Connection, Db
+from api.resources import Connection, Db, get_resources
 from api.vps.queries import TOKEN_ROTATED_CHANNEL, fetch_vps, list_vps
+from common.addresses import is_valid_host
 from common.api_models import VpsCreate, VpsCreated, VpsOut, VpsTokenRotated, VpsUpdate
-from common.install import DEFAULT_COLLECTOR_PORT, install_command
+from common.install import install_command
 from common.problems import Problem
 from common.records import INSERT_VPS, AuditAction, new_agent_token
 
 __all__ = ["VpsController", "VpsId"]
 
 VpsId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="VPS id")]
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")  # fmt: skip
 _NOT_FOUND = {404: ResponseSpec(Problem, description="No such VPS")}
 _DUPLICATE = {409: ResponseSpec(Problem, description="The name is taken")}
 
 
 def _check_ip_address(value: str) -> None:
-    if not value:
-        return
-    try:
-        ipaddress.ip_address(value.strip("[]"))
-    except ValueError:
-        if not _HOSTNAME.match(value):
-            raise invalid(
-                "ip_address", f"{value!r} is neither an IP address nor a host name", "body"
-            ) from None
+    if value and not is_valid_host(value.strip("[]")):
+        raise invalid("ip_address", f"{value!r} is neither an IP address nor a host name", "body")
 
 
-def _collector_address(request: Request[Any, Any, Any]) -> str:
-    # The collector usually runs beside the API; the agent reaches it by the host the user used.
-    host = request.url.hostname or "127.0.0.1"
-    return f"{host}:{DEFAULT_COLLECTOR_PORT}"
+def _install_command(request: Request[Any, Any, Any], token: str) -> str:
+    return install_command(get_resources(request.app.state).install, token)
 
 
 async def _require_vps(db: Connection, vps_id: int) -> VpsOut:
@@ -122,7 +111,7 @@ class VpsController(Controller):
         return VpsCreated(
             vps=vps,
             agent_token=issued.token,
-            install_command=install_command(_collector_address(request), issued.token),
+            install_command=_install_command(request, issued.token),
         )
 
     @patch(
@@ -219,5 +208,5 @@ class VpsController(Controller):
             vps_id=vps_id,
             agent_token=issued.token,
             token_rotated_at=row["token_rotated_at"],
-            install_command=install_command(_collector_address(request), issued.token),
+            install_command=_install_command(request, issued.token),
         )

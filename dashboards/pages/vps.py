@@ -10,7 +10,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from common.install import install_command
 from dashboards.client import ApiError
 from dashboards.components import alert, empty_state, panel, secret_panel, vps_header
-from dashboards.context import api, collector_address, settings, token_of
+from dashboards.context import api, install_settings, settings, token_of
 from dashboards.figures import cpu_figure, disk_figure, memory_figure, network_figure
 from dashboards.units import format_step
 
@@ -139,7 +139,7 @@ def refresh(
         return (alert(exc.detail), *skip[1:5], True, None, "", no_update, no_update)
     interval = min(MAX_REFRESH_MS, max(settings().live_refresh_ms, host.step_ms))
     if not host.time_ms and vps.latest is None:
-        command = install_command(collector_address(), "YOUR_AGENT_TOKEN")
+        command = install_command(install_settings(), "YOUR_AGENT_TOKEN")
         empty = empty_state(
             "No data yet — is the agent running?",
             "Start the agent on the server with the token shown when the server was added. "

@@ -13,6 +13,7 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import AsyncTestClient
 from litestar.testing.websocket_test_session import WebSocketTestSession
 
+from common.api_models import LIVE_CHANNEL
 from tests.api.conftest import SignedIn
 
 pytestmark = pytest.mark.db
@@ -32,7 +33,7 @@ def _subscribe_when_listening(ws: WebSocketTestSession, message: dict[str, Any])
 
 def _notify(dsn: str, payload: dict[str, Any]) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SELECT pg_notify('tidewatch_live', %s)", (json.dumps(payload),))
+        conn.execute("SELECT pg_notify(%s, %s)", (LIVE_CHANNEL, json.dumps(payload)))
 
 
 async def test_subscribers_get_only_their_vps(client: Client, db_dsn: str, viewer: SignedIn) -> None:

@@ -16,6 +16,7 @@ from selenium.webdriver.chrome.options import Options
 from common.api_models import Role
 from tests.api.conftest import PASSWORD, create_user, db_dsn, refresh_rollups, unique
 from tests.conftest import ARTIFACTS, free_port
+from tests.prerequisites import CHROMIUM
 from tests.processes import Service
 
 __all__ = [
@@ -29,7 +30,6 @@ __all__ = [
 ]
 
 SCREENSHOTS = ARTIFACTS / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def pytest_setup_options() -> Options:

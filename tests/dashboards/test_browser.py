@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from selenium.webdriver.common.by import By
 
-from common.settings import DashboardSettings
+from common.install import install_command
+from common.settings import DashboardSettings, InstallSettings
 from dashboards.app import create_app
 from tests.api.conftest import PASSWORD, unique
 from tests.conftest import free_port
@@ -31,7 +32,8 @@ def _sign_in(dash_duo: Any, username: str, password: str) -> None:
 def test_sign_in_fleet_add_server_and_detail(
     dash_duo: Any, api_url: str, demo_fleet: DemoFleet, screenshots: Path
 ) -> None:
-    app = create_app(DashboardSettings(api_url=api_url, live_refresh_ms=1000))
+    install = InstallSettings(collector_address="collector.example.net:7443", tls=False)
+    app = create_app(DashboardSettings(api_url=api_url, live_refresh_ms=1000), install)
     dash_duo.start_server(app, port=free_port())
     dash_duo.driver.set_window_size(1440, 1000)
 
@@ -94,7 +96,11 @@ def test_sign_in_fleet_add_server_and_detail(
     dash_duo.wait_for_contains_text("#fleet-grid", new_name)
     next(c for c in dash_duo.find_elements(".tw-vps-card") if new_name in c.text).click()
     dash_duo.wait_for_contains_text("#vps-empty", "No data yet — is the agent running?", timeout=15)
-    assert "TIDEWATCH_AGENT_SERVER=" in dash_duo.find_element("#vps-empty-command").text
+    shown = dash_duo.find_element("#vps-empty-command").text
+    assert shown == install_command(install, "YOUR_AGENT_TOKEN")
+    assert (
+        "TIDEWATCH_AGENT_SERVER=collector.example.net:7443" in shown and "TIDEWATCH_AGENT_TLS=false" in shown
+    )
     _shot(dash_duo, screenshots, "vps-empty")
 
     dash_duo.find_element("#app-logout").click()

@@ -143,6 +143,7 @@ def test_real_samples_arrive_through_the_api(stack: Stack) -> None:
     assert mine["hostname"] == socket.gethostname()
 
 
+@pytest.mark.browser
 def test_dashboard_plots_the_samples(stack: Stack, dash_duo: Any) -> None:
     """The real tidewatch-dashboards process, in headless Chromium, signed in as the admin."""
     shots = ARTIFACTS / "screenshots"

@@ -8,13 +8,13 @@ import pytest
 
 from tests.conftest import free_port
 from tests.pg_control import PrivatePostgres, private_postgres_unavailable
+from tests.prerequisites import require
 
 
 @pytest.fixture(scope="module")
 def pg() -> Iterator[PrivatePostgres]:
     """A throwaway cluster per module that tests may stop, restart or freeze."""
-    if (reason := private_postgres_unavailable()) is not None:
-        pytest.skip(reason)
+    require(private_postgres_unavailable())
     cluster = PrivatePostgres(free_port())
     cluster.create()
     try:

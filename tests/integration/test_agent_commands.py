@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,8 @@ from agent.commands.ping import prepare_ping
 from agent.commands.stream import CommandRejected, ResponseStream
 from agent.config import CommandSettings, FeatureSettings
 from proto import agent_pb2
+from tests.docker_fixtures import BUSYBOX_IMAGE, TEST_LABEL, LabelledContainers
+from tests.prerequisites import require_program
 
 S = agent_pb2.CommandStatus
 FINAL = {
@@ -311,8 +312,8 @@ async def test_ping_argv_and_missing_binary() -> None:
     assert "ping is not installed" in outcome.error_message
 
 
-@pytest.mark.skipif(shutil.which("ping") is None, reason="no ping binary on this machine")
 async def test_real_ping_of_localhost() -> None:
+    require_program("ping")
     rec = Recorder()
     request = agent_pb2.CommandRequest(
         command_id="ping", ping=agent_pb2.PingCommand(host="127.0.0.1", count=1)
@@ -348,27 +349,14 @@ async def test_docker_unavailable_is_a_clear_failure() -> None:
     assert final.error_message.startswith("docker unavailable:")
 
 
-def _engine() -> Any:
-    try:
-        import docker
-
-        client = docker.from_env()
-        client.ping()
-    except Exception:
-        return None
-    return client
-
-
 @pytest.mark.docker
-async def test_docker_actions_and_logs_on_the_real_engine() -> None:
-    client = _engine()
-    if client is None:
-        pytest.skip("no Docker engine reachable")
-    images = [t for i in client.images.list() for t in i.tags]
-    if not images:
-        pytest.skip("no local image to run (no registry here)")
-    container = client.containers.create(
-        images[0], ["/bin/sh", "-c", "echo hello-from-container; sleep 300"], network_mode="none"
+async def test_docker_actions_and_logs_on_the_real_engine(labelled_containers: LabelledContainers) -> None:
+    # Created, not started: the first action starts it. Removed by label afterwards.
+    container = labelled_containers.client.containers.create(
+        BUSYBOX_IMAGE,
+        ["/bin/sh", "-c", "echo hello-from-container; sleep 300"],
+        network_mode="none",
+        labels={TEST_LABEL: labelled_containers.label_value},
     )
     try:
         rec = Recorder()

@@ -10,6 +10,7 @@ keep storing, and rows stored before the fuzzing must be untouched.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import math
 import re
@@ -179,7 +180,10 @@ async def check_bytes(port: int, token: str, payload: bytes) -> Answer:
     return answer
 
 
-def _valid_samples() -> list[bytes]:
+@functools.cache
+def valid_samples() -> list[bytes]:
+    """Built on first use, never at import (a time taken then goes stale on a slow run), and
+    once: hypothesis needs the same data on replay."""
     t = now_ms() - 30_000
     samples = [
         agent_pb2.MessageToServer(performance_batch=performance_batch(11, [t, t + 1000])),
@@ -200,13 +204,10 @@ def _valid_samples() -> list[bytes]:
     return [m.SerializeToString() for m in samples]
 
 
-VALID_SAMPLES = _valid_samples()  # built once: hypothesis needs the same data on replay
-
-
 @st.composite
 def mutated(draw: st.DrawFn) -> bytes:
     """A valid message with bytes flipped, cut short or spliced: near-misses parse in odd ways."""
-    data = bytearray(draw(st.sampled_from(VALID_SAMPLES)))
+    data = bytearray(draw(st.sampled_from(valid_samples())))
     for _ in range(draw(st.integers(1, 4))):
         how = draw(st.sampled_from(["flip", "truncate", "insert", "delete"]))
         at = draw(st.integers(0, max(0, len(data) - 1)))
@@ -274,6 +275,8 @@ async def test_an_oversized_message_is_resource_exhausted(
 
 # A message and the field path a rejection of it must name.
 Case = tuple[agent_pb2.MessageToServer, str]
+# Builds a case around a sample time in ms: cases are listed at import, stamped when run.
+Build = Callable[[int], Case]
 
 
 def setter(path: str, value: object) -> Callable[[Any], None]:
@@ -297,42 +300,57 @@ def setter(path: str, value: object) -> Callable[[Any], None]:
     return apply
 
 
-def perf(path: str = "", value: object = None, *, sequence: int = 100) -> Case:
-    s = snapshot(now_ms() - 20_000)
-    if path:
-        setter(path, value)(s)
-    batch = agent_pb2.PerformanceSnapshotBatch(sequence=sequence, snapshots=[s])
-    return agent_pb2.MessageToServer(performance_batch=batch), f"snapshots[0].{path.rstrip('+')}"
+def perf(path: str = "", value: object = None, *, sequence: int = 100, names: str = "") -> Build:
+    """One snapshot with ``path`` set; a rejection names that path, or ``names`` if given."""
+
+    def build(t_ms: int) -> Case:
+        s = snapshot(t_ms)
+        if path:
+            setter(path, value)(s)
+        batch = agent_pb2.PerformanceSnapshotBatch(sequence=sequence, snapshots=[s])
+        return agent_pb2.MessageToServer(performance_batch=batch), names or f"snapshots[0].{path.rstrip('+')}"
+
+    return build
 
 
-def docker(path: str, value: object, *also: tuple[str, object]) -> Case:
-    batch = docker_batch(100, now_ms() - 20_000, containers=1)
-    for field_path, field_value in ((path, value), *also):
-        setter(field_path, field_value)(batch.containers[0])
-    return agent_pb2.MessageToServer(docker_batch=batch), f"containers[0].{path.rstrip('+')}"
+def docker(path: str, value: object, *also: tuple[str, object]) -> Build:
+    def build(t_ms: int) -> Case:
+        batch = docker_batch(100, t_ms, containers=1)
+        for field_path, field_value in ((path, value), *also):
+            setter(field_path, field_value)(batch.containers[0])
+        return agent_pb2.MessageToServer(docker_batch=batch), f"containers[0].{path.rstrip('+')}"
+
+    return build
 
 
-def generic(path: str, value: object) -> Case:
-    metric = agent_pb2.GenericMetric(timestamp_unix_ms=now_ms() - 20_000, name="app_queue_depth", value=1.0)
-    setter(path, value)(metric)
-    batch = agent_pb2.GenericMetricsBatch(sequence=100, metrics=[metric])
-    return agent_pb2.MessageToServer(generic_metrics_batch=batch), f"metrics[0].{path}"
+def generic(path: str, value: object) -> Build:
+    def build(t_ms: int) -> Case:
+        metric = agent_pb2.GenericMetric(timestamp_unix_ms=t_ms, name="app_queue_depth", value=1.0)
+        setter(path, value)(metric)
+        batch = agent_pb2.GenericMetricsBatch(sequence=100, metrics=[metric])
+        return agent_pb2.MessageToServer(generic_metrics_batch=batch), f"metrics[0].{path}"
+
+    return build
 
 
-def whole(kind: str, field: str, **fields: Any) -> Case:
-    """A batch of ``kind`` with only the given fields: no samples."""
+def whole(kind: str, field: str, *, stamped: bool = False, **fields: Any) -> Build:
+    """A batch of ``kind`` with only the given fields (and the sample time if ``stamped``): no samples."""
     batch_type = {
         "performance_batch": agent_pb2.PerformanceSnapshotBatch,
         "docker_batch": agent_pb2.DockerInfoBatch,
         "generic_metrics_batch": agent_pb2.GenericMetricsBatch,
     }[kind]
-    return agent_pb2.MessageToServer(**{kind: batch_type(sequence=100, **fields)}), field
+
+    def build(t_ms: int) -> Case:
+        stamp = {"timestamp_unix_ms": t_ms} if stamped else {}
+        return agent_pb2.MessageToServer(**{kind: batch_type(sequence=100, **stamp, **fields)}), field
+
+    return build
 
 
 REJECTED, STORED = "rejected", "stored"
 NUL = "a\x00b"
-T_RECENT = now_ms() - 20_000
-EXTREME_CASES: list[tuple[str, Case, str]] = [
+EXTREME_CASES: list[tuple[str, Build, str]] = [
     ("nan-cpu", perf("cpu_percent", math.nan), REJECTED),
     ("inf-cpu", perf("cpu_percent", math.inf), REJECTED),
     ("minus-inf-load", perf("load_1", -math.inf), REJECTED),
@@ -353,11 +371,11 @@ EXTREME_CASES: list[tuple[str, Case, str]] = [
     ("negative-time", perf("timestamp_unix_ms", -(2**63)), REJECTED),
     ("far-past", perf("timestamp_unix_ms", 1), REJECTED),
     ("far-future", perf("timestamp_unix_ms", 2**63 - 1), REJECTED),
-    ("sequence-0", (perf(sequence=0)[0], "sequence"), REJECTED),
-    ("sequence-2^64-1", (perf(sequence=2**64 - 1)[0], "sequence"), REJECTED),
+    ("sequence-0", perf(sequence=0, names="sequence"), REJECTED),
+    ("sequence-2^64-1", perf(sequence=2**64 - 1, names="sequence"), REJECTED),
     ("empty-performance", whole("performance_batch", "snapshots"), REJECTED),
     ("empty-generic", whole("generic_metrics_batch", "metrics"), REJECTED),
-    ("empty-docker", whole("docker_batch", "", timestamp_unix_ms=T_RECENT, docker_available=True), STORED),
+    ("empty-docker", whole("docker_batch", "", stamped=True, docker_available=True), STORED),
     ("docker-zero-time", whole("docker_batch", "timestamp_unix_ms"), REJECTED),
     ("container-nul-id", docker("container_id", NUL), REJECTED),
     ("container-nul-id-no-stats", docker("container_id", NUL, ("has_stats", False)), REJECTED),
@@ -384,9 +402,9 @@ EXTREME_CASES: list[tuple[str, Case, str]] = [
     ("case", "expected"), [c[1:] for c in EXTREME_CASES], ids=[c[0] for c in EXTREME_CASES]
 )
 async def test_extreme_values_are_stored_or_rejected_by_field(
-    fuzz_collector: CollectorApp, fuzz_vps: Vps, bystander: object, case: Case, expected: str
+    fuzz_collector: CollectorApp, fuzz_vps: Vps, bystander: object, case: Build, expected: str
 ) -> None:
-    message, field_path = case
+    message, field_path = case(now_ms() - 20_000)
     batch = getattr(message, message.WhichOneof("payload"))
     if batch.sequence == 100:  # the builders' placeholder; the sequence cases keep theirs
         batch.sequence = next(SEQUENCES)
@@ -453,7 +471,7 @@ async def test_any_float_is_stored_or_rejected_naming_its_field(
     fuzz_collector: CollectorApp, fuzz_vps: Vps, bystander: object, path: str, value: float
 ) -> None:
     sequence = next(SEQUENCES)
-    message, _ = perf(sequence=sequence)
+    message, _ = perf(sequence=sequence)(now_ms() - 20_000)
     sample = message.performance_batch.snapshots[0]
     sample.temperatures.add(sensor="cpu", celsius=40.0)
     setter(path, value)(sample)

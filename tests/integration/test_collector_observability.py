@@ -8,8 +8,10 @@ import urllib.request
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from collector.app import CollectorApp
+from common.api_models import LIVE_CHANNEL
 from proto import agent_pb2
 from tests.conftest import collector_settings, create_vps, free_port
 from tests.factories import docker_batch, now_ms, performance_batch
@@ -30,7 +32,7 @@ async def test_live_notify_carries_the_latest_values_after_commit(
 ) -> None:
     vps = create_vps(db_dsn)
     async with await psycopg.AsyncConnection.connect(db_dsn, autocommit=True) as listener:
-        await listener.execute("LISTEN tidewatch_live")
+        await listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(LIVE_CHANNEL)))
         stream = await connect(collector.port, vps.token)
         t0 = now_ms() - 3000
         batch = performance_batch(1, [t0, t0 + 1000, t0 + 2000])

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from agent import config as agent_config
 from agent.config import ConfigError, load_config
 
 MINIMAL = 'log_level = "info"\n[server]\naddress = "collector.example.com:50051"\ntoken = "t0k"\n'
@@ -192,15 +193,16 @@ def test_unknown_or_bad_environment_variables(tmp_path: Path) -> None:
     ]
 
 
-def test_environment_only_when_default_file_is_absent(tmp_path: Path) -> None:
+def test_environment_only_when_default_file_is_absent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = {
         "TIDEWATCH_AGENT_CONFIG": "",
         "TIDEWATCH_AGENT_SERVER": "c:1",
         "TIDEWATCH_AGENT_TOKEN": "t",
     }
-    # The default path does not exist on test machines; the environment suffices.
-    if Path("/etc/tidewatch/agent.toml").exists():
-        pytest.skip("a real agent config is installed here")
+    # An absent default file (whatever this machine has installed): the environment suffices.
+    monkeypatch.setattr(agent_config, "DEFAULT_CONFIG_PATH", tmp_path / "absent.toml")
     assert load_config(environ=env).source == "<environment>"
 
 

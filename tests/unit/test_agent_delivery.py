@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.runtime.backoff import Backoff
 from agent.runtime.pending import PendingStore, batch_sequence
 from agent.runtime.sequence import STATE_FILE, SequenceAllocator
 from agent.runtime.spool_log import SegmentLog
+from common.backoff import Backoff
 from proto import agent_pb2
 
 

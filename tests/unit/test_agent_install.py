@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.prerequisites import missing
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "install-agent.sh"
 UNIT = ROOT / "packaging" / "systemd" / "tidewatch-agent.service"
@@ -43,7 +45,7 @@ def test_dry_run_shows_every_action_and_changes_nothing(tmp_path: Path) -> None:
 
 def test_dry_run_on_the_real_system_plans_user_and_service() -> None:
     if Path("/etc/tidewatch/agent.toml").exists():
-        pytest.skip("an agent is installed here")
+        missing("a machine without an installed agent (/etc/tidewatch/agent.toml exists)")
     result = _install("--dry-run", "--server", "c.example.com:50051", "--token", "tok", "--docker", str(ROOT))
     assert result.returncode == 0, result.stderr
     if subprocess.run(["id", "-u", "tidewatch-agent"], capture_output=True).returncode != 0:

@@ -96,6 +96,39 @@ def test_once_prints_json_and_exits_zero() -> None:
     assert isinstance(json.loads(result.stdout), dict)
 
 
+def test_once_shows_custom_metrics_from_the_configured_directory(tmp_path: Path) -> None:
+    metrics = tmp_path / "metrics.d"
+    metrics.mkdir()
+    (metrics / "app.prom").write_text('app_queue_depth{queue="mail"} 12\n')
+    # No collector needed: a config with only the metrics directory (and Docker off) is enough.
+    config = tmp_path / "agent.toml"
+    config.write_text(f'[generic_metrics]\ndirectory = "{metrics}"\n[features]\ndocker = false\n')
+    from_file = _agent("--once", "--config", str(config))
+    from_env = _agent(
+        "--once", "--no-docker", env={"TIDEWATCH_AGENT_GENERIC_METRICS_DIRECTORY": str(metrics)}
+    )
+    for result in (from_file, from_env):
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert "docker" not in report
+        [metric] = report["generic_metrics"]
+        assert (metric["name"], metric["value"], metric["labels"]) == (
+            "app_queue_depth",
+            12.0,
+            {"queue": "mail"},
+        )
+
+
+def test_once_says_when_the_metrics_directory_is_missing_and_refuses_a_bad_config(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    result = _agent("--once", "--no-docker", env={"TIDEWATCH_AGENT_GENERIC_METRICS_DIRECTORY": str(missing)})
+    assert result.returncode == 0, result.stderr
+    assert "generic_metrics" not in json.loads(result.stdout)
+    assert f"no custom metrics: {missing} does not exist" in result.stderr
+    bad = _agent("--once", "--no-docker", env={"TIDEWATCH_AGENT_SERVER": "no-port"})
+    assert bad.returncode == 2 and "server.address: expected host:port" in bad.stderr
+
+
 def test_sigterm_without_a_collector_spools_everything_and_exits_zero(tmp_path: Path) -> None:
     config = _config(tmp_path, _free_port())  # nothing listens: the agent keeps retrying
     process = subprocess.Popen(

@@ -18,10 +18,10 @@ from agent.config import (
     TlsSettings,
 )
 from agent.runtime.agent import AgentRuntime
-from agent.runtime.backoff import Backoff
 from agent.runtime.live import LiveSettings
 from agent.runtime.overruns import OverrunWatch
 from agent.runtime.sampling import Samplers, SamplingLoops
+from common.backoff import Backoff
 from proto import agent_pb2
 from tests.unit.test_agent_stream import TOKEN, FakeCollector, fake_collector, wait_until
 

@@ -25,7 +25,7 @@ class Screen:
         return [m for m in self.messages if m.session_id == sid and m.closed]
 
 
-async def until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
+async def until(predicate: Callable[[], bool], timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
@@ -52,8 +52,8 @@ async def test_shell_session_round_trip_with_resize_and_exit() -> None:
     manager.handle(agent_pb2.PtyDataToAgent(session_id="s1", resize=resize))
     # A controlling terminal: job control works and the size follows the resize.
     manager.handle(_input("s1", "stty size; ps -o tty= -p $$ || tty\n"))
-    await until(lambda: b"40 100" in screen.output("s1"))
-    assert b"pts" in screen.output("s1")
+    # ps (or tty) answers after stty: wait for its line too, a busy machine may take a while.
+    await until(lambda: b"40 100" in screen.output("s1") and b"pts" in screen.output("s1"))
     manager.handle(_input("s1", "exit 3\n"))
     await until(lambda: bool(screen.closed("s1")))
     assert screen.closed("s1")[0].exit_code == 3

@@ -22,13 +22,13 @@ from agent.config import (
     TlsSettings,
 )
 from agent.runtime.agent import AgentRuntime
-from agent.runtime.backoff import Backoff
 from agent.runtime.client import StreamClient
 from agent.runtime.live import LiveSettings
 from agent.runtime.pending import PendingStore, batch_sequence
 from agent.runtime.sampling import Samplers
 from agent.runtime.sequence import SequenceAllocator
 from agent.runtime.spool_log import SegmentLog
+from common.backoff import Backoff
 from proto import agent_pb2, agent_pb2_grpc
 
 TOKEN = "s3cret"
@@ -126,12 +126,24 @@ class FakeCollector(agent_pb2_grpc.AgentCommunicationServiceServicer):
                 task.cancel()
 
 
-async def wait_until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
+async def wait_until(predicate: Callable[[], bool], timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.02)
+
+
+async def settled(count: Callable[[], int], quiet_s: float = 1.0, timeout_s: float = 30.0) -> int:
+    """``count()`` once it has not changed for ``quiet_s``."""
+    deadline = time.monotonic() + timeout_s
+    value, since = count(), time.monotonic()
+    while time.monotonic() - since < quiet_s:
+        assert time.monotonic() < deadline, "never settled"
+        await asyncio.sleep(0.05)
+        if (now := count()) != value:
+            value, since = now, time.monotonic()
+    return value
 
 
 @pytest.fixture
@@ -211,9 +223,14 @@ async def test_handshake_delivery_acks_and_heartbeats(
     await wait_until(lambda: fake.sequences() == [1, 2, 3, 4] and store.pending_count == 0)
     # Periodic heartbeats carry the counters; a HeartbeatRequest is answered at once.
     await wait_until(lambda: len(fake.of_kind("heartbeat")) >= 2)
-    before = len(fake.of_kind("heartbeat"))
+    # Periodic heartbeats every 10 minutes from now: the next one can only be the answer,
+    # however long a busy machine takes to send it.
+    await fake.to_agent.put(
+        agent_pb2.MessageToAgent(agent_config=agent_pb2.AgentConfig(heartbeat_interval_ms=600_000))
+    )
+    before = await settled(lambda: len(fake.of_kind("heartbeat")))
     await fake.to_agent.put(agent_pb2.MessageToAgent(heartbeat_request=agent_pb2.HeartbeatRequest()))
-    await wait_until(lambda: len(fake.of_kind("heartbeat")) > before, timeout_s=0.15)
+    await wait_until(lambda: len(fake.of_kind("heartbeat")) > before, timeout_s=30)
     assert fake.of_kind("heartbeat")[-1].heartbeat.pending_batches == 0
     # Later config and commands reach the agent.
     await fake.to_agent.put(

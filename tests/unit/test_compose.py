@@ -11,14 +11,15 @@ from typing import Any
 import pytest
 import yaml
 
+from agent import config as agent_config
+from agent.config import AgentSettings, load_config
+from common.settings import INSTALL_PREFIX, InstallSettings, load_settings
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def resolved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def compose_config(env_file: Path) -> dict[str, Any]:
     """The file as docker-compose itself resolves it (anchors, defaults, interpolation)."""
-    empty_env = tmp_path_factory.mktemp("compose") / "empty.env"
-    empty_env.write_text("")
     compose = shutil.which("docker-compose")
     if compose is None:
         pytest.fail(
@@ -29,7 +30,7 @@ def resolved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         [
             compose,
             "--env-file",
-            str(empty_env),
+            str(env_file),
             "-f",
             str(ROOT / "compose.yaml"),
             "--profile",
@@ -44,6 +45,26 @@ def resolved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     ).stdout
     parsed: dict[str, Any] = yaml.safe_load(out)
     return parsed
+
+
+@pytest.fixture(scope="module")
+def resolved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """What ``docker compose --profile agent up`` runs with an empty .env."""
+    empty_env = tmp_path_factory.mktemp("compose") / "empty.env"
+    empty_env.write_text("")
+    return compose_config(empty_env)
+
+
+def agent_settings(service: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> AgentSettings:
+    """The compose agent's environment, read by the agent's own config loader."""
+    monkeypatch.setattr(agent_config, "DEFAULT_CONFIG_PATH", Path("/nonexistent/agent.toml"))
+    return load_config(environ={k: str(v) for k, v in service["environment"].items()})
+
+
+def install_settings(service: dict[str, Any]) -> InstallSettings:
+    return load_settings(
+        InstallSettings, INSTALL_PREFIX, {k: str(v) for k, v in service["environment"].items()}
+    )
 
 
 def test_compose_has_every_service(resolved: dict[str, Any]) -> None:
@@ -97,3 +118,42 @@ def test_password_is_required(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "TIDEWATCH_DB_PASSWORD" in result.stderr
+
+
+def test_out_of_the_box_the_agent_speaks_plaintext_like_the_collector(
+    resolved: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = resolved["services"]
+    # No certificate: the collector serves plaintext (collector/server.py), so must the agent.
+    assert services["collector"]["environment"]["TIDEWATCH_COLLECTOR_TLS_CERT_FILE"] == ""
+    agent = agent_settings(services["agent"], monkeypatch)
+    assert agent.tls.enabled is False
+    assert agent.server.address == "127.0.0.1:50051"
+    # And the command shown for other VPSes says the same.
+    for name in ("api", "dashboards"):
+        assert install_settings(services[name]) == InstallSettings(
+            collector_address="127.0.0.1:50051", tls=False
+        )
+
+
+def test_with_a_certificate_agents_are_told_to_use_tls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = tmp_path / "tls.env"
+    env_file.write_text(
+        "TIDEWATCH_TLS_CERT_FILE=/tls/collector.crt\n"
+        "TIDEWATCH_TLS_KEY_FILE=/tls/collector.key\n"
+        "TIDEWATCH_INSTALL_COLLECTOR_ADDRESS=collector.example.com:50051\n"
+        "TIDEWATCH_INSTALL_TLS=true\n"
+        "TIDEWATCH_INSTALL_CA_FILE=/etc/tidewatch/ca.crt\n"
+        "TIDEWATCH_LOCAL_AGENT_TLS_SERVER_NAME=collector.example.com\n"
+    )
+    services = compose_config(env_file)["services"]
+    assert services["collector"]["environment"]["TIDEWATCH_COLLECTOR_TLS_CERT_FILE"] == "/tls/collector.crt"
+    agent = agent_settings(services["agent"], monkeypatch)
+    assert (agent.tls.enabled, agent.tls.server_name) == (True, "collector.example.com")
+    expected = InstallSettings(
+        collector_address="collector.example.com:50051", tls=True, ca_file="/etc/tidewatch/ca.crt"
+    )
+    for name in ("api", "dashboards"):
+        assert install_settings(services[name]) == expected

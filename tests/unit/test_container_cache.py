@@ -217,5 +217,5 @@ async def test_a_cancelled_transaction_releases_its_claim() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    async with asyncio.timeout(1), cache.claim([7]) as claim:
+    async with asyncio.timeout(10), cache.claim([7]) as claim:  # not stuck; generous for a busy machine
         assert claim.cached == {}

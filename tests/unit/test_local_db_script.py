@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from common.settings import SettingsError, resolve_dsn
+from tests.prerequisites import missing, require_program, require_root
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "local-db.sh"
 
@@ -27,8 +27,8 @@ def test_a_given_dsn_wins_and_nothing_is_provisioned(tmp_path: Path) -> None:
 
 
 def test_not_root_gets_a_clear_message_pointing_elsewhere(tmp_path: Path) -> None:
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("needs root to drop privileges for the check")
+    require_root("to drop privileges for the check")
+    require_program("setpriv")
     env = {k: v for k, v in os.environ.items() if k != "TIDEWATCH_DSN"}
     env["TIDEWATCH_CACHE"] = str(tmp_path)
     result = subprocess.run(
@@ -104,9 +104,7 @@ def _vendor_source() -> Path:
     source = Path(given) if given else REPO.parent / "shared" / "vendor" / "timescaledb-2.19.3.tar.gz"
     if not source.is_file():
         message = f"no TimescaleDB source at {source} (set TIDEWATCH_TIMESCALEDB_SOURCE)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(message)
     return source
 
 

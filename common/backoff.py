@@ -1,4 +1,7 @@
-"""Jittered exponential backoff for reconnects."""
+"""Jittered exponential backoff for reconnects and retries, shared by every component.
+
+Standard library only, so the agent imports it too without new dependencies.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +14,9 @@ __all__ = ["Backoff"]
 class Backoff:
     """Full-jitter exponential backoff: each delay is uniform in ``[0, min(cap, base * 2**n)]``.
 
-    Full jitter spreads a fleet of agents that lost the same collector, so they do
-    not reconnect in lockstep. :meth:`reset` after a connection proved stable.
+    Full jitter spreads a fleet of agents that lost the same collector (or collectors and
+    API processes that lost the same database), so they do not retry in lockstep.
+    :meth:`reset` after a connection proved stable.
     """
 
     def __init__(
