@@ -16,12 +16,14 @@ from api import paths
 from api.auth.controller import AuthController
 from api.auth.middleware import BearerAuthMiddleware
 from api.auth.sessions import SessionCache
+from api.auth.throttle import AuthThrottle
 from api.errors import exception_handlers
 from api.health import HealthController
 from api.live.hub import LiveHub
 from api.live.socket import live_socket
 from api.metrics.controller import MetricsController
 from api.resources import Resources, lifespan, provide_db
+from api.strict_input import refuse_lenient_input
 from api.users import AuditController, UsersController
 from api.vps.controller import VpsController
 from common.settings import ApiSettings, load_settings, resolve_dsn
@@ -59,11 +61,19 @@ def _openapi() -> OpenAPIConfig:
     )
 
 
-def create_app(settings: ApiSettings | None = None, dsn: str | None = None) -> Litestar:
+def create_app(
+    settings: ApiSettings | None = None, dsn: str | None = None, throttle: AuthThrottle | None = None
+) -> Litestar:
     """Build the API. Nothing connects until the app's lifespan starts."""
     settings = settings or load_settings(ApiSettings, "TIDEWATCH_API_")
     dsn = dsn or resolve_dsn()
-    resources = Resources(settings=settings, dsn=dsn, sessions=SessionCache(), live=LiveHub(dsn))
+    resources = Resources(
+        settings=settings,
+        dsn=dsn,
+        sessions=SessionCache(),
+        live=LiveHub(dsn),
+        throttle=throttle or AuthThrottle(),
+    )
     return Litestar(
         route_handlers=[
             AuthController,
@@ -77,6 +87,7 @@ def create_app(settings: ApiSettings | None = None, dsn: str | None = None) -> L
         dependencies={"db": Provide(provide_db)},
         middleware=[DefineMiddleware(BearerAuthMiddleware, exclude=[f"^{paths.OPENAPI}"])],
         exception_handlers=exception_handlers(),
+        before_request=refuse_lenient_input,
         openapi_config=_openapi(),
         lifespan=[lifespan],
         state=State({"resources": resources}),

@@ -15,7 +15,9 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from api.auth.hashing import HashingPool
 from api.auth.sessions import SessionCache
+from api.auth.throttle import AuthThrottle
 from api.live.hub import LiveHub
 from common.edition import Edition, parse_edition
 from common.settings import ApiSettings
@@ -42,7 +44,9 @@ class Resources:
     dsn: str
     sessions: SessionCache
     live: LiveHub
+    throttle: AuthThrottle = field(default_factory=AuthThrottle)
     _pool: AsyncConnectionPool[Connection] | None = None
+    _hashing: HashingPool | None = None
     _edition: Edition | None = field(default=None, repr=False)
 
     @property
@@ -50,6 +54,12 @@ class Resources:
         if self._pool is None:
             raise RuntimeError("the connection pool is opened by the app's lifespan")
         return self._pool
+
+    @property
+    def hashing(self) -> HashingPool:
+        if self._hashing is None:
+            raise RuntimeError("the hashing pool is opened by the app's lifespan")
+        return self._hashing
 
     async def edition(self, conn: Connection) -> Edition:
         """The TimescaleDB edition, read once and remembered."""
@@ -89,6 +99,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         name="tidewatch-api",
     )
     await res._pool.open(wait=False)
+    res._hashing = HashingPool()
     await res.live.start()
     try:
         yield
@@ -96,6 +107,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await res.live.stop()
         await res._pool.close()
         res._pool = None
+        res._hashing.close()
+        res._hashing = None
 
 
 async def provide_db(state: State) -> AsyncIterator[Connection]:

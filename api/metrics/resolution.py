@@ -50,8 +50,17 @@ NICE_STEPS = (
     _H, 2 * _H, 3 * _H, 6 * _H, 12 * _H,
     _D, 2 * _D, 7 * _D, 14 * _D, 30 * _D,
 )  # fmt: skip
-_EPOCH_MS = re.compile(r"^-?\d{1,16}$")
+# ASCII only: `\d` would take Arabic-Indic or full-width digits as epoch values.
+_EPOCH_MS = re.compile(r"-?[0-9]{1,16}", re.ASCII)
 _MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+# RFC 3339 date-time (offset optional: none means UTC); fromisoformat alone also takes
+# dates without a time, week dates and other ISO-8601 forms the OpenAPI document does not promise.
+_ISO_INSTANT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})?",
+    re.ASCII,
+)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime.fromtimestamp(_MAX_EPOCH_MS / 1000, UTC)
 
 
 class WindowError(ValueError):
@@ -64,22 +73,27 @@ class WindowError(ValueError):
 
 
 def parse_instant(value: str, field: str) -> datetime:
-    """An ISO-8601 timestamp (UTC when it has no offset) or integer epoch milliseconds."""
-    text = value.strip()
-    if _EPOCH_MS.match(text):
-        millis = int(text)
+    """An RFC 3339 timestamp (UTC when it has no offset) or integer epoch milliseconds,
+    between 1970 and 9999."""
+    if _EPOCH_MS.fullmatch(value):
+        millis = int(value)
         if not 0 <= millis <= _MAX_EPOCH_MS:
             raise WindowError(field, f"epoch milliseconds {millis} are outside 1970..9999")
         return datetime.fromtimestamp(millis / 1000, UTC)
+    shown = value if len(value) <= 40 else value[:40] + "…"
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        shown = text if len(text) <= 40 else text[:40] + "…"
+        if _ISO_INSTANT.fullmatch(value) is None:
+            raise ValueError(value)
+        parsed = datetime.fromisoformat(value.upper())
+        instant = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         raise WindowError(
             field,
-            f"{shown!r} is not a timestamp: use ISO-8601 (2025-01-31T12:00:00Z) or epoch milliseconds",
+            f"{shown!r} is not a timestamp: use RFC 3339 (2025-01-31T12:00:00Z) or epoch milliseconds",
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if not EARLIEST <= instant <= LATEST:
+        raise WindowError(field, f"{shown!r} is outside 1970..9999")
+    return instant
 
 
 def resolve_window(from_value: str | None, to_value: str | None, now: datetime) -> tuple[datetime, datetime]:

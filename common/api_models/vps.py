@@ -8,6 +8,8 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from common.api_models.text import END, TEXT_PATTERN
+
 __all__ = ["LatestMetrics", "VpsCreate", "VpsCreated", "VpsOut", "VpsTokenRotated", "VpsUpdate"]
 
 VpsName = Annotated[
@@ -15,18 +17,18 @@ VpsName = Annotated[
     Meta(
         min_length=1,
         max_length=128,
-        pattern=r"^[^\x00-\x1f\x7f]+$",
-        description="1-128 characters, no control characters",
+        pattern=TEXT_PATTERN,
+        description="1-128 characters, no control or invisible characters",
         examples=["web-01"],
     ),
 ]
 # An IP address or a host name; empty when unknown. Checked further by the API.
 IpAddress = Annotated[
     str,
-    Meta(max_length=253, pattern=r"^[A-Za-z0-9.:%\[\]-]*$", examples=["203.0.113.7"]),
+    Meta(max_length=253, pattern=r"^[A-Za-z0-9.:%\[\]-]*" + END, examples=["203.0.113.7"]),
 ]
-LabelKey = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_./-]{1,63}$")]
-LabelValue = Annotated[str, Meta(max_length=256)]
+LabelKey = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_./-]{1,63}" + END)]
+LabelValue = Annotated[str, Meta(max_length=256, pattern=TEXT_PATTERN)]
 Labels = Annotated[dict[LabelKey, LabelValue], Meta(max_length=64)]
 ResetDay = Annotated[int, Meta(ge=1, le=28)]
 QuotaBytes = Annotated[int, Meta(gt=0, le=2**63 - 1)]

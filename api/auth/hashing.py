@@ -1,0 +1,56 @@
+"""argon2 work on a small thread pool of its own, with a bounded queue.
+
+Hashing a password is meant to be slow. Run on the default executor, a burst
+of bad logins would take every thread (and, before, every pooled database
+connection) and stall all other requests. Here at most ``workers`` hashes run
+at once (half the cores by default, so the event loop and the database keep
+the rest) and at most ``max_waiting`` more wait; beyond that the caller gets a
+503 with Retry-After at once instead of queueing without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from api.errors import ProblemError
+
+__all__ = ["HashingPool", "default_workers"]
+
+T = TypeVar("T")
+
+MAX_WAITING = 64
+
+
+def default_workers() -> int:
+    """Half the cores this process may use, at least one."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // 2)
+
+
+class HashingPool:
+    """Runs argon2 calls off the event loop, ``workers`` at a time."""
+
+    def __init__(self, workers: int | None = None, max_waiting: int = MAX_WAITING) -> None:
+        self.workers = workers or default_workers()
+        self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="tidewatch-argon2")
+        self._admitted = asyncio.Semaphore(self.workers + max_waiting)
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        """``fn(*args)`` on the pool; 503 when the queue is full."""
+        if self._admitted.locked():
+            raise ProblemError(
+                503,
+                "too many password checks are queued; try again shortly",
+                title="Busy",
+                headers={"Retry-After": "1"},
+            )
+        async with self._admitted:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def close(self) -> None:
+        """Stop the threads (queued work is cancelled)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
