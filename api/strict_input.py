@@ -76,11 +76,12 @@ def _body_problem(exc: msgspec.ValidationError) -> ProblemError:
     message = str(exc)
     field = "body"
     if match := _AT_PATH.search(message) or _IN_PATH.search(message):
-        field = match["path"] or "body"
+        # msgspec writes a dict's values as `labels[...]`: name the dict.
+        field = match["path"].replace("[...]", "") or "body"
         message = message[: match.start()]
     elif match := _BACKTICK_FIELD.search(message):
         field = match["field"]
-    if TEXT_PATTERN in message:
+    if repr(TEXT_PATTERN) in message:
         message = "must not contain control, bidi-override or other invisible characters"
     elif "matching regex" in message:
         message = "does not have the required form (see the field's pattern in the OpenAPI document)"
