@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -44,6 +46,19 @@ def _dummy_password_hash() -> str:
     return hash_password(secrets.token_urlsafe(16))
 
 
+# A refused attempt is answered after this pause: a waiting coroutine costs nothing,
+# while instant 429s would let a flood loop as fast as the server can answer.
+REFUSAL_DELAY_S = 1.0
+
+
+async def _admit(check: Callable[..., None], *args: str) -> None:
+    try:
+        check(*args)
+    except ProblemError:
+        await asyncio.sleep(REFUSAL_DELAY_S)
+        raise
+
+
 class AuthController(Controller):
     """Accounts and sessions. Login returns a bearer token for every other route."""
 
@@ -69,7 +84,7 @@ class AuthController(Controller):
         res = get_resources(state)
         if not res.settings.allow_registration:
             raise ProblemError(403, "registration is closed; ask an admin for an account")
-        res.throttle.admit_registration(client_ip(request))
+        await _admit(res.throttle.admit_registration, client_ip(request))
         # Hashed before taking a connection, and whether or not the name is free (same timing).
         password_hash = await res.hashing.run(hash_password, data.password)
         async with res.pool.connection() as db:
@@ -107,7 +122,7 @@ class AuthController(Controller):
         self, data: JSONBody[LoginRequest], state: State, request: Request[Any, Any, Any]
     ) -> SessionOut:
         res = get_resources(state)
-        res.throttle.admit_login(client_ip(request), data.username)
+        await _admit(res.throttle.admit_login, client_ip(request), data.username)
         # No connection is held while argon2 runs: slow hashes must not drain the pool.
         async with res.pool.connection() as db:
             cur = await db.execute(

@@ -6,12 +6,19 @@ connection) and stall all other requests. Here at most ``workers`` hashes run
 at once (half the cores by default, so the event loop and the database keep
 the rest) and at most ``max_waiting`` more wait; beyond that the caller gets a
 503 with Retry-After at once instead of queueing without bound.
+
+The pool's threads run at the lowest CPU priority (nice 19 on Linux, where a
+thread's priority is its own and the threads argon2 starts for its lanes
+inherit it): hashing then uses the CPU that serving requests leaves idle, so a
+storm of logins slows logins, not the rest of the API.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -23,6 +30,12 @@ __all__ = ["HashingPool", "default_workers"]
 T = TypeVar("T")
 
 MAX_WAITING = 64
+HASHING_NICENESS = 19
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed: keep the default
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
 
 
 def default_workers() -> int:
@@ -36,7 +49,9 @@ class HashingPool:
 
     def __init__(self, workers: int | None = None, max_waiting: int = MAX_WAITING) -> None:
         self.workers = workers or default_workers()
-        self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="tidewatch-argon2")
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.workers, thread_name_prefix="tidewatch-argon2", initializer=_lower_priority
+        )
         self._admitted = asyncio.Semaphore(self.workers + max_waiting)
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
