@@ -9,7 +9,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from api import paths
@@ -22,6 +22,7 @@ from api.health import HealthController
 from api.live.hub import LiveHub
 from api.live.socket import live_socket
 from api.metrics.controller import MetricsController
+from api.openapi import TruthfulJsonRenderPlugin
 from api.resources import Resources, lifespan, provide_db
 from api.strict_input import refuse_lenient_input
 from api.users import AuditController, UsersController
@@ -46,7 +47,7 @@ def _openapi() -> OpenAPIConfig:
         version=_version(),
         description="Fleet records, metrics history and live samples. Errors are RFC 9457 problems.",
         path=paths.OPENAPI,
-        render_plugins=[SwaggerRenderPlugin(), JsonRenderPlugin()],
+        render_plugins=[SwaggerRenderPlugin(), TruthfulJsonRenderPlugin()],
         components=Components(
             security_schemes={
                 "bearer": SecurityScheme(

@@ -27,6 +27,7 @@ from psycopg_pool import PoolTimeout
 from common.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE, FieldError, Problem
 
 __all__ = [
+    "PROBLEM_STATUS_MEANINGS",
     "ProblemError",
     "conflict",
     "exception_handlers",
@@ -95,7 +96,7 @@ def invalid(field: str, message: str, source: str = "query") -> ProblemError:
 
 
 # What each status means wherever it is declared in the OpenAPI document.
-_MEANINGS = {
+PROBLEM_STATUS_MEANINGS = {
     400: "Malformed JSON body",
     401: "No valid bearer token",
     403: "The caller's role does not allow this",
@@ -115,7 +116,9 @@ def problem_responses(*statuses: int, **descriptions: str) -> dict[int, Response
     return {
         status: ResponseSpec(
             Problem,
-            description=descriptions.get(f"s{status}", _MEANINGS.get(status, HTTPStatus(status).phrase)),
+            description=descriptions.get(
+                f"s{status}", PROBLEM_STATUS_MEANINGS.get(status, HTTPStatus(status).phrase)
+            ),
             media_type=PROBLEM_MEDIA_TYPE,
             generate_examples=False,
         )

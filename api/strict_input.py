@@ -7,9 +7,10 @@ not written the one canonical way:
 
 - integer path and query parameters: ASCII decimal, no sign, no leading zero,
   within int64 (bounds checked further by each parameter's ``ge``/``le``);
-- JSON bodies: decoded strictly (no string for a number) against the
-  handler's body Struct, so malformed, non-UTF-8 or absurdly nested bodies are
-  a problem response, never a 500.
+- JSON bodies: checked strictly (no string for a number, no "true" for a
+  boolean; ``5.0`` is an integer, as JSON Schema says) against the handler's
+  body Struct, so malformed, non-UTF-8 or absurdly nested bodies are a
+  problem response, never a 500.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from common.api_models.text import TEXT_PATTERN
 __all__ = ["CANONICAL_INT", "INT64_MAX", "refuse_lenient_input"]
 
 INT64_MAX = 2**63 - 1
+# Every body here is a Struct a few levels deep; anything deeper is not one of them.
+MAX_BODY_DEPTH = 32
 CANONICAL_INT = re.compile(r"(?:0|[1-9][0-9]{0,18})", re.ASCII)
 _AT_PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
 _IN_PATH = re.compile(r" in `\$\.?(?P<path>[^`]*)`$")
@@ -50,9 +53,27 @@ def _int_parameters(handler: HTTPRouteHandler) -> tuple[str, ...]:
 
 
 @cache
-def _body_decoder(handler: HTTPRouteHandler) -> msgspec.json.Decoder[Any] | None:
+def _body_type(handler: HTTPRouteHandler) -> Any:
     field = handler.parsed_fn_signature.parameters.get("data")
-    return msgspec.json.Decoder(field.annotation) if field is not None else None
+    return field.annotation if field is not None else None
+
+
+def _integral_floats_as_ints(value: Any, depth: int = 0) -> Any:
+    """JSON Schema counts ``5.0`` as an integer; strings stay strings."""
+    if depth > MAX_BODY_DEPTH:
+        raise ProblemError(
+            400,
+            f"the body nests deeper than {MAX_BODY_DEPTH} levels",
+            slug="malformed-json",
+            title="Malformed JSON body",
+        )
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _integral_floats_as_ints(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_integral_floats_as_ints(item, depth + 1) for item in value]
+    return value
 
 
 def _raw_path_values(request: Request[Any, Any, Any]) -> dict[str, str]:
@@ -99,16 +120,17 @@ async def refuse_lenient_input(request: Request[Any, Any, Any]) -> None:
             _check_int(name, "path", path_values[name])
         for raw in request.query_params.getall(name, []):
             _check_int(name, "query", raw)
-    decoder = _body_decoder(handler)
-    if decoder is None:
+    body_type = _body_type(handler)
+    if body_type is None:
         return
-    body = await request.body()
     try:
-        decoder.decode(body)
-    except msgspec.ValidationError as exc:
-        raise _body_problem(exc) from None
+        document = msgspec.json.decode(await request.body())
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         reason = "it is not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
         raise ProblemError(
             400, f"the body is not valid JSON: {reason}", slug="malformed-json", title="Malformed JSON body"
         ) from None
+    try:
+        msgspec.convert(_integral_floats_as_ints(document), body_type, strict=True)
+    except msgspec.ValidationError as exc:
+        raise _body_problem(exc) from None

@@ -129,12 +129,17 @@ class UsersController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         responses={
             404: ResponseSpec(Problem, description="No such user"),
-            409: ResponseSpec(Problem, description="That would leave no enabled admin"),
+            409: ResponseSpec(Problem, description="That would leave no enabled admin, or it is the caller"),
         },
     )
     async def delete_user(
         self, user_id: UserId, db: Db, state: State, request: Request[AuthUser, str, Any]
     ) -> None:
+        if user_id == request.user.id:
+            # The audit row names its actor; an account cannot outlive its own deletion to sign it.
+            raise ProblemError(
+                409, "you cannot delete your own account; ask another admin", title="Own account"
+            )
         await _ensure_an_admin_remains(db, user_id)
         cur = await db.execute("DELETE FROM users WHERE id = %s RETURNING username", (user_id,))
         row = await cur.fetchone()

@@ -22,11 +22,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from common.api_models.metrics import Resolution, ResolutionChoice
+from common.api_models.text import END
 
 __all__ = [
     "DEFAULT_RANGE",
+    "EPOCH_MS_PATTERN",
     "MAX_RANGE",
     "TIER_WIDTHS",
+    "YEAR_1970_TO_9999_PATTERN",
     "Coverage",
     "Plan",
     "WindowError",
@@ -51,7 +54,12 @@ NICE_STEPS = (
     _D, 2 * _D, 7 * _D, 14 * _D, 30 * _D,
 )  # fmt: skip
 # ASCII only: `\d` would take Arabic-Indic or full-width digits as epoch values.
-_EPOCH_MS = re.compile(r"-?[0-9]{1,16}", re.ASCII)
+# At most 14 digits (through the year 5138): every such value is in range, so the pattern says it all.
+_EPOCH_DIGITS = r"(?:0|[1-9][0-9]{0,13})"
+_EPOCH_MS = re.compile(_EPOCH_DIGITS, re.ASCII)
+# The same, as the OpenAPI document states it; date-times there carry the year range as a pattern.
+EPOCH_MS_PATTERN = f"^{_EPOCH_DIGITS}{END}"
+YEAR_1970_TO_9999_PATTERN = "^(?:19[7-9][0-9]|[2-9][0-9]{3})-"
 _MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 # RFC 3339 date-time (offset optional: none means UTC); fromisoformat alone also takes
 # dates without a time, week dates and other ISO-8601 forms the OpenAPI document does not promise.
@@ -97,14 +105,15 @@ def parse_instant(value: str, field: str) -> datetime:
 
 
 def resolve_window(from_value: str | None, to_value: str | None, now: datetime) -> tuple[datetime, datetime]:
-    """``[from, to)``: ``to`` defaults to now, ``from`` to an hour before ``to``."""
-    end = parse_instant(to_value, "to") if to_value else now
-    start = parse_instant(from_value, "from") if from_value else end - DEFAULT_RANGE
-    if start >= end:
-        raise WindowError("from", f"must be before to ({start.isoformat()} >= {end.isoformat()})")
-    if end - start > MAX_RANGE:
-        raise WindowError("from", f"the range spans {(end - start).days} days; at most {MAX_RANGE.days}")
-    return start, end
+    """``[from, to)``: ``to`` defaults to now, ``from`` to an hour before ``to``; ``from == to`` is empty;
+    at most MAX_RANGE long (an earlier ``from`` is moved up)."""
+    end = parse_instant(to_value, "to") if to_value is not None else now
+    start = parse_instant(from_value, "from") if from_value is not None else end - DEFAULT_RANGE
+    # [t, t) is a valid, empty window; only a reversed one is a mistake.
+    if start > end:
+        raise WindowError("from", f"must not be after to ({start.isoformat()} > {end.isoformat()})")
+    # Longer ranges are clipped, not refused: the response's from_ms says where the data starts.
+    return max(start, end - MAX_RANGE), end
 
 
 @dataclass(frozen=True, slots=True)

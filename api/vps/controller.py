@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import re
 from typing import Annotated, Any
 
 import msgspec
@@ -20,7 +18,7 @@ from api import paths
 from api.audit import record_audit
 from api.auth.guards import requires_operator, requires_viewer
 from api.auth.sessions import AuthUser
-from api.errors import conflict, invalid, not_found
+from api.errors import conflict, not_found
 from api.resources import Connection, Db
 from api.vps.queries import TOKEN_ROTATED_CHANNEL, fetch_vps, list_vps
 from common.api_models import VpsCreate, VpsCreated, VpsOut, VpsTokenRotated, VpsUpdate
@@ -31,21 +29,8 @@ from common.records import INSERT_VPS, AuditAction, new_agent_token
 __all__ = ["VpsController", "VpsId"]
 
 VpsId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="VPS id")]
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")  # fmt: skip
 _NOT_FOUND = {404: ResponseSpec(Problem, description="No such VPS")}
 _DUPLICATE = {409: ResponseSpec(Problem, description="The name is taken")}
-
-
-def _check_ip_address(value: str) -> None:
-    if not value:
-        return
-    try:
-        ipaddress.ip_address(value.strip("[]"))
-    except ValueError:
-        if not _HOSTNAME.match(value):
-            raise invalid(
-                "ip_address", f"{value!r} is neither an IP address nor a host name", "body"
-            ) from None
 
 
 def _collector_address(request: Request[Any, Any, Any]) -> str:
@@ -92,7 +77,6 @@ class VpsController(Controller):
     async def create_vps(
         self, data: JSONBody[VpsCreate], db: Db, request: Request[AuthUser, str, Any]
     ) -> VpsCreated:
-        _check_ip_address(data.ip_address)
         issued = await asyncio.to_thread(new_agent_token)
         try:
             cur = await db.execute(
@@ -142,8 +126,6 @@ class VpsController(Controller):
             for field in data.__struct_fields__
             if (value := getattr(data, field)) is not msgspec.UNSET
         }
-        if isinstance(ip := changes.get("ip_address"), str):
-            _check_ip_address(ip)
         if changes:
             values = {k: Jsonb(v) if k == "labels" else v for k, v in changes.items()}
             assignments = sql.SQL(", ").join(

@@ -2,23 +2,26 @@
 
 Control characters (NUL included: PostgreSQL refuses it in ``text``), bidi
 overrides such as U+202E, zero-width and other invisible format characters,
-line and paragraph separators and lone surrogates are refused, because they
-either break storage or make a name display as something it is not.
+and line and paragraph separators are refused, because they either break
+storage or make a name display as something it is not.
 
-The refused set is Unicode's categories Cc, Cf, Cs, Zl and Zp;
+The refused set is Unicode's categories Cc, Cf, Zl and Zp;
 tests/unit/test_text_rule.py checks the ranges below against ``unicodedata``.
+Lone surrogates (Cs) never reach the pattern: msgspec's JSON decoder refuses
+them, and leaving them out keeps the pattern valid for every regex engine
+(Rust's cannot name surrogates).
 """
 
 from __future__ import annotations
 
 __all__ = ["END", "REFUSED_CATEGORIES", "REFUSED_RANGES", "TEXT_PATTERN"]
 
-REFUSED_CATEGORIES = ("Cc", "Cf", "Cs", "Zl", "Zp")
+REFUSED_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")
 # Inclusive code point ranges of REFUSED_CATEGORIES (Unicode 15, Python 3.11+).
 REFUSED_RANGES: tuple[tuple[int, int], ...] = (
     (0x0000, 0x001F), (0x007F, 0x009F), (0x00AD, 0x00AD), (0x0600, 0x0605), (0x061C, 0x061C),
     (0x06DD, 0x06DD), (0x070F, 0x070F), (0x0890, 0x0891), (0x08E2, 0x08E2), (0x180E, 0x180E),
-    (0x200B, 0x200F), (0x2028, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F), (0xD800, 0xDFFF),
+    (0x200B, 0x200F), (0x2028, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F),
     (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x13438),
     (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F),
 )  # fmt: skip
