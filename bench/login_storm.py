@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import MutableMapping
 from pathlib import Path
 
 import httpx
@@ -41,7 +42,7 @@ ATTACK_THREADS = 32
 PASSWORD = "bench password 1"
 
 
-def _attack(base_url: str, many_addresses: bool, stop_at: float, counts: dict[str, int]) -> None:
+def _attack(base_url: str, many_addresses: bool, stop_at: float, counts: MutableMapping[str, int]) -> None:
     """32 threads of wrong passwords until ``stop_at`` (runs in its own process)."""
     tally: Counter[str] = Counter()
     lock = threading.Lock()
@@ -132,7 +133,7 @@ def main() -> int:
                     (f"admin{index}", hash_password(PASSWORD)),
                 )
         base_url = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=base_url, timeout=30) as client:
+        with httpx.Client(base_url=base_url, timeout=30) as client, multiprocessing.Manager() as manager:
             _wait_ready(client, process)
             login = client.post("/api/auth/login", json={"username": "bench", "password": PASSWORD})
             login.raise_for_status()
@@ -151,7 +152,7 @@ def main() -> int:
                 ("storm, one address", False),
                 ("storm, many addresses", True),
             ]:
-                counts: dict[str, int] = multiprocessing.Manager().dict() if many is not None else {}
+                counts: MutableMapping[str, int] = manager.dict() if many is not None else {}
                 attacker = None
                 if many is not None:
                     attacker = multiprocessing.Process(
@@ -172,9 +173,9 @@ def main() -> int:
         print(
             f"{'phase':<24}{'requests':>9}{'p50 ms':>9}{'p99 ms':>9}{'p99/idle':>10}  answers / login outcomes"
         )
-        for phase, n, p50, p99, ratio, statuses, counts in rows:
+        for phase, n, p50, p99, ratio, answers, outcomes in rows:
             print(
-                f"{phase:<24}{n:>9}{p50 * 1000:>9.1f}{p99 * 1000:>9.1f}{ratio:>10.2f}  {statuses} / {counts}"
+                f"{phase:<24}{n:>9}{p50 * 1000:>9.1f}{p99 * 1000:>9.1f}{ratio:>10.2f}  {answers} / {outcomes}"
             )
         return 0
     finally:
