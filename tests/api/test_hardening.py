@@ -212,3 +212,16 @@ async def test_users_disabled_flag_must_be_a_boolean(client: Client, admin: Sign
     )["id"]
     response = await client.patch(f"/api/users/{target}", json={"disabled": "true"}, headers=admin.headers)
     assert_problem(response, 422, "disabled")
+
+
+async def test_an_admin_cannot_delete_their_own_account(client: Client, db: Db, admin: SignedIn) -> None:
+    # Was a 500: the audit row's actor no longer existed.
+    response = await client.delete(f"/api/users/{admin.id}", headers=admin.headers)
+    assert "own account" in assert_problem(response, 409)["detail"]
+    assert fetch_one(db, "SELECT count(*) AS n FROM users WHERE id = %s", (admin.id,))["n"] == 1
+
+
+async def test_user_listings_never_show_password_hashes(client: Client, admin: SignedIn) -> None:
+    response = await client.get("/api/users", headers=admin.headers)
+    assert response.status_code == 200 and response.json()
+    assert "$argon2" not in response.text and "password" not in response.text
