@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import msgspec
 import psycopg
 
@@ -11,7 +9,6 @@ from api.errors import conflict
 from api.resources import Connection
 from common.api_models import Role, UserOut
 from common.records import INSERT_USER
-from common.tokens import hash_password
 
 __all__ = ["USER_COLUMNS", "fetch_user", "insert_user"]
 
@@ -26,10 +23,8 @@ async def fetch_user(conn: Connection, user_id: int) -> UserOut | None:
     return msgspec.convert(row, UserOut) if row else None
 
 
-async def insert_user(conn: Connection, username: str, password: str, role: Role) -> UserOut:
-    """Create a user; 409 naming ``username`` when it is taken."""
-    # argon2 is CPU-bound: keep it off the event loop.
-    password_hash = await asyncio.to_thread(hash_password, password)
+async def insert_user(conn: Connection, username: str, password_hash: str, role: Role) -> UserOut:
+    """Create a user; 409 naming ``username`` when it is taken (only admins may learn that)."""
     try:
         cur = await conn.execute(
             INSERT_USER, {"username": username, "password_hash": password_hash, "role": role.value}

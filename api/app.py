@@ -9,7 +9,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from psycopg.conninfo import make_conninfo
 
@@ -17,12 +17,15 @@ from api import paths
 from api.auth.controller import AuthController
 from api.auth.middleware import BearerAuthMiddleware
 from api.auth.sessions import SessionCache
+from api.auth.throttle import AuthThrottle
 from api.errors import exception_handlers
 from api.health import HealthController
 from api.live.hub import LiveHub
 from api.live.socket import live_socket
 from api.metrics.controller import MetricsController
+from api.openapi import TruthfulJsonRenderPlugin
 from api.resources import Resources, lifespan, provide_db
+from api.strict_input import refuse_lenient_input
 from api.users import AuditController, UsersController
 from api.vps.controller import VpsController
 from common.db_limits import connect_kwargs
@@ -46,7 +49,7 @@ def _openapi() -> OpenAPIConfig:
         version=_version(),
         description="Fleet records, metrics history and live samples. Errors are RFC 9457 problems.",
         path=paths.OPENAPI,
-        render_plugins=[SwaggerRenderPlugin(), JsonRenderPlugin()],
+        render_plugins=[SwaggerRenderPlugin(), TruthfulJsonRenderPlugin()],
         components=Components(
             security_schemes={
                 "bearer": SecurityScheme(
@@ -62,14 +65,24 @@ def _openapi() -> OpenAPIConfig:
 
 
 def create_app(
-    settings: ApiSettings | None = None, dsn: str | None = None, install: InstallSettings | None = None
+    settings: ApiSettings | None = None,
+    dsn: str | None = None,
+    install: InstallSettings | None = None,
+    throttle: AuthThrottle | None = None,
 ) -> Litestar:
     """Build the API. Nothing connects until the app's lifespan starts."""
     settings = settings or load_settings(ApiSettings, "TIDEWATCH_API_")
     install = install or load_settings(InstallSettings, INSTALL_PREFIX)
     dsn = dsn or resolve_dsn()
     live = LiveHub(make_conninfo(dsn, **connect_kwargs(dsn, settings.db_connect_timeout_s)))
-    resources = Resources(settings=settings, dsn=dsn, sessions=SessionCache(), live=live, install=install)
+    resources = Resources(
+        settings=settings,
+        dsn=dsn,
+        sessions=SessionCache(),
+        live=live,
+        install=install,
+        throttle=throttle or AuthThrottle(),
+    )
     return Litestar(
         route_handlers=[
             AuthController,
@@ -83,6 +96,7 @@ def create_app(
         dependencies={"db": Provide(provide_db)},
         middleware=[DefineMiddleware(BearerAuthMiddleware, exclude=[f"^{paths.OPENAPI}"])],
         exception_handlers=exception_handlers(),
+        before_request=refuse_lenient_input,
         openapi_config=_openapi(),
         lifespan=[lifespan],
         state=State({"resources": resources}),

@@ -20,6 +20,7 @@ from litestar.exceptions import (
     SerializationException,
     ValidationException,
 )
+from litestar.openapi import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 from psycopg_pool import PoolTimeout
 
@@ -27,12 +28,14 @@ from common.db_limits import DatabaseUnresponsive
 from common.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE, FieldError, Problem
 
 __all__ = [
+    "PROBLEM_STATUS_MEANINGS",
     "ProblemError",
     "conflict",
     "exception_handlers",
     "invalid",
     "not_found",
     "problem_response",
+    "problem_responses",
 ]
 
 log = logging.getLogger("tidewatch.api.errors")
@@ -47,6 +50,7 @@ _SLUGS = {
     409: "conflict",
     413: "payload-too-large",
     422: "validation",
+    429: "too-many-requests",
     500: "internal",
     503: "unavailable",
 }
@@ -90,6 +94,37 @@ def invalid(field: str, message: str, source: str = "query") -> ProblemError:
         title="Invalid input",
         errors=[FieldError(field=field, message=message, source=source)],
     )
+
+
+# What each status means wherever it is declared in the OpenAPI document.
+PROBLEM_STATUS_MEANINGS = {
+    400: "Malformed JSON body",
+    401: "No valid bearer token",
+    403: "The caller's role does not allow this",
+    404: "No such resource",
+    405: "Method not allowed (see Allow)",
+    409: "Conflicts with existing data",
+    413: "Body larger than 1 MiB",
+    422: "Invalid input; errors name each field",
+    429: "Too many attempts (see Retry-After)",
+    503: "The database or the password hasher is busy or unreachable (see Retry-After)",
+}
+
+
+def problem_responses(*statuses: int, **descriptions: str) -> dict[int, ResponseSpec]:
+    """OpenAPI responses for ``statuses``, each an ``application/problem+json`` body.
+    ``descriptions`` overrides a meaning per status, keyed ``s404="No such VPS"``."""
+    return {
+        status: ResponseSpec(
+            Problem,
+            description=descriptions.get(
+                f"s{status}", PROBLEM_STATUS_MEANINGS.get(status, HTTPStatus(status).phrase)
+            ),
+            media_type=PROBLEM_MEDIA_TYPE,
+            generate_examples=False,
+        )
+        for status in statuses
+    }
 
 
 def problem_response(request: Request[Any, Any, Any], exc: ProblemError) -> Response[Problem]:
@@ -149,7 +184,9 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Probl
     elif status == 404 and not detail:
         problem = ProblemError(404, f"no route matches {request.url.path}")
     elif status == 405:
-        problem = ProblemError(405, f"{request.method} is not allowed on {request.url.path}")
+        problem = ProblemError(
+            405, f"{request.method} is not allowed on {request.url.path}", headers=exc.headers
+        )
     else:
         problem = ProblemError(status, detail or phrase, headers=exc.headers)
     return problem_response(request, problem)

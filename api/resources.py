@@ -15,7 +15,9 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from api.auth.hashing import HashingPool
 from api.auth.sessions import SessionCache
+from api.auth.throttle import AuthThrottle
 from api.live.hub import LiveHub
 from common.db_limits import check_within_deadline, connect_kwargs, limited_connection
 from common.edition import Edition, parse_edition
@@ -42,7 +44,9 @@ class Resources:
     sessions: SessionCache
     live: LiveHub
     install: InstallSettings
+    throttle: AuthThrottle = field(default_factory=AuthThrottle)
     _pool: AsyncConnectionPool[Connection] | None = None
+    _hashing: HashingPool | None = None
     _edition: Edition | None = field(default=None, repr=False)
 
     @property
@@ -57,6 +61,12 @@ class Resources:
         raises PoolTimeout or DatabaseUnresponsive (both 503 problems)."""
         limit = self.settings.db_query_timeout_s if limit_s is None else limit_s
         return limited_connection(self.pool, limit, what)
+
+    @property
+    def hashing(self) -> HashingPool:
+        if self._hashing is None:
+            raise RuntimeError("the hashing pool is opened by the app's lifespan")
+        return self._hashing
 
     async def edition(self, conn: Connection) -> Edition:
         """The TimescaleDB edition, read once and remembered."""
@@ -100,6 +110,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         name="tidewatch-api",
     )
     await res._pool.open(wait=False)
+    res._hashing = HashingPool()
     await res.live.start()
     try:
         yield
@@ -107,6 +118,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await res.live.stop()
         await res._pool.close()
         res._pool = None
+        res._hashing.close()
+        res._hashing = None
 
 
 async def provide_db(state: State) -> AsyncIterator[Connection]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 import msgspec
@@ -17,7 +16,7 @@ from api.accounts import USER_COLUMNS, insert_user
 from api.audit import record_audit
 from api.auth.guards import requires_admin
 from api.auth.sessions import AuthUser
-from api.errors import ProblemError, not_found
+from api.errors import ProblemError, invalid, not_found
 from api.resources import Connection, Db, get_resources
 from common.api_models import AuditEntry, Role, UserCreate, UserOut, UserUpdate
 from common.problems import Problem
@@ -59,9 +58,10 @@ class UsersController(Controller):
         responses={409: ResponseSpec(Problem, description="The username is taken")},
     )
     async def create_user(
-        self, data: JSONBody[UserCreate], db: Db, request: Request[AuthUser, str, Any]
+        self, data: JSONBody[UserCreate], db: Db, state: State, request: Request[AuthUser, str, Any]
     ) -> UserOut:
-        user = await insert_user(db, data.username, data.password, data.role)
+        password_hash = await get_resources(state).hashing.run(hash_password, data.password)
+        user = await insert_user(db, data.username, password_hash, data.role)
         await record_audit(
             db,
             request,
@@ -97,10 +97,12 @@ class UsersController(Controller):
         if data.disabled is not msgspec.UNSET:
             changes["disabled"] = data.disabled
         if data.password is not msgspec.UNSET:
-            changes["password_hash"] = await asyncio.to_thread(hash_password, data.password)
+            changes["password_hash"] = await get_resources(state).hashing.run(hash_password, data.password)
+        if not changes:
+            raise invalid("body", "give at least one of role, disabled or password", "body")
         if changes.get("role", Role.ADMIN) != Role.ADMIN or changes.get("disabled") is True:
             await _ensure_an_admin_remains(db, user_id)
-        assignments = ", ".join(f"{column} = %({column})s" for column in changes) or "id = id"
+        assignments = ", ".join(f"{column} = %({column})s" for column in changes)
         cur = await db.execute(
             f"UPDATE users SET {assignments} WHERE id = %(id)s RETURNING {USER_COLUMNS}",
             {**changes, "id": user_id},
@@ -127,12 +129,17 @@ class UsersController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         responses={
             404: ResponseSpec(Problem, description="No such user"),
-            409: ResponseSpec(Problem, description="That would leave no enabled admin"),
+            409: ResponseSpec(Problem, description="That would leave no enabled admin, or it is the caller"),
         },
     )
     async def delete_user(
         self, user_id: UserId, db: Db, state: State, request: Request[AuthUser, str, Any]
     ) -> None:
+        if user_id == request.user.id:
+            # The audit row names its actor; an account cannot outlive its own deletion to sign it.
+            raise ProblemError(
+                409, "you cannot delete your own account; ask another admin", title="Own account"
+            )
         await _ensure_an_admin_remains(db, user_id)
         cur = await db.execute("DELETE FROM users WHERE id = %s RETURNING username", (user_id,))
         row = await cur.fetchone()

@@ -12,8 +12,8 @@ from common.api_models import (
     DiskSeries,
     HostSeries,
     NetworkSeries,
+    RegistrationAccepted,
     SessionOut,
-    UserOut,
     VpsCreated,
     VpsOut,
     VpsTokenRotated,
@@ -82,9 +82,12 @@ class ApiClient:
             "POST", "/api/auth/login", SessionOut, body={"username": username, "password": password}
         )
 
-    def register(self, username: str, password: str) -> UserOut:
+    def register(self, username: str, password: str) -> RegistrationAccepted:
         return self._call(
-            "POST", "/api/auth/register", UserOut, body={"username": username, "password": password}
+            "POST",
+            "/api/auth/register",
+            RegistrationAccepted,
+            body={"username": username, "password": password},
         )
 
     def logout(self, token: str) -> None:

@@ -115,7 +115,8 @@ def cpu_percentages(previous: CpuTimes, current: CpuTimes) -> CpuPercentages:
         return CpuPercentages(busy=0.0, user=0.0, system=0.0, iowait=0.0, steal=0.0)
 
     def pct(value: float) -> float:
-        return min(value / elapsed * 100.0, 100.0)
+        # Clamped both ways: float rounding in ``elapsed - idle - iowait`` can leave -1e-14.
+        return min(max(value / elapsed * 100.0, 0.0), 100.0)
 
     return CpuPercentages(
         busy=pct(elapsed - deltas["idle"] - deltas["iowait"]),

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -12,29 +14,49 @@ import msgspec
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.exceptions import NotAuthorizedException
-from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from api import paths
 from api.accounts import USER_COLUMNS, fetch_user, insert_user
 from api.audit import client_ip, record_audit
 from api.auth.guards import requires_viewer
-from api.auth.sessions import AuthUser, create_session
-from api.errors import ProblemError
+from api.auth.sessions import AuthUser, create_session, issue_session_token
+from api.errors import ProblemError, problem_responses
 from api.resources import Db, get_resources
-from common.api_models import LoginRequest, RegisterRequest, Role, SessionOut, UserOut
-from common.problems import Problem
+from common.api_models import (
+    LoginRequest,
+    RegisterRequest,
+    RegistrationAccepted,
+    Role,
+    SessionOut,
+    UserOut,
+)
 from common.records import AuditAction
 from common.tokens import hash_password, verify_password
 
 __all__ = ["AuthController"]
+
+log = logging.getLogger("tidewatch.api.auth")
 
 
 @functools.cache
 def _dummy_password_hash() -> str:
     # Unknown users still pay one argon2 verify, so timing does not reveal them.
     return hash_password(secrets.token_urlsafe(16))
+
+
+# A refused attempt is answered after this pause: a waiting coroutine costs nothing,
+# while instant 429s would let a flood loop as fast as the server can answer.
+REFUSAL_DELAY_S = 1.0
+
+
+async def _admit(check: Callable[..., None], *args: str) -> None:
+    try:
+        check(*args)
+    except ProblemError:
+        await asyncio.sleep(REFUSAL_DELAY_S)
+        raise
 
 
 class AuthController(Controller):
@@ -47,79 +69,91 @@ class AuthController(Controller):
         paths.AUTH_REGISTER,
         operation_id="registerUser",
         name="auth:register",
-        summary="Create a viewer account",
-        description="Open only when TIDEWATCH_API_ALLOW_REGISTRATION is true. "
-        "New accounts are viewers; an admin can promote them.",
+        summary="Ask for a viewer account",
+        description="Open only when TIDEWATCH_API_ALLOW_REGISTRATION is true. New accounts are viewers; "
+        "an admin can promote them. The answer is the same whether or not the name was free, so it "
+        "cannot be used to find out which usernames exist: log in to see whether the account is yours.",
+        status_code=HTTP_202_ACCEPTED,
         opt={"exclude_from_auth": True},
-        responses={
-            403: ResponseSpec(Problem, description="Registration is closed"),
-            409: ResponseSpec(Problem, description="The username is taken"),
-        },
+        responses=problem_responses(400, 403, 422, 429, 503),
         security=[],
     )
     async def register(
-        self, data: JSONBody[RegisterRequest], db: Db, state: State, request: Request[Any, Any, Any]
-    ) -> UserOut:
-        if not get_resources(state).settings.allow_registration:
+        self, data: JSONBody[RegisterRequest], state: State, request: Request[Any, Any, Any]
+    ) -> RegistrationAccepted:
+        res = get_resources(state)
+        if not res.settings.allow_registration:
             raise ProblemError(403, "registration is closed; ask an admin for an account")
-        user = await insert_user(db, data.username, data.password, Role.VIEWER)
-        await record_audit(
-            db,
-            request,
-            AuditAction.REGISTER,
-            user=user,
-            target=f"user:{user.id}",
-            detail={"role": user.role.value},
+        await _admit(res.throttle.admit_registration, client_ip(request))
+        # Hashed before taking a connection, and whether or not the name is free (same timing).
+        password_hash = await res.hashing.run(hash_password, data.password)
+        async with res.pool.connection() as db:
+            try:
+                async with db.transaction():
+                    user = await insert_user(db, data.username, password_hash, Role.VIEWER)
+            except ProblemError:
+                log.info("self-registration of a taken username from %s refused", client_ip(request))
+            else:
+                await record_audit(
+                    db,
+                    request,
+                    AuditAction.REGISTER,
+                    user=user,
+                    target=f"user:{user.id}",
+                    detail={"role": user.role.value},
+                )
+        return RegistrationAccepted(
+            username=data.username,
+            detail="if the username was free, the account now exists: log in with the password you chose",
         )
-        return user
 
     @post(
         paths.AUTH_LOGIN,
         operation_id="login",
         name="auth:login",
         summary="Exchange a username and password for a bearer token",
+        description="Rate-limited per address and per (address, username): 429 with Retry-After.",
         status_code=HTTP_200_OK,
         opt={"exclude_from_auth": True},
-        responses={401: ResponseSpec(Problem, description="Wrong username or password")},
+        responses=problem_responses(400, 401, 422, 429, 503),
         security=[],
     )
     async def login(
-        self, data: JSONBody[LoginRequest], db: Db, state: State, request: Request[Any, Any, Any]
+        self, data: JSONBody[LoginRequest], state: State, request: Request[Any, Any, Any]
     ) -> SessionOut:
-        cur = await db.execute(
-            f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = %s", (data.username,)
-        )
-        row = await cur.fetchone()
+        res = get_resources(state)
+        await _admit(res.throttle.admit_login, client_ip(request), data.username)
+        # No connection is held while argon2 runs: slow hashes must not drain the pool.
+        async with res.pool.connection() as db:
+            cur = await db.execute(
+                f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = %s", (data.username,)
+            )
+            row = await cur.fetchone()
         stored_hash = row["password_hash"] if row else _dummy_password_hash()
-        password_ok = await asyncio.to_thread(verify_password, stored_hash, data.password)
+        password_ok = await res.hashing.run(verify_password, stored_hash, data.password)
         if row is None or not password_ok or row["disabled"]:
             reason = "disabled" if row is not None and password_ok else "bad credentials"
-            await record_audit(
-                db,
-                request,
-                AuditAction.LOGIN_FAILED,
-                user=None,
-                actor=data.username,
-                target=f"user:{row['id']}" if row else "",
-                detail={"reason": reason},
-            )
-            # Keep the audit row although the request fails.
-            await db.commit()
+            async with res.pool.connection() as db:
+                await record_audit(
+                    db,
+                    request,
+                    AuditAction.LOGIN_FAILED,
+                    user=None,
+                    actor=data.username,
+                    target=f"user:{row['id']}" if row else "",
+                    detail={"reason": reason},
+                )
             if reason == "disabled":
                 raise NotAuthorizedException("this account is disabled")
             raise NotAuthorizedException("wrong username or password")
         user = msgspec.convert(row, UserOut)
-        ttl = timedelta(hours=get_resources(state).settings.session_ttl_hours)
-        token, expires_at = await create_session(
-            db, user.id, ttl, f"login from {client_ip(request) or 'unknown'}"
-        )
-        await record_audit(
-            db,
-            request,
-            AuditAction.LOGIN,
-            user=user,
-            target=f"user:{user.id}",
-        )
+        ttl = timedelta(hours=res.settings.session_ttl_hours)
+        issued = await res.hashing.run(issue_session_token)
+        async with res.pool.connection() as db:
+            token, expires_at = await create_session(
+                db, user.id, ttl, f"login from {client_ip(request) or 'unknown'}", issued
+            )
+            await record_audit(db, request, AuditAction.LOGIN, user=user, target=f"user:{user.id}")
         return SessionOut(token=token, expires_at=expires_at, user=user)
 
     @post(

@@ -21,13 +21,13 @@ import msgspec
 from litestar.exceptions import NotAuthorizedException
 
 from common.api_models import Role
-from common.tokens import API_TOKEN_PREFIX, issue_token, parse_token, verify_token
+from common.tokens import API_TOKEN_PREFIX, IssuedToken, issue_token, parse_token, verify_token
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
     from psycopg.rows import DictRow
 
-__all__ = ["AuthUser", "SessionCache", "authenticate", "create_session"]
+__all__ = ["AuthUser", "SessionCache", "authenticate", "create_session", "issue_session_token"]
 
 CACHE_TTL_S = 30.0
 CACHE_MAX_ENTRIES = 10_000
@@ -129,11 +129,15 @@ async def authenticate(conn: AsyncConnection[DictRow], cache: SessionCache, toke
     return user
 
 
+def issue_session_token() -> IssuedToken:
+    """A new bearer token and its argon2 hash (CPU-bound: run it on the hashing pool)."""
+    return issue_token(API_TOKEN_PREFIX)
+
+
 async def create_session(
-    conn: AsyncConnection[DictRow], user_id: int, ttl: timedelta, description: str
+    conn: AsyncConnection[DictRow], user_id: int, ttl: timedelta, description: str, issued: IssuedToken
 ) -> tuple[str, datetime]:
-    """Store a new token for ``user_id``; return it (shown once) and its expiry."""
-    issued = await asyncio.to_thread(issue_token, API_TOKEN_PREFIX)
+    """Store ``issued`` for ``user_id``; return the token (shown once) and its expiry."""
     cur = await conn.execute(
         "INSERT INTO api_tokens (user_id, key_id, token_hash, description, expires_at)"
         " VALUES (%s, %s, %s, %s, now() + %s) RETURNING expires_at",

@@ -22,12 +22,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from common.api_models.metrics import Resolution, ResolutionChoice
+from common.api_models.text import END
 from common.epoch import YEAR_10000_MS
 
 __all__ = [
     "DEFAULT_RANGE",
+    "EPOCH_MS_PATTERN",
     "MAX_RANGE",
     "TIER_WIDTHS",
+    "YEAR_1970_TO_9999_PATTERN",
     "Coverage",
     "Plan",
     "WindowError",
@@ -51,7 +54,22 @@ NICE_STEPS = (
     _H, 2 * _H, 3 * _H, 6 * _H, 12 * _H,
     _D, 2 * _D, 7 * _D, 14 * _D, 30 * _D,
 )  # fmt: skip
-_EPOCH_MS = re.compile(r"^-?\d{1,16}$")
+# ASCII only: `\d` would take Arabic-Indic or full-width digits as epoch values.
+# At most 14 digits (through the year 5138): every such value is in range, so the pattern says it all.
+_EPOCH_DIGITS = r"(?:0|[1-9][0-9]{0,13})"
+_EPOCH_MS = re.compile(_EPOCH_DIGITS, re.ASCII)
+# The same, as the OpenAPI document states it; date-times there carry the year range as a pattern.
+EPOCH_MS_PATTERN = f"^{_EPOCH_DIGITS}{END}"
+YEAR_1970_TO_9999_PATTERN = "^(?:19[7-9][0-9]|[2-9][0-9]{3})-"
+_MAX_EPOCH_MS = YEAR_10000_MS - 1  # 9999-12-31T23:59:59.999Z
+# RFC 3339 date-time (offset optional: none means UTC); fromisoformat alone also takes
+# dates without a time, week dates and other ISO-8601 forms the OpenAPI document does not promise.
+_ISO_INSTANT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})?",
+    re.ASCII,
+)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime.fromtimestamp(_MAX_EPOCH_MS / 1000, UTC)
 
 
 class WindowError(ValueError):
@@ -64,33 +82,39 @@ class WindowError(ValueError):
 
 
 def parse_instant(value: str, field: str) -> datetime:
-    """An ISO-8601 timestamp (UTC when it has no offset) or integer epoch milliseconds."""
-    text = value.strip()
-    if _EPOCH_MS.match(text):
-        millis = int(text)
-        if not 0 <= millis < YEAR_10000_MS:
+    """An RFC 3339 timestamp (UTC when it has no offset) or integer epoch milliseconds,
+    between 1970 and 9999."""
+    if _EPOCH_MS.fullmatch(value):
+        millis = int(value)
+        if not 0 <= millis <= _MAX_EPOCH_MS:
             raise WindowError(field, f"epoch milliseconds {millis} are outside 1970..9999")
         return datetime.fromtimestamp(millis / 1000, UTC)
+    shown = value if len(value) <= 40 else value[:40] + "…"
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        shown = text if len(text) <= 40 else text[:40] + "…"
+        if _ISO_INSTANT.fullmatch(value) is None:
+            raise ValueError(value)
+        parsed = datetime.fromisoformat(value.upper())
+        instant = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         raise WindowError(
             field,
-            f"{shown!r} is not a timestamp: use ISO-8601 (2025-01-31T12:00:00Z) or epoch milliseconds",
+            f"{shown!r} is not a timestamp: use RFC 3339 (2025-01-31T12:00:00Z) or epoch milliseconds",
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if not EARLIEST <= instant <= LATEST:
+        raise WindowError(field, f"{shown!r} is outside 1970..9999")
+    return instant
 
 
 def resolve_window(from_value: str | None, to_value: str | None, now: datetime) -> tuple[datetime, datetime]:
-    """``[from, to)``: ``to`` defaults to now, ``from`` to an hour before ``to``."""
-    end = parse_instant(to_value, "to") if to_value else now
-    start = parse_instant(from_value, "from") if from_value else end - DEFAULT_RANGE
-    if start >= end:
-        raise WindowError("from", f"must be before to ({start.isoformat()} >= {end.isoformat()})")
-    if end - start > MAX_RANGE:
-        raise WindowError("from", f"the range spans {(end - start).days} days; at most {MAX_RANGE.days}")
-    return start, end
+    """``[from, to)``: ``to`` defaults to now, ``from`` to an hour before ``to``; ``from == to`` is empty;
+    at most MAX_RANGE long (an earlier ``from`` is moved up)."""
+    end = parse_instant(to_value, "to") if to_value is not None else now
+    start = parse_instant(from_value, "from") if from_value is not None else end - DEFAULT_RANGE
+    # [t, t) is a valid, empty window; only a reversed one is a mistake.
+    if start > end:
+        raise WindowError("from", f"must not be after to ({start.isoformat()} > {end.isoformat()})")
+    # Longer ranges are clipped, not refused: the response's from_ms says where the data starts.
+    return max(start, end - MAX_RANGE), end
 
 
 @dataclass(frozen=True, slots=True)

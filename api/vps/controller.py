@@ -18,10 +18,9 @@ from api import paths
 from api.audit import record_audit
 from api.auth.guards import requires_operator, requires_viewer
 from api.auth.sessions import AuthUser
-from api.errors import conflict, invalid, not_found
+from api.errors import conflict, not_found
 from api.resources import Connection, Db, get_resources
 from api.vps.queries import TOKEN_ROTATED_CHANNEL, fetch_vps, list_vps
-from common.addresses import is_valid_host
 from common.api_models import VpsCreate, VpsCreated, VpsOut, VpsTokenRotated, VpsUpdate
 from common.install import install_command
 from common.problems import Problem
@@ -32,11 +31,6 @@ __all__ = ["VpsController", "VpsId"]
 VpsId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="VPS id")]
 _NOT_FOUND = {404: ResponseSpec(Problem, description="No such VPS")}
 _DUPLICATE = {409: ResponseSpec(Problem, description="The name is taken")}
-
-
-def _check_ip_address(value: str) -> None:
-    if value and not is_valid_host(value.strip("[]")):
-        raise invalid("ip_address", f"{value!r} is neither an IP address nor a host name", "body")
 
 
 def _install_command(request: Request[Any, Any, Any], token: str) -> str:
@@ -81,7 +75,6 @@ class VpsController(Controller):
     async def create_vps(
         self, data: JSONBody[VpsCreate], db: Db, request: Request[AuthUser, str, Any]
     ) -> VpsCreated:
-        _check_ip_address(data.ip_address)
         issued = await asyncio.to_thread(new_agent_token)
         try:
             cur = await db.execute(
@@ -131,8 +124,6 @@ class VpsController(Controller):
             for field in data.__struct_fields__
             if (value := getattr(data, field)) is not msgspec.UNSET
         }
-        if isinstance(ip := changes.get("ip_address"), str):
-            _check_ip_address(ip)
         if changes:
             values = {k: Jsonb(v) if k == "labels" else v for k, v in changes.items()}
             assignments = sql.SQL(", ").join(

@@ -9,11 +9,14 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from common.api_models.text import END, TEXT_PATTERN
+
 __all__ = [
     "AuditEntry",
     "LoginRequest",
     "Password",
     "RegisterRequest",
+    "RegistrationAccepted",
     "Role",
     "SessionOut",
     "UserCreate",
@@ -47,7 +50,7 @@ _RANKS = {Role.VIEWER: 0, Role.OPERATOR: 1, Role.ADMIN: 2}
 Username = Annotated[
     str,
     Meta(
-        pattern=r"^[A-Za-z0-9_.@-]{1,64}$",
+        pattern=r"^[A-Za-z0-9_.@-]{1,64}" + END,
         description="1-64 letters, digits or _ . @ -",
         examples=["alice"],
     ),
@@ -61,7 +64,8 @@ Password = Annotated[
 class LoginRequest(Struct, forbid_unknown_fields=True):
     """Credentials for ``POST /api/auth/login``."""
 
-    username: Annotated[str, Meta(min_length=1, max_length=64)]
+    # Not the Username pattern: any name gets the same 401, but NUL and the like never reach SQL.
+    username: Annotated[str, Meta(min_length=1, max_length=64, pattern=TEXT_PATTERN)]
     password: Annotated[str, Meta(min_length=1, max_length=1024)]
 
 
@@ -70,6 +74,13 @@ class RegisterRequest(Struct, forbid_unknown_fields=True):
 
     username: Username
     password: Password
+
+
+class RegistrationAccepted(Struct):
+    """The answer to self-registration, the same whether or not the name was free."""
+
+    username: str
+    detail: str
 
 
 class UserOut(Struct):

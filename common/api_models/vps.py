@@ -8,6 +8,8 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from common.api_models.text import END, TEXT_PATTERN
+
 __all__ = ["LatestMetrics", "VpsCreate", "VpsCreated", "VpsOut", "VpsTokenRotated", "VpsUpdate"]
 
 VpsName = Annotated[
@@ -15,18 +17,28 @@ VpsName = Annotated[
     Meta(
         min_length=1,
         max_length=128,
-        pattern=r"^[^\x00-\x1f\x7f]+$",
-        description="1-128 characters, no control characters",
+        pattern=TEXT_PATTERN,
+        description="1-128 characters, no control or invisible characters",
         examples=["web-01"],
     ),
 ]
-# An IP address or a host name; empty when unknown. Checked further by the API.
+# An IP address or a host name; empty when unknown. The pattern is the whole check, so the
+# OpenAPI document states exactly what the API accepts: a host name (which covers IPv4's
+# dotted quads) or an IPv6 address, optionally bracketed and with a zone.
+_HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_NAME = rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*"
+_IPV6 = r"\[?[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*(?:%[A-Za-z0-9_.-]+)?\]?"
 IpAddress = Annotated[
     str,
-    Meta(max_length=253, pattern=r"^[A-Za-z0-9.:%\[\]-]*$", examples=["203.0.113.7"]),
+    Meta(
+        max_length=253,
+        pattern=rf"^(?:{_HOST_NAME}|{_IPV6})?{END}",
+        description="An IP address or a host name; empty when unknown",
+        examples=["203.0.113.7"],
+    ),
 ]
-LabelKey = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_./-]{1,63}$")]
-LabelValue = Annotated[str, Meta(max_length=256)]
+LabelKey = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_./-]{1,63}" + END)]
+LabelValue = Annotated[str, Meta(max_length=256, pattern=TEXT_PATTERN)]
 Labels = Annotated[dict[LabelKey, LabelValue], Meta(max_length=64)]
 ResetDay = Annotated[int, Meta(ge=1, le=28)]
 QuotaBytes = Annotated[int, Meta(gt=0, le=2**63 - 1)]

@@ -22,6 +22,7 @@ from litestar.testing import AsyncTestClient
 from psycopg.rows import DictRow, dict_row
 
 from api.app import create_app
+from api.auth.throttle import AuthThrottle, BucketRule
 from common.api_models import Role
 from common.edition import Edition
 from common.settings import ApiSettings
@@ -74,9 +75,18 @@ def api_settings() -> ApiSettings:
     return ApiSettings()
 
 
+# The suite signs in hundreds of users from one test address; test_throttle.py checks the real limits.
+ROOMY = BucketRule(capacity=100_000, per_minute=100_000)
+
+
+def roomy_throttle() -> AuthThrottle:
+    """Limits the suite never reaches."""
+    return AuthThrottle(login_per_ip_and_user=ROOMY, login_per_ip=ROOMY, register_per_ip=ROOMY)
+
+
 @pytest.fixture(scope="session")
 def app(api_settings: ApiSettings, db_dsn: str) -> Litestar:
-    return create_app(api_settings, db_dsn)
+    return create_app(api_settings, db_dsn, throttle=roomy_throttle())
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from tests.api.conftest import (
     assert_problem,
     audit_rows,
     create_user,
+    fetch_one,
     sign_in,
     unique,
 )
@@ -30,25 +31,46 @@ Db = psycopg.Connection[DictRow]
 async def test_register_creates_a_viewer_and_audits_it(client: Client, db: Db) -> None:
     username = unique("newcomer")
     response = await client.post("/api/auth/register", json={"username": username, "password": PASSWORD})
-    assert response.status_code == 201, response.text
-    user = response.json()
-    assert user["username"] == username and user["role"] == "viewer"
-    assert "password" not in response.text
+    assert response.status_code == 202, response.text
+    assert response.json()["username"] == username and PASSWORD not in response.text
+    user = fetch_one(db, "SELECT id, role FROM users WHERE username = %s", (username,))
+    assert user["role"] == "viewer"
     [row] = audit_rows(db, f"user:{user['id']}")
     assert (row["action"], row["actor"], row["user_id"]) == ("auth.register", username, user["id"])
     assert row["client_ip"] == "testclient"
+    login = await client.post("/api/auth/login", json={"username": username, "password": PASSWORD})
+    assert login.status_code == 200 and login.json()["user"]["role"] == "viewer"
 
 
-async def test_register_refuses_taken_names_and_bad_input(client: Client, db: Db) -> None:
-    _, taken = create_user(db, Role.VIEWER)
-    response = await client.post("/api/auth/register", json={"username": taken, "password": PASSWORD})
-    assert_problem(response, 409, "username")
+async def test_anonymous_registration_does_not_reveal_taken_names(
+    client: Client, db: Db, admin: SignedIn
+) -> None:
+    _, taken = create_user(db, Role.OPERATOR)
+    before = fetch_one(db, "SELECT password_hash, role FROM users WHERE username = %s", (taken,))
+    free = unique("free")
+    on_taken = await client.post("/api/auth/register", json={"username": taken, "password": PASSWORD + "!"})
+    on_free = await client.post("/api/auth/register", json={"username": free, "password": PASSWORD})
+    assert on_taken.status_code == on_free.status_code == 202
+    assert on_taken.json()["detail"] == on_free.json()["detail"]
+    assert set(on_taken.json()) == set(on_free.json()) == {"username", "detail"}
+    # The existing account is untouched; admins still get the clear answer.
+    after = fetch_one(db, "SELECT password_hash, role FROM users WHERE username = %s", (taken,))
+    assert after == before
+    by_admin = await client.post(
+        "/api/users", json={"username": taken, "password": PASSWORD}, headers=admin.headers
+    )
+    assert "taken" in assert_problem(by_admin, 409, "username")["detail"]
+
+
+async def test_register_refuses_bad_input(client: Client) -> None:
     response = await client.post("/api/auth/register", json={"username": "no spaces!", "password": PASSWORD})
     assert_problem(response, 422, "username")
     response = await client.post("/api/auth/register", json={"username": unique("u"), "password": "short"})
     assert_problem(response, 422, "password")
     response = await client.post("/api/auth/register", json={"username": unique("u")})
     assert_problem(response, 422, "password")
+    response = await client.post("/api/auth/register", json={"username": "alice\n", "password": PASSWORD})
+    assert_problem(response, 422, "username")
 
 
 async def test_register_is_closed_when_disabled(db_dsn: str) -> None:

@@ -227,7 +227,6 @@ async def test_per_device_series(client: Client, db: Db, viewer: SignedIn, vps_i
     ("params", "field"),
     [
         ({"from": "2025-02-01T00:00:00Z", "to": "2025-01-01T00:00:00Z"}, "from"),
-        ({"from": "2025-01-01T00:00:00Z", "to": "2025-01-01T00:00:00Z"}, "from"),
         ({"from": "NaN"}, "from"),
         ({"to": "inf"}, "to"),
         ({"from": "1;DROP TABLE vps"}, "from"),
@@ -236,7 +235,8 @@ async def test_per_device_series(client: Client, db: Db, viewer: SignedIn, vps_i
         ({"from": "-5"}, "from"),
         ({"to": "99999999999999999"}, "to"),
         ({"from": "1.5e12"}, "from"),
-        ({"from": "1970-01-01T00:00:00Z", "to": "2030-01-01T00:00:00Z"}, "from"),
+        ({"to": "0001-01-01T00:00:00Z"}, "to"),
+        ({"to": ""}, "to"),
         ({"from": "x" * 65}, "from"),
         ({"resolution": "5m"}, "resolution"),
     ],

@@ -87,7 +87,8 @@ def test_no_series_ever_exceeds_the_point_limit(
         ("2025-01-31T12:00:00Z", datetime(2025, 1, 31, 12, tzinfo=UTC)),
         ("2025-01-31T12:00:00", datetime(2025, 1, 31, 12, tzinfo=UTC)),
         ("2025-01-31T14:00:00+02:00", datetime(2025, 1, 31, 12, tzinfo=UTC)),
-        ("2025-01-31", datetime(2025, 1, 31, tzinfo=UTC)),
+        ("2025-01-31 12:00:00.5z", datetime(2025, 1, 31, 12, 0, 0, 500000, tzinfo=UTC)),
+        ("0", datetime(1970, 1, 1, tzinfo=UTC)),
     ],
 )
 def test_instants_parse_as_utc(text: str, expected: datetime) -> None:
@@ -95,7 +96,13 @@ def test_instants_parse_as_utc(text: str, expected: datetime) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["NaN", "inf", "-1", "1e12", "", "now", "2025-02-30", "253402300800000", "1;DROP"]
+    "text",
+    [
+        *("NaN", "inf", "-1", "1e12", "", "now", "2025-02-30", "253402300800000", "1;DROP"),
+        # Only ASCII digits, RFC 3339 date-times and 1970..9999 (issue 10, items 3 and 7).
+        *("\u0661\u0667\u0660\u0660", "\uff11\uff17\uff10\uff10", " 1700000000000", "1700000000000\n"),
+        *("2025-01-31", "20250131T120000Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59-23:59"),
+    ],
 )
 def test_bad_instants_name_the_field(text: str) -> None:
     with pytest.raises(WindowError) as caught:
@@ -106,7 +113,11 @@ def test_bad_instants_name_the_field(text: str) -> None:
 def test_windows_default_and_must_be_ordered_and_bounded() -> None:
     assert resolve_window(None, None, NOW) == (NOW - timedelta(hours=1), NOW)
     assert resolve_window("2025-06-01T11:00:00Z", None, NOW)[0] == NOW - timedelta(hours=1)
-    with pytest.raises(WindowError, match="must be before"):
+    assert resolve_window("2025-06-01T12:00:00Z", "2025-06-01T12:00:00Z", NOW) == (NOW, NOW)
+    with pytest.raises(WindowError, match="must not be after"):
         resolve_window("2025-06-01T13:00:00Z", "2025-06-01T12:00:00Z", NOW)
-    with pytest.raises(WindowError, match="at most"):
-        resolve_window("1990-01-01", None, NOW)
+    # Longer than MAX_RANGE: clipped to it, ending at to.
+    assert resolve_window("1990-01-01T00:00:00Z", None, NOW) == (NOW - MAX_RANGE, NOW)
+    with pytest.raises(WindowError, match="outside") as caught:
+        resolve_window(None, "0001-01-01T00:00:00Z", NOW)  # was an OverflowError: a 500
+    assert caught.value.field == "to"

@@ -212,3 +212,10 @@ def test_cpu_shares_stay_between_0_and_100(before: CpuTimes, after: CpuTimes) ->
     for value in (shares.busy, shares.user, shares.system, shares.iowait, shares.steal):
         assert 0.0 <= value <= 100.0
     assert shares.user + shares.system + shares.steal <= 100.0 + 1e-6
+
+
+def test_cpu_busy_never_goes_below_zero_from_float_rounding() -> None:
+    # Hypothesis found this pair: elapsed - idle - iowait rounds to -1.1e-14.
+    zero = CpuTimes(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    after = CpuTimes(0.0, 0.0, 0.0, 1.0, 524287.3418664218, 0.0, 0.0, 0.0, 0.0, 0.0)
+    assert cpu_percentages(zero, after).busy == 0.0
