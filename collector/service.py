@@ -34,6 +34,9 @@ __all__ = ["MALFORMED", "AgentStreamService", "parse_message_to_server"]
 log = logging.getLogger("tidewatch.collector.service")
 
 HANDSHAKE_TIMEOUT_S = 15.0
+# How long an ending stream waits for its last write before sending the status.
+WRITE_DRAIN_S = 5.0
+_ENDED_EARLY = "the request stream ended (half-closed, or a message cut short)"
 BATCH_PAYLOADS = frozenset({"performance_batch", "docker_batch", "generic_metrics_batch"})
 _ACK_OUTCOMES = {
     Outcome.STORED: agent_pb2.BatchAck.OUTCOME_STORED,
@@ -116,8 +119,14 @@ class AgentStreamService:
 
         try:
             first = await asyncio.wait_for(anext(requests), HANDSHAKE_TIMEOUT_S)
-        except (TimeoutError, StopAsyncIteration):
+        except TimeoutError:
             await self._abort(context, grpc.StatusCode.DEADLINE_EXCEEDED, "no agent_handshake received")
+        except StopAsyncIteration:
+            # gRPC ends the request side the same way for a clean half-close and for a
+            # message cut short by END_STREAM: either way the agent sent no handshake.
+            await self._abort(
+                context, grpc.StatusCode.INVALID_ARGUMENT, _ENDED_EARLY + " before agent_handshake"
+            )
         if isinstance(first, _Malformed):
             await self._abort(
                 context, grpc.StatusCode.INVALID_ARGUMENT, f"malformed MessageToServer: {first.error}"
@@ -162,37 +171,39 @@ class AgentStreamService:
             except (psycopg.OperationalError, PoolTimeout) as exc:
                 log.warning("vps %d: pending commands wait for the database: %s", vps_id, str(exc).strip())
 
-        writer = asyncio.create_task(self._write_loop(session, context), name=f"agent-{vps_id}-writer")
+        writer = _CallWriter(context, session, self._settings.heartbeat_interval_s)
+        writing = asyncio.create_task(writer.run(), name=f"agent-{vps_id}-writer")
         reader = asyncio.create_task(self._read_loop(session, requests), name=f"agent-{vps_id}-reader")
         cut = asyncio.create_task(session.cut_event.wait())
+        ending: tuple[grpc.StatusCode, str] | None = None
+        failure: BaseException | None = None
         try:
-            done, _ = await asyncio.wait({reader, writer, cut}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({reader, writing, cut}, return_when=asyncio.FIRST_COMPLETED)
             if cut in done:
-                await self._abort(
-                    context, grpc.StatusCode.ABORTED, session.cut_reason or "stream closed by the server"
-                )
-            if reader in done and (error := reader.exception()) is not None:
-                if isinstance(error, _StreamError):
-                    log.warning("vps %d: %s", vps_id, error.detail)
-                    await self._abort(context, error.code, error.detail)
-                raise error
+                ending = (session.cut_code, session.cut_reason or "stream closed by the server")
+            elif reader in done:
+                error = reader.exception()
+                if error is None:
+                    ending = (grpc.StatusCode.INVALID_ARGUMENT, _ENDED_EARLY + "; agents keep it open")
+                elif isinstance(error, _StreamError):
+                    ending = (error.code, error.detail)
+                else:
+                    failure = error
+                if ending is not None:
+                    log.warning("vps %d: %s", vps_id, ending[1])
+            # The writer ends only when the call is gone: there is no one to tell.
         finally:
-            for task in (reader, writer, cut):
+            for task in (reader, cut):
                 task.cancel()
-            await asyncio.gather(reader, writer, cut, return_exceptions=True)
+            # The status goes out only after the last write has left: see _CallWriter.
+            await writer.stop(writing)
+            await asyncio.gather(reader, cut, return_exceptions=True)
             await self._registry.close(session)
             log.info("vps %d disconnected", vps_id)
-
-    async def _write_loop(self, session: AgentSession, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        interval = self._settings.heartbeat_interval_s
-        while True:
-            try:
-                message = await asyncio.wait_for(session.outbox.get(), interval)
-            except TimeoutError:
-                message = agent_pb2.MessageToAgent(
-                    heartbeat_request=agent_pb2.HeartbeatRequest(server_time_unix_ms=int(time.time() * 1000))
-                )
-            await context.write(message)
+        if failure is not None:
+            raise failure
+        if ending is not None:
+            await self._abort(context, *ending)
 
     async def _read_loop(
         self, session: AgentSession, requests: AsyncIterator[agent_pb2.MessageToServer | _Malformed]
@@ -248,6 +259,46 @@ class AgentStreamService:
             raise _backpressure(exc) from None
         sequence = converted.sequence
         future.add_done_callback(lambda f: session.send(_ack(sequence, f.result())))
+
+
+class _CallWriter:
+    """The only writer of one call: acks, commands, config and heartbeat requests.
+
+    grpc.aio marks initial metadata as sent only when the first write completes.
+    A status sent while a write is still in flight asks for initial metadata again,
+    core refuses the batch (GRPC_CALL_ERROR_TOO_MANY_OPERATIONS) and the agent never
+    gets a status. So a write is never interrupted: :meth:`stop` cancels the loop
+    between writes and waits for the write in flight, and only then may the
+    handler end the call.
+    """
+
+    def __init__(
+        self, context: grpc.aio.ServicerContext[Any, Any], session: AgentSession, heartbeat_s: float
+    ) -> None:
+        self._context = context
+        self._session = session
+        self._heartbeat_s = heartbeat_s
+        self._in_flight: asyncio.Future[None] | None = None
+
+    async def run(self) -> None:
+        while True:
+            try:
+                message = await asyncio.wait_for(self._session.outbox.get(), self._heartbeat_s)
+            except TimeoutError:
+                message = agent_pb2.MessageToAgent(
+                    heartbeat_request=agent_pb2.HeartbeatRequest(server_time_unix_ms=int(time.time() * 1000))
+                )
+            self._in_flight = asyncio.ensure_future(self._context.write(message))
+            await asyncio.shield(self._in_flight)
+
+    async def stop(self, task: asyncio.Task[None]) -> None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        if self._in_flight is not None and not self._in_flight.done():
+            # Bounded: a peer that stopped reading can hold a write forever.
+            await asyncio.wait({self._in_flight}, timeout=WRITE_DRAIN_S)
+        if self._in_flight is not None and self._in_flight.done() and not self._in_flight.cancelled():
+            self._in_flight.exception()  # retrieved: a failed write is the call ending, not news
 
 
 class _StreamError(Exception):

@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import grpc
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
@@ -54,14 +55,16 @@ class AgentSession:
     stream_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     outbox: asyncio.Queue[agent_pb2.MessageToAgent] = field(default_factory=asyncio.Queue)
     cut_reason: str | None = None
+    cut_code: grpc.StatusCode = grpc.StatusCode.ABORTED
     cut_event: asyncio.Event = field(default_factory=asyncio.Event)
     heard_at: float = field(default_factory=time.time)
 
     def send(self, message: agent_pb2.MessageToAgent) -> None:
         self.outbox.put_nowait(message)
 
-    def cut(self, reason: str) -> None:
+    def cut(self, reason: str, code: grpc.StatusCode = grpc.StatusCode.ABORTED) -> None:
         self.cut_reason = reason
+        self.cut_code = code
         self.cut_event.set()
 
 
