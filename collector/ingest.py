@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import deque
@@ -32,6 +31,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from collector import metrics, tables
 from collector.containers import ContainerCache, write_containers
+from collector.live_notify import LiveNotifier
 from collector.rows import ConvertedBatch
 
 __all__ = ["AckResult", "IngestWriter", "Outcome", "QueueFull"]
@@ -97,6 +97,7 @@ class IngestWriter:
         self._closing = False
         self._db_healthy = True
         self._containers = ContainerCache()
+        self._live = LiveNotifier()
 
     @property
     def queued_rows(self) -> int:
@@ -343,7 +344,4 @@ class IngestWriter:
             ):
                 latest[b.vps_id] = live
         if latest:
-            await cur.execute(
-                "SELECT pg_notify('tidewatch_live', p) FROM unnest(%s::text[]) AS p",
-                ([json.dumps(v, separators=(",", ":")) for v in latest.values()],),
-            )
+            await self._live.notify(cur, latest.values())

@@ -107,7 +107,7 @@ class AgentStreamService:
         metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
         try:
             async with self._handshakes:
-                vps_id = await self._auth.authenticate(metadata.get("authorization"))
+                identity = await self._auth.authenticate(metadata.get("authorization"))
         except AuthFailure as exc:
             log.warning("refused agent from %s: %s", context.peer(), exc)
             await self._abort(context, grpc.StatusCode.UNAUTHENTICATED, str(exc))
@@ -137,8 +137,12 @@ class AgentStreamService:
             )
 
         handshake = first.agent_handshake
+        vps_id = identity.vps_id
         session = AgentSession(
-            vps_id=vps_id, epoch=handshake.sequence_epoch, local_features=handshake.local_features
+            vps_id=vps_id,
+            epoch=handshake.sequence_epoch,
+            local_features=handshake.local_features,
+            token_hash=identity.token_hash,
         )
         async with self._handshakes:
             try:

@@ -13,6 +13,7 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import AsyncTestClient
 from litestar.testing.websocket_test_session import WebSocketTestSession
 
+from common.live_signing import LIVE_KEY_QUERY, sign_live_payload
 from tests.api.conftest import SignedIn
 
 pytestmark = pytest.mark.db
@@ -30,9 +31,19 @@ def _subscribe_when_listening(ws: WebSocketTestSession, message: dict[str, Any])
         time.sleep(0.1)
 
 
+def live_key(dsn: str) -> bytes:
+    """The collector's signing key, as only the services' role can read it."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(LIVE_KEY_QUERY).fetchone()
+    assert row is not None
+    return bytes(row[0])
+
+
 def _notify(dsn: str, payload: dict[str, Any]) -> None:
+    """What the collector sends after a commit: the summary, signed."""
+    signed = sign_live_payload(live_key(dsn), json.dumps(payload).encode())
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SELECT pg_notify('tidewatch_live', %s)", (json.dumps(payload),))
+        conn.execute("SELECT pg_notify('tidewatch_live', %s)", (signed,))
 
 
 async def test_subscribers_get_only_their_vps(client: Client, db_dsn: str, viewer: SignedIn) -> None:
