@@ -31,6 +31,10 @@ class RawAnswer:
     events: list[str] = field(default_factory=list)
 
 
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def raw_agent_call(port: int, token: str, body: list[bytes], *, within_s: float = 20.0) -> RawAnswer:
     """Send ``body`` as DATA frames, the last with END_STREAM; wait for the grpc-status."""
     answer = RawAnswer()
@@ -64,10 +68,10 @@ def raw_agent_call(port: int, token: str, body: list[bytes], *, within_s: float 
             for event in conn.receive_data(data):
                 answer.events.append(type(event).__name__)
                 if isinstance(event, (h2.events.ResponseReceived, h2.events.TrailersReceived)):
-                    headers = dict(event.headers)
+                    headers = {_text(k): _text(v) for k, v in event.headers or ()}
                     if "grpc-status" in headers:
                         answer.status = int(headers["grpc-status"])
-                        answer.message = str(headers.get("grpc-message", ""))
+                        answer.message = headers.get("grpc-message", "")
                 elif isinstance(event, h2.events.DataReceived):
                     answer.data_frames += 1
                     conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
