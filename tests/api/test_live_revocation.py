@@ -115,7 +115,7 @@ async def test_a_role_change_closes_the_socket_with_its_own_code(
         assert response.status_code == 200, response.text
 
     await _assert_change_closes_socket(
-        other_instance, operator, demote, WS_ROLE_CHANGED, "role changed to viewer"
+        other_instance, operator, demote, WS_ROLE_CHANGED, ("role changed to viewer",)
     )
 
 
