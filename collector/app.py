@@ -55,6 +55,7 @@ class CollectorApp:
         self.maintenance = Maintenance(self.pool, timedelta(seconds=settings.rollup_late_window_s))
         self._tasks: list[asyncio.Task[None]] = []
         self._server: grpc.aio.Server | None = None
+        self.service: AgentStreamService | None = None
         self.port = 0
 
     async def _raw_retention_s(self) -> float:
@@ -75,7 +76,7 @@ class CollectorApp:
 
     async def start(self) -> int:
         await self.pool.open(wait=False)
-        service = AgentStreamService(
+        self.service = service = AgentStreamService(
             self.settings,
             AgentAuthenticator(self.pool),
             self.registry,

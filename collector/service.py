@@ -23,6 +23,7 @@ from collector import metrics
 from collector.auth import AgentAuthenticator, AuthFailure
 from collector.commands import CommandRelay
 from collector.ingest import AckResult, IngestWriter, Outcome, QueueFull
+from collector.peer_limits import StreamsPerIp, peer_ip
 from collector.rows import TimeRules, convert_batch
 from collector.sessions import AgentSession, SessionRegistry
 from collector.validation import InvalidBatch
@@ -84,6 +85,7 @@ class AgentStreamService:
         # reconnect storm they queue here rather than time out on the pool, and leave
         # connections to the flushers.
         self._handshakes = asyncio.Semaphore(max(1, settings.pool_max_size - 2))
+        self.unestablished = StreamsPerIp(settings.unestablished_streams_per_ip)
 
     def _time_rules(self) -> TimeRules:
         return TimeRules(
@@ -104,6 +106,63 @@ class AgentStreamService:
         requests: AsyncIterator[agent_pb2.MessageToServer | _Malformed],
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> None:
+        ip = peer_ip(context.peer())
+        if not self.unestablished.acquire(ip):
+            log.warning(
+                "refused a stream from %s: %d already waiting to hand-shake", ip, self.unestablished.limit
+            )
+            await self._abort(
+                context,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"too many streams from {ip} not yet established (limit {self.unestablished.limit});"
+                " retry later",
+            )
+        try:
+            session = await self._establish(requests, context)
+        finally:
+            self.unestablished.release(ip)
+        vps_id = session.vps_id
+
+        writer = _CallWriter(context, session, self._settings.heartbeat_interval_s)
+        writing = asyncio.create_task(writer.run(), name=f"agent-{vps_id}-writer")
+        reader = asyncio.create_task(self._read_loop(session, requests), name=f"agent-{vps_id}-reader")
+        cut = asyncio.create_task(session.cut_event.wait())
+        ending: tuple[grpc.StatusCode, str] | None = None
+        failure: BaseException | None = None
+        try:
+            done, _ = await asyncio.wait({reader, writing, cut}, return_when=asyncio.FIRST_COMPLETED)
+            if cut in done:
+                ending = (session.cut_code, session.cut_reason or "stream closed by the server")
+            elif reader in done:
+                error = reader.exception()
+                if error is None:
+                    ending = (grpc.StatusCode.INVALID_ARGUMENT, _ENDED_EARLY + "; agents keep it open")
+                elif isinstance(error, _StreamError):
+                    ending = (error.code, error.detail)
+                else:
+                    failure = error
+                if ending is not None:
+                    log.warning("vps %d: %s", vps_id, ending[1])
+            # The writer ends only when the call is gone: there is no one to tell.
+        finally:
+            for task in (reader, cut):
+                task.cancel()
+            # The status goes out only after the last write has left: see _CallWriter.
+            await writer.stop(writing)
+            await asyncio.gather(reader, cut, return_exceptions=True)
+            await self._registry.close(session)
+            log.info("vps %d disconnected", vps_id)
+        if failure is not None:
+            raise failure
+        if ending is not None:
+            await self._abort(context, *ending)
+
+    async def _establish(
+        self,
+        requests: AsyncIterator[agent_pb2.MessageToServer | _Malformed],
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> AgentSession:
+        """Authenticate, take the handshake, register the session and queue its ack."""
         metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
         try:
             async with self._handshakes:
@@ -175,39 +234,7 @@ class AgentStreamService:
             except (psycopg.OperationalError, PoolTimeout) as exc:
                 log.warning("vps %d: pending commands wait for the database: %s", vps_id, str(exc).strip())
 
-        writer = _CallWriter(context, session, self._settings.heartbeat_interval_s)
-        writing = asyncio.create_task(writer.run(), name=f"agent-{vps_id}-writer")
-        reader = asyncio.create_task(self._read_loop(session, requests), name=f"agent-{vps_id}-reader")
-        cut = asyncio.create_task(session.cut_event.wait())
-        ending: tuple[grpc.StatusCode, str] | None = None
-        failure: BaseException | None = None
-        try:
-            done, _ = await asyncio.wait({reader, writing, cut}, return_when=asyncio.FIRST_COMPLETED)
-            if cut in done:
-                ending = (session.cut_code, session.cut_reason or "stream closed by the server")
-            elif reader in done:
-                error = reader.exception()
-                if error is None:
-                    ending = (grpc.StatusCode.INVALID_ARGUMENT, _ENDED_EARLY + "; agents keep it open")
-                elif isinstance(error, _StreamError):
-                    ending = (error.code, error.detail)
-                else:
-                    failure = error
-                if ending is not None:
-                    log.warning("vps %d: %s", vps_id, ending[1])
-            # The writer ends only when the call is gone: there is no one to tell.
-        finally:
-            for task in (reader, cut):
-                task.cancel()
-            # The status goes out only after the last write has left: see _CallWriter.
-            await writer.stop(writing)
-            await asyncio.gather(reader, cut, return_exceptions=True)
-            await self._registry.close(session)
-            log.info("vps %d disconnected", vps_id)
-        if failure is not None:
-            raise failure
-        if ending is not None:
-            await self._abort(context, *ending)
+        return session
 
     async def _read_loop(
         self, session: AgentSession, requests: AsyncIterator[agent_pb2.MessageToServer | _Malformed]
