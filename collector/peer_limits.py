@@ -26,7 +26,13 @@ def peer_ip(peer: str) -> str:
 class StreamsPerIp:
     def __init__(self, limit: int) -> None:
         self.limit = limit
+        self.refused = 0
         self._counts: Counter[str] = Counter()
+
+    def refuse(self) -> int:
+        """Count one refusal; returns the running total."""
+        self.refused += 1
+        return self.refused
 
     def acquire(self, ip: str) -> bool:
         if self._counts[ip] >= self.limit:

@@ -108,9 +108,13 @@ class AgentStreamService:
     ) -> None:
         ip = peer_ip(context.peer())
         if not self.unestablished.acquire(ip):
-            log.warning(
-                "refused a stream from %s: %d already waiting to hand-shake", ip, self.unestablished.limit
-            )
+            if self.unestablished.refuse() & (self.unestablished.refused - 1) == 0:  # 1st, 2nd, 4th…
+                log.warning(
+                    "refused %d stream(s) over the per-IP limit of %d; latest from %s",
+                    self.unestablished.refused,
+                    self.unestablished.limit,
+                    ip,
+                )
             await self._abort(
                 context,
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
