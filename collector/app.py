@@ -22,9 +22,9 @@ from collector.maintenance import Maintenance
 from collector.server import build_server
 from collector.service import AgentStreamService
 from collector.sessions import SessionRegistry
+from common.channels import AGENT_CONFIG_CHANNEL, COMMANDS_CHANNEL, TOKEN_ROTATED_CHANNEL
 from common.db_limits import connect_kwargs
 from common.settings import CollectorSettings
-from proto import agent_pb2
 
 __all__ = ["CollectorApp"]
 
@@ -52,6 +52,7 @@ class CollectorApp:
         self.maintenance = Maintenance(self.pool, timedelta(seconds=settings.rollup_late_window_s))
         self._tasks: list[asyncio.Task[None]] = []
         self._server: grpc.aio.Server | None = None
+        self.service: AgentStreamService | None = None
         self.port = 0
 
     async def _raw_retention_s(self) -> float:
@@ -72,7 +73,7 @@ class CollectorApp:
 
     async def start(self) -> int:
         await self.pool.open(wait=False)
-        service = AgentStreamService(
+        self.service = service = AgentStreamService(
             self.settings,
             AgentAuthenticator(self.db),
             self.registry,
@@ -85,9 +86,9 @@ class CollectorApp:
         listener = NotificationListener(
             make_conninfo(self._dsn, **connect_kwargs(self._dsn, self.settings.db_connect_timeout_s)),
             {
-                "tidewatch_commands": self._on_command_notify,
-                "tidewatch_token_rotated": self._on_token_rotated,
-                "tidewatch_agent_config": self._on_agent_config,
+                COMMANDS_CHANNEL: self._on_command_notify,
+                TOKEN_ROTATED_CHANNEL: self._on_token_rotated,
+                AGENT_CONFIG_CHANNEL: self._on_agent_config,
             },
             on_reconnect=self._catch_up,
         )
@@ -127,28 +128,10 @@ class CollectorApp:
     async def _catch_up(self) -> None:
         """Do what NOTIFYs missed while the listener was (re)connecting would have done."""
         await self.commands.dispatch_pending()
-        held = self.registry.held_vps_ids()
-        if not held:
-            return
-        async with self.db.connection("catch-up") as conn:
-            current = {
-                vps_id: rotated
-                for vps_id, rotated in await (
-                    await conn.execute(
-                        "SELECT id, token_rotated_at > connected_at FROM vps WHERE id = ANY(%s)", (held,)
-                    )
-                ).fetchall()
-            }
-        for vps_id in held:
-            session = self.registry.get(vps_id)
-            if session is None:
-                continue
-            if vps_id not in current:
-                session.cut("this VPS was deleted")
-            elif current[vps_id]:
-                session.cut("agent token rotated; reconnect with the new token")
-            else:
-                session.send(agent_pb2.MessageToAgent(agent_config=await self.registry.load_config(session)))
+        await self.registry.recheck_tokens(self.registry.held_vps_ids())
+        for session in self.registry.all():
+            if not session.cut_event.is_set():
+                await self.registry.push_config_if_changed(session)
 
     async def _dispatch_safety_net(self) -> None:
         # NOTIFYs sent while the listener was reconnecting are lost; poll as well.
@@ -156,28 +139,31 @@ class CollectorApp:
             await asyncio.sleep(SAFETY_NET_DISPATCH_S)
             try:
                 await self.commands.dispatch_pending()
+                await self.registry.recheck_tokens(self.registry.held_vps_ids())
             except Exception as exc:
-                log.debug("command dispatch poll failed: %s", exc)
+                log.debug("command dispatch / token poll failed: %s", exc)
+
+    # Each handler takes its payload as a hint and re-reads the truth: any role may NOTIFY.
 
     async def _on_command_notify(self, payload: str) -> None:
         if payload.isdigit():
-            await self.commands.dispatch_pending([int(payload)])
+            await self.commands.dispatch_pending([int(payload)])  # only rows really pending
 
     async def _on_token_rotated(self, payload: str) -> None:
-        if payload.isdigit() and (session := self.registry.get(int(payload))) is not None:
-            log.info("vps %s: agent token rotated; closing its stream", payload)
-            session.cut("agent token rotated; reconnect with the new token")
+        if payload.isdigit():
+            await self.registry.recheck_tokens([int(payload)])
 
     async def _on_agent_config(self, payload: str) -> None:
         vps_ids = [int(payload)] if payload.isdigit() else []
         if payload == "*":
             vps_ids = self.registry.held_vps_ids()
         for vps_id in vps_ids:
-            if (session := self.registry.get(vps_id)) is not None:
-                config = await self.registry.load_config(session)
-                session.send(agent_pb2.MessageToAgent(agent_config=config))
+            if (
+                session := self.registry.get(vps_id)
+            ) is not None and await self.registry.push_config_if_changed(session):
+                assert session.config is not None
                 log.info(
                     "vps %d: pushed agent config %s",
                     vps_id,
-                    json.dumps({"snapshot_interval_ms": config.snapshot_interval_ms}),
+                    json.dumps({"snapshot_interval_ms": session.config.snapshot_interval_ms}),
                 )

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from typing import NamedTuple
 
 from collector.database import Database
 from common.tokens import AGENT_TOKEN_PREFIX, parse_token, verify_token
 
-__all__ = ["AgentAuthenticator", "AuthFailure"]
+__all__ = ["AgentAuthenticator", "AgentIdentity", "AuthFailure"]
 
 log = logging.getLogger("tidewatch.collector.auth")
 
@@ -24,14 +25,25 @@ class AuthFailure(Exception):
     """The token is missing, malformed, unknown or wrong; the message is safe to return."""
 
 
+class AgentIdentity(NamedTuple):
+    """Who a stream authenticated as: the VPS, and the stored hash its token matched.
+
+    The hash is kept with the held stream, so a hint that the token rotated can be
+    checked against the vps row instead of believed.
+    """
+
+    vps_id: int
+    token_hash: str
+
+
 class AgentAuthenticator:
     def __init__(self, db: Database) -> None:
         # Its query limit answers UNAVAILABLE well inside the agent's handshake timeout.
         self._db = db
         self._verified: dict[tuple[str, str], int] = {}
 
-    async def authenticate(self, authorization: str | None) -> int:
-        """The VPS id for an ``authorization: Bearer <token>`` value, or AuthFailure."""
+    async def authenticate(self, authorization: str | None) -> AgentIdentity:
+        """The identity for an ``authorization: Bearer <token>`` value, or AuthFailure."""
         if not authorization:
             raise AuthFailure("missing 'authorization: Bearer <agent token>' metadata")
         scheme, _, token = authorization.partition(" ")
@@ -46,14 +58,17 @@ class AgentAuthenticator:
                 await conn.execute("SELECT id, agent_token_hash FROM vps WHERE agent_key_id = %s", (key_id,))
             ).fetchone()
         if row is None:
-            raise AuthFailure("unknown agent token; create the VPS in Tidewatch and use its token")
+            raise AuthFailure(
+                "unknown agent token: no VPS in Tidewatch has it (was this VPS removed?);"
+                " create the VPS in Tidewatch and reinstall the agent with its token"
+            )
         vps_id, token_hash = int(row[0]), str(row[1])
         cache_key = (hashlib.sha256(token.encode()).hexdigest(), token_hash)
         if self._verified.get(cache_key) == vps_id:
-            return vps_id
+            return AgentIdentity(vps_id, token_hash)
         if not await asyncio.to_thread(verify_token, token_hash, token):
             raise AuthFailure("wrong agent token (was it rotated?)")
         if len(self._verified) > 100_000:
             self._verified.clear()
         self._verified[cache_key] = vps_id
-        return vps_id
+        return AgentIdentity(vps_id, token_hash)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import deque
@@ -37,8 +36,8 @@ from collector import metrics, tables
 from collector.containers import ContainerCache, write_containers
 from collector.database import Database
 from collector.late_data import TimeRange, merge_ranges
+from collector.live_notify import LiveNotifier
 from collector.rows import ConvertedBatch
-from common.api_models import LIVE_CHANNEL
 from common.backoff import Backoff
 
 __all__ = ["AckResult", "IngestWriter", "Outcome", "QueueFull"]
@@ -105,6 +104,7 @@ class IngestWriter:
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._containers = ContainerCache()
+        self._live = LiveNotifier()
 
     @property
     def queued_rows(self) -> int:
@@ -350,7 +350,4 @@ class IngestWriter:
             ):
                 latest[b.vps_id] = live
         if latest:
-            await cur.execute(
-                "SELECT pg_notify(%s, p) FROM unnest(%s::text[]) AS p",
-                (LIVE_CHANNEL, [json.dumps(v, separators=(",", ":")) for v in latest.values()]),
-            )
+            await self._live.notify(cur, latest.values())

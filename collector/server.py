@@ -45,10 +45,16 @@ def build_server(settings: CollectorSettings, service: AgentStreamService) -> tu
         options=[
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
+            # Ping every agent every 30 s; a peer that does not answer within 10 s is gone.
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.keepalive_timeout_ms", 10_000),
+            # Peers may ping at most every 10 s; after 2 strikes the server sends GOAWAY.
             ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+            ("grpc.http2.max_ping_strikes", 2),
             ("grpc.keepalive_permit_without_calls", 1),
+            # A connection without calls is closed: no one holds a socket for free.
+            ("grpc.max_connection_idle_ms", int(settings.connection_idle_s * 1000)),
+            ("grpc.server_handshake_timeout_ms", int(settings.connection_handshake_s * 1000)),
         ],
     )
     handler = grpc.method_handlers_generic_handler(

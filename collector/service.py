@@ -24,6 +24,7 @@ from collector.agent_clock import now_ms
 from collector.auth import AgentAuthenticator, AuthFailure
 from collector.commands import CommandRelay
 from collector.ingest import AckResult, IngestWriter, Outcome, QueueFull
+from collector.peer_limits import StreamsPerIp, peer_ip
 from collector.rows import TimeRules, clock_rules, convert_batch
 from collector.sessions import AgentSession, SessionRegistry
 from collector.validation import InvalidBatch
@@ -36,6 +37,9 @@ log = logging.getLogger("tidewatch.collector.service")
 
 HANDSHAKE_TIMEOUT_S = 15.0
 _PROBE_REPLY_OUTBOX_MAX = 64
+# How long an ending stream waits for its last write before sending the status.
+WRITE_DRAIN_S = 5.0
+_ENDED_EARLY = "the request stream ended (half-closed, or a message cut short)"
 BATCH_PAYLOADS = frozenset({"performance_batch", "docker_batch", "generic_metrics_batch"})
 _ACK_OUTCOMES = {
     Outcome.STORED: agent_pb2.BatchAck.OUTCOME_STORED,
@@ -83,6 +87,7 @@ class AgentStreamService:
         # reconnect storm they queue here rather than time out on the pool, and leave
         # connections to the flushers.
         self._handshakes = asyncio.Semaphore(max(1, settings.pool_max_size - 2))
+        self.unestablished = StreamsPerIp(settings.unestablished_streams_per_ip)
 
     def _time_rules(self) -> TimeRules:
         return TimeRules(
@@ -103,10 +108,71 @@ class AgentStreamService:
         requests: AsyncIterator[agent_pb2.MessageToServer | _Malformed],
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> None:
+        ip = peer_ip(context.peer())
+        if not self.unestablished.acquire(ip):
+            if self.unestablished.refuse() & (self.unestablished.refused - 1) == 0:  # 1st, 2nd, 4th…
+                log.warning(
+                    "refused %d stream(s) over the per-IP limit of %d; latest from %s",
+                    self.unestablished.refused,
+                    self.unestablished.limit,
+                    ip,
+                )
+            await self._abort(
+                context,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"too many streams from {ip} not yet established (limit {self.unestablished.limit});"
+                " retry later",
+            )
+        try:
+            session = await self._establish(requests, context)
+        finally:
+            self.unestablished.release(ip)
+        vps_id = session.vps_id
+
+        writer = _CallWriter(context, session, self._settings.heartbeat_interval_s)
+        writing = asyncio.create_task(writer.run(), name=f"agent-{vps_id}-writer")
+        reader = asyncio.create_task(self._read_loop(session, requests), name=f"agent-{vps_id}-reader")
+        cut = asyncio.create_task(session.cut_event.wait())
+        ending: tuple[grpc.StatusCode, str] | None = None
+        failure: BaseException | None = None
+        try:
+            done, _ = await asyncio.wait({reader, writing, cut}, return_when=asyncio.FIRST_COMPLETED)
+            if cut in done:
+                ending = (session.cut_code, session.cut_reason or "stream closed by the server")
+            elif reader in done:
+                error = reader.exception()
+                if error is None:
+                    ending = (grpc.StatusCode.INVALID_ARGUMENT, _ENDED_EARLY + "; agents keep it open")
+                elif isinstance(error, _StreamError):
+                    ending = (error.code, error.detail)
+                else:
+                    failure = error
+                if ending is not None:
+                    log.warning("vps %d: %s", vps_id, ending[1])
+            # The writer ends only when the call is gone: there is no one to tell.
+        finally:
+            for task in (reader, cut):
+                task.cancel()
+            # The status goes out only after the last write has left: see _CallWriter.
+            await writer.stop(writing)
+            await asyncio.gather(reader, cut, return_exceptions=True)
+            await self._registry.close(session)
+            log.info("vps %d disconnected", vps_id)
+        if failure is not None:
+            raise failure
+        if ending is not None:
+            await self._abort(context, *ending)
+
+    async def _establish(
+        self,
+        requests: AsyncIterator[agent_pb2.MessageToServer | _Malformed],
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> AgentSession:
+        """Authenticate, take the handshake, register the session and queue its ack."""
         metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
         try:
             async with self._handshakes:
-                vps_id = await self._auth.authenticate(metadata.get("authorization"))
+                identity = await self._auth.authenticate(metadata.get("authorization"))
         except AuthFailure as exc:
             log.warning("refused agent from %s: %s", context.peer(), exc)
             await self._abort(context, grpc.StatusCode.UNAUTHENTICATED, str(exc))
@@ -118,8 +184,14 @@ class AgentStreamService:
 
         try:
             first = await asyncio.wait_for(anext(requests), HANDSHAKE_TIMEOUT_S)
-        except (TimeoutError, StopAsyncIteration):
+        except TimeoutError:
             await self._abort(context, grpc.StatusCode.DEADLINE_EXCEEDED, "no agent_handshake received")
+        except StopAsyncIteration:
+            # gRPC ends the request side the same way for a clean half-close and for a
+            # message cut short by END_STREAM: either way the agent sent no handshake.
+            await self._abort(
+                context, grpc.StatusCode.INVALID_ARGUMENT, _ENDED_EARLY + " before agent_handshake"
+            )
         first_received_ms = now_ms()
         if isinstance(first, _Malformed):
             await self._abort(
@@ -131,8 +203,12 @@ class AgentStreamService:
             )
 
         handshake = first.agent_handshake
+        vps_id = identity.vps_id
         session = AgentSession(
-            vps_id=vps_id, epoch=handshake.sequence_epoch, local_features=handshake.local_features
+            vps_id=vps_id,
+            epoch=handshake.sequence_epoch,
+            local_features=handshake.local_features,
+            token_hash=identity.token_hash,
         )
         session.clock.from_handshake(handshake, first_received_ms)
         async with self._handshakes:
@@ -167,41 +243,7 @@ class AgentStreamService:
             except (psycopg.OperationalError, PoolTimeout) as exc:
                 log.warning("vps %d: pending commands wait for the database: %s", vps_id, str(exc).strip())
 
-        writer = asyncio.create_task(self._write_loop(session, context), name=f"agent-{vps_id}-writer")
-        reader = asyncio.create_task(self._read_loop(session, requests), name=f"agent-{vps_id}-reader")
-        cut = asyncio.create_task(session.cut_event.wait())
-        try:
-            done, _ = await asyncio.wait({reader, writer, cut}, return_when=asyncio.FIRST_COMPLETED)
-            if cut in done:
-                await self._abort(
-                    context, grpc.StatusCode.ABORTED, session.cut_reason or "stream closed by the server"
-                )
-            if reader in done and (error := reader.exception()) is not None:
-                if isinstance(error, _StreamError):
-                    log.warning("vps %d: %s", vps_id, error.detail)
-                    await self._abort(context, error.code, error.detail)
-                raise error
-        finally:
-            for task in (reader, writer, cut):
-                task.cancel()
-            await asyncio.gather(reader, writer, cut, return_exceptions=True)
-            await self._registry.close(session)
-            log.info("vps %d disconnected", vps_id)
-
-    async def _write_loop(self, session: AgentSession, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        interval = self._settings.heartbeat_interval_s
-        while True:
-            try:
-                message = await asyncio.wait_for(session.outbox.get(), interval)
-            except TimeoutError:
-                message = agent_pb2.MessageToAgent(heartbeat_request=agent_pb2.HeartbeatRequest())
-            # The agent times its clock against these: stamp them as late as possible.
-            kind = message.WhichOneof("payload")
-            if kind == "heartbeat_request":
-                message.heartbeat_request.server_time_unix_ms = now_ms()
-            elif kind == "server_handshake_ack":
-                message.server_handshake_ack.server_time_unix_ms = now_ms()
-            await context.write(message)
+        return session
 
     async def _read_loop(
         self, session: AgentSession, requests: AsyncIterator[agent_pb2.MessageToServer | _Malformed]
@@ -278,6 +320,50 @@ class AgentStreamService:
             raise _backpressure(exc) from None
         sequence = converted.sequence
         future.add_done_callback(lambda f: self._acknowledge(session, sequence, f.result()))
+
+
+class _CallWriter:
+    """The only writer of one call: acks, commands, config and heartbeat requests.
+
+    grpc.aio marks initial metadata as sent only when the first write completes.
+    A status sent while a write is still in flight asks for initial metadata again,
+    core refuses the batch (GRPC_CALL_ERROR_TOO_MANY_OPERATIONS) and the agent never
+    gets a status. So a write is never interrupted: :meth:`stop` cancels the loop
+    between writes and waits for the write in flight, and only then may the
+    handler end the call.
+    """
+
+    def __init__(
+        self, context: grpc.aio.ServicerContext[Any, Any], session: AgentSession, heartbeat_s: float
+    ) -> None:
+        self._context = context
+        self._session = session
+        self._heartbeat_s = heartbeat_s
+        self._in_flight: asyncio.Future[None] | None = None
+
+    async def run(self) -> None:
+        while True:
+            try:
+                message = await asyncio.wait_for(self._session.outbox.get(), self._heartbeat_s)
+            except TimeoutError:
+                message = agent_pb2.MessageToAgent(heartbeat_request=agent_pb2.HeartbeatRequest())
+            # The agent times its clock against these: stamp them as late as possible.
+            kind = message.WhichOneof("payload")
+            if kind == "heartbeat_request":
+                message.heartbeat_request.server_time_unix_ms = now_ms()
+            elif kind == "server_handshake_ack":
+                message.server_handshake_ack.server_time_unix_ms = now_ms()
+            self._in_flight = asyncio.ensure_future(self._context.write(message))
+            await asyncio.shield(self._in_flight)
+
+    async def stop(self, task: asyncio.Task[None]) -> None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        if self._in_flight is not None and not self._in_flight.done():
+            # Bounded: a peer that stopped reading can hold a write forever.
+            await asyncio.wait({self._in_flight}, timeout=WRITE_DRAIN_S)
+        if self._in_flight is not None and self._in_flight.done() and not self._in_flight.cancelled():
+            self._in_flight.exception()  # retrieved: a failed write is the call ending, not news
 
 
 class _StreamError(Exception):

@@ -16,6 +16,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import grpc
+
 from collector import metrics
 from collector.agent_clock import AgentClock, RejectionTally, record_agent_health
 from collector.database import Database
@@ -24,7 +26,7 @@ from common.epoch import YEAR_10000_MS
 from common.settings import CollectorSettings
 from proto import agent_pb2
 
-__all__ = ["AgentSession", "SessionRegistry", "effective_config"]
+__all__ = ["TOKEN_ROTATED", "VPS_REMOVED", "AgentSession", "SessionRegistry", "effective_config"]
 
 log = logging.getLogger("tidewatch.collector.sessions")
 
@@ -44,14 +46,23 @@ def _text(value: str, limit: int) -> str:
     return value.replace("\x00", "")[:limit]
 
 
+VPS_REMOVED = "this VPS was removed from Tidewatch; reinstall the agent with a new token"
+TOKEN_ROTATED = "agent token rotated; reconnect with the new token"
+
+
 @dataclass(eq=False)
 class AgentSession:
     vps_id: int
     epoch: int
     local_features: agent_pb2.FeatureSwitches
+    # The stored hash the stream's token matched when it connected.
+    token_hash: str = ""
+    # The config last sent to the agent: a config hint that changes nothing sends nothing.
+    config: agent_pb2.AgentConfig | None = None
     stream_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     outbox: asyncio.Queue[agent_pb2.MessageToAgent] = field(default_factory=asyncio.Queue)
     cut_reason: str | None = None
+    cut_code: grpc.StatusCode = grpc.StatusCode.ABORTED
     cut_event: asyncio.Event = field(default_factory=asyncio.Event)
     heard_at: float = field(default_factory=time.time)
     clock: AgentClock = field(default_factory=AgentClock)
@@ -59,8 +70,9 @@ class AgentSession:
     def send(self, message: agent_pb2.MessageToAgent) -> None:
         self.outbox.put_nowait(message)
 
-    def cut(self, reason: str) -> None:
+    def cut(self, reason: str, code: grpc.StatusCode = grpc.StatusCode.ABORTED) -> None:
         self.cut_reason = reason
+        self.cut_code = code
         self.cut_event.set()
 
 
@@ -168,7 +180,8 @@ class SessionRegistry:
         # and config pushed to the session must follow the ack, or the agent drops the stream.
         self._sessions[session.vps_id] = session
         metrics.AGENTS_CONNECTED.set(len(self._sessions))
-        return effective_config(self._settings, overrides or {}, session.local_features)
+        session.config = effective_config(self._settings, overrides or {}, session.local_features)
+        return session.config
 
     def heard_from(self, session: AgentSession) -> None:
         session.heard_at = time.time()
@@ -210,6 +223,46 @@ class SessionRegistry:
                 await conn.execute("SELECT agent_config FROM vps WHERE id = %s", (session.vps_id,))
             ).fetchone()
         return effective_config(self._settings, (row[0] if row else None) or {}, session.local_features)
+
+    async def push_config_if_changed(self, session: AgentSession) -> bool:
+        """Re-read the VPS's config and send it only if it differs from what the agent has."""
+        config = await self.load_config(session)
+        if config == session.config:
+            return False
+        session.config = config
+        session.send(agent_pb2.MessageToAgent(agent_config=config))
+        return True
+
+    async def recheck_tokens(self, vps_ids: list[int]) -> int:
+        """Cut held streams whose VPS is gone or whose token no longer matches; return how many.
+
+        The truth is the vps row, not whatever told us to look: a forged hint finds the
+        stored hash unchanged and cuts nothing.
+        """
+        held = [s for v in vps_ids if (s := self._sessions.get(v)) is not None]
+        if not held:
+            return 0
+        async with self._db.connection("token check") as conn:
+            stored = dict(
+                await (
+                    await conn.execute(
+                        "SELECT id, agent_token_hash FROM vps WHERE id = ANY(%s)", ([s.vps_id for s in held],)
+                    )
+                ).fetchall()
+            )
+        cut = 0
+        for session in held:
+            if self._sessions.get(session.vps_id) is not session:
+                continue  # replaced meanwhile by a stream that authenticated afresh
+            if session.vps_id not in stored:
+                log.info("vps %d was removed; closing its stream", session.vps_id)
+                session.cut(VPS_REMOVED, grpc.StatusCode.NOT_FOUND)
+                cut += 1
+            elif stored[session.vps_id] != session.token_hash:
+                log.info("vps %d: agent token rotated; closing its stream", session.vps_id)
+                session.cut(TOKEN_ROTATED, grpc.StatusCode.ABORTED)
+                cut += 1
+        return cut
 
     async def housekeeping_once(self) -> None:
         """Write last_seen for agents heard from, then mark silent ones offline fleet-wide."""

@@ -71,6 +71,14 @@ class CollectorSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True)
     maintenance_interval_s: float = 60.0
     rollup_late_window_s: float = 180.0
     max_future_skew_s: float = 300.0
+    # Connection limits for the gRPC port (docs/security.md, "Threat model: gRPC peers").
+    # A connection with no call open for this long is closed (GOAWAY); agents hold a call.
+    connection_idle_s: float = 300.0
+    # A TCP connection must finish its TLS / HTTP/2 handshake within this.
+    connection_handshake_s: float = 10.0
+    # Streams per peer IP that have not finished their agent handshake yet; more are
+    # refused with RESOURCE_EXHAUSTED. Established agents do not count.
+    unestablished_streams_per_ip: int = 16
     # Fleet-wide agent settings pushed at connect; 0 leaves each agent's own
     # value. Per-VPS overrides (vps.agent_config) win over these.
     snapshot_interval_ms: int = 0

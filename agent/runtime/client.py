@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections import deque
 from collections.abc import Callable
@@ -28,6 +29,10 @@ _AUTH_CODES = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIE
 
 class AuthenticationFailed(Exception):
     """The collector refused this agent's token."""
+
+
+# The collector ends a stream with NOT_FOUND when its VPS was removed from Tidewatch.
+_REMOVED_CODE = grpc.StatusCode.NOT_FOUND
 
 
 class StreamClient:
@@ -58,6 +63,7 @@ class StreamClient:
         control_queue_max: int = 1024,
         channel_factory: Callable[[], grpc.aio.Channel] | None = None,
         clock: ClockEstimator | None = None,
+        removed_retry_s: float = 600.0,
     ) -> None:
         self._server = server
         self._store = store
@@ -76,6 +82,9 @@ class StreamClient:
         self._control: deque[agent_pb2.MessageToServer] = deque()
         self._control_max = control_queue_max
         self._channel_factory = channel_factory or (lambda: open_channel(server, tls))
+        # Once told the VPS was removed, only a reinstall helps: look again rarely.
+        self._removed_retry_s = removed_retry_s
+        self._removed = False
         self._wakeup = asyncio.Event()
         self._session: Session | None = None
         self.connected = False
@@ -148,22 +157,31 @@ class StreamClient:
                 await self._connect_once()  # only ever ends by raising
             except AuthenticationFailed as exc:
                 backoff = self._auth_backoff
-                log.error(
-                    "collector %s refused this agent's token (%s). Check server.token or "
-                    "server.token_file in the agent config (or TIDEWATCH_AGENT_TOKEN): it must "
-                    "be the agent key issued for this VPS. Fix it and restart the agent "
-                    "(systemctl restart tidewatch-agent); retrying slowly meanwhile.",
-                    self._server.address,
-                    exc,
-                )
+                if not self._removed:
+                    log.error(
+                        "collector %s refused this agent's token (%s). Check server.token or "
+                        "server.token_file in the agent config (or TIDEWATCH_AGENT_TOKEN): it must "
+                        "be the agent key issued for this VPS. Fix it and restart the agent "
+                        "(systemctl restart tidewatch-agent); retrying slowly meanwhile.",
+                        self._server.address,
+                        exc,
+                    )
             except grpc.aio.AioRpcError as exc:
-                log.warning(
-                    "stream to %s failed: %s %s",
-                    self._server.address,
-                    exc.code().name,
-                    exc.details() or "",
-                )
-            except (SessionEnded, OSError) as exc:
+                if exc.code() == _REMOVED_CODE:
+                    self._removed = True
+                else:
+                    log.warning(
+                        "stream to %s failed: %s %s",
+                        self._server.address,
+                        exc.code().name,
+                        exc.details() or "",
+                    )
+            except SessionEnded as exc:
+                if exc.code == _REMOVED_CODE:
+                    self._removed = True
+                else:
+                    log.warning("stream to %s ended: %s", self._server.address, exc)
+            except OSError as exc:
                 log.warning("stream to %s ended: %s", self._server.address, exc)
             except Exception:
                 # Whatever it was, the agent keeps trying: a bug here must not
@@ -171,6 +189,17 @@ class StreamClient:
                 log.exception("unexpected error on the stream to %s", self._server.address)
             finally:
                 self._disconnected()
+            if self._removed:
+                delay = self._removed_retry_s * random.uniform(0.8, 1.0)
+                log.error(
+                    "this VPS was removed from Tidewatch (collector %s). Add it again in Tidewatch "
+                    "and reinstall the agent with the new token, or uninstall the agent; "
+                    "trying again in %.0f s.",
+                    self._server.address,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                continue
             if self.stable_since(started):
                 self._backoff.reset()
             delay = backoff.next_delay()
@@ -230,6 +259,7 @@ class StreamClient:
                     estimate.rtt_ms,
                 )
                 self._auth_backoff.reset()
+                self._removed = False
                 await self._session.run()
             finally:
                 call.cancel()

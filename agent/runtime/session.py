@@ -24,7 +24,11 @@ _Outcome = agent_pb2.BatchAck.Outcome
 
 
 class SessionEnded(Exception):
-    """The stream ended or broke the protocol."""
+    """The stream ended or broke the protocol; ``code`` is the call's status, when it had one."""
+
+    def __init__(self, message: str, code: grpc.StatusCode | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Session:
@@ -129,7 +133,7 @@ class Session:
     async def _ended(self) -> SessionEnded:
         code = await self._call.code()
         details = await self._call.details()
-        return SessionEnded(f"collector ended the stream ({code.name}: {details or 'no details'})")
+        return SessionEnded(f"collector ended the stream ({code.name}: {details or 'no details'})", code)
 
     def _dispatch(self, message: agent_pb2.MessageToAgent) -> None:
         kind = message.WhichOneof("payload")

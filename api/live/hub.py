@@ -1,9 +1,13 @@
 """One LISTEN connection per API process, fanned out to WebSocket subscribers.
 
 The collector NOTIFYs ``tidewatch_live`` after each commit with a small JSON
-object. The hub reads its ``vps_id``, wraps it once as a ``sample`` message and
-hands the same bytes to every subscriber that wants that VPS. A slow client
-loses its oldest queued samples; it never slows the hub or other clients.
+object, signed (common.live_signing). The hub verifies the signature, reads the
+``vps_id``, wraps it once as a ``sample`` message and hands the same bytes to
+every subscriber that wants that VPS. A slow client loses its oldest queued
+samples; it never slows the hub or other clients.
+
+Any database role may NOTIFY: an unsigned or wrongly signed payload is dropped,
+and so is a genuine one replayed after a newer sample of the same VPS.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from psycopg import sql
 
 from common.api_models import LIVE_CHANNEL, LiveSampleHeader
 from common.backoff import Backoff
+from common.live_signing import LIVE_KEY_QUERY, verify_live_payload
 
 __all__ = ["LiveHub", "Subscriber"]
 
@@ -57,6 +62,9 @@ class LiveHub:
         self._channel = channel
         self._subscribers: set[Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
+        self._key: bytes | None = None
+        self._newest_ms: dict[int, int] = {}
+        self.refused = 0
         self.listening = asyncio.Event()
 
     async def start(self) -> None:
@@ -81,13 +89,20 @@ class LiveHub:
         self._subscribers.discard(subscriber)
 
     def publish(self, payload: str | bytes) -> None:
-        """Route one collector payload to the subscribers that want it."""
-        raw = payload.encode() if isinstance(payload, str) else payload
+        """Route one collector payload to the subscribers that want it, if it is genuine."""
+        raw = verify_live_payload(self._key, payload) if self._key is not None else None
+        if raw is None:
+            self._refuse("payload not signed by the collector")
+            return
         try:
             header = _header_decoder.decode(raw)
         except msgspec.DecodeError as exc:
-            log.warning("ignoring a malformed %s payload: %s", self._channel, exc)
+            self._refuse(f"malformed payload: {exc}")
             return
+        if header.time_ms <= self._newest_ms.get(header.vps_id, -(2**63)):
+            self._refuse(f"vps {header.vps_id}: not newer than the last sample (a replay?)")
+            return
+        self._newest_ms[header.vps_id] = header.time_ms
         targets = [s for s in self._subscribers if s.wants(header.vps_id)]
         if not targets:
             return
@@ -96,6 +111,11 @@ class LiveHub:
         for subscriber in targets:
             subscriber.offer(message)
 
+    def _refuse(self, why: str) -> None:
+        self.refused += 1
+        if self.refused & (self.refused - 1) == 0:  # 1st, 2nd, 4th…: a flood cannot flood the log
+            log.warning("dropped %d %s notification(s); latest: %s", self.refused, self._channel, why)
+
     async def _run(self) -> None:
         backoff = Backoff(base_s=RECONNECT_MIN_S, cap_s=RECONNECT_MAX_S)
         while True:
@@ -103,6 +123,10 @@ class LiveHub:
                 async with await psycopg.AsyncConnection.connect(
                     self._dsn, autocommit=True, application_name="tidewatch-api-live"
                 ) as conn:
+                    row = await (await conn.execute(LIVE_KEY_QUERY)).fetchone()
+                    if row is None:
+                        raise psycopg.ProgrammingError("no live_notify_hmac key: run tidewatch-migrate")
+                    self._key = bytes(row[0])
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
                     self.listening.set()
                     backoff.reset()

@@ -4,6 +4,11 @@ Authenticate with ``?token=`` or, to keep the token out of access logs, with
 a first message ``{"type": "auth", "token": "twu_…"}`` within 10 seconds.
 Then send ``{"type": "subscribe", "vps_ids": [1, 2]}`` (or ``"all": true``).
 An authentication failure closes the socket with code 4401.
+
+The token is checked against the database again every few seconds while the
+socket is open, on whichever API instance holds it: a revoked or expired token
+or a disabled user closes it with 4401, a changed role with 4409 (reconnect to
+go on with the new role).
 """
 
 from __future__ import annotations
@@ -34,13 +39,22 @@ from common.api_models import (
     LiveWelcome,
 )
 
-__all__ = ["WS_TRY_AGAIN_LATER", "WS_UNAUTHORIZED", "live_socket"]
+__all__ = ["REVALIDATE_S", "WS_ROLE_CHANGED", "WS_TRY_AGAIN_LATER", "WS_UNAUTHORIZED", "live_socket"]
 
 log = logging.getLogger("tidewatch.api.live")
 
 AUTH_TIMEOUT_S = 10.0
 WS_UNAUTHORIZED = 4401
 WS_TRY_AGAIN_LATER = 1013
+WS_ROLE_CHANGED = 4409
+# How often an open socket re-reads its token and user: revocation reaches every
+# instance through the database within this, whatever the session cache's TTL.
+REVALIDATE_S = 2.0
+_RECHECK = """
+SELECT u.role, u.disabled, t.expires_at IS NOT NULL AND t.expires_at <= now() AS expired
+FROM api_tokens t JOIN users u ON u.id = t.user_id
+WHERE t.id = %s
+"""
 _decoder = msgspec.json.Decoder(LiveClientMessage)
 _encoder = msgspec.json.Encoder()
 
@@ -98,6 +112,30 @@ async def _read(session: _Session, subscriber: Subscriber, res: Resources) -> No
                 await session.send(LiveError(detail="already authenticated"))
 
 
+async def _still_valid(user: AuthUser, res: Resources) -> tuple[int, str]:
+    """Wait until the socket's token or user changes; return the close code and reason."""
+    while True:
+        await asyncio.sleep(REVALIDATE_S)
+        try:
+            async with res.pool.connection(timeout=REVALIDATE_S) as conn:
+                row = await (await conn.execute(_RECHECK, (user.token_id,))).fetchone()
+        except (PoolTimeout, psycopg.Error) as exc:
+            log.debug("live socket of %s: recheck failed, will retry: %s", user.username, exc)
+            continue
+        if row is None:
+            ending = (WS_UNAUTHORIZED, "token revoked: log in again")
+        elif row["disabled"]:
+            ending = (WS_UNAUTHORIZED, "this account is disabled")
+        elif row["expired"]:
+            ending = (WS_UNAUTHORIZED, "token expired: log in again")
+        elif row["role"] != user.role.value:
+            ending = (WS_ROLE_CHANGED, f"role changed to {row['role']}: reconnect")
+        else:
+            continue
+        res.sessions.evict(token_id=user.token_id)
+        return ending
+
+
 async def _write(session: _Session, subscriber: Subscriber) -> None:
     while True:
         await session.send(await subscriber.queue.get())
@@ -123,9 +161,11 @@ async def live_socket(socket: WebSocket[Any, Any, Any]) -> None:
         return
     await session.send(LiveWelcome(username=user.username, role=user.role.value))
     subscriber = res.live.subscribe()
+    watch = asyncio.create_task(_still_valid(user, res))
     tasks = [
         asyncio.create_task(_read(session, subscriber, res)),
         asyncio.create_task(_write(session, subscriber)),
+        watch,
     ]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -139,3 +179,9 @@ async def live_socket(socket: WebSocket[Any, Any, Any]) -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
                 await task
+    if watch in done and watch.exception() is None:
+        code, reason = watch.result()
+        log.info("closing the live socket of %s: %s", user.username, reason)
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            await session.send(LiveError(detail=reason))
+            await socket.close(code=code, reason=reason)

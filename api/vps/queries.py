@@ -8,12 +8,11 @@ import msgspec
 
 from api.resources import Connection
 from common.api_models import VpsOut
+from common.channels import TOKEN_ROTATED_CHANNEL
 from common.clock import clock_skew_note, is_clock_skewed
 
 __all__ = ["TOKEN_ROTATED_CHANNEL", "fetch_vps", "list_vps"]
 
-# The collector LISTENs here and cuts the rotated agent's streams.
-TOKEN_ROTATED_CHANNEL = "tidewatch_token_rotated"
 
 _LATEST = ("time", "cpu_percent", "memory_used_bytes", "memory_total_bytes", "swap_used_bytes",
            "swap_total_bytes", "load_1", "uptime_seconds", "disk_used_bytes", "disk_total_bytes",

@@ -14,6 +14,7 @@ from litestar.testing import AsyncTestClient
 from litestar.testing.websocket_test_session import WebSocketTestSession
 
 from common.api_models import LIVE_CHANNEL
+from common.live_signing import LIVE_KEY_QUERY, sign_live_payload
 from tests.api.conftest import SignedIn
 
 pytestmark = pytest.mark.db
@@ -31,9 +32,19 @@ def _subscribe_when_listening(ws: WebSocketTestSession, message: dict[str, Any])
         time.sleep(0.1)
 
 
+def live_key(dsn: str) -> bytes:
+    """The collector's signing key, as only the services' role can read it."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(LIVE_KEY_QUERY).fetchone()
+    assert row is not None
+    return bytes(row[0])
+
+
 def _notify(dsn: str, payload: dict[str, Any]) -> None:
+    """What the collector sends after a commit: the summary, signed."""
+    signed = sign_live_payload(live_key(dsn), json.dumps(payload).encode())
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SELECT pg_notify(%s, %s)", (LIVE_CHANNEL, json.dumps(payload)))
+        conn.execute("SELECT pg_notify(%s, %s)", (LIVE_CHANNEL, signed))
 
 
 async def test_subscribers_get_only_their_vps(client: Client, db_dsn: str, viewer: SignedIn) -> None:

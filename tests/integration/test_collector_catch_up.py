@@ -39,7 +39,7 @@ async def test_catch_up_cuts_rotated_and_deleted_and_repushes_config(
     await collector._catch_up()
 
     assert await streams[rotated.id].status() == grpc.StatusCode.ABORTED
-    assert await streams[deleted.id].status() == grpc.StatusCode.ABORTED
+    assert await streams[deleted.id].status() == grpc.StatusCode.NOT_FOUND
     pushed = await streams[kept.id].next("agent_config")
     assert pushed.agent_config.snapshot_interval_ms == 3000
     for stream in streams.values():

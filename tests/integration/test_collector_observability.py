@@ -12,6 +12,7 @@ from psycopg import sql
 
 from collector.app import CollectorApp
 from common.api_models import LIVE_CHANNEL
+from common.live_signing import LIVE_KEY_QUERY, verify_live_payload
 from proto import agent_pb2
 from tests.conftest import collector_settings, create_vps, free_port
 from tests.factories import docker_batch, now_ms, performance_batch
@@ -33,6 +34,9 @@ async def test_live_notify_carries_the_latest_values_after_commit(
     vps = create_vps(db_dsn)
     async with await psycopg.AsyncConnection.connect(db_dsn, autocommit=True) as listener:
         await listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(LIVE_CHANNEL)))
+        key_row = await (await listener.execute(LIVE_KEY_QUERY)).fetchone()
+        assert key_row is not None
+        key = bytes(key_row[0])
         stream = await connect(collector.port, vps.token)
         t0 = now_ms() - 3000
         batch = performance_batch(1, [t0, t0 + 1000, t0 + 2000])
@@ -40,7 +44,9 @@ async def test_live_notify_carries_the_latest_values_after_commit(
         await stream.acks(1)
         async with asyncio.timeout(10):
             async for notify in listener.notifies():
-                payload = json.loads(notify.payload)
+                body = verify_live_payload(key, notify.payload)
+                assert body is not None, notify.payload
+                payload = json.loads(body)
                 if payload["vps_id"] == vps.id:
                     break
         await stream.close()

@@ -123,11 +123,14 @@ class Aborted(Exception):
 
 
 class Context:
+    def __init__(self, peer: str = "ipv4:127.0.0.1:1") -> None:
+        self._peer = peer
+
     def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
         return (("authorization", "Bearer twa_x.y"),)
 
     def peer(self) -> str:
-        return "ipv4:127.0.0.1:1"
+        return self._peer
 
     async def abort(self, code: grpc.StatusCode, detail: str) -> None:
         raise Aborted(code)
@@ -157,8 +160,10 @@ async def test_handshakes_queue_below_the_pool_size() -> None:
         raise AssertionError("authentication failed: nothing is read")
         yield
 
+    # A reconnect storm comes from many agents, each its own address (one address is capped).
     results = await asyncio.gather(
-        *(svc.stream(no_messages(), cast(Any, Context())) for _ in range(20)), return_exceptions=True
+        *(svc.stream(no_messages(), cast(Any, Context(f"ipv4:10.0.0.{i}:1"))) for i in range(20)),
+        return_exceptions=True,
     )
     assert all(isinstance(r, Aborted) and r.code == grpc.StatusCode.UNAUTHENTICATED for r in results)
     assert auth.peak == 3

@@ -1,0 +1,49 @@
+"""Per-IP accounting of streams that have not yet proven who they are.
+
+A stream counts from its first byte until its handshake is registered: token
+check, waiting for the handshake (up to HANDSHAKE_TIMEOUT_S) and registration.
+An established agent no longer counts, so a flood of half-open streams from
+one address cannot keep agents elsewhere, or already connected, out.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+__all__ = ["StreamsPerIp", "peer_ip"]
+
+
+def peer_ip(peer: str) -> str:
+    """The address in a gRPC peer string: ``ipv4:1.2.3.4:5``, ``ipv6:[::1]:5``, ``unix:…``."""
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv4":
+        return rest.rpartition(":")[0] or rest
+    if kind == "ipv6":
+        return rest.rpartition(":")[0].strip("[]") or rest
+    return peer
+
+
+class StreamsPerIp:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.refused = 0
+        self._counts: Counter[str] = Counter()
+
+    def refuse(self) -> int:
+        """Count one refusal; returns the running total."""
+        self.refused += 1
+        return self.refused
+
+    def acquire(self, ip: str) -> bool:
+        if self._counts[ip] >= self.limit:
+            return False
+        self._counts[ip] += 1
+        return True
+
+    def held(self, ip: str) -> int:
+        return self._counts[ip]
+
+    def release(self, ip: str) -> None:
+        self._counts[ip] -= 1
+        if self._counts[ip] <= 0:
+            del self._counts[ip]
