@@ -98,7 +98,8 @@ class Column:
     ``source``: the proto field it is read from; ``""`` means the same name,
     ``None`` that the collector sets or derives it (time, vps_id, labels).
     ``rollup``: the aggregates the 1-minute rollup keeps, in order, each as
-    ``<rollup_name or name>_<agg>``; empty when the column is not rolled up.
+    ``<rollup_name or name>_<agg>``; empty when the column is not rolled up
+    (its API output is then computed from raw rows only, null at 1m and 1h).
     """
 
     name: str
@@ -182,8 +183,9 @@ def _table(
 ) -> MetricTable:
     head = (Column("time", Check.TIME, source=None), Column("vps_id", Check.ID, source=None))
     table = MetricTable(name, head + columns, proto, series_key, outputs)
-    for o in outputs:  # an output must name a column and an aggregate it keeps
-        if o.agg not in table.column(o.column).rollup:
+    for o in outputs:  # a rolled-up column's output must use an aggregate its rollup keeps
+        rollup = table.column(o.column).rollup
+        if rollup and o.agg not in rollup:
             raise ValueError(f"{name}.{o.name}: {o.column} has no {o.agg.value} rollup")
     return table
 
@@ -214,6 +216,8 @@ HOST = _table(
     C("udp_connections", INT, "sockets", rollup=(A,)),
     C("process_count", INT, "processes", rollup=(A,)),
     C("uptime_seconds", BIG, "s", rollup=(L,)),
+    # Not rolled up (sql/0016): the API has it at raw resolution, nulls at 1m and 1h.
+    C("memory_shared_bytes", BIG, "bytes"),
     proto="PerformanceSnapshot",
     outputs=(
         Output("cpu_percent", "cpu_percent", A),
@@ -235,6 +239,7 @@ HOST = _table(
         Output("udp_connections", "udp_connections", A),
         Output("process_count", "process_count", A),
         Output("uptime_seconds", "uptime_seconds", L),
+        Output("memory_shared_bytes", "memory_shared_bytes", A),
     ),
 )
 DISK = _table(

@@ -1,7 +1,8 @@
 """FROZEN: the collector's positional conversion before the metric registry (issue 12).
 
 A verbatim copy of ``collector/rows.py`` as it was, with each row written out
-by hand. Never edit it: ``tests/unit/test_rows_registry.py`` pins the
+by hand; its one change is that it validates against the tables as they were
+then (``tests/frozen_tables.py``). Never edit it otherwise: ``tests/unit/test_rows_registry.py`` pins the
 registry-built conversion against it on the same batches, and
 ``bench/collector_convert.py`` times the two side by side.
 """
@@ -15,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from collector import tables
 from collector.batch_time import (
     TimeRules,
     check_corrected,
@@ -26,6 +26,7 @@ from collector.batch_time import (
 )
 from collector.validation import BatchLimits, InvalidBatch, check_count, check_row
 from proto import agent_pb2
+from tests import frozen_tables as tables
 
 __all__ = ["ContainerState", "ConvertedBatch", "TimeRules", "clock_rules", "convert_batch"]
 

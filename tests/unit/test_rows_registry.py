@@ -18,11 +18,10 @@ from collector.rows import TimeRules, row_builder
 from common.metric_tables import METRIC_TABLES, Check, Column, MetricTable
 from tests import frozen_rows
 from tests.factories import docker_batch, performance_batch
+from tests.frozen_tables import ADDED_SINCE
 
 NOW_MS = 1_800_000_000_000
 RULES = TimeRules(now_ms=NOW_MS, max_future_ms=300_000, max_age_ms=7 * 86_400_000)
-# Columns added to the registry after the frozen copy, with the message they come from.
-ADDED_SINCE_FREEZE: dict[str, tuple[str, ...]] = {}
 
 
 def _batches() -> list[tuple[str, Any]]:
@@ -51,12 +50,20 @@ def test_registry_conversion_equals_the_frozen_positional_one(payload: str, batc
     assert new.row_count == old.row_count
     for name, old_rows in old.rows.items():
         table = METRIC_TABLES[name]
-        added = ADDED_SINCE_FREEZE.get(name, ())
+        added = ADDED_SINCE.get(name, ())
         kept = [i for i, c in enumerate(table.columns) if c.name not in added]
         assert len(kept) == len(old_rows[0]), f"{name}: frozen rows have another width"
         for old_row, new_row in zip(old_rows, new.rows[name], strict=True):
             assert tuple(new_row[i] for i in kept) == old_row
             assert [type(new_row[i]) for i in kept] == [type(v) for v in old_row]
+    if payload == "performance_batch":  # one host row per snapshot, in order
+        shared = METRIC_TABLES["host_metrics"].columns.index(
+            METRIC_TABLES["host_metrics"].column("memory_shared_bytes")
+        )
+        assert [r[shared] for r in new.rows["host_metrics"]] == [
+            s.memory_shared_bytes for s in batch.snapshots
+        ]
+        assert any(r[shared] for r in new.rows["host_metrics"]) or len(batch.snapshots) < 2
     assert (new.batch_time, new.dedup_time, new.live) == (old.batch_time, old.dedup_time, old.live)
     assert [vars_of(c) for c in new.containers or []] == [vars_of(c) for c in old.containers or []]
 
