@@ -95,3 +95,34 @@ def test_a_column_without_a_proto_field_is_refused_by_the_builder() -> None:
                              Column("celsius", Check.FLOAT)))  # fmt: skip
     reading = type("R", (), {"celsius": 4.5})()
     assert row_builder(lone)(None, 3, reading) == (None, 3, 4.5)  # type: ignore[arg-type]
+
+
+def _cols(*specs: tuple[str, Check]) -> MetricTable:
+    head = (Column("time", Check.TIME, source=None), Column("vps_id", Check.ID, source=None))
+    return MetricTable("t", head + tuple(Column(n, c) for n, c in specs))
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        "a",  # one value
+        "L",  # one list
+        "ab",  # plain values
+        "aLbc",  # one list after one value (host_metrics' shape)
+        "abLcd",  # one list after several
+        "Lab",  # a list first
+        "abL",  # a list last
+        "aLbLc",  # two lists
+    ],
+)
+def test_every_builder_shape_reads_each_field_in_order(layout: str) -> None:
+    specs = [(f"f{i}", Check.PERCENT_ARRAY if k == "L" else Check.FLOAT) for i, k in enumerate(layout)]
+    values = {
+        name: ((i, i + 0.5) if check is Check.PERCENT_ARRAY else float(i))
+        for i, (name, check) in enumerate(specs)
+    }
+    message = type("M", (), values)()
+    row = row_builder(_cols(*specs))("t0", 9, message)  # type: ignore[arg-type]
+    expected = [list(v) if isinstance(v, tuple) else v for v in values.values()]
+    assert row == ("t0", 9, *expected)
+    assert [type(v) for v in row[2:]] == [type(v) for v in expected]
