@@ -143,7 +143,7 @@ def live(fresh_dsn: str) -> Live:
 
 
 @pytest.mark.parametrize("name", list(METRIC_TABLES))
-def test_registry_matches_the_migrated_schema(name: str, live: Live) -> None:  # fmt: skip
+def test_registry_matches_the_migrated_schema(name: str, live: Live) -> None:
     columns, definition, rollups = live[name]
     assert columns, f"{name} is missing from the database"
     table = METRIC_TABLES[name]
@@ -163,7 +163,7 @@ def _swapped(table: MetricTable, a: str, b: str) -> MetricTable:
     return dataclasses.replace(table, columns=tuple(cols))
 
 
-def test_a_swap_of_two_same_typed_columns_fails(live: Live) -> None:  # fmt: skip
+def test_a_swap_of_two_same_typed_columns_fails(live: Live) -> None:
     host = METRIC_TABLES["host_metrics"]
     broken = _swapped(host, "memory_used_bytes", "memory_available_bytes")
     problems = schema_mismatches(broken, live["host_metrics"][0])
@@ -172,7 +172,7 @@ def test_a_swap_of_two_same_typed_columns_fails(live: Live) -> None:  # fmt: ski
     assert rollup_mismatches(broken, *live["host_metrics"][1:]) != []
 
 
-def test_a_changed_type_fails_against_schema_and_proto(live: Live) -> None:  # fmt: skip
+def test_a_changed_type_fails_against_schema_and_proto(live: Live) -> None:
     net = METRIC_TABLES["network_metrics"]
     cols = tuple(
         dataclasses.replace(c, check=Check.INT_NONNEG) if c.name == "rx_errors" else c for c in net.columns
