@@ -6,7 +6,9 @@
 
 Converts realistic batches from ``tests.factories`` (a performance batch of 5
 snapshots, a Docker batch of 10 containers) through ``collector.rows.convert_batch``,
-times ``check_row`` alone over the same rows, and times ``write_containers``
+times ``check_row`` alone over the same rows, times the frozen positional
+conversion from before the metric registry (``tests/frozen_rows.py``) on the
+same batches in alternating passes and prints the ratio, and times ``write_containers``
 against a fresh local database with Docker samples whose containers do not
 change, one flush of ``--vps`` samples per round, 5 s of sample time apart (so
 every 12th round is due a ``last_seen`` refresh and a reload of the cached
@@ -31,6 +33,7 @@ from collector.containers import ContainerCache, write_containers
 from collector.rows import ContainerState, TimeRules, convert_batch
 from collector.tables import TABLES
 from collector.validation import check_row
+from tests import frozen_rows
 from tests.factories import docker_batch, now_ms, performance_batch
 
 __all__ = ["main"]
@@ -82,11 +85,34 @@ def bench_conversion(batches: int, repeat: int) -> dict[str, float]:
         for table, row in rows:
             check_row(table, row, "snapshots[0]")
 
+    def frozen_perf() -> None:
+        for batch in perf:
+            frozen_rows.convert_batch("performance_batch", batch, 1, rules)
+
+    def frozen_docker() -> None:
+        for batch in docker:
+            frozen_rows.convert_batch("docker_batch", batch, 1, rules)
+
+    # Registry-built and frozen positional conversion, timed in alternating passes.
+    perf_new, perf_old = _best_pair(convert_perf, frozen_perf, batches, repeat)
+    docker_new, docker_old = _best_pair(convert_docker, frozen_docker, batches, repeat)
     return {
-        "convert performance batch (5 snapshots)": _best_us(convert_perf, batches, repeat),
+        "convert performance batch (5 snapshots)": perf_new,
+        "  frozen positional conversion (performance)": perf_old,
+        "  registry ÷ frozen (performance, ratio)": perf_new / perf_old,
         "  of which check_row": _best_us(check_rows, batches, repeat),
-        "convert docker batch (10 containers)": _best_us(convert_docker, batches, repeat),
+        "convert docker batch (10 containers)": docker_new,
+        "  frozen positional conversion (docker)": docker_old,
+        "  registry ÷ frozen (docker, ratio)": docker_new / docker_old,
     }
+
+
+def _best_pair(a: Callable[[], None], b: Callable[[], None], per: int, repeat: int) -> tuple[float, float]:
+    best_a = best_b = float("inf")
+    for _ in range(repeat):
+        best_a = min(best_a, _best_us(a, per, 1))
+        best_b = min(best_b, _best_us(b, per, 1))
+    return best_a, best_b
 
 
 def _docker_samples(
@@ -147,8 +173,11 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_db:
         figures.update(bench_write_containers(args.vps, args.rounds))
     width = max(len(k) for k in figures)
-    for name, us in figures.items():
-        print(f"{name:<{width}}  {us:8.1f} µs per batch")
+    for name, value in figures.items():
+        if name.endswith("ratio)"):
+            print(f"{name:<{width}}  {value:8.2f}")
+        else:
+            print(f"{name:<{width}}  {value:8.1f} µs per batch")
 
 
 if __name__ == "__main__":

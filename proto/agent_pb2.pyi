@@ -107,7 +107,7 @@ class PerformanceSnapshotBatch(_message.Message):
     def __init__(self, sequence: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[PerformanceSnapshot, _Mapping]]] = ..., clock_offset_ms: _Optional[int] = ..., clock_offset_known: _Optional[bool] = ...) -> None: ...
 
 class PerformanceSnapshot(_message.Message):
-    __slots__ = ("timestamp_unix_ms", "cpu_percent", "cpu_per_core_percent", "cpu_user_percent", "cpu_system_percent", "cpu_iowait_percent", "cpu_steal_percent", "load_1", "load_5", "load_15", "memory_total_bytes", "memory_used_bytes", "memory_available_bytes", "memory_cached_bytes", "memory_buffers_bytes", "swap_total_bytes", "swap_used_bytes", "disks", "disk_io", "network_interfaces", "temperatures", "tcp_connections", "udp_connections", "process_count", "uptime_seconds")
+    __slots__ = ("timestamp_unix_ms", "cpu_percent", "cpu_per_core_percent", "cpu_user_percent", "cpu_system_percent", "cpu_iowait_percent", "cpu_steal_percent", "load_1", "load_5", "load_15", "memory_total_bytes", "memory_used_bytes", "memory_available_bytes", "memory_cached_bytes", "memory_buffers_bytes", "swap_total_bytes", "swap_used_bytes", "disks", "disk_io", "network_interfaces", "temperatures", "tcp_connections", "udp_connections", "process_count", "uptime_seconds", "memory_shared_bytes")
     TIMESTAMP_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     CPU_PERCENT_FIELD_NUMBER: _ClassVar[int]
     CPU_PER_CORE_PERCENT_FIELD_NUMBER: _ClassVar[int]
@@ -133,6 +133,7 @@ class PerformanceSnapshot(_message.Message):
     UDP_CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
     PROCESS_COUNT_FIELD_NUMBER: _ClassVar[int]
     UPTIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_SHARED_BYTES_FIELD_NUMBER: _ClassVar[int]
     timestamp_unix_ms: int
     cpu_percent: float
     cpu_per_core_percent: _containers.RepeatedScalarFieldContainer[float]
@@ -158,7 +159,8 @@ class PerformanceSnapshot(_message.Message):
     udp_connections: int
     process_count: int
     uptime_seconds: int
-    def __init__(self, timestamp_unix_ms: _Optional[int] = ..., cpu_percent: _Optional[float] = ..., cpu_per_core_percent: _Optional[_Iterable[float]] = ..., cpu_user_percent: _Optional[float] = ..., cpu_system_percent: _Optional[float] = ..., cpu_iowait_percent: _Optional[float] = ..., cpu_steal_percent: _Optional[float] = ..., load_1: _Optional[float] = ..., load_5: _Optional[float] = ..., load_15: _Optional[float] = ..., memory_total_bytes: _Optional[int] = ..., memory_used_bytes: _Optional[int] = ..., memory_available_bytes: _Optional[int] = ..., memory_cached_bytes: _Optional[int] = ..., memory_buffers_bytes: _Optional[int] = ..., swap_total_bytes: _Optional[int] = ..., swap_used_bytes: _Optional[int] = ..., disks: _Optional[_Iterable[_Union[DiskUsage, _Mapping]]] = ..., disk_io: _Optional[_Iterable[_Union[DiskIoStats, _Mapping]]] = ..., network_interfaces: _Optional[_Iterable[_Union[NetworkInterfaceStats, _Mapping]]] = ..., temperatures: _Optional[_Iterable[_Union[TemperatureReading, _Mapping]]] = ..., tcp_connections: _Optional[int] = ..., udp_connections: _Optional[int] = ..., process_count: _Optional[int] = ..., uptime_seconds: _Optional[int] = ...) -> None: ...
+    memory_shared_bytes: int
+    def __init__(self, timestamp_unix_ms: _Optional[int] = ..., cpu_percent: _Optional[float] = ..., cpu_per_core_percent: _Optional[_Iterable[float]] = ..., cpu_user_percent: _Optional[float] = ..., cpu_system_percent: _Optional[float] = ..., cpu_iowait_percent: _Optional[float] = ..., cpu_steal_percent: _Optional[float] = ..., load_1: _Optional[float] = ..., load_5: _Optional[float] = ..., load_15: _Optional[float] = ..., memory_total_bytes: _Optional[int] = ..., memory_used_bytes: _Optional[int] = ..., memory_available_bytes: _Optional[int] = ..., memory_cached_bytes: _Optional[int] = ..., memory_buffers_bytes: _Optional[int] = ..., swap_total_bytes: _Optional[int] = ..., swap_used_bytes: _Optional[int] = ..., disks: _Optional[_Iterable[_Union[DiskUsage, _Mapping]]] = ..., disk_io: _Optional[_Iterable[_Union[DiskIoStats, _Mapping]]] = ..., network_interfaces: _Optional[_Iterable[_Union[NetworkInterfaceStats, _Mapping]]] = ..., temperatures: _Optional[_Iterable[_Union[TemperatureReading, _Mapping]]] = ..., tcp_connections: _Optional[int] = ..., udp_connections: _Optional[int] = ..., process_count: _Optional[int] = ..., uptime_seconds: _Optional[int] = ..., memory_shared_bytes: _Optional[int] = ...) -> None: ...
 
 class DiskUsage(_message.Message):
     __slots__ = ("mountpoint", "device", "fstype", "total_bytes", "used_bytes", "free_bytes", "inodes_total", "inodes_used")

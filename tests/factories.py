@@ -84,6 +84,7 @@ def snapshot(
         udp_connections=rng.randrange(0, 50),
         process_count=rng.randrange(50, 300),
         uptime_seconds=86_400,
+        memory_shared_bytes=rng.randrange(0, GIB // 8),
     )
 
 

@@ -116,6 +116,7 @@ def _fill_memory(snapshot: agent_pb2.PerformanceSnapshot, _now_s: float) -> None
     snapshot.memory_available_bytes = memory.available
     snapshot.memory_cached_bytes = getattr(memory, "cached", 0)
     snapshot.memory_buffers_bytes = getattr(memory, "buffers", 0)
+    snapshot.memory_shared_bytes = getattr(memory, "shared", 0)
     swap = psutil.swap_memory()
     snapshot.swap_total_bytes = swap.total
     snapshot.swap_used_bytes = swap.used

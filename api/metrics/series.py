@@ -1,7 +1,8 @@
 """What each metrics endpoint returns, and the SQL that computes it.
 
 A :class:`SeriesSpec` names a raw hypertable, the column that splits it into
-series (interface, mount, ...) and the output fields with their aggregate.
+series (interface, mount, ...) and the output fields with their aggregate; each
+is derived from the table's entry in ``common.metric_tables``.
 From it come both queries: raw samples bucketed on the fly, and rollup rows
 re-bucketed to the step. Identifiers come only from these specs, never from
 the request.
@@ -11,12 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
 from typing import Any
 
 from psycopg import sql
 
 from api.metrics.resolution import TIER_WIDTHS, Plan
+from common import metric_tables
+from common.metric_tables import Agg, MetricTable
 
 __all__ = [
     "CONTAINERS",
@@ -29,32 +31,24 @@ __all__ = [
     "SeriesSpec",
     "build_query",
     "query_params",
+    "spec_for",
     "to_columns",
 ]
 
 
-class Agg(Enum):
-    """How a field combines samples, and its rollup column's suffix."""
-
-    AVG = "avg"
-    MAX = "max"
-    MIN = "min"
-    LAST = "last"
-    SUM = "sum"
-
-
 @dataclass(frozen=True, slots=True)
 class Field:
-    """An output array: ``name`` computed from raw ``column`` with ``agg``."""
+    """An output array: ``name`` computed from raw ``column`` with ``agg``.
+
+    ``rollup_column`` is the rollup column it is re-aggregated from; ``None``
+    when the registry keeps no rollup of the column (then rollup-resolution
+    responses carry nulls for it).
+    """
 
     name: str
     column: str
     agg: Agg
-    rollup: str = ""
-
-    @property
-    def rollup_column(self) -> str:
-        return self.rollup or f"{self.column}_{self.agg.value}"
+    rollup_column: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,46 +60,21 @@ class SeriesSpec:
     fields: tuple[Field, ...]
 
 
-def _fields(*items: tuple[str, str, Agg] | tuple[str, str, Agg, str]) -> tuple[Field, ...]:
-    return tuple(Field(*item) for item in items)
+def spec_for(table: MetricTable) -> SeriesSpec:
+    """The series spec of a registry table: its outputs, in order."""
+    fields = []
+    for o in table.outputs:
+        column = table.column(o.column)
+        rolled = column.rollup_column(o.agg) if o.agg in column.rollup else None
+        fields.append(Field(o.name, o.column, o.agg, rolled))
+    return SeriesSpec(table.name, table.series_key, tuple(fields))
 
 
-A, X, N, L, S = Agg.AVG, Agg.MAX, Agg.MIN, Agg.LAST, Agg.SUM
-HOST = SeriesSpec("host_metrics", None, _fields(
-    ("cpu_percent", "cpu_percent", A), ("cpu_percent_max", "cpu_percent", X),
-    ("cpu_user_percent", "cpu_user_percent", A), ("cpu_system_percent", "cpu_system_percent", A),
-    ("cpu_iowait_percent", "cpu_iowait_percent", A), ("cpu_steal_percent", "cpu_steal_percent", A),
-    ("load_1", "load_1", A), ("load_5", "load_5", A), ("load_15", "load_15", A),
-    ("memory_total_bytes", "memory_total_bytes", L), ("memory_used_bytes", "memory_used_bytes", A),
-    ("memory_available_bytes", "memory_available_bytes", N),
-    ("memory_cached_bytes", "memory_cached_bytes", A),
-    ("swap_total_bytes", "swap_total_bytes", L), ("swap_used_bytes", "swap_used_bytes", A),
-    ("tcp_connections", "tcp_connections", A), ("udp_connections", "udp_connections", A),
-    ("process_count", "process_count", A), ("uptime_seconds", "uptime_seconds", L),
-))  # fmt: skip
-NETWORK = SeriesSpec("network_metrics", "interface", _fields(
-    ("rx_bytes_per_second", "rx_bytes_per_second", A), ("tx_bytes_per_second", "tx_bytes_per_second", A),
-    ("rx_bytes_per_second_max", "rx_bytes_per_second", X),
-    ("tx_bytes_per_second_max", "tx_bytes_per_second", X),
-    ("rx_bytes", "rx_bytes_delta", S, "rx_bytes_sum"), ("tx_bytes", "tx_bytes_delta", S, "tx_bytes_sum"),
-))  # fmt: skip
-DISKS = SeriesSpec("disk_metrics", "mountpoint", _fields(
-    ("used_bytes", "used_bytes", L), ("total_bytes", "total_bytes", L),
-    ("inodes_used", "inodes_used", L), ("inodes_total", "inodes_total", L),
-))  # fmt: skip
-DISKIO = SeriesSpec("disk_io_metrics", "device", _fields(
-    ("read_bytes_per_second", "read_bytes_per_second", A),
-    ("write_bytes_per_second", "write_bytes_per_second", A),
-    ("read_bytes_per_second_max", "read_bytes_per_second", X),
-    ("write_bytes_per_second_max", "write_bytes_per_second", X),
-    ("read_ops_per_second", "read_ops_per_second", A), ("write_ops_per_second", "write_ops_per_second", A),
-))  # fmt: skip
-CONTAINERS = SeriesSpec("container_metrics", "container_id", _fields(
-    ("cpu_percent", "cpu_percent", A), ("cpu_percent_max", "cpu_percent", X),
-    ("memory_usage_bytes", "memory_usage_bytes", A),
-    ("memory_usage_bytes_max", "memory_usage_bytes", X),
-    ("memory_limit_bytes", "memory_limit_bytes", L), ("pids", "pids", X),
-))  # fmt: skip
+HOST = spec_for(metric_tables.HOST)
+NETWORK = spec_for(metric_tables.NETWORK)
+DISKS = spec_for(metric_tables.DISK)
+DISKIO = spec_for(metric_tables.DISK_IO)
+CONTAINERS = spec_for(metric_tables.CONTAINER)
 
 _DOUBLE = sql.SQL("::double precision")
 
@@ -118,6 +87,8 @@ def _raw_agg(f: Field) -> sql.Composable:
 
 
 def _rollup_agg(f: Field) -> sql.Composable:
+    if f.rollup_column is None:
+        return sql.SQL("NULL")
     col = sql.Identifier(f.rollup_column)
     if f.agg is Agg.AVG:
         # Weighted by samples, so re-bucketing averages stays exact.
@@ -149,7 +120,7 @@ def build_query(spec: SeriesSpec, plan: Plan, *, live_rollups: bool) -> sql.Comp
         ).format(series=series, outputs=outputs, table=sql.Identifier(spec.table), key=key, order=order)
 
     rollup = f"{spec.table}_{plan.resolution}"
-    columns = list(dict.fromkeys(f.rollup_column for f in spec.fields))
+    columns = list(dict.fromkeys(f.rollup_column for f in spec.fields if f.rollup_column is not None))
     by_column = {f.rollup_column: f for f in spec.fields}
     stored = sql.SQL(", ").join(sql.Identifier(c) for c in [*columns, "sample_count"])
     computed = sql.SQL(", ").join(

@@ -3,13 +3,19 @@
 Arrays are aligned with ``time_ms`` (bucket start, epoch milliseconds, UTC). A
 ``null`` is a bucket where a value was missing. Byte counts are floats because
 rollups average them.
+
+The per-series Structs are built from the metric registry (``common.metric_tables``)
+when the module loads: one array per registry output, in the registry's order.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from msgspec import Struct
+from msgspec import Struct, defstruct
+
+from common import metric_tables
+from common.metric_tables import MetricTable
 
 __all__ = [
     "ContainerSeries",
@@ -43,42 +49,72 @@ class SeriesWindow(Struct, kw_only=True):
     to_ms: int
 
 
-class HostSeries(SeriesWindow, kw_only=True):
-    """Host metrics: CPU %, load, memory and swap bytes, connections, processes."""
-
-    time_ms: list[int]
-    cpu_percent: Values
-    cpu_percent_max: Values
-    cpu_user_percent: Values
-    cpu_system_percent: Values
-    cpu_iowait_percent: Values
-    cpu_steal_percent: Values
-    load_1: Values
-    load_5: Values
-    load_15: Values
-    memory_total_bytes: Values
-    memory_used_bytes: Values
-    memory_available_bytes: Values
-    memory_cached_bytes: Values
-    swap_total_bytes: Values
-    swap_used_bytes: Values
-    tcp_connections: Values
-    udp_connections: Values
-    process_count: Values
-    uptime_seconds: Values
+def _series_struct(
+    name: str, doc: str, table: MetricTable, key: tuple[str, ...] = (), base: type[Struct] = Struct
+) -> type[Struct]:
+    """A Struct with ``key`` (text), ``time_ms`` and one ``Values`` array per registry output, in order."""
+    fields: list[tuple[str, Any]] = [(k, str) for k in key]
+    fields += [("time_ms", list[int])] + [(o.name, Values) for o in table.outputs]
+    return defstruct(name, fields, bases=(base,), kw_only=True, module=__name__, namespace={"__doc__": doc})
 
 
-class InterfaceSeries(Struct, kw_only=True):
-    """One network interface: rates in bytes/s and bytes moved per bucket."""
+if TYPE_CHECKING:
+    # Built from the registry below; to the type checker, every metric array is ``Values``.
+    class _Arrays(Struct, kw_only=True):
+        time_ms: list[int]
 
-    interface: str
-    time_ms: list[int]
-    rx_bytes_per_second: Values
-    tx_bytes_per_second: Values
-    rx_bytes_per_second_max: Values
-    tx_bytes_per_second_max: Values
-    rx_bytes: Values
-    tx_bytes: Values
+        def __getattr__(self, name: str) -> Values: ...
+
+    class HostSeries(SeriesWindow, kw_only=True):
+        time_ms: list[int]
+
+        def __getattr__(self, name: str) -> Values: ...
+
+    class InterfaceSeries(_Arrays, kw_only=True):
+        interface: str
+
+    class MountSeries(_Arrays, kw_only=True):
+        mountpoint: str
+
+    class DeviceIoSeries(_Arrays, kw_only=True):
+        device: str
+
+    class ContainerSeries(_Arrays, kw_only=True):
+        container_id: str
+        name: str
+        image: str
+
+else:
+    HostSeries = _series_struct(
+        "HostSeries",
+        "Host metrics: CPU %, load, memory and swap bytes, connections, processes.",
+        metric_tables.HOST,
+        base=SeriesWindow,
+    )
+    InterfaceSeries = _series_struct(
+        "InterfaceSeries",
+        "One network interface: rates in bytes/s and bytes moved per bucket.",
+        metric_tables.NETWORK,
+        ("interface",),
+    )
+    MountSeries = _series_struct(
+        "MountSeries",
+        "One mount point: space and inodes at the end of each bucket.",
+        metric_tables.DISK,
+        ("mountpoint",),
+    )
+    DeviceIoSeries = _series_struct(
+        "DeviceIoSeries",
+        "One block device: throughput in bytes/s and operations/s.",
+        metric_tables.DISK_IO,
+        ("device",),
+    )
+    ContainerSeries = _series_struct(
+        "ContainerSeries",
+        "One container: CPU % and memory; ``name`` and ``image`` when known.",
+        metric_tables.CONTAINER,
+        ("container_id", "name", "image"),
+    )
 
 
 class NetworkSeries(SeriesWindow, kw_only=True):
@@ -87,55 +123,16 @@ class NetworkSeries(SeriesWindow, kw_only=True):
     interfaces: list[InterfaceSeries]
 
 
-class MountSeries(Struct, kw_only=True):
-    """One mount point: space and inodes at the end of each bucket."""
-
-    mountpoint: str
-    time_ms: list[int]
-    used_bytes: Values
-    total_bytes: Values
-    inodes_used: Values
-    inodes_total: Values
-
-
 class DiskSeries(SeriesWindow, kw_only=True):
     """Per-mount disk usage."""
 
     mounts: list[MountSeries]
 
 
-class DeviceIoSeries(Struct, kw_only=True):
-    """One block device: throughput in bytes/s and operations/s."""
-
-    device: str
-    time_ms: list[int]
-    read_bytes_per_second: Values
-    write_bytes_per_second: Values
-    read_bytes_per_second_max: Values
-    write_bytes_per_second_max: Values
-    read_ops_per_second: Values
-    write_ops_per_second: Values
-
-
 class DiskIoSeries(SeriesWindow, kw_only=True):
     """Per-device disk I/O."""
 
     devices: list[DeviceIoSeries]
-
-
-class ContainerSeries(Struct, kw_only=True):
-    """One container: CPU % and memory; ``name`` and ``image`` when known."""
-
-    container_id: str
-    name: str
-    image: str
-    time_ms: list[int]
-    cpu_percent: Values
-    cpu_percent_max: Values
-    memory_usage_bytes: Values
-    memory_usage_bytes_max: Values
-    memory_limit_bytes: Values
-    pids: Values
 
 
 class ContainersSeries(SeriesWindow, kw_only=True):

@@ -224,6 +224,7 @@ def test_first_sample_is_none_then_full_snapshots() -> None:
     assert len(snapshot.cpu_per_core_percent) == psutil.cpu_count()
     assert snapshot.memory_total_bytes > snapshot.memory_available_bytes > 0
     assert snapshot.memory_used_bytes > 0
+    assert 0 < snapshot.memory_shared_bytes < snapshot.memory_total_bytes  # /dev/shm and tmpfs exist here
     assert snapshot.load_1 >= 0.0
     assert any(d.mountpoint == "/" for d in snapshot.disks)
     assert all(d.fstype not in ("proc", "sysfs", "tmpfs", "overlay") for d in snapshot.disks)

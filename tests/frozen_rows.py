@@ -1,0 +1,354 @@
+"""FROZEN: the collector's positional conversion before the metric registry (issue 12).
+
+A verbatim copy of ``collector/rows.py`` as it was, with each row written out
+by hand; its one change is that it validates against the tables as they were
+then (``tests/frozen_tables.py``). Never edit it otherwise: ``tests/unit/test_rows_registry.py`` pins the
+registry-built conversion against it on the same batches, and
+``bench/collector_convert.py`` times the two side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from collector.batch_time import (
+    TimeRules,
+    check_corrected,
+    clock_rules,
+    identity_time,
+    optional_time,
+    stored_time,
+)
+from collector.validation import BatchLimits, InvalidBatch, check_count, check_row
+from proto import agent_pb2
+from tests import frozen_tables as tables
+
+__all__ = ["ContainerState", "ConvertedBatch", "TimeRules", "clock_rules", "convert_batch"]
+
+_METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:.]{0,199}$")
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerState:
+    """Container metadata from a Docker batch, for the ``containers`` table."""
+
+    container_id: str
+    name: str
+    image: str
+    state: str
+    status: str
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    restart_count: int
+    exit_code: int | None
+    oom_killed: bool
+    labels_json: str
+    ports: list[str]
+
+
+@dataclass(slots=True)
+class ConvertedBatch:
+    kind: str
+    sequence: int
+    batch_time: datetime
+    rows: dict[str, list[Row]] = field(default_factory=dict)
+    containers: list[ContainerState] | None = None
+    docker_time: datetime | None = None
+    live: dict[str, Any] | None = None
+    # The identity for deduplication when it differs from batch_time (see TimeRules).
+    identity_time: datetime | None = None
+
+    @property
+    def dedup_time(self) -> datetime:
+        """The time in the batch's identity (vps, epoch, sequence, time)."""
+        return self.identity_time or self.batch_time
+
+    @property
+    def row_count(self) -> int:
+        return sum(len(r) for r in self.rows.values())
+
+    def add(self, table: tables.Table, row: Row, path: str) -> None:
+        check_row(table, row, path)
+        self.rows.setdefault(table.name, []).append(row)
+
+
+# The same labels arrive with every Docker sample: remember the JSON of small,
+# NUL-free label sets (text and UTF-8 size) by content. Bounded: cleared when full.
+_LABELS_MEMO_ENTRIES = 4096
+_LABELS_MEMO_MAX_CHARS = 2048
+_labels_memo: dict[tuple[tuple[str, str], ...], tuple[str, int]] = {}
+
+
+def _labels_json(labels: Any, path: str, limits: BatchLimits) -> str:
+    check_count(f"{path}.labels", len(labels), limits.labels_per_item)
+    items = tuple(sorted(labels.items()))
+    encoded = _labels_memo.get(items)
+    if encoded is None:
+        if any("\x00" in key or "\x00" in value for key, value in items):
+            raise InvalidBatch(f"{path}.labels: a key or value contains NUL")
+        text = json.dumps(dict(items), sort_keys=True, ensure_ascii=False)
+        encoded = (text, len(text.encode()))
+        if len(text) <= _LABELS_MEMO_MAX_CHARS:
+            if len(_labels_memo) >= _LABELS_MEMO_ENTRIES:
+                _labels_memo.clear()
+            _labels_memo[items] = encoded
+    text, size = encoded
+    if size > limits.label_bytes * limits.labels_per_item:
+        raise InvalidBatch(f"{path}.labels: too large")
+    return text
+
+
+def _check_timed_items(name: str, items: Any, limit: int, rules: TimeRules) -> int:
+    """Count, non-emptiness and every corrected timestamp of a batch's items; the earliest, raw."""
+    check_count(name, len(items), limit)
+    if not items:
+        raise InvalidBatch(f"{name}: the batch is empty")
+    for i, item in enumerate(items):
+        check_corrected(f"{name}[{i}].timestamp_unix_ms", item.timestamp_unix_ms, rules)
+    return min(item.timestamp_unix_ms for item in items)  # type: ignore[no-any-return]
+
+
+def _convert_performance(
+    msg: agent_pb2.PerformanceSnapshotBatch, vps_id: int, rules: TimeRules, limits: BatchLimits
+) -> ConvertedBatch:
+    first_ms = _check_timed_items("snapshots", msg.snapshots, limits.snapshots_per_batch, rules)
+    offset = rules.offset_ms
+    out = ConvertedBatch(
+        "performance",
+        msg.sequence,
+        stored_time(first_ms + offset),
+        identity_time=identity_time(first_ms, rules),
+    )
+    latest: agent_pb2.PerformanceSnapshot | None = None
+    for i, s in enumerate(msg.snapshots):
+        path = f"snapshots[{i}]"
+        t = stored_time(s.timestamp_unix_ms + offset)
+        check_count(f"{path}.cpu_per_core_percent", len(s.cpu_per_core_percent), limits.cores)
+        check_count(f"{path}.disks", len(s.disks), limits.disks)
+        check_count(f"{path}.disk_io", len(s.disk_io), limits.disk_devices)
+        check_count(f"{path}.network_interfaces", len(s.network_interfaces), limits.interfaces)
+        check_count(f"{path}.temperatures", len(s.temperatures), limits.temperatures)
+        out.add(
+            tables.HOST,
+            (
+                t,
+                vps_id,
+                s.cpu_percent,
+                list(s.cpu_per_core_percent),
+                s.cpu_user_percent,
+                s.cpu_system_percent,
+                s.cpu_iowait_percent,
+                s.cpu_steal_percent,
+                s.load_1,
+                s.load_5,
+                s.load_15,
+                s.memory_total_bytes,
+                s.memory_used_bytes,
+                s.memory_available_bytes,
+                s.memory_cached_bytes,
+                s.memory_buffers_bytes,
+                s.swap_total_bytes,
+                s.swap_used_bytes,
+                s.tcp_connections,
+                s.udp_connections,
+                s.process_count,
+                s.uptime_seconds,
+            ),
+            path,
+        )
+        for j, d in enumerate(s.disks):
+            out.add(
+                tables.DISK,
+                (
+                    t,
+                    vps_id,
+                    d.mountpoint,
+                    d.device,
+                    d.fstype,
+                    d.total_bytes,
+                    d.used_bytes,
+                    d.free_bytes,
+                    d.inodes_total,
+                    d.inodes_used,
+                ),
+                f"{path}.disks[{j}]",
+            )
+        for j, io in enumerate(s.disk_io):
+            out.add(
+                tables.DISK_IO,
+                (
+                    t,
+                    vps_id,
+                    io.device,
+                    io.read_bytes_per_second,
+                    io.write_bytes_per_second,
+                    io.read_ops_per_second,
+                    io.write_ops_per_second,
+                ),
+                f"{path}.disk_io[{j}]",
+            )
+        for j, n in enumerate(s.network_interfaces):
+            out.add(
+                tables.NETWORK,
+                (
+                    t,
+                    vps_id,
+                    n.interface,
+                    n.rx_bytes_per_second,
+                    n.tx_bytes_per_second,
+                    n.rx_packets_per_second,
+                    n.tx_packets_per_second,
+                    n.rx_errors,
+                    n.tx_errors,
+                    n.rx_drops,
+                    n.tx_drops,
+                    n.rx_bytes_delta,
+                    n.tx_bytes_delta,
+                ),
+                f"{path}.network_interfaces[{j}]",
+            )
+        for j, temp in enumerate(s.temperatures):
+            out.add(tables.TEMPERATURE, (t, vps_id, temp.sensor, temp.celsius), f"{path}.temperatures[{j}]")
+        if latest is None or s.timestamp_unix_ms >= latest.timestamp_unix_ms:
+            latest = s
+    assert latest is not None
+    out.live = _live_summary(vps_id, latest, offset)
+    return out
+
+
+def _live_summary(vps_id: int, s: agent_pb2.PerformanceSnapshot, offset_ms: int) -> dict[str, Any]:
+    """The small NOTIFY payload the API fans out to live views."""
+    root = next((d for d in s.disks if d.mountpoint == "/"), s.disks[0] if s.disks else None)
+    return {
+        "vps_id": vps_id,
+        "time_ms": s.timestamp_unix_ms + offset_ms,
+        "cpu_percent": round(s.cpu_percent, 2),
+        "memory_used_bytes": s.memory_used_bytes,
+        "memory_total_bytes": s.memory_total_bytes,
+        "swap_used_bytes": s.swap_used_bytes,
+        "load_1": round(s.load_1, 2),
+        "rx_bytes_per_second": round(sum(n.rx_bytes_per_second for n in s.network_interfaces), 1),
+        "tx_bytes_per_second": round(sum(n.tx_bytes_per_second for n in s.network_interfaces), 1),
+        "disk_used_bytes": root.used_bytes if root else None,
+        "disk_total_bytes": root.total_bytes if root else None,
+        "uptime_seconds": s.uptime_seconds,
+    }
+
+
+def _convert_docker(
+    msg: agent_pb2.DockerInfoBatch, vps_id: int, rules: TimeRules, limits: BatchLimits
+) -> ConvertedBatch:
+    offset = rules.offset_ms
+    check_corrected("timestamp_unix_ms", msg.timestamp_unix_ms, rules)
+    check_count("containers", len(msg.containers), limits.containers)
+    t = stored_time(msg.timestamp_unix_ms + offset)
+    out = ConvertedBatch(
+        "docker", msg.sequence, t, docker_time=t, identity_time=identity_time(msg.timestamp_unix_ms, rules)
+    )
+    # An unavailable engine says nothing about the containers: leave them as they were.
+    out.containers = [] if msg.docker_available else None
+    for i, c in enumerate(msg.containers):
+        path = f"containers[{i}]"
+        if not c.container_id or len(c.container_id) > 128 or "\x00" in c.container_id:
+            raise InvalidBatch(f"{path}.container_id: must be 1 to 128 characters, without NUL")
+        for name, value in (("name", c.name), ("image", c.image), ("state", c.state), ("status", c.status)):
+            if len(value) > 1024 or "\x00" in value:
+                raise InvalidBatch(f"{path}.{name}: longer than 1024 characters or contains NUL")
+        check_count(f"{path}.ports", len(c.ports), limits.ports_per_container)
+        for j, port in enumerate(c.ports):
+            if "\x00" in port:
+                raise InvalidBatch(f"{path}.ports[{j}]: contains NUL")
+        if c.restart_count > tables.INT_MAX:
+            raise InvalidBatch(f"{path}.restart_count: {c.restart_count} is not below 2^31")
+        if out.containers is not None:
+            out.containers.append(
+                ContainerState(
+                    container_id=c.container_id,
+                    name=c.name,
+                    image=c.image,
+                    state=c.state,
+                    status=c.status,
+                    created_at=optional_time(c.created_unix_ms, f"{path}.created_unix_ms", offset),
+                    started_at=optional_time(c.started_unix_ms, f"{path}.started_unix_ms", offset),
+                    finished_at=optional_time(c.finished_unix_ms, f"{path}.finished_unix_ms", offset),
+                    restart_count=c.restart_count,
+                    exit_code=c.exit_code if c.state in ("exited", "dead") else None,
+                    oom_killed=c.oom_killed,
+                    labels_json=_labels_json(c.labels, path, limits),
+                    ports=[p[:128] for p in c.ports],
+                )
+            )
+        if c.has_stats:
+            out.add(
+                tables.CONTAINER,
+                (
+                    t,
+                    vps_id,
+                    c.container_id,
+                    c.cpu_percent,
+                    c.memory_usage_bytes,
+                    c.memory_limit_bytes,
+                    c.network_rx_bytes,
+                    c.network_tx_bytes,
+                    c.block_read_bytes,
+                    c.block_write_bytes,
+                    c.pids,
+                ),
+                path,
+            )
+    return out
+
+
+def _convert_generic(
+    msg: agent_pb2.GenericMetricsBatch, vps_id: int, rules: TimeRules, limits: BatchLimits
+) -> ConvertedBatch:
+    first_ms = _check_timed_items("metrics", msg.metrics, limits.generic_metrics_per_batch, rules)
+    for i, m in enumerate(msg.metrics):
+        if not _METRIC_NAME.match(m.name):
+            raise InvalidBatch(
+                f"metrics[{i}].name: {m.name[:64]!r} is not a metric name ([a-zA-Z_:][a-zA-Z0-9_:.]*)"
+            )
+    offset = rules.offset_ms
+    out = ConvertedBatch(
+        "generic", msg.sequence, stored_time(first_ms + offset), identity_time=identity_time(first_ms, rules)
+    )
+    for i, m in enumerate(msg.metrics):
+        path = f"metrics[{i}]"
+        out.add(
+            tables.GENERIC,
+            (
+                stored_time(m.timestamp_unix_ms + offset),
+                vps_id,
+                m.name,
+                _labels_json(m.labels, path, limits),
+                m.value,
+            ),
+            path,
+        )
+    return out
+
+
+_CONVERTERS: dict[str, Callable[[Any, int, TimeRules, BatchLimits], ConvertedBatch]] = {
+    "performance_batch": _convert_performance,
+    "docker_batch": _convert_docker,
+    "generic_metrics_batch": _convert_generic,
+}
+
+
+def convert_batch(
+    payload_name: str, message: Any, vps_id: int, rules: TimeRules, limits: BatchLimits | None = None
+) -> ConvertedBatch:
+    """Validate and convert one batch; raise InvalidBatch naming the bad field."""
+    converted = _CONVERTERS[payload_name](message, vps_id, rules, limits or BatchLimits())
+    if converted.sequence <= 0:
+        raise InvalidBatch("sequence: must be a positive number")
+    if converted.sequence > tables.BIGINT_MAX:
+        raise InvalidBatch("sequence: must be below 2^63")
+    return converted
