@@ -216,7 +216,7 @@ HOST = _table(
     C("udp_connections", INT, "sockets", rollup=(A,)),
     C("process_count", INT, "processes", rollup=(A,)),
     C("uptime_seconds", BIG, "s", rollup=(L,)),
-    # Not rolled up (sql/0016): the API has it at raw resolution, nulls at 1m and 1h.
+    # Not rolled up (sql/0011): the API has it at raw resolution, nulls at 1m and 1h.
     C("memory_shared_bytes", BIG, "bytes"),
     proto="PerformanceSnapshot",
     outputs=(

@@ -3,7 +3,7 @@
 The real ``tidewatch-agent`` samples this machine with psutil, ``tidewatch-collector``
 stores the samples, and ``tidewatch-api`` serves them: every raw bucket the API
 returns is the mean of the stored samples in it, and the stored samples are
-what psutil reports here. The column has no rollup (see sql/0016 and
+what psutil reports here. The column has no rollup (see sql/0011 and
 docs/metrics-registry.md), so the 1-minute resolution carries nulls for it.
 """
 
