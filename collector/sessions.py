@@ -37,6 +37,9 @@ _CONFIG_KEYS = (
 )
 
 
+# A collector heartbeat older than this means it had stopped (or the database was away).
+_HEARTBEAT_GAP_S = 20.0
+
 # Year 10000: later boot times are garbage, and beyond PostgreSQL's to_timestamp().
 _MAX_BOOT_TIME_MS = 253_402_300_800_000
 
@@ -94,6 +97,7 @@ class SessionRegistry:
         self._settings = settings
         self._sessions: dict[int, AgentSession] = {}
         self._heard: set[int] = set()
+        self._announced = False
 
     def get(self, vps_id: int) -> AgentSession | None:
         return self._sessions.get(vps_id)
@@ -191,6 +195,19 @@ class SessionRegistry:
         """Write last_seen for agents heard from, then mark silent ones offline fleet-wide."""
         heard, self._heard = self._heard, set()
         async with self._pool.connection() as conn:
+            # Liveness for alert rules: up_since restarts at start and after a stopped heartbeat.
+            await conn.execute(
+                "INSERT INTO collector_instances AS c (collector_id) VALUES (%(id)s)"
+                " ON CONFLICT (collector_id) DO UPDATE SET heartbeat_at = now(),"
+                " up_since = CASE WHEN %(fresh_start)s OR c.heartbeat_at < now() - make_interval(secs => %(gap)s)"
+                " THEN now() ELSE c.up_since END",
+                {
+                    "id": self._settings.collector_id,
+                    "fresh_start": not self._announced,
+                    "gap": _HEARTBEAT_GAP_S,
+                },
+            )
+            self._announced = True
             if heard:
                 came_back = await (
                     await conn.execute(
