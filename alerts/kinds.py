@@ -16,18 +16,27 @@ from common.traffic import DailyBytes, cycle_starts, cycles_from_days, forecast,
 __all__ = ["collector_state", "observe_disk_full", "observe_offline", "observe_renewal", "observe_traffic"]
 
 
-async def collector_state(conn: AsyncConnection[Any], grace_s: float, stale_s: float) -> tuple[bool, bool]:
-    """(some collector is heartbeating, one has been up for the whole grace period)."""
+async def collector_state(
+    conn: AsyncConnection[Any], grace_s: float, stale_s: float
+) -> tuple[bool, bool, bool]:
+    """(some collector is heartbeating, none started or resumed within the grace period,
+    collectors have been silent for longer than the grace period).
+
+    After any collector (re)start or heartbeat gap, agents get the grace period to
+    reconnect before anyone is judged offline: a crashed collector's row still looks
+    fresh for a while, so the newest start counts, not the freshest heartbeat."""
     row = await (
         await conn.execute(
             "SELECT coalesce(bool_or(heartbeat_at > now() - make_interval(secs => %(stale)s)), false),"
-            " coalesce(bool_or(heartbeat_at > now() - make_interval(secs => %(stale)s)"
-            " AND up_since <= now() - make_interval(secs => %(grace)s)), false)"
+            " coalesce(max(up_since) <= now() - make_interval(secs => %(grace)s), false),"
+            " coalesce(max(heartbeat_at) < now() - make_interval(secs => greatest(%(grace)s, %(stale)s)), false)"
             " FROM collector_instances",
             {"stale": stale_s, "grace": grace_s},
         )
     ).fetchone()
-    return (bool(row[0]), bool(row[1])) if row else (False, False)
+    if row is None:
+        return False, False, False
+    return bool(row[0]), bool(row[0]) and bool(row[1]), bool(row[2])
 
 
 async def observe_offline(
@@ -37,10 +46,10 @@ async def observe_offline(
     up for the grace period was listening. With no collector listening, one
     'collector' incident instead; agents are not judged until it has been back a while."""
     grace = float(rule.params.get("grace_s", settings.offline_grace_s))
-    alive, settled = await collector_state(conn, grace, settings.collector_stale_s)
+    alive, settled, down = await collector_state(conn, grace, settings.collector_stale_s)
     collector = Observation(
-        "collector", None, "collector", fire=not alive, clear=alive,
-        summary="no collector is running: agents cannot report" if not alive else "a collector is running",
+        "collector", None, "collector", fire=down, clear=alive,
+        summary="no collector is running: agents cannot report" if down else "a collector is running",
     )  # fmt: skip
     if not settled:
         return [collector]

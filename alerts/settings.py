@@ -19,7 +19,7 @@ class AlertsSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     # Grace for offline rules that set none.
     offline_grace_s: float = 60.0
     # A collector whose heartbeat is older than this is down.
-    collector_stale_s: float = 30.0
+    collector_stale_s: float = 15.0
     # How far back a threshold window may reach past its duration for its first sample,
     # and how old the newest sample may be: a few sampling intervals.
     sample_slack_s: float = 30.0
