@@ -13,9 +13,14 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from api import paths
+from api.alerts.channels import ChannelsController
+from api.alerts.events import EventsController
+from api.alerts.rules import RulesController
+from api.alerts.silences import SilencesController
 from api.auth.controller import AuthController
 from api.auth.middleware import BearerAuthMiddleware
 from api.auth.sessions import SessionCache
+from api.billing.controller import FleetBillingController, VpsBillingController
 from api.errors import exception_handlers
 from api.health import HealthController
 from api.live.hub import LiveHub
@@ -72,6 +77,12 @@ def create_app(settings: ApiSettings | None = None, dsn: str | None = None) -> L
             VpsController,
             MetricsController,
             HealthController,
+            RulesController,
+            ChannelsController,
+            EventsController,
+            SilencesController,
+            VpsBillingController,
+            FleetBillingController,
             live_socket,
         ],
         dependencies={"db": Provide(provide_db)},
