@@ -18,6 +18,16 @@ from common.api_models import (
     VpsOut,
     VpsTokenRotated,
 )
+from common.api_models.alerts import (
+    AlertSummary,
+    ChannelOut,
+    DeliveryOut,
+    EventOut,
+    RuleOut,
+    SilenceOut,
+    TrafficFleetOut,
+    TrafficVpsOut,
+)
 from common.problems import Problem
 
 __all__ = ["ApiClient", "ApiError"]
@@ -113,6 +123,39 @@ class ApiClient:
 
     def disk_metrics(self, token: str, vps_id: int, range_ms: int) -> DiskSeries:
         return self._series(token, vps_id, "disks", range_ms, DiskSeries)
+
+    def alert_summary(self, token: str) -> AlertSummary:
+        return self._call("GET", "/api/alerts/summary", AlertSummary, token)
+
+    def alert_events(self, token: str, status: str = "all", limit: int = 100) -> list[EventOut]:
+        params = {"status": status, "limit": limit}
+        return self._call("GET", "/api/alerts/events", list[EventOut], token, params=params)
+
+    def acknowledge_event(self, token: str, event_id: int) -> EventOut:
+        return self._call("POST", f"/api/alerts/events/{event_id}/ack", EventOut, token)
+
+    def alert_rules(self, token: str) -> list[RuleOut]:
+        return self._call("GET", "/api/alerts/rules", list[RuleOut], token)
+
+    def create_alert_rule(self, token: str, body: dict[str, Any]) -> RuleOut:
+        return self._call("POST", "/api/alerts/rules", RuleOut, token, body)
+
+    def alert_channels(self, token: str) -> list[ChannelOut]:
+        return self._call("GET", "/api/alerts/channels", list[ChannelOut], token)
+
+    def test_channel(self, token: str, channel_id: int) -> DeliveryOut:
+        return self._call("POST", f"/api/alerts/channels/{channel_id}/test", DeliveryOut, token)
+
+    def alert_silences(self, token: str) -> list[SilenceOut]:
+        return self._call("GET", "/api/alerts/silences", list[SilenceOut], token)
+
+    def fleet_traffic(self, token: str) -> TrafficFleetOut:
+        return self._call("GET", "/api/traffic", TrafficFleetOut, token)
+
+    def vps_traffic(self, token: str, vps_id: int, cycles: int = 6) -> TrafficVpsOut:
+        return self._call(
+            "GET", f"/api/vps/{vps_id}/traffic", TrafficVpsOut, token, params={"cycles": cycles}
+        )
 
     def _series(self, token: str, vps_id: int, kind: str, range_ms: int, result: type[T]) -> T:
         # Only "from": the API ends the range at its own now, and picks the resolution.

@@ -136,3 +136,23 @@ def test_other_units() -> None:
     now = datetime(2025, 1, 1, tzinfo=UTC)
     assert format_ago(None, now) == "never" and format_ago(now, now) == "just now"
     assert format_ago(now - timedelta(minutes=3, seconds=4), now) == "3m 4s ago"
+
+
+def test_traffic_figures_order_cycles_oldest_first_and_draw_the_quota() -> None:
+    from datetime import UTC, datetime
+
+    from common.api_models.alerts import TrafficCycle, TrafficQuotaOut, TrafficVpsOut
+    from dashboards.traffic_figures import vps_traffic_figure
+
+    def cycle(month: int, used: int) -> TrafficCycle:
+        return TrafficCycle(datetime(2026, month, 1, tzinfo=UTC), datetime(2026, month + 1, 1, tzinfo=UTC),
+                            used, 0, used)  # fmt: skip
+
+    quota = TrafficQuotaOut(1, 2**40, "in", 1, "UTC", [80.0])
+    traffic = TrafficVpsOut(1, "web", quota, cycle(3, 2**39), [cycle(1, 2**38), cycle(2, 2**38)], 2**40, 1.0,
+                            None, 50.0)  # fmt: skip
+    figure = vps_traffic_figure(traffic)
+    assert list(figure.layout.xaxis.categoryarray) == ["2026-01-01", "2026-02-01", "2026-03-01"]
+    used = next(t for t in figure.data if t.name == "used")
+    assert list(used.y) == [0.25, 0.25, 0.5]  # TiB
+    assert figure.layout.shapes[0].y0 == 1.0
