@@ -95,5 +95,4 @@ async def evaluate_once(conn: AsyncConnection[Any], settings: AlertsSettings) ->
             except Exception:
                 # One broken rule must not stop the others; its savepoint rolled back.
                 log.exception("rule %d (%s) failed to evaluate", rule.id, rule.name)
-    await conn.execute("SELECT pg_notify('tidewatch_alert_deliveries', '')")
     return True
