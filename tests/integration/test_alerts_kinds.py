@@ -156,3 +156,67 @@ async def test_renewal_reminder_before_expiry_resolves_when_renewed(db_dsn: str,
         f"[FIRING] {name}",
         f"[RESOLVED] {name}",
     ]
+
+
+async def test_container_state_generic_metric_and_mount_items(db_dsn: str, smtp: SmtpReceiver) -> None:
+    vps = create_vps(db_dsn)
+    channel = email_channel(db_dsn, smtp)
+    stopped = rule(db_dsn, channel, kind="threshold", scope_vps_id=vps.id, metric="container_not_running",
+                   duration_s=10.0)  # fmt: skip
+    flapping = rule(db_dsn, channel, kind="threshold", scope_vps_id=vps.id, metric="container_restarting",
+                    threshold=2.0)  # fmt: skip
+    queue = rule(db_dsn, channel, kind="threshold", scope_vps_id=vps.id, metric="generic:queue_depth",
+                 metric_labels={"queue": "mail"}, comparator=">=", threshold=100.0)  # fmt: skip
+    root = rule(db_dsn, channel, kind="threshold", scope_vps_id=vps.id, metric="disk_used_percent",
+                metric_labels={"mountpoint": "/"}, threshold=90.0)  # fmt: skip
+    execute(db_dsn, "INSERT INTO containers (vps_id, container_id, name, image, state, status, finished_at,"
+            " started_at) VALUES (%s, 'c1', 'web', 'nginx', 'exited', 'Exited (1)', now() - interval '1 minute',"
+            " now() - interval '1 hour'), (%s, 'c2', 'worker', 'app', 'running', 'Up', NULL,"
+            " now() - interval '1 hour')", vps.id, vps.id)  # fmt: skip
+    execute(db_dsn, "INSERT INTO container_events (time, vps_id, container_id, event) SELECT now() - interval"
+            " '1 minute' * g, %s, 'c2', 'restarted' FROM generate_series(1, 3) AS g", vps.id)  # fmt: skip
+    execute(db_dsn, "INSERT INTO generic_metrics SELECT t, %s, 'queue_depth', %s::jsonb, 150 FROM"
+            " generate_series(now() - interval '10 seconds', now(), interval '1 second') AS t",
+            vps.id, '{"queue": "mail", "host": "a"}')  # fmt: skip
+    execute(db_dsn, "INSERT INTO disk_metrics SELECT t, %s, m, 'vda', 'ext4', 100, 95, 5, 10, 1 FROM"
+            " generate_series(now() - interval '10 seconds', now(), interval '1 second') AS t,"
+            " unnest(ARRAY['/', '/data']) AS m", vps.id)  # fmt: skip
+    await run_pass(db_dsn)
+    assert [e[0] for e in events(db_dsn, stopped)] == [f"vps:{vps.id}/web"]
+    assert [(e[0], e[2]) for e in events(db_dsn, flapping)] == [(f"vps:{vps.id}/worker", 3.0)]
+    assert [e[0] for e in events(db_dsn, queue)] == [f'vps:{vps.id}/{{"host": "a", "queue": "mail"}}']
+    assert [e[0] for e in events(db_dsn, root)] == [f"vps:{vps.id}//"]
+
+
+async def test_collector_down_then_fleet_outage_are_single_incidents(db_dsn: str, smtp: SmtpReceiver) -> None:
+    label = secrets.token_hex(4)
+    members = [create_vps(db_dsn) for _ in range(3)]
+    for vps in members:
+        execute(db_dsn, "UPDATE vps SET labels = %s, last_seen = now() - interval '1 hour' WHERE id = %s",
+                f'{{"dc": "{label}"}}', vps.id)  # fmt: skip
+    rule_id = rule(db_dsn, email_channel(db_dsn, smtp), kind="offline", scope_labels={"dc": label},
+                   params={"grace_s": 1})  # fmt: skip
+    settings = AlertsSettings(collector_stale_s=1.0)
+
+    async def evaluate() -> None:
+        async with await psycopg.AsyncConnection.connect(db_dsn, autocommit=True) as conn:
+            assert await evaluate_once(conn, settings)
+
+    # Every collector row is stale: one 'collector' incident, no VPS judged.
+    execute(db_dsn, "UPDATE collector_instances SET heartbeat_at = now() - interval '1 minute'")
+    collector_id = f"test-{secrets.token_hex(3)}"
+    execute(db_dsn, "INSERT INTO collector_instances VALUES (%s, now() - interval '1 hour',"
+            " now() - interval '1 minute')", collector_id)  # fmt: skip
+    await evaluate()
+    assert [(e[0], e[1]) for e in events(db_dsn, rule_id)] == [("collector", False)]
+    # A collector is back but just started: the collector incident resolves, agents wait.
+    execute(db_dsn, "UPDATE collector_instances SET heartbeat_at = now(), up_since = now() WHERE collector_id = %s",
+            collector_id)  # fmt: skip
+    await evaluate()
+    assert [(e[0], e[1]) for e in events(db_dsn, rule_id)] == [("collector", True)]
+    # It has been up past the grace period and the three are still silent: one fleet incident.
+    execute(db_dsn, "UPDATE collector_instances SET heartbeat_at = now(), up_since = now() - interval '1 minute'"
+            " WHERE collector_id = %s", collector_id)  # fmt: skip
+    await evaluate()
+    open_now = [e for e in events(db_dsn, rule_id) if not e[1]]
+    assert [e[0] for e in open_now] == ["fleet"] and "3 of 3" in open_now[0][3]
