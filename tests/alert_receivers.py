@@ -4,6 +4,7 @@ that records every request, both on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.conftest import free_port
 
@@ -39,12 +41,44 @@ class _MailHandler:
 
 
 class SmtpReceiver:
-    """aiosmtpd on a free port; ``messages`` fills as mail arrives."""
+    """aiosmtpd on a free port; ``messages`` fills as mail arrives.
 
-    def __init__(self) -> None:
+    ``tls`` with ``mode`` 'starttls' requires STARTTLS (and AUTH only over TLS); 'tls' is
+    implicit TLS. ``login`` is the one accepted (user, password)."""
+
+    def __init__(
+        self, tls: ssl.SSLContext | None = None, mode: str = "starttls", login: tuple[str, str] | None = None
+    ) -> None:
         self.messages: list[EmailMessage] = []
+        self.logins: list[str] = []
         self.port = free_port()
-        self._controller = Controller(_MailHandler(self.messages), hostname="127.0.0.1", port=self.port)
+        options: dict[str, Any] = {}
+        if login is not None:
+            # aiosmtpd counts only STARTTLS as TLS for auth_require_tls; implicit TLS is TLS throughout.
+            options.update(authenticator=self._authenticator(login), auth_require_tls=mode == "starttls")
+        if tls is not None and mode == "starttls":
+            options.update(tls_context=tls, require_starttls=True)
+        elif tls is not None:
+            options.update(ssl_context=tls)
+        self._controller = Controller(
+            _MailHandler(self.messages),
+            hostname="127.0.0.1",
+            port=self.port,
+            server_hostname="localhost",
+            **options,
+        )
+
+    def _authenticator(self, login: tuple[str, str]) -> Callable[..., AuthResult]:
+        def check(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+            ok = (
+                isinstance(auth_data, LoginPassword)
+                and (auth_data.login.decode(), auth_data.password.decode()) == login
+            )
+            if ok:
+                self.logins.append(auth_data.login.decode())
+            return AuthResult(success=ok, handled=False)  # handled=True would leave the client waiting
+
+        return check
 
     def __enter__(self) -> SmtpReceiver:
         self._controller.start()

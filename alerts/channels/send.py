@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from typing import Any
 
@@ -43,6 +44,8 @@ async def _email(message: Message, config: dict[str, Any], secret: dict[str, Any
     recipients = [str(r) for r in config.get("to", [])]
     mail = email_message(message, str(config.get("from", "tidewatch@localhost")), recipients)
     security = config.get("security", "starttls")
+    # A private relay's own CA (a path on the evaluator's host); else the system's.
+    context = ssl.create_default_context(cafile=str(config["ca_file"])) if config.get("ca_file") else None
     try:
         await aiosmtplib.send(
             mail,
@@ -52,6 +55,7 @@ async def _email(message: Message, config: dict[str, Any], secret: dict[str, Any
             password=secret.get("password") or None,
             use_tls=security == "tls",
             start_tls=security == "starttls",
+            tls_context=context,
             timeout=timeout_s,
         )
     except aiosmtplib.SMTPException as exc:

@@ -21,7 +21,7 @@ _SECRET_KEYS = {
     "slack": {"url"},
 }
 _CONFIG_KEYS = {
-    "email": {"host", "port", "security", "username", "from", "to"},
+    "email": {"host", "port", "security", "username", "from", "to", "ca_file"},
     "webhook": {"url"},
     "telegram": {"chat_id", "api_base"},
     "discord": set(),

@@ -8,7 +8,10 @@ import hashlib
 import hmac
 import json
 import secrets
+import ssl
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -18,6 +21,7 @@ from alerts.sender import send_next
 from alerts.settings import AlertsSettings
 from tests.alert_receivers import HttpReceiver, SmtpReceiver
 from tests.integration.test_alerts_evaluator import execute
+from tests.integration.test_collector_tls import make_ca, make_leaf
 
 pytestmark = pytest.mark.db
 
@@ -41,6 +45,7 @@ def channel(dsn: str, kind: str, config: dict[str, Any], secret: dict[str, Any])
 
 
 async def send_test(dsn: str, channel_id: int) -> int:
+    """Queue a test delivery and send until it is settled (sent, or failed after its attempts)."""
     delivery = int(
         execute(
             dsn,
@@ -48,9 +53,11 @@ async def send_test(dsn: str, channel_id: int) -> int:
             channel_id,
         )[0][0]
     )
+    deadline = time.monotonic() + 60
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-        while await send_next(conn, SETTINGS):
-            pass
+        while execute(dsn, "SELECT status FROM alert_deliveries WHERE id = %s", delivery) == [("pending",)]:
+            assert time.monotonic() < deadline, "the delivery never settled"
+            await send_next(conn, SETTINGS)
     return delivery
 
 
@@ -101,18 +108,9 @@ async def test_failures_are_retried_with_backoff_and_recorded(db_dsn: str, recei
     receiver.status = 503
     wh = channel(db_dsn, "webhook", {"url": f"{receiver.url}/hook"}, {})
     delivery = await send_test(db_dsn, wh)
-    rows = execute(
+    status, attempts, log = execute(
         db_dsn, "SELECT status, attempts, attempt_log FROM alert_deliveries WHERE id = %s", delivery
-    )
-    status, attempts, log = rows[0]
-    # Backoff is 0.01 s doubling: the loop above stops as soon as nothing is due, so
-    # drive the remaining attempts until the row is settled.
-    async with await psycopg.AsyncConnection.connect(db_dsn, autocommit=True) as conn:
-        while status == "pending":
-            await send_next(conn, SETTINGS)
-            status, attempts, log = execute(
-                db_dsn, "SELECT status, attempts, attempt_log FROM alert_deliveries WHERE id = %s", delivery
-            )[0]
+    )[0]
     assert (status, attempts) == ("failed", 3)
     assert [entry["ok"] for entry in log] == [False, False, False]
     assert all("HTTP 503" in entry["error"] and entry["at"] for entry in log)
@@ -138,3 +136,23 @@ async def test_email_has_plain_and_html_parts_and_templates(db_dsn: str) -> None
     plain, html = mail.get_body(("plain",)), mail.get_body(("html",))
     assert plain is not None and "Summary: Test notification from Tidewatch" in plain.get_content()
     assert html is not None and "<h2>Tidewatch: TEST on test</h2>" in html.get_content()
+
+
+@pytest.mark.parametrize("mode", ["starttls", "tls"])
+async def test_email_over_starttls_and_tls_with_auth(db_dsn: str, tmp_path: Path, mode: str) -> None:
+    ca, ca_key, ca_cert = make_ca("Tidewatch test mail CA")
+    leaf = make_leaf(ca_key, ca_cert, "localhost", server=True)
+    (tmp_path / "ca.crt").write_bytes(ca.cert)
+    (tmp_path / "server.pem").write_bytes(leaf.cert + leaf.key)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(tmp_path / "server.pem")
+    with SmtpReceiver(server_tls, mode, login=("alerts", "hunter2")) as smtp:
+        config = {"host": "127.0.0.1", "port": smtp.port, "security": mode, "username": "alerts",
+                  "from": "tw@test", "to": ["ops@test"], "ca_file": str(tmp_path / "ca.crt")}  # fmt: skip
+        ok = await send_test(db_dsn, channel(db_dsn, "email", config, {"password": "hunter2"}))
+        wrong = await send_test(db_dsn, channel(db_dsn, "email", config, {"password": "wrong"}))
+        assert smtp.logins == ["alerts"]
+        assert len(smtp.messages) == 1
+    assert execute(db_dsn, "SELECT status FROM alert_deliveries WHERE id = %s", ok) == [("sent",)]
+    status, log = execute(db_dsn, "SELECT status, attempt_log FROM alert_deliveries WHERE id = %s", wrong)[0]
+    assert status == "failed" and all("SMTP" in entry["error"] for entry in log)
