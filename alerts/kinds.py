@@ -10,8 +10,8 @@ from psycopg import AsyncConnection
 
 from alerts.observation import Observation, Rule
 from alerts.settings import AlertsSettings
-from alerts.trend import seconds_until_full
 from common.traffic import DailyBytes, cycle_starts, cycles_from_days, forecast, used_bytes
+from common.trend import DISK_TREND_SQL, seconds_until_full
 
 __all__ = ["collector_state", "observe_disk_full", "observe_offline", "observe_renewal", "observe_traffic"]
 
@@ -117,21 +117,8 @@ async def observe_disk_full(
     """Per mount: projected time to full under horizon_hours fires; over 1.2x clears."""
     horizon_s = float(rule.params.get("horizon_hours", 24.0)) * 3600.0
     lookback_s = float(rule.params.get("lookback_hours", 6.0)) * 3600.0
-    rows = await (
-        await conn.execute(
-            "SELECT vps_id, mountpoint, extract(epoch FROM time_bucket('1 minute', time))::float8,"
-            " last(used_bytes, time)::float8, last(total_bytes, time)::float8 FROM disk_metrics"
-            " WHERE vps_id = ANY(%s) AND time > now() - make_interval(secs => %s)"
-            " AND (%s::text IS NULL OR mountpoint = %s)"
-            " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-            (
-                list(targets),
-                lookback_s,
-                rule.metric_labels.get("mountpoint"),
-                rule.metric_labels.get("mountpoint"),
-            ),
-        )
-    ).fetchall()
+    mount = rule.metric_labels.get("mountpoint")
+    rows = await (await conn.execute(DISK_TREND_SQL, (list(targets), lookback_s, mount, mount))).fetchall()
     series: dict[tuple[int, str], list[tuple[float, float, float]]] = defaultdict(list)
     for vps_id, mount, t, used, total in rows:
         series[(vps_id, mount)].append((t, used, total))

@@ -15,6 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from api import paths
 from api.alerts.channels import ChannelsController
 from api.alerts.events import EventsController
+from api.alerts.forecast import DiskForecastController
 from api.alerts.rules import RulesController
 from api.alerts.silences import SilencesController
 from api.auth.controller import AuthController
@@ -81,6 +82,7 @@ def create_app(settings: ApiSettings | None = None, dsn: str | None = None) -> L
             ChannelsController,
             EventsController,
             SilencesController,
+            DiskForecastController,
             VpsBillingController,
             FleetBillingController,
             live_socket,

@@ -71,3 +71,4 @@ VPS_TRAFFIC = "/{vps_id:int}/traffic"
 # Under API:
 TRAFFIC = "/traffic"
 BILLING = "/billing"
+VPS_DISK_FORECAST = "/{vps_id:int}/disk-forecast"

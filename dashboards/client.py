@@ -22,6 +22,7 @@ from common.api_models.alerts import (
     AlertSummary,
     ChannelOut,
     DeliveryOut,
+    DiskForecast,
     EventOut,
     RuleOut,
     SilenceOut,
@@ -127,9 +128,23 @@ class ApiClient:
     def alert_summary(self, token: str) -> AlertSummary:
         return self._call("GET", "/api/alerts/summary", AlertSummary, token)
 
-    def alert_events(self, token: str, status: str = "all", limit: int = 100) -> list[EventOut]:
-        params = {"status": status, "limit": limit}
+    def alert_events(
+        self,
+        token: str,
+        status: str = "all",
+        limit: int = 100,
+        vps_id: int | None = None,
+        since: str | None = None,
+    ) -> list[EventOut]:
+        params: dict[str, Any] = {"status": status, "limit": limit}
+        if vps_id is not None:
+            params["vps_id"] = vps_id
+        if since is not None:
+            params["since"] = since
         return self._call("GET", "/api/alerts/events", list[EventOut], token, params=params)
+
+    def disk_forecast(self, token: str, vps_id: int) -> list[DiskForecast]:
+        return self._call("GET", f"/api/vps/{vps_id}/disk-forecast", list[DiskForecast], token)
 
     def acknowledge_event(self, token: str, event_id: int) -> EventOut:
         return self._call("POST", f"/api/alerts/events/{event_id}/ack", EventOut, token)

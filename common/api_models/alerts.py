@@ -19,6 +19,7 @@ __all__ = [
     "ChannelIn",
     "ChannelOut",
     "DeliveryOut",
+    "DiskForecast",
     "EventOut",
     "RuleIn",
     "RuleOut",
@@ -265,3 +266,14 @@ class TrafficFleetOut(Struct):
     vps: list[TrafficVpsOut]
     used_bytes: int
     projected_bytes: int
+
+
+class DiskForecast(Struct):
+    """A mount's robust trend (Theil-Sen over the last hours) and when it fills."""
+
+    mountpoint: str
+    total_bytes: int
+    used_bytes: int
+    # None when the trend is flat, falling or too short to judge.
+    hours_until_full: float | None
+    full_at: datetime | None

@@ -285,3 +285,26 @@ async def test_monthly_traffic_across_a_reset_day(
     assert fleet.json()["used_bytes"] >= traffic["current"]["used_bytes"]
     assert_problem(await client.get(f"/api/vps/{vps_id}/traffic", params={"cycles": 0}, headers=viewer.headers), 422,
                    "cycles")  # fmt: skip
+
+
+async def test_disk_forecast_fits_each_mount(
+    client: Client, db: Db, operator: SignedIn, viewer: SignedIn
+) -> None:
+    vps_id = await _vps(client, operator)
+    gib = 1024**3
+    # '/': 100 GiB, 50 GiB used now, growing 1 GiB an hour (full in 50 h); '/data' is flat.
+    db.execute(
+        "INSERT INTO disk_metrics SELECT t, %s, m.mount, 'vda', 'ext4', %s,"
+        " (m.now_used - m.per_hour * extract(epoch FROM now() - t) / 3600)::bigint, 0, 100, 10"
+        " FROM generate_series(now() - interval '3 hours', now(), interval '1 minute') AS t,"
+        " (VALUES ('/', %s::float8, %s::float8), ('/data', %s::float8, 0::float8)) AS m (mount, now_used, per_hour)",
+        (vps_id, 100 * gib, 50.0 * gib, 1.0 * gib, 20.0 * gib),
+    )
+    response = await client.get(f"/api/vps/{vps_id}/disk-forecast", headers=viewer.headers)
+    assert response.status_code == 200, response.text
+    root, data = response.json()
+    assert root["mountpoint"] == "/" and root["hours_until_full"] == pytest.approx(50.0, rel=0.1)
+    assert datetime.fromisoformat(root["full_at"]) > datetime.now(UTC) + timedelta(hours=44)
+    assert data == {"mountpoint": "/data", "total_bytes": 100 * gib, "used_bytes": 20 * gib,
+                    "hours_until_full": None, "full_at": None}  # fmt: skip
+    assert_problem(await client.get("/api/vps/987654321/disk-forecast", headers=viewer.headers), 404)

@@ -111,6 +111,12 @@ def test_alerts_and_traffic_pages(
     )
     dash_duo.driver.save_screenshot(str(screenshots / "traffic-vps.png"))
 
+    # The server's charts: the event as a band on the CPU chart, the disk projection.
+    dash_duo.driver.get(f"{dash_duo.server_url}/vps/{demo_fleet.busy_vps_id}")
+    dash_duo.wait_for_contains_text("#vps-cpu", f"⚠ {arranged['rule']}", timeout=20)
+    dash_duo.wait_for_contains_text("#vps-disk", "full in", timeout=20)
+    dash_duo.driver.save_screenshot(str(screenshots / "vps-alert-overlays.png"))
+
     logs = dash_duo.get_logs()
     for entry in logs:
         print("BROWSER LOG:", entry["message"])

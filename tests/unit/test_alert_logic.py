@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from alerts.observation import Observation, group_fleet_outage
-from alerts.trend import seconds_until_full
 from common.silence_window import silence_active
 from common.traffic import DailyBytes, cycle_start_date, cycles_from_days, forecast, used_bytes
+from common.trend import seconds_until_full
 
 GIB = 1024**3
 

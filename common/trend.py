@@ -10,9 +10,18 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["seconds_until_full"]
+__all__ = ["DISK_TREND_SQL", "seconds_until_full"]
 
 MAX_POINTS = 240
+# Used bytes per mount at 1-minute resolution over the lookback: what the fit reads.
+# Parameters: vps ids, lookback seconds, mountpoint (or NULL for all), twice.
+DISK_TREND_SQL = """
+SELECT vps_id, mountpoint, extract(epoch FROM time_bucket('1 minute', time))::float8 AS t,
+       last(used_bytes, time)::float8 AS used, last(total_bytes, time)::float8 AS total
+FROM disk_metrics
+WHERE vps_id = ANY(%s) AND time > now() - make_interval(secs => %s) AND (%s::text IS NULL OR mountpoint = %s)
+GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+"""
 # A drop larger than this share of the disk starts a new trend segment.
 BIG_DROP_FRACTION = 0.01
 
