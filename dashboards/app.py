@@ -38,6 +38,7 @@ def _shell() -> html.Div:
                             dcc.Link("Fleet", href="/", className="tw-nav-link"),
                             dcc.Link("Alerts", href="/alerts", className="tw-nav-link"),
                             dcc.Link("Traffic", href="/traffic", className="tw-nav-link"),
+                            dcc.Link("Billing", href="/billing", className="tw-nav-link"),
                             dcc.Link(
                                 "",
                                 href="/alerts",

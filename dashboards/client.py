@@ -20,6 +20,7 @@ from common.api_models import (
 )
 from common.api_models.alerts import (
     AlertSummary,
+    BillingOut,
     ChannelOut,
     DeliveryOut,
     DiskForecast,
@@ -163,6 +164,9 @@ class ApiClient:
 
     def alert_silences(self, token: str) -> list[SilenceOut]:
         return self._call("GET", "/api/alerts/silences", list[SilenceOut], token)
+
+    def list_billing(self, token: str) -> list[BillingOut]:
+        return self._call("GET", "/api/billing", list[BillingOut], token)
 
     def fleet_traffic(self, token: str) -> TrafficFleetOut:
         return self._call("GET", "/api/traffic", TrafficFleetOut, token)

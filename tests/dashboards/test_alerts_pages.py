@@ -52,6 +52,11 @@ def _arrange(dsn: str, vps_id: int) -> dict[str, Any]:
             " 'Europe/Berlin', 'nightly backup')"
         )
         conn.execute(
+            "INSERT INTO vps_billing (vps_id, provider, price, currency, cycle, expires_on) VALUES"
+            " (%s, 'Hetzner', 12, 'EUR', 'quarterly', current_date + 5)",
+            (vps_id,),
+        )
+        conn.execute(
             "UPDATE vps SET traffic_quota_bytes = %s, traffic_quota_direction = 'total' WHERE id = %s",
             (50_000 * MIB, vps_id),
         )
@@ -110,6 +115,12 @@ def test_alerts_and_traffic_pages(
         or "GiB" in dash_duo.find_element("#traffic-table").text
     )
     dash_duo.driver.save_screenshot(str(screenshots / "traffic-vps.png"))
+
+    dash_duo.driver.get(f"{dash_duo.server_url}/billing")
+    dash_duo.wait_for_contains_text("#billing-table", demo_fleet.busy_vps_name, timeout=15)
+    assert "Hetzner" in dash_duo.find_element("#billing-table").text
+    dash_duo.wait_for_contains_text("#billing-summary", "4.00 EUR / month")
+    dash_duo.driver.save_screenshot(str(screenshots / "billing.png"))
 
     # The server's charts: the event as a band on the CPU chart, the disk projection.
     dash_duo.driver.get(f"{dash_duo.server_url}/vps/{demo_fleet.busy_vps_id}")
