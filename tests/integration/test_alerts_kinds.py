@@ -220,3 +220,35 @@ async def test_collector_down_then_fleet_outage_are_single_incidents(db_dsn: str
     await evaluate()
     open_now = [e for e in events(db_dsn, rule_id) if not e[1]]
     assert [e[0] for e in open_now] == ["fleet"] and "3 of 3" in open_now[0][3]
+
+
+async def test_a_database_blip_restarts_the_collectors_grace_period(
+    db_dsn: str, smtp: SmtpReceiver, collector: Any
+) -> None:
+    """After the collector's heartbeat stopped (the database was away), agents get the
+    grace period again before anyone is judged offline."""
+    vps = create_vps(db_dsn)
+    execute(db_dsn, "UPDATE vps SET last_seen = now() - interval '1 hour' WHERE id = %s", vps.id)
+    rule_id = rule(db_dsn, email_channel(db_dsn, smtp), kind="offline", scope_vps_id=vps.id,
+                   params={"grace_s": 30})  # fmt: skip
+    me = collector.settings.collector_id
+
+    def up_since_age_s() -> float:
+        return float(execute(db_dsn, "SELECT extract(epoch FROM now() - up_since) FROM collector_instances"
+                             " WHERE collector_id = %s", me)[0][0])  # fmt: skip
+
+    await collector.registry.housekeeping_once()
+    # Steady heartbeats keep up_since; the collector has been up a while: the silent VPS fires.
+    execute(db_dsn, "UPDATE collector_instances SET up_since = now() - interval '1 hour'")
+    await collector.registry.housekeeping_once()
+    assert up_since_age_s() >= 3600
+    await run_pass(db_dsn)
+    assert [(e[0], e[1]) for e in events(db_dsn, rule_id)] == [(f"vps:{vps.id}", False)]
+    execute(db_dsn, "DELETE FROM alert_events WHERE rule_id = %s", rule_id)
+    # A heartbeat after a minute's gap (the database was unreachable) restarts up_since.
+    execute(db_dsn, "UPDATE collector_instances SET heartbeat_at = now() - interval '1 minute' WHERE collector_id = %s",
+            me)  # fmt: skip
+    await collector.registry.housekeeping_once()
+    assert up_since_age_s() < 30
+    await run_pass(db_dsn)
+    assert events(db_dsn, rule_id) == []
