@@ -159,6 +159,12 @@ class ApiClient:
     def alert_channels(self, token: str) -> list[ChannelOut]:
         return self._call("GET", "/api/alerts/channels", list[ChannelOut], token)
 
+    def create_alert_channel(self, token: str, body: dict[str, Any]) -> ChannelOut:
+        return self._call("POST", "/api/alerts/channels", ChannelOut, token, body)
+
+    def create_alert_silence(self, token: str, body: dict[str, Any]) -> SilenceOut:
+        return self._call("POST", "/api/alerts/silences", SilenceOut, token, body)
+
     def test_channel(self, token: str, channel_id: int) -> DeliveryOut:
         return self._call("POST", f"/api/alerts/channels/{channel_id}/test", DeliveryOut, token)
 

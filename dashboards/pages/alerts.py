@@ -5,6 +5,8 @@ everything else about rules and channels is in the API (docs/alerts.md)."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dash
@@ -27,6 +29,72 @@ METRIC_OPTIONS = [*METRICS, *CONTAINER_STATE_METRICS]
 
 def _field(label: str, control: Any) -> html.Div:
     return html.Div([html.Label(label, htmlFor=control.id), control])
+
+
+# What each channel kind takes, shown as the starting text of the form.
+CHANNEL_EXAMPLES: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
+    "email": ({"host": "smtp.example.com", "port": 587, "security": "starttls", "username": "alerts",
+               "from": "tidewatch@example.com", "to": ["ops@example.com"]}, {"password": ""}),
+    "webhook": ({"url": "https://hooks.example.com/tidewatch"}, {"hmac_key": ""}),
+    "telegram": ({"chat_id": "-1001234567890"}, {"bot_token": ""}),
+    "discord": ({}, {"url": "https://discord.com/api/webhooks/…"}),
+    "slack": ({}, {"url": "https://hooks.slack.com/services/…"}),
+}  # fmt: skip
+
+
+def _channel_form() -> html.Div:
+    config, secret = CHANNEL_EXAMPLES["email"]
+    return html.Div(
+        [
+            html.Div(
+                [
+                    _field("Name", dcc.Input(id="alerts-channel-name", className="tw-input", placeholder="ops-mail")),
+                    _field("Kind", dcc.Dropdown(list(CHANNEL_EXAMPLES), "email", id="alerts-channel-kind",
+                                                clearable=False, className="tw-dropdown")),
+                    html.Button("Add channel", id="alerts-channel-submit", className="tw-button tw-button-primary",
+                                n_clicks=0),
+                ],
+                className="tw-form-row",
+            ),
+            html.Div(
+                [
+                    _field("Config (JSON)", dcc.Textarea(id="alerts-channel-config", value=json.dumps(config, indent=1),
+                                                         className="tw-input tw-json")),
+                    _field("Secret (JSON, never shown again)", dcc.Textarea(id="alerts-channel-secret",
+                           value=json.dumps(secret, indent=1), className="tw-input tw-json")),
+                ],
+                className="tw-form-row",
+            ),
+            html.Div(id="alerts-channel-error"),
+        ],
+        id="alerts-channel-form",
+        hidden=True,
+    )  # fmt: skip
+
+
+def _silence_form() -> html.Div:
+    return html.Div(
+        [
+            html.Div(
+                [
+                    _field("Cron (recurring)", dcc.Input(id="alerts-silence-cron", className="tw-input",
+                                                         placeholder="0 3 * * *")),
+                    _field("Minutes", dcc.Input(id="alerts-silence-minutes", type="number", value=60,
+                                                className="tw-input")),
+                    _field("Timezone", dcc.Input(id="alerts-silence-tz", className="tw-input", value="UTC")),
+                    _field("Comment", dcc.Input(id="alerts-silence-comment", className="tw-input",
+                                                placeholder="nightly backup")),
+                    html.Button("Add silence", id="alerts-silence-submit", className="tw-button tw-button-primary",
+                                n_clicks=0),
+                ],
+                className="tw-form-row",
+            ),
+            html.P("Leave cron empty to mute everything from now for the given minutes.", className="tw-muted"),
+            html.Div(id="alerts-silence-error"),
+        ],
+        id="alerts-silence-form",
+        hidden=True,
+    )  # fmt: skip
 
 
 def layout(**_: Any) -> html.Div:
@@ -93,8 +161,8 @@ def layout(**_: Any) -> html.Div:
             html.Div(id="alerts-action-result"),
             panel("Events", html.Div(id="alerts-events")),
             panel("Rules", html.Div([rule_form, html.Div(id="alerts-rules")])),
-            panel("Channels", html.Div(id="alerts-channels")),
-            panel("Silences", html.Div(id="alerts-silences")),
+            panel("Channels", html.Div([_channel_form(), html.Div(id="alerts-channels")])),
+            panel("Silences", html.Div([_silence_form(), html.Div(id="alerts-silences")])),
         ],
         className="tw-page",
     )
@@ -162,21 +230,26 @@ def _silence_row(silence: SilenceOut) -> html.Tr:
     Output("alerts-summary", "children"),
     Output("alerts-rule-channels", "options"),
     Output("alerts-rule-form", "hidden"),
+    Output("alerts-channel-form", "hidden"),
+    Output("alerts-silence-form", "hidden"),
     Input("alerts-interval", "n_intervals"),
     Input("alerts-action-result", "children"),
+    Input("alerts-channel-error", "children"),
+    Input("alerts-silence-error", "children"),
     State("app-session", "data"),
 )
-def refresh(_: int | None, __: Any, session: dict[str, Any] | None) -> tuple[Any, ...]:
+def refresh(_: int | None, *changes_and_session: Any) -> tuple[Any, ...]:
+    session: dict[str, Any] | None = changes_and_session[-1]
     token = token_of(session)
     if token is None:
-        return (no_update,) * 7
+        return (no_update,) * 9
     can_write = bool(session and session.get("role") in WRITERS)
     client = api()
     try:
         events, rules = client.alert_events(token, limit=100), client.alert_rules(token)
         channels, silences = client.alert_channels(token), client.alert_silences(token)
     except ApiError as exc:
-        return (alert(f"Could not load alerts: {exc.detail}"), *(no_update,) * 6)
+        return (alert(f"Could not load alerts: {exc.detail}"), *(no_update,) * 8)
     firing = sum(1 for e in events if e.resolved_at is None)
     summary = [html.Span(f"{firing} firing", className="tw-chip tw-chip-offline" if firing else "tw-chip"),
                html.Span(f"{len(rules)} rules", className="tw-chip")]  # fmt: skip
@@ -191,6 +264,8 @@ def refresh(_: int | None, __: Any, session: dict[str, Any] | None) -> tuple[Any
                "alerts-silences-table", "No silences."),
         summary,
         [{"label": c.name, "value": c.id} for c in channels],
+        not can_write,
+        not can_write,
         not can_write,
     )  # fmt: skip
 
@@ -244,3 +319,76 @@ def add_rule(
     except ApiError as exc:
         return alert(exc.detail), no_update
     return alert(f"Rule {created.name} added.", "success"), ""
+
+
+@callback(
+    Output("alerts-channel-config", "value"),
+    Output("alerts-channel-secret", "value"),
+    Input("alerts-channel-kind", "value"),
+    prevent_initial_call=True,
+)
+def channel_example(kind: str) -> tuple[str, str]:
+    config, secret = CHANNEL_EXAMPLES.get(kind, ({}, {}))
+    return json.dumps(config, indent=1), json.dumps(secret, indent=1)
+
+
+@callback(
+    Output("alerts-channel-error", "children"),
+    Input("alerts-channel-submit", "n_clicks"),
+    State("alerts-channel-name", "value"),
+    State("alerts-channel-kind", "value"),
+    State("alerts-channel-config", "value"),
+    State("alerts-channel-secret", "value"),
+    State("app-session", "data"),
+    prevent_initial_call=True,
+)
+def add_channel(
+    clicks: int | None, name: str | None, kind: str, config: str | None, secret: str | None,
+    session: dict[str, Any] | None,
+) -> Any:  # fmt: skip
+    token = token_of(session)
+    if not clicks or token is None:
+        return no_update
+    try:
+        body = {"name": (name or "").strip(), "kind": kind, "config": json.loads(config or "{}"),
+                "secret": {k: v for k, v in json.loads(secret or "{}").items() if v}}  # fmt: skip
+    except (ValueError, AttributeError) as exc:
+        return alert(f"Config and secret must be JSON objects: {exc}")
+    try:
+        created = api().create_alert_channel(token, body)
+    except ApiError as exc:
+        return alert(exc.detail)
+    return alert(f"Channel {created.name} added; send it a test below.", "success")
+
+
+@callback(
+    Output("alerts-silence-error", "children"),
+    Input("alerts-silence-submit", "n_clicks"),
+    State("alerts-silence-cron", "value"),
+    State("alerts-silence-minutes", "value"),
+    State("alerts-silence-tz", "value"),
+    State("alerts-silence-comment", "value"),
+    State("app-session", "data"),
+    prevent_initial_call=True,
+)
+def add_silence(
+    clicks: int | None, cron: str | None, minutes: float | None, timezone: str | None, comment: str | None,
+    session: dict[str, Any] | None,
+) -> Any:  # fmt: skip
+    token = token_of(session)
+    if not clicks or token is None:
+        return no_update
+    duration_s = float(minutes or 0) * 60
+    body: dict[str, Any] = {"timezone": (timezone or "UTC").strip(), "comment": (comment or "").strip()}
+    if cron and cron.strip():
+        body.update(cron=cron.strip(), duration_s=duration_s)
+    else:
+        now = datetime.now(UTC)
+        body.update(
+            starts_at=now.isoformat(), ends_at=(now + timedelta(seconds=max(duration_s, 60))).isoformat()
+        )
+    try:
+        api().create_alert_silence(token, body)
+    except ApiError as exc:
+        return alert(exc.detail)
+    return alert("Silence added.", "success")

@@ -5,11 +5,13 @@ the firing badge in the header, and monthly traffic fleet-wide and per server.""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 
 from common.settings import DashboardSettings
 from dashboards.app import create_app
@@ -26,6 +28,19 @@ def _sign_in(dash_duo: Any, username: str) -> None:
     dash_duo.find_element("#login-username").send_keys(username)
     dash_duo.find_element("#login-password").send_keys(PASSWORD)
     dash_duo.find_element("#login-submit").click()
+
+
+def _click(dash_duo: Any, selector: str, timeout_s: float = 15.0) -> None:
+    """Click ``selector``; the tables re-render every few seconds, so a found element
+    may be replaced before the click lands: find it again."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            dash_duo.find_element(selector).click()
+            return
+        except (StaleElementReferenceException, NoSuchElementException):
+            assert time.monotonic() < deadline, f"could not click {selector}"
+            time.sleep(0.2)
 
 
 def _arrange(dsn: str, vps_id: int) -> dict[str, Any]:
@@ -86,14 +101,13 @@ def test_alerts_and_traffic_pages(
     dash_duo.wait_for_contains_text("#alerts-rules-table", "cpu_percent > 90 for 300 s")
     dash_duo.driver.save_screenshot(str(screenshots / "alerts.png"))
 
-    ack = dash_duo.find_element(f"#alerts-events-table button[id*='\"index\":{arranged['event']}']")
-    ack.click()
+    _click(dash_duo, f"#alerts-events-table button[id*='\"index\":{arranged['event']}']")
     dash_duo.wait_for_contains_text("#alerts-action-result", "acknowledged", timeout=15)
     with psycopg.connect(db_dsn) as conn:
         row = conn.execute("SELECT acknowledged_at IS NOT NULL FROM alert_events WHERE id = %s",
                            (arranged["event"],)).fetchone()  # fmt: skip
     assert row == (True,)
-    dash_duo.find_element(f"#alerts-channels-table button[id*='\"index\":{arranged['channel']}']").click()
+    _click(dash_duo, f"#alerts-channels-table button[id*='\"index\":{arranged['channel']}']")
     dash_duo.wait_for_contains_text("#alerts-action-result", "Test notification queued", timeout=15)
 
     new_rule = unique("load")
@@ -102,6 +116,25 @@ def test_alerts_and_traffic_pages(
     dash_duo.wait_for_contains_text("#alerts-rule-error", f"Rule {new_rule} added", timeout=15)
     dash_duo.wait_for_contains_text("#alerts-rules-table", new_rule, timeout=15)
     dash_duo.driver.save_screenshot(str(screenshots / "alerts-acknowledged.png"))
+
+    # A channel from the form (the email example as given) and a recurring silence.
+    channel_name = unique("mail")
+    dash_duo.find_element("#alerts-channel-name").send_keys(channel_name)
+    dash_duo.find_element("#alerts-channel-submit").click()
+    dash_duo.wait_for_contains_text("#alerts-channel-error", f"Channel {channel_name} added", timeout=15)
+    dash_duo.wait_for_contains_text("#alerts-channels-table", channel_name, timeout=15)
+    dash_duo.find_element("#alerts-silence-cron").send_keys("30 2 * * 6")
+    dash_duo.clear_input("#alerts-silence-tz")
+    dash_duo.find_element("#alerts-silence-tz").send_keys("Mars/Olympus")
+    dash_duo.find_element("#alerts-silence-comment").send_keys("weekly maintenance")
+    dash_duo.find_element("#alerts-silence-submit").click()
+    dash_duo.wait_for_contains_text("#alerts-silence-error", "not an IANA timezone", timeout=15)
+    dash_duo.clear_input("#alerts-silence-tz")
+    dash_duo.find_element("#alerts-silence-tz").send_keys("Europe/Berlin")
+    dash_duo.find_element("#alerts-silence-submit").click()
+    dash_duo.wait_for_contains_text("#alerts-silence-error", "Silence added", timeout=15)
+    dash_duo.wait_for_contains_text("#alerts-silences-table", "weekly maintenance", timeout=15)
+    dash_duo.driver.save_screenshot(str(screenshots / "alerts-forms.png"))
 
     dash_duo.driver.get(f"{dash_duo.server_url}/traffic")
     dash_duo.wait_for_contains_text("#traffic-table", demo_fleet.busy_vps_name, timeout=15)
