@@ -14,10 +14,16 @@ from litestar.openapi.spec import Components, SecurityScheme
 from psycopg.conninfo import make_conninfo
 
 from api import paths
+from api.alerts.channels import ChannelsController
+from api.alerts.events import EventsController
+from api.alerts.forecast import DiskForecastController
+from api.alerts.rules import RulesController
+from api.alerts.silences import SilencesController
 from api.auth.controller import AuthController
 from api.auth.middleware import BearerAuthMiddleware
 from api.auth.sessions import SessionCache
 from api.auth.throttle import AuthThrottle
+from api.billing.controller import FleetBillingController, VpsBillingController
 from api.errors import exception_handlers
 from api.health import HealthController
 from api.live.hub import LiveHub
@@ -91,6 +97,13 @@ def create_app(
             VpsController,
             MetricsController,
             HealthController,
+            RulesController,
+            ChannelsController,
+            EventsController,
+            SilencesController,
+            DiskForecastController,
+            VpsBillingController,
+            FleetBillingController,
             live_socket,
         ],
         dependencies={"db": Provide(provide_db)},

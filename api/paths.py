@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 __all__ = [
+    "ALERTS",
+    "ALERT_CHANNELS",
+    "ALERT_CHANNEL_ITEM",
+    "ALERT_CHANNEL_TEST",
+    "ALERT_DELIVERY_ITEM",
+    "ALERT_EVENTS",
+    "ALERT_EVENT_ACK",
+    "ALERT_EVENT_ITEM",
+    "ALERT_RULES",
+    "ALERT_RULE_ITEM",
+    "ALERT_SILENCES",
+    "ALERT_SILENCE_ITEM",
+    "ALERT_SUMMARY",
+    "API",
     "AUDIT",
     "AUTH",
     "AUTH_LOGIN",
     "AUTH_LOGOUT",
     "AUTH_ME",
     "AUTH_REGISTER",
+    "BILLING",
     "HEALTH",
     "LIVE",
     "METRICS_CONTAINERS",
@@ -17,12 +32,17 @@ __all__ = [
     "METRICS_HOST",
     "METRICS_NETWORK",
     "OPENAPI",
+    "TRAFFIC",
     "USERS",
     "USER_ITEM",
     "VPS",
+    "VPS_BILLING",
+    "VPS_DISK_FORECAST",
     "VPS_ITEM",
     "VPS_METRICS",
     "VPS_ROTATE_TOKEN",
+    "VPS_TRAFFIC",
+    "VPS_TRAFFIC_QUOTA",
 ]
 
 API = "/api"
@@ -50,3 +70,25 @@ METRICS_NETWORK = "/network"
 METRICS_DISKS = "/disks"
 METRICS_DISKIO = "/diskio"
 METRICS_CONTAINERS = "/containers"
+
+ALERTS = f"{API}/alerts"
+ALERT_RULES = f"{ALERTS}/rules"
+ALERT_RULE_ITEM = "/{rule_id:int}"
+ALERT_CHANNELS = f"{ALERTS}/channels"
+ALERT_CHANNEL_ITEM = "/{channel_id:int}"
+ALERT_CHANNEL_TEST = "/{channel_id:int}/test"
+ALERT_DELIVERY_ITEM = "/deliveries/{delivery_id:int}"  # under ALERTS
+ALERT_SILENCES = f"{ALERTS}/silences"
+ALERT_SILENCE_ITEM = "/{silence_id:int}"
+# Under ALERTS:
+ALERT_EVENTS = "/events"
+ALERT_EVENT_ITEM = "/events/{event_id:int}"
+ALERT_EVENT_ACK = "/events/{event_id:int}/ack"
+ALERT_SUMMARY = "/summary"
+VPS_BILLING = "/{vps_id:int}/billing"
+VPS_TRAFFIC_QUOTA = "/{vps_id:int}/traffic-quota"
+VPS_TRAFFIC = "/{vps_id:int}/traffic"
+# Under API:
+TRAFFIC = "/traffic"
+BILLING = "/billing"
+VPS_DISK_FORECAST = "/{vps_id:int}/disk-forecast"

@@ -41,6 +41,10 @@ _CONFIG_KEYS = (
 )
 
 
+# A collector heartbeat older than this means it had stopped (or the database was away).
+_HEARTBEAT_GAP_S = 20.0
+
+
 def _text(value: str, limit: int) -> str:
     """Host facts are informational: cleaned to what PostgreSQL stores, never refused."""
     return value.replace("\x00", "")[:limit]
@@ -108,6 +112,8 @@ class SessionRegistry:
         # Written to the database by housekeeping: latest clocks, refused batches.
         self._clocks: dict[int, AgentClock] = {}
         self._rejections: dict[int, RejectionTally] = {}
+        # Whether this process has written its collector_instances row since it started.
+        self._announced = False
 
     def get(self, vps_id: int) -> AgentSession | None:
         return self._sessions.get(vps_id)
@@ -268,6 +274,19 @@ class SessionRegistry:
         """Write last_seen for agents heard from, then mark silent ones offline fleet-wide."""
         heard, self._heard = self._heard, set()
         async with self._db.connection("housekeeping") as conn:
+            # Liveness for alert rules: up_since restarts at start and after a stopped heartbeat.
+            await conn.execute(
+                "INSERT INTO collector_instances AS c (collector_id) VALUES (%(id)s)"
+                " ON CONFLICT (collector_id) DO UPDATE SET heartbeat_at = now(),"
+                " up_since = CASE WHEN %(fresh_start)s OR c.heartbeat_at < now() - make_interval(secs => %(gap)s)"
+                " THEN now() ELSE c.up_since END",
+                {
+                    "id": self._settings.collector_id,
+                    "fresh_start": not self._announced,
+                    "gap": _HEARTBEAT_GAP_S,
+                },
+            )
+            self._announced = True
             if heard:
                 came_back = await (
                     await conn.execute(

@@ -16,6 +16,7 @@ from dashboards.context import API_KEY, INSTALL_KEY, SETTINGS_KEY, token_of
 __all__ = ["LOGIN_PATH", "create_app"]
 
 LOGIN_PATH = "/login"
+ALERT_BADGE_REFRESH_MS = 10_000
 PAGES = Path(__file__).resolve().parent / "pages"
 
 
@@ -33,10 +34,22 @@ def _shell() -> html.Div:
                         [html.Span("≈", className="tw-logo"), "Tidewatch"], href="/", className="tw-brand"
                     ),
                     html.Nav(
-                        [dcc.Link("Fleet", href="/", className="tw-nav-link")],
+                        [
+                            dcc.Link("Fleet", href="/", className="tw-nav-link"),
+                            dcc.Link("Alerts", href="/alerts", className="tw-nav-link"),
+                            dcc.Link("Traffic", href="/traffic", className="tw-nav-link"),
+                            dcc.Link("Billing", href="/billing", className="tw-nav-link"),
+                            dcc.Link(
+                                "",
+                                href="/alerts",
+                                id="app-alerts-badge",
+                                className="tw-alerts-badge is-quiet",
+                            ),
+                        ],
                         className="tw-nav",
                         id="app-nav",
                     ),
+                    dcc.Interval(id="app-alerts-interval", interval=ALERT_BADGE_REFRESH_MS),
                     html.Div(
                         [
                             html.Span(id="app-user", className="tw-user"),
@@ -96,6 +109,24 @@ def _register_shell_callbacks(app: Dash) -> None:
             with contextlib.suppress(ApiError):
                 app.server.config[API_KEY].logout(token)
         return None
+
+    @app.callback(
+        Output("app-alerts-badge", "children"),
+        Output("app-alerts-badge", "className"),
+        Input("app-alerts-interval", "n_intervals"),
+        Input("app-session", "data"),
+    )
+    def alerts_badge(_: int | None, session: dict[str, Any] | None) -> tuple[str, str]:
+        token = token_of(session)
+        if token is None:
+            return "", "tw-alerts-badge is-quiet"
+        try:
+            summary = app.server.config[API_KEY].alert_summary(token)
+        except ApiError:
+            return "alerts ?", "tw-alerts-badge is-quiet"
+        if summary.firing == 0:
+            return "no alerts firing", "tw-alerts-badge is-quiet"
+        return f"{summary.firing} firing", "tw-alerts-badge"
 
     app.clientside_callback(  # type: ignore[no-untyped-call]
         "function(_) { return -new Date().getTimezoneOffset(); }",

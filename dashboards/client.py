@@ -18,6 +18,18 @@ from common.api_models import (
     VpsOut,
     VpsTokenRotated,
 )
+from common.api_models.alerts import (
+    AlertSummary,
+    BillingOut,
+    ChannelOut,
+    DeliveryOut,
+    DiskForecast,
+    EventOut,
+    RuleOut,
+    SilenceOut,
+    TrafficFleetOut,
+    TrafficVpsOut,
+)
 from common.problems import Problem
 
 __all__ = ["ApiClient", "ApiError"]
@@ -116,6 +128,62 @@ class ApiClient:
 
     def disk_metrics(self, token: str, vps_id: int, range_ms: int) -> DiskSeries:
         return self._series(token, vps_id, "disks", range_ms, DiskSeries)
+
+    def alert_summary(self, token: str) -> AlertSummary:
+        return self._call("GET", "/api/alerts/summary", AlertSummary, token)
+
+    def alert_events(
+        self,
+        token: str,
+        status: str = "all",
+        limit: int = 100,
+        vps_id: int | None = None,
+        since: str | None = None,
+    ) -> list[EventOut]:
+        params: dict[str, Any] = {"status": status, "limit": limit}
+        if vps_id is not None:
+            params["vps_id"] = vps_id
+        if since is not None:
+            params["since"] = since
+        return self._call("GET", "/api/alerts/events", list[EventOut], token, params=params)
+
+    def disk_forecast(self, token: str, vps_id: int) -> list[DiskForecast]:
+        return self._call("GET", f"/api/vps/{vps_id}/disk-forecast", list[DiskForecast], token)
+
+    def acknowledge_event(self, token: str, event_id: int) -> EventOut:
+        return self._call("POST", f"/api/alerts/events/{event_id}/ack", EventOut, token)
+
+    def alert_rules(self, token: str) -> list[RuleOut]:
+        return self._call("GET", "/api/alerts/rules", list[RuleOut], token)
+
+    def create_alert_rule(self, token: str, body: dict[str, Any]) -> RuleOut:
+        return self._call("POST", "/api/alerts/rules", RuleOut, token, body)
+
+    def alert_channels(self, token: str) -> list[ChannelOut]:
+        return self._call("GET", "/api/alerts/channels", list[ChannelOut], token)
+
+    def create_alert_channel(self, token: str, body: dict[str, Any]) -> ChannelOut:
+        return self._call("POST", "/api/alerts/channels", ChannelOut, token, body)
+
+    def create_alert_silence(self, token: str, body: dict[str, Any]) -> SilenceOut:
+        return self._call("POST", "/api/alerts/silences", SilenceOut, token, body)
+
+    def test_channel(self, token: str, channel_id: int) -> DeliveryOut:
+        return self._call("POST", f"/api/alerts/channels/{channel_id}/test", DeliveryOut, token)
+
+    def alert_silences(self, token: str) -> list[SilenceOut]:
+        return self._call("GET", "/api/alerts/silences", list[SilenceOut], token)
+
+    def list_billing(self, token: str) -> list[BillingOut]:
+        return self._call("GET", "/api/billing", list[BillingOut], token)
+
+    def fleet_traffic(self, token: str) -> TrafficFleetOut:
+        return self._call("GET", "/api/traffic", TrafficFleetOut, token)
+
+    def vps_traffic(self, token: str, vps_id: int, cycles: int = 6) -> TrafficVpsOut:
+        return self._call(
+            "GET", f"/api/vps/{vps_id}/traffic", TrafficVpsOut, token, params={"cycles": cycles}
+        )
 
     def _series(self, token: str, vps_id: int, kind: str, range_ms: int, result: type[T]) -> T:
         # Only "from": the API ends the range at its own now, and picks the resolution.

@@ -32,7 +32,7 @@ step "lint: ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check . >/dev/null || { step "ruff format would change files: run .venv/bin/ruff format ."; exit 1; }
 step "types: mypy --strict"
-.venv/bin/mypy agent collector common api dashboards tests bench
+.venv/bin/mypy agent collector common api dashboards alerts tests bench
 step "running pytest (every test; Apache edition)…"
 status=0
 .venv/bin/pytest -p no:cacheprovider --junitxml=artifacts/junit.xml "$@" || status=$?

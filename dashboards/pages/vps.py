@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dash
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from common.install import install_command
+from dashboards.alert_overlays import add_disk_projection, add_event_markers
 from dashboards.client import ApiError
 from dashboards.components import alert, empty_state, panel, secret_panel, vps_header
 from dashboards.context import api, install_settings, settings, token_of
@@ -150,13 +152,22 @@ def refresh(
         return (vps_header(vps), *skip[1:5], True, empty, "", interval, no_update)
     tz = tz_offset_min or 0
     revision = f"{vps_id}-{range_key}"
+    cpu, disk = cpu_figure(host, tz, revision), disk_figure(disks, tz, revision)
+    now = datetime.now(UTC)
+    try:  # overlays are extras: the charts stand without them
+        since = (now - timedelta(milliseconds=range_ms)).isoformat()
+        add_event_markers(cpu, client.alert_events(token, vps_id=vps_id, since=since), now, tz)
+        if disks.mounts:
+            add_disk_projection(disk, client.disk_forecast(token, vps_id), now, range_ms, tz)
+    except ApiError:
+        pass
     resolution = f"{RESOLUTION_NAMES[host.resolution]} · {format_step(host.step_ms)} buckets"
     return (
         vps_header(vps),
-        cpu_figure(host, tz, revision),
+        cpu,
         memory_figure(host, tz, revision),
         network_figure(network, tz, revision),
-        disk_figure(disks, tz, revision),
+        disk,
         False,
         None,
         resolution,

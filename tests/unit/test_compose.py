@@ -68,7 +68,7 @@ def install_settings(service: dict[str, Any]) -> InstallSettings:
 
 
 def test_compose_has_every_service(resolved: dict[str, Any]) -> None:
-    assert set(resolved["services"]) == {"db", "migrate", "collector", "api", "dashboards", "agent"}
+    assert set(resolved["services"]) == {"db", "migrate", "collector", "alerts", "api", "dashboards", "agent"}
 
 
 def test_database_is_the_official_timescaledb_image(resolved: dict[str, Any]) -> None:
@@ -81,7 +81,7 @@ def test_migrate_runs_once_before_the_services(resolved: dict[str, Any]) -> None
     services = resolved["services"]
     assert services["migrate"]["command"] == ["tidewatch-migrate"]
     assert services["migrate"]["restart"] == "no"
-    for name in ("collector", "api"):
+    for name in ("collector", "alerts", "api"):
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
 

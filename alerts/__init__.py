@@ -1,0 +1,1 @@
+"""``tidewatch-alerts``: evaluates alert rules and delivers notifications."""

@@ -1,0 +1,1 @@
+"""Notification channels: message rendering, payload formats, and sending."""

@@ -1,0 +1,1 @@
+"""``/api/alerts``: rules, channels, silences, events and deliveries."""

@@ -1,0 +1,1 @@
+"""Billing facts, traffic quotas and monthly traffic per VPS and fleet-wide."""
