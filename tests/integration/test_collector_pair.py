@@ -4,7 +4,8 @@ Each check runs both collectors as child processes (the real entry point) on
 their own loopback ports, with the shared test database:
 - one agent is held by exactly one collector: a reconnect to the other cuts the old stream;
 - a batch replayed to the other collector is acknowledged DUPLICATE and stored once;
-- rollup maintenance takes a fleet-wide advisory lock that both honour.
+- rollup maintenance takes a fleet-wide advisory lock that both honour;
+- both may listen on one port (SO_REUSEPORT), the kernel spreading agents among them.
 """
 
 from __future__ import annotations
@@ -49,8 +50,10 @@ async def pair(db_dsn: str, tmp_path: Path) -> AsyncIterator[tuple[CollectorProc
 
 
 async def connect(process: CollectorProcess, token: str) -> tuple[TestStream, str]:
-    """An established stream, and the collector id its handshake ack names."""
-    stream = TestStream(f"127.0.0.1:{process.port}", token)
+    """An established stream on a TCP connection of its own, and the collector id its
+    handshake ack names."""
+    # Channels in one process share connections unless each has its own subchannel pool.
+    stream = TestStream(f"127.0.0.1:{process.port}", token, options=[("grpc.use_local_subchannel_pool", 1)])
     await stream.send(handshake(1))
     ack = (await stream.next("server_handshake_ack", 20.0)).server_handshake_ack
     assert ack.authenticated
@@ -147,3 +150,31 @@ async def test_rollup_maintenance_is_held_off_fleet_wide_by_its_advisory_lock(
         assert refreshes() == held_from, "a collector ran maintenance while another held the lock"
         conn.execute("SELECT pg_advisory_unlock(%s)", (MAINTENANCE_LOCK_ID,))
     await wait_for_refreshes(held_from)
+
+
+async def test_two_collectors_share_one_port_and_both_take_agents(db_dsn: str, tmp_path: Path) -> None:
+    port = free_port()
+    first = CollectorProcess(db_dsn, port, tmp_path / "a.log")
+    second = CollectorProcess(db_dsn, port, tmp_path / "b.log")
+    streams: list[TestStream] = []
+    try:
+        first.start()
+        await first.wait_listening(40.0)
+        second.start()
+        deadline = time.monotonic() + 40.0
+        while "listening on" not in second.log():
+            assert second.alive, f"the second collector could not share the port:\n{second.log()}"
+            assert time.monotonic() < deadline, f"second collector not listening:\n{second.log()}"
+            await asyncio.sleep(0.2)
+        holders: set[str] = set()
+        # Each stream is its own TCP connection; the kernel picks a listener per connection.
+        for _ in range(40):
+            stream, collector_id = await connect(first, create_vps(db_dsn).token)
+            streams.append(stream)
+            holders.add(collector_id)
+        assert len(holders) == 2, f"every connection went to {holders}"
+    finally:
+        for stream in streams:
+            await stream.close()
+        first.terminate()
+        second.terminate()
