@@ -3,8 +3,8 @@
     .venv/bin/python -m bench.reconnect_storm --agents 2000
 
 After a collector restart every agent loses its stream in the same instant. Two rounds
-run against the same real ``tidewatch-collector`` (fresh database, one VPS and token
-per agent), side by side:
+run side by side, each against a freshly started real ``tidewatch-collector`` (its auth
+cache empty, as after a restart) on one database with a VPS and token per agent:
 - ``at once``: every agent opens its stream in the same instant (what the agent did
   before, with its first retry drawn from 0 to 0.5 s);
 - ``spread``: each waits uniform(0, --spread) seconds first, as the agent now does after
@@ -105,22 +105,24 @@ def main(argv: list[str] | None = None) -> int:
     tokens = issue_tokens(args.agents)
     dsn = create_bench_database()
     log_dir = Path(tempfile.mkdtemp(prefix="tidewatch-storm-"))
-    collector = CollectorProcess(dsn, log_dir / "collector.log", {})
     try:
         insert_vps(dsn, tokens)
-        collector.wait_ready()
         for name, spread in (("at once", 0.0), (f"spread over {args.spread:g} s", args.spread)):
-            figures = asyncio.run(
-                _round(collector.target, [t.token for t in tokens], spread, args.agents_per_channel)
-            )
+            # A fresh collector each round: as after a restart, its auth cache starts empty.
+            collector = CollectorProcess(dsn, log_dir / f"collector-{spread:g}.log", {})
+            try:
+                collector.wait_ready()
+                figures = asyncio.run(
+                    _round(collector.target, [t.token for t in tokens], spread, args.agents_per_channel)
+                )
+            finally:
+                collector.stop()
             print(f"\n=== {args.agents} agents reconnecting {name} ===")
             for key, value in figures.items():
                 print(f"{key:<18} {value}")
-            time.sleep(2.0)  # let the collector record the disconnects
     finally:
-        collector.stop()
         drop_bench_database(dsn)
-    print(f"\ncollector log: {collector.log_path}")
+    print(f"\ncollector logs in {log_dir}")
     return 0
 
 
