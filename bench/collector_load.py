@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.collector_load                       # 2000 agents, 300 s
     .venv/bin/python -m bench.collector_load --agents 200 --duration 30 --warmup 10
     .venv/bin/python -m bench.collector_load --sweep 250,500,1000,2000 --duration 60
+    .venv/bin/python -m bench.collector_load --saturate --agents 1000 --step 1.5 --duration 30
 
 It creates a fresh database with one VPS (and token) per agent, starts
 ``tidewatch-collector`` as a subprocess on loopback ports, runs the agents in
@@ -30,11 +31,12 @@ from bench.fleet import issue_tokens, local_server_dsn
 from bench.load_figures import LoadConfig, LoadResult
 from bench.load_run import run_load
 from bench.probes import histogram_quantile, percentile
+from bench.saturation import GOAL_P99_LAG_S, next_fleet, print_saturation, saturated
+from common.tokens import IssuedToken
 
 __all__ = ["main"]
 
 GOAL_AGENTS = 2000
-GOAL_P99_LAG_S = 2.0
 GOAL_RATIO = 0.5
 
 
@@ -54,6 +56,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--drain-timeout", type=float, default=120.0)
     p.add_argument("--no-raw-copy", action="store_true", help="skip the raw COPY ceiling")
     p.add_argument("--sweep", default="", help="comma-separated agent counts, one run each (no raw COPY)")
+    p.add_argument(
+        "--saturate", action="store_true",
+        help="from --agents, multiply the fleet by --step until a run is not sustained (bench/saturation.py)",
+    )  # fmt: skip
+    p.add_argument("--step", type=float, default=1.5, help="saturation: fleet growth per run")
+    p.add_argument("--max-agents", type=int, default=8000, help="saturation: the largest fleet tried")
     p.add_argument(
         "--collector-env", action="append", default=[], metavar="KEY=VALUE",
         help="extra collector setting, e.g. TIDEWATCH_COLLECTOR_FLUSH_INTERVAL_MS=100",
@@ -120,6 +128,9 @@ def summarise(r: LoadResult) -> dict[str, Any]:
         if m and m.rows_total
         else None,
         "pg_cpu_s_per_mrows": round(pg / (m.rows_total / 1e6), 1) if m and m.rows_total else None,
+        "generators_cpu_s_per_mrows": round(cpu.get("generators", 0.0) / (m.rows_total / 1e6), 1)
+        if m and m.rows_total
+        else None,
         "maintenance_runs_s": r.maintenance_s,
         "connect_s": round(r.connect_s, 1),
         "drained": r.drained,
@@ -252,26 +263,39 @@ def main(argv: list[str] | None = None) -> int:
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="tidewatch-bench-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     counts = [int(n) for n in args.sweep.split(",") if n.strip()] or [args.agents]
-    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')}: issuing {max(counts)} agent tokens (argon2)…", flush=True)
-    started = time.perf_counter()
-    tokens = issue_tokens(max(counts))
-    print(f"tokens ready in {time.perf_counter() - started:.1f} s; logs in {log_dir}", flush=True)
+    tokens: list[IssuedToken] = []
     summaries: list[dict[str, Any]] = []
     try:
-        for agents in counts:
-            config = _config(args, agents, not args.sweep and not args.no_raw_copy, log_dir)
+        agents = counts[0]
+        while True:
+            if len(tokens) < agents:
+                print(f"{time.strftime('%H:%M:%S')}: issuing {agents - len(tokens)} agent tokens (argon2)…")
+                tokens += issue_tokens(agents - len(tokens))
+                print(f"tokens ready; logs in {log_dir}", flush=True)
+            raw = not args.sweep and not args.no_raw_copy and not summaries  # once, in the first run
+            config = _config(args, agents, raw, log_dir)
             result = run_load(config, server_dsn, tokens, say=lambda line: print(line, flush=True))
             summary = summarise(result)
             summary["progress"] = result.progress
             summaries.append(summary)
             print_report(summary)
+            if args.saturate:
+                if saturated(summary) or next_fleet(agents, args.step) > args.max_agents:
+                    break
+                agents = next_fleet(agents, args.step)
+            elif len(summaries) < len(counts):
+                agents = counts[len(summaries)]
+            else:
+                break
     except KeyboardInterrupt:
         print("\ninterrupted: generators, collector and bench databases cleaned up", file=sys.stderr)
         return 130
     finally:
         if args.json is not None and summaries:
             args.json.write_text(json.dumps(summaries, indent=2, default=str))
-    if len(summaries) > 1:
+    if args.saturate:
+        print_saturation(summaries)
+    elif len(summaries) > 1:
         print_sweep(summaries)
     return 0
 

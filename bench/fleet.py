@@ -118,6 +118,9 @@ class CollectorProcess:
                 "TIDEWATCH_COLLECTOR_LISTEN": f"127.0.0.1:{self.port}",
                 "TIDEWATCH_COLLECTOR_METRICS_LISTEN": f"127.0.0.1:{self.metrics_port}",
                 "TIDEWATCH_COLLECTOR_COLLECTOR_ID": f"bench-{os.getpid()}",
+                # The simulated fleet connects from 127.0.0.1 alone; a real one from an IP
+                # per VPS. Without this the per-IP limit refuses most of its handshakes.
+                "TIDEWATCH_COLLECTOR_UNESTABLISHED_STREAMS_PER_IP": "1000000",
             }
         )
         env.update(extra_env)

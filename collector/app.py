@@ -22,7 +22,12 @@ from collector.maintenance import Maintenance
 from collector.server import build_server
 from collector.service import AgentStreamService
 from collector.sessions import SessionRegistry
-from common.channels import AGENT_CONFIG_CHANNEL, COMMANDS_CHANNEL, TOKEN_ROTATED_CHANNEL
+from common.channels import (
+    AGENT_CONFIG_CHANNEL,
+    COMMANDS_CHANNEL,
+    SESSION_TAKEN_CHANNEL,
+    TOKEN_ROTATED_CHANNEL,
+)
 from common.db_limits import connect_kwargs
 from common.settings import CollectorSettings
 
@@ -88,6 +93,7 @@ class CollectorApp:
             {
                 COMMANDS_CHANNEL: self._on_command_notify,
                 TOKEN_ROTATED_CHANNEL: self._on_token_rotated,
+                SESSION_TAKEN_CHANNEL: self._on_token_rotated,  # the same re-read of the vps row
                 AGENT_CONFIG_CHANNEL: self._on_agent_config,
             },
             on_reconnect=self._catch_up,

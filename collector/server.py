@@ -55,6 +55,9 @@ def build_server(settings: CollectorSettings, service: AgentStreamService) -> tu
             # A connection without calls is closed: no one holds a socket for free.
             ("grpc.max_connection_idle_ms", int(settings.connection_idle_s * 1000)),
             ("grpc.server_handshake_timeout_ms", int(settings.connection_handshake_s * 1000)),
+            # grpcio's default on Linux, made explicit: several collectors on one host may
+            # listen on the same port and the kernel spreads new connections among them.
+            ("grpc.so_reuseport", 1),
         ],
     )
     handler = grpc.method_handlers_generic_handler(

@@ -21,12 +21,20 @@ import grpc
 from collector import metrics
 from collector.agent_clock import AgentClock, RejectionTally, record_agent_health
 from collector.database import Database
+from common.channels import SESSION_TAKEN_CHANNEL
 from common.db_limits import is_connection_failure
 from common.epoch import YEAR_10000_MS
 from common.settings import CollectorSettings
 from proto import agent_pb2
 
-__all__ = ["TOKEN_ROTATED", "VPS_REMOVED", "AgentSession", "SessionRegistry", "effective_config"]
+__all__ = [
+    "TAKEN_OVER",
+    "TOKEN_ROTATED",
+    "VPS_REMOVED",
+    "AgentSession",
+    "SessionRegistry",
+    "effective_config",
+]
 
 log = logging.getLogger("tidewatch.collector.sessions")
 
@@ -52,6 +60,7 @@ def _text(value: str, limit: int) -> str:
 
 VPS_REMOVED = "this VPS was removed from Tidewatch; reinstall the agent with a new token"
 TOKEN_ROTATED = "agent token rotated; reconnect with the new token"
+TAKEN_OVER = "this agent connected to another collector, which now holds its stream"
 
 
 @dataclass(eq=False)
@@ -175,6 +184,9 @@ class SessionRegistry:
                 )
             ).fetchone()
             was_online, overrides = (bool(row[0]), row[1]) if row else (True, {})
+            # Sent at commit: a collector still holding an older stream of this agent
+            # re-reads connected_collector (the truth) and cuts it.
+            await conn.execute("SELECT pg_notify(%s, %s)", (SESSION_TAKEN_CHANNEL, str(session.vps_id)))
             if not was_online:
                 await conn.execute(
                     "INSERT INTO vps_status_events (vps_id, status, reason) VALUES (%s, 'online', %s)",
@@ -240,22 +252,24 @@ class SessionRegistry:
         return True
 
     async def recheck_tokens(self, vps_ids: list[int]) -> int:
-        """Cut held streams whose VPS is gone or whose token no longer matches; return how many.
+        """Cut held streams whose VPS is gone, whose token no longer matches, or whose agent
+        another collector now holds; return how many.
 
         The truth is the vps row, not whatever told us to look: a forged hint finds the
-        stored hash unchanged and cuts nothing.
+        stored hash and connected_collector unchanged and cuts nothing.
         """
         held = [s for v in vps_ids if (s := self._sessions.get(v)) is not None]
         if not held:
             return 0
         async with self._db.connection("token check") as conn:
-            stored = dict(
-                await (
-                    await conn.execute(
-                        "SELECT id, agent_token_hash FROM vps WHERE id = ANY(%s)", ([s.vps_id for s in held],)
-                    )
-                ).fetchall()
-            )
+            rows = await (
+                await conn.execute(
+                    "SELECT id, agent_token_hash, connected_collector FROM vps WHERE id = ANY(%s)",
+                    ([s.vps_id for s in held],),
+                )
+            ).fetchall()
+        stored = {row[0]: row[1] for row in rows}
+        holder = {row[0]: row[2] for row in rows}
         cut = 0
         for session in held:
             if self._sessions.get(session.vps_id) is not session:
@@ -267,6 +281,14 @@ class SessionRegistry:
             elif stored[session.vps_id] != session.token_hash:
                 log.info("vps %d: agent token rotated; closing its stream", session.vps_id)
                 session.cut(TOKEN_ROTATED, grpc.StatusCode.ABORTED)
+                cut += 1
+            elif holder[session.vps_id] not in (None, self._settings.collector_id):
+                log.info(
+                    "vps %d: collector %s took over its stream; closing ours",
+                    session.vps_id,
+                    holder[session.vps_id],
+                )
+                session.cut(TAKEN_OVER, grpc.StatusCode.ABORTED)
                 cut += 1
         return cut
 

@@ -16,6 +16,7 @@ __all__ = [
     "COLLECTOR_CHANNELS",
     "COMMANDS_CHANNEL",
     "LIVE_CHANNEL",
+    "SESSION_TAKEN_CHANNEL",
     "TOKEN_ROTATED_CHANNEL",
 ]
 
@@ -25,5 +26,8 @@ COMMANDS_CHANNEL = "tidewatch_commands"
 TOKEN_ROTATED_CHANNEL = "tidewatch_token_rotated"
 # Payload: a VPS id, or "*". Hint: its agent config may have changed.
 AGENT_CONFIG_CHANNEL = "tidewatch_agent_config"
+# Payload: a VPS id. Hint: another collector may have taken its agent's stream; the
+# collector holding it re-reads vps.connected_collector and cuts its stream if so.
+SESSION_TAKEN_CHANNEL = "tidewatch_session_taken"
 
-COLLECTOR_CHANNELS = (COMMANDS_CHANNEL, TOKEN_ROTATED_CHANNEL, AGENT_CONFIG_CHANNEL)
+COLLECTOR_CHANNELS = (COMMANDS_CHANNEL, TOKEN_ROTATED_CHANNEL, AGENT_CONFIG_CHANNEL, SESSION_TAKEN_CHANNEL)

@@ -6,6 +6,9 @@
 #   bash scripts/run-local.sh            # add --with-docker to start a local Docker engine too
 #
 # Set TIDEWATCH_DSN to use an existing TimescaleDB instead of the local one.
+# Set TIDEWATCH_LOCAL_COLLECTORS=N to run N collector processes on the one agent port:
+# they share it with SO_REUSEPORT (the kernel spreads agent connections among them),
+# each with its own metrics port (9464, 9465, ...). See docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +19,8 @@ GRPC_PORT="${TIDEWATCH_LOCAL_GRPC_PORT:-50051}"
 API_PORT="${TIDEWATCH_LOCAL_API_PORT:-8000}"
 DASH_PORT="${TIDEWATCH_LOCAL_DASHBOARDS_PORT:-8050}"
 METRICS_PORT="${TIDEWATCH_LOCAL_METRICS_PORT:-9464}"
+COLLECTORS="${TIDEWATCH_LOCAL_COLLECTORS:-1}"
+[[ "$COLLECTORS" =~ ^[1-9][0-9]*$ ]] || { echo "TIDEWATCH_LOCAL_COLLECTORS must be a positive integer" >&2; exit 1; }
 # The start command the API, dashboards and tidewatch-admin show for a new VPS: this
 # collector, which has no certificate here, so plaintext.
 export TIDEWATCH_INSTALL_COLLECTOR_ADDRESS="${TIDEWATCH_INSTALL_COLLECTOR_ADDRESS:-127.0.0.1:$GRPC_PORT}"
@@ -84,8 +89,11 @@ wait_port() {
 }
 
 step "starting the collector, API and dashboards (logs in $LOGS)…"
-launch collector env TIDEWATCH_COLLECTOR_LISTEN="127.0.0.1:$GRPC_PORT" \
-    TIDEWATCH_COLLECTOR_METRICS_LISTEN="127.0.0.1:$METRICS_PORT" .venv/bin/tidewatch-collector
+for i in $(seq 0 $((COLLECTORS - 1))); do
+    # Same agent port for all (SO_REUSEPORT); rollup maintenance runs under a fleet-wide lock.
+    launch "collector$([[ $i -gt 0 ]] && echo "-$i")" env TIDEWATCH_COLLECTOR_LISTEN="127.0.0.1:$GRPC_PORT" \
+        TIDEWATCH_COLLECTOR_METRICS_LISTEN="127.0.0.1:$((METRICS_PORT + i))" .venv/bin/tidewatch-collector
+done
 launch api env TIDEWATCH_API_LISTEN="127.0.0.1:$API_PORT" .venv/bin/tidewatch-api
 launch dashboards env TIDEWATCH_DASHBOARDS_LISTEN="127.0.0.1:$DASH_PORT" \
     TIDEWATCH_DASHBOARDS_API_URL="http://127.0.0.1:$API_PORT" .venv/bin/tidewatch-dashboards

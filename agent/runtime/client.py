@@ -60,6 +60,7 @@ class StreamClient:
         max_in_flight: int = 32,
         handshake_timeout_s: float = 30.0,
         stable_after_s: float = 30.0,
+        reconnect_spread_s: float = 5.0,
         control_queue_max: int = 1024,
         channel_factory: Callable[[], grpc.aio.Channel] | None = None,
         clock: ClockEstimator | None = None,
@@ -79,6 +80,7 @@ class StreamClient:
         self._max_in_flight = max_in_flight
         self._handshake_timeout_s = handshake_timeout_s
         self._stable_after_s = stable_after_s
+        self._reconnect_spread_s = reconnect_spread_s
         self._control: deque[agent_pb2.MessageToServer] = deque()
         self._control_max = control_queue_max
         self._channel_factory = channel_factory or (lambda: open_channel(server, tls))
@@ -200,11 +202,22 @@ class StreamClient:
                 )
                 await asyncio.sleep(delay)
                 continue
-            if self.stable_since(started):
-                self._backoff.reset()
-            delay = backoff.next_delay()
+            delay = self.reconnect_delay(backoff, stable=self.stable_since(started))
             log.info("reconnecting to %s in %.1f s", self._server.address, delay)
             await asyncio.sleep(delay)
+
+    def reconnect_delay(self, backoff: Backoff, *, stable: bool) -> float:
+        """The wait before the next attempt.
+
+        A stream that had been up for a while most often drops because its collector
+        restarted, and then the whole fleet lost it at the same moment: the first retry is
+        drawn over ``reconnect_spread_s`` (not the backoff's first half second), so the
+        collector sees a few hundred handshakes a second instead of the fleet at once.
+        """
+        if stable:
+            self._backoff.reset()
+            return random.uniform(0.0, min(self._reconnect_spread_s, self._backoff.cap_s))
+        return backoff.next_delay()
 
     def stable_since(self, started: float) -> bool:
         """Whether a connection that began at ``started`` lasted long enough to reset backoff."""
