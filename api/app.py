@@ -17,6 +17,9 @@ from api import paths
 from api.auth.controller import AuthController
 from api.auth.middleware import BearerAuthMiddleware
 from api.auth.sessions import SessionCache
+from api.commands.controller import CommandsController, VpsCommandsController
+from api.commands.socket import command_socket
+from api.commands.updates import CommandUpdates
 from api.errors import exception_handlers
 from api.health import HealthController
 from api.live.hub import LiveHub
@@ -66,7 +69,14 @@ def create_app(settings: ApiSettings | None = None, dsn: str | None = None) -> L
     settings = settings or load_settings(ApiSettings, "TIDEWATCH_API_")
     dsn = dsn or resolve_dsn()
     live = LiveHub(make_conninfo(dsn, **connect_kwargs(dsn, settings.db_connect_timeout_s)))
-    resources = Resources(settings=settings, dsn=dsn, sessions=SessionCache(), live=live)
+    conninfo = make_conninfo(dsn, **connect_kwargs(dsn, settings.db_connect_timeout_s))
+    resources = Resources(
+        settings=settings,
+        dsn=dsn,
+        sessions=SessionCache(),
+        live=live,
+        command_updates=CommandUpdates(conninfo),
+    )
     return Litestar(
         route_handlers=[
             AuthController,
@@ -76,6 +86,9 @@ def create_app(settings: ApiSettings | None = None, dsn: str | None = None) -> L
             MetricsController,
             HealthController,
             live_socket,
+            VpsCommandsController,
+            CommandsController,
+            command_socket,
         ],
         dependencies={"db": Provide(provide_db)},
         middleware=[DefineMiddleware(BearerAuthMiddleware, exclude=[f"^{paths.OPENAPI}"])],

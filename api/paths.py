@@ -9,6 +9,11 @@ __all__ = [
     "AUTH_LOGOUT",
     "AUTH_ME",
     "AUTH_REGISTER",
+    "COMMANDS",
+    "COMMAND_CANCEL",
+    "COMMAND_ITEM",
+    "COMMAND_ITEM_URL",
+    "COMMAND_STREAM",
     "HEALTH",
     "LIVE",
     "METRICS_CONTAINERS",
@@ -20,6 +25,11 @@ __all__ = [
     "USERS",
     "USER_ITEM",
     "VPS",
+    "VPS_AGENT",
+    "VPS_BY_ID",
+    "VPS_COMMANDS",
+    "VPS_CONTAINERS",
+    "VPS_CONTAINER_EVENTS",
     "VPS_ITEM",
     "VPS_METRICS",
     "VPS_ROTATE_TOKEN",
@@ -50,3 +60,14 @@ METRICS_NETWORK = "/network"
 METRICS_DISKS = "/disks"
 METRICS_DISKIO = "/diskio"
 METRICS_CONTAINERS = "/containers"
+
+VPS_BY_ID = f"{VPS}/{{vps_id:int}}"
+VPS_COMMANDS = "/commands"
+VPS_CONTAINERS = "/containers"
+VPS_CONTAINER_EVENTS = "/containers/{container_id:str}/events"
+VPS_AGENT = "/agent"
+COMMANDS = f"{API}/commands"
+COMMAND_ITEM = "/{command_id:str}"
+COMMAND_CANCEL = "/{command_id:str}/cancel"
+COMMAND_STREAM = f"{COMMANDS}/{{command_id:str}}/stream"
+COMMAND_ITEM_URL = COMMANDS + "/{command_id}"

@@ -16,6 +16,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from api.auth.sessions import SessionCache
+from api.commands.updates import CommandUpdates
 from api.live.hub import LiveHub
 from common.db_limits import check_within_deadline, connect_kwargs, limited_connection
 from common.edition import Edition, parse_edition
@@ -41,6 +42,7 @@ class Resources:
     dsn: str
     sessions: SessionCache
     live: LiveHub
+    command_updates: CommandUpdates
     _pool: AsyncConnectionPool[Connection] | None = None
     _edition: Edition | None = field(default=None, repr=False)
 
@@ -100,9 +102,11 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     )
     await res._pool.open(wait=False)
     await res.live.start()
+    await res.command_updates.start()
     try:
         yield
     finally:
+        await res.command_updates.stop()
         await res.live.stop()
         await res._pool.close()
         res._pool = None

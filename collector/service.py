@@ -20,6 +20,7 @@ from google.protobuf.message import DecodeError
 from psycopg_pool import PoolTimeout
 
 from collector import metrics
+from collector.agent_state import AgentStateWriter
 from collector.auth import AgentAuthenticator, AuthFailure
 from collector.commands import CommandRelay
 from collector.ingest import AckResult, IngestWriter, Outcome, QueueFull
@@ -70,12 +71,14 @@ class AgentStreamService:
         writer: IngestWriter,
         commands: CommandRelay,
         raw_retention_s: float,
+        agent_state: AgentStateWriter | None = None,
     ) -> None:
         self._settings = settings
         self._auth = auth
         self._registry = registry
         self._writer = writer
         self._commands = commands
+        self._agent_state = agent_state
         self._raw_retention_s = raw_retention_s
         # Handshakes take pool connections (authenticate, register, pending commands): in a
         # reconnect storm they queue here rather than time out on the pool, and leave
@@ -161,6 +164,13 @@ class AgentStreamService:
                 await self._commands.dispatch_pending([vps_id])
             except (psycopg.OperationalError, PoolTimeout) as exc:
                 log.warning("vps %d: pending commands wait for the database: %s", vps_id, str(exc).strip())
+            try:
+                # A new stream means any older one is gone: what it carried cannot answer.
+                await self._commands.fail_in_flight(vps_id, except_stream=session.stream_id)
+                if self._agent_state is not None:
+                    await self._agent_state.store_features(vps_id, handshake.local_features)
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                log.warning("vps %d: agent state not recorded (database?): %s", vps_id, str(exc).strip())
 
         writer = asyncio.create_task(self._write_loop(session, context), name=f"agent-{vps_id}-writer")
         reader = asyncio.create_task(self._read_loop(session, requests), name=f"agent-{vps_id}-reader")
@@ -181,6 +191,10 @@ class AgentStreamService:
                 task.cancel()
             await asyncio.gather(reader, writer, cut, return_exceptions=True)
             await self._registry.close(session)
+            try:
+                await self._commands.fail_in_flight(vps_id, session.stream_id)
+            except Exception as exc:  # the next stream of this agent fails them instead
+                log.warning("vps %d: in-flight commands not ended yet: %s", vps_id, exc)
             log.info("vps %d disconnected", vps_id)
 
     async def _write_loop(self, session: AgentSession, context: grpc.aio.ServicerContext[Any, Any]) -> None:
@@ -209,7 +223,8 @@ class AgentStreamService:
             elif kind == "command_response":
                 await self._commands.record_response(session.vps_id, message.command_response)
             elif kind == "heartbeat":
-                pass  # heard_from above is what a heartbeat is for
+                if self._agent_state is not None:
+                    self._agent_state.heartbeat(session.vps_id, message.heartbeat)
             elif kind == "pty_data":
                 log.debug("vps %d sent PTY data, but no PTY session is open here", session.vps_id)
             elif kind == "agent_handshake":

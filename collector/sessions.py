@@ -189,6 +189,12 @@ class SessionRegistry:
     async def housekeeping_once(self) -> None:
         """Write last_seen for agents heard from, then mark silent ones offline fleet-wide."""
         heard, self._heard = self._heard, set()
+        now = time.time()
+        for session in self.all():
+            # A peer that vanished without closing its TCP connection keeps a stream
+            # open until keepalive gives up; silence ends it sooner (and its commands).
+            if now - session.heard_at > self._settings.offline_after_s:
+                session.cut(f"nothing heard for {self._settings.offline_after_s:.0f} s")
         async with self._db.connection("housekeeping") as conn:
             if heard:
                 came_back = await (

@@ -39,6 +39,8 @@ class AuditAction(StrEnum):
     VPS_UPDATE = "vps.update"
     VPS_DELETE = "vps.delete"
     VPS_ROTATE_TOKEN = "vps.rotate_token"
+    COMMAND_CREATE = "command.create"
+    COMMAND_CANCEL = "command.cancel"
 
 
 INSERT_USER = """

@@ -73,6 +73,7 @@ class StreamClient:
         self._stable_after_s = stable_after_s
         self._control: deque[agent_pb2.MessageToServer] = deque()
         self._control_max = control_queue_max
+        self.control_dropped_total = 0
         self._channel_factory = channel_factory or (lambda: open_channel(server, tls))
         self._wakeup = asyncio.Event()
         self._session: Session | None = None
@@ -92,6 +93,7 @@ class StreamClient:
         """Queue a non-batch message; kept across reconnects, bounded."""
         if len(self._control) >= self._control_max:
             dropped = self._control.popleft()
+            self.control_dropped_total += 1
             log.warning("control queue full; dropped a %s message", dropped.WhichOneof("payload"))
         if urgent:
             self._control.appendleft(message)
@@ -108,6 +110,7 @@ class StreamClient:
                 spooled_bytes=self._store.spooled_bytes,
                 dropped_batches_total=self._store.dropped_total,
                 docker_sample_overruns_total=self.docker_sample_overruns(),
+                control_messages_dropped_total=self.control_dropped_total,
             )
         )
 
