@@ -18,6 +18,7 @@ from common.api_models import (
     VpsOut,
     VpsTokenRotated,
 )
+from common.api_models.commands import AgentStateOut, CommandOut, CommandSummary, ContainerOut
 from common.problems import Problem
 
 __all__ = ["ApiClient", "ApiError"]
@@ -113,6 +114,23 @@ class ApiClient:
 
     def disk_metrics(self, token: str, vps_id: int, range_ms: int) -> DiskSeries:
         return self._series(token, vps_id, "disks", range_ms, DiskSeries)
+
+    def containers(self, token: str, vps_id: int) -> list[ContainerOut]:
+        return self._call("GET", f"/api/vps/{vps_id}/containers", list[ContainerOut], token)
+
+    def agent_state(self, token: str, vps_id: int) -> AgentStateOut:
+        return self._call("GET", f"/api/vps/{vps_id}/agent", AgentStateOut, token)
+
+    def create_command(self, token: str, vps_id: int, body: dict[str, Any]) -> CommandOut:
+        return self._call("POST", f"/api/vps/{vps_id}/commands", CommandOut, token, body)
+
+    def get_command(self, token: str, command_id: str) -> CommandOut:
+        return self._call("GET", f"/api/commands/{command_id}", CommandOut, token)
+
+    def list_commands(self, token: str, vps_id: int, limit: int = 10) -> list[CommandSummary]:
+        return self._call(
+            "GET", f"/api/vps/{vps_id}/commands", list[CommandSummary], token, params={"limit": limit}
+        )
 
     def _series(self, token: str, vps_id: int, kind: str, range_ms: int, result: type[T]) -> T:
         # Only "from": the API ends the range at its own now, and picks the resolution.
