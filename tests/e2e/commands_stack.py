@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,7 +114,7 @@ def _agent(name: str, port: int, vps: Vps, spool: Path, extra: dict[str, str]) -
     )
 
 
-def start_stack(tmp: Path, *, dashboards: bool = False) -> Iterator[Stack]:
+def start_stack(tmp: Path, *, dashboards: bool = False) -> Generator[Stack, None, None]:
     dsn = create_test_database("tidewatch_cmd")
     with psycopg.connect(dsn) as conn:
         for role in ("admin", "operator", "viewer"):
