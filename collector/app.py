@@ -52,6 +52,7 @@ class CollectorApp:
         )
         self.commands = CommandRelay(self.db, self.registry, settings.collector_id)
         self.agent_state = AgentStateWriter(self.db)
+        self.registry.on_stream_gone = self.commands.fail_in_flight
         self.maintenance = Maintenance(self.pool, timedelta(seconds=settings.rollup_late_window_s))
         self._tasks: list[asyncio.Task[None]] = []
         self._server: grpc.aio.Server | None = None

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.openapi import ResponseSpec
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_202_ACCEPTED
 from psycopg.types.json import Jsonb
 
@@ -47,7 +47,9 @@ from common.api_models.commands import (
 from common.problems import FieldError, Problem
 from common.records import AuditAction
 
-__all__ = ["CommandsController", "VpsCommandsController"]
+__all__ = ["CommandId", "CommandsController", "VpsCommandsController"]
+
+CommandId = Annotated[str, PathParameter(max_length=64, description="Command id (a UUID)")]
 
 _STATUSES = ("pending", "dispatched", "accepted", "running", *sorted(FINAL_STATUSES))
 _NO_VPS = {404: ResponseSpec(Problem, description="No such VPS")}
@@ -204,12 +206,13 @@ class VpsCommandsController(Controller):
         self,
         vps_id: VpsId,
         db: Db,
-        status: Annotated[str | None, Parameter(query="status", description=", ".join(_STATUSES))] = None,
-        kind: Annotated[str | None, Parameter(query="kind", description=", ".join(COMMAND_KINDS))] = None,
+        status: Annotated[str | None, QueryParameter(name="status", description=", ".join(_STATUSES))] = None,
+        kind: Annotated[str | None, QueryParameter(name="kind", description=", ".join(COMMAND_KINDS))] = None,
         before: Annotated[
-            str | None, Parameter(query="before", description="id of the last record of the previous page")
+            str | None,
+            QueryParameter(name="before", description="id of the last record of the previous page"),
         ] = None,
-        limit: Annotated[int, Parameter(query="limit", ge=1, le=500)] = 50,
+        limit: Annotated[int, QueryParameter(name="limit", ge=1, le=500)] = 50,
     ) -> list[CommandSummary]:
         if status is not None and status not in _STATUSES:
             raise invalid("status", f"must be one of {', '.join(_STATUSES)}")
@@ -242,9 +245,11 @@ class VpsCommandsController(Controller):
     async def events(
         self,
         vps_id: VpsId,
-        container_id: Annotated[str, Parameter(max_length=255)],
+        container_id: Annotated[
+            str, PathParameter(max_length=255, description="Container id, id prefix or name")
+        ],
         db: Db,
-        limit: Annotated[int, Parameter(query="limit", ge=1, le=1000)] = 100,
+        limit: Annotated[int, QueryParameter(name="limit", ge=1, le=1000)] = 100,
     ) -> list[ContainerEventOut]:
         await _vps_row(db, vps_id)
         full = await resolve_container(db, vps_id, container_id)
@@ -285,7 +290,7 @@ class CommandsController(Controller):
         summary="One command with its stored output",
         responses={404: ResponseSpec(Problem, description="No such command")},
     )
-    async def get_command(self, command_id: str, db: Db) -> CommandOut:
+    async def get_command(self, command_id: CommandId, db: Db) -> CommandOut:
         ident = as_uuid(command_id)
         record = await fetch_command(db, ident) if ident is not None else None
         if record is None:
@@ -304,7 +309,7 @@ class CommandsController(Controller):
             409: ResponseSpec(Problem, description="The command has already ended"),
         },
     )
-    async def cancel(self, command_id: str, db: Db, request: Request[AuthUser, str, Any]) -> CommandOut:
+    async def cancel(self, command_id: CommandId, db: Db, request: Request[AuthUser, str, Any]) -> CommandOut:
         ident = as_uuid(command_id)
         cur = await db.execute(
             "SELECT id, vps_id, status, kind FROM commands WHERE id = %s FOR UPDATE", (ident,)

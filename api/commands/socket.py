@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 import psycopg
 from litestar import WebSocket, websocket
 from litestar.exceptions import NotAuthorizedException, WebSocketDisconnect
+from litestar.params import PathParameter
 from psycopg_pool import PoolTimeout
 
 from api import paths
@@ -78,7 +79,9 @@ async def _drain(socket: WebSocket[Any, Any, Any]) -> None:
 
 
 @websocket(paths.COMMAND_STREAM, name="commands:stream", opt={"exclude_from_auth": True})
-async def command_socket(socket: WebSocket[Any, Any, Any], command_id: str) -> None:
+async def command_socket(
+    socket: WebSocket[Any, Any, Any], command_id: Annotated[str, PathParameter(max_length=64)]
+) -> None:
     """Stream one command's status changes and output until it ends."""
     await socket.accept()
     session = _Session(socket)

@@ -70,7 +70,13 @@ def test_restart_a_container(stack: Stack, labelled_containers: LabelledContaine
     with stack.client("viewer") as client:
         while True:
             events = client.get(f"/api/vps/{stack.a.id}/containers/{container.name}/events").json()
-            if any(e["event"] == "restarted" for e in events):
+            # A sample may fall between the stop and the start (stopped, then started)
+            # or not (restarted): either way a start after the command was asked for.
+            created_at = datetime.fromisoformat(created["created_at"])
+            if any(
+                e["event"] in ("restarted", "started") and datetime.fromisoformat(e["time"]) >= created_at
+                for e in events
+            ):
                 break
             assert time.monotonic() < deadline, f"no restarted event: {events}"
             time.sleep(0.3)
