@@ -111,3 +111,18 @@ async def test_openapi_describes_the_command_union(client: AsyncTestClient[Lites
     text = str(schema["components"]["schemas"])
     for kind in ("DockerActionCommand", "DockerLogsCommand", "ShellCommand", "ScriptCommand", "PingCommand"):
         assert kind in text
+
+
+def test_the_reader_role_sees_states_but_not_arguments_or_output(db: psycopg.Connection[DictRow]) -> None:
+    def can(table: str, column: str) -> bool:
+        row = fetch_one(
+            db, "SELECT has_column_privilege('tidewatch_reader', %s, %s, 'SELECT') AS ok", (table, column)
+        )
+        return bool(row["ok"])
+
+    for column in ("id", "vps_id", "kind", "status", "exit_code", "error_message", "finished_at"):
+        assert can("commands", column), column
+    for column in ("args", "request", "stdout", "stderr"):
+        assert not can("commands", column), column
+    assert not can("command_output", "stdout")
+    assert can("vps_agent_state", "docker_sample_overruns_total")
