@@ -19,7 +19,7 @@ from tests.e2e.commands_stack import Stack, start_stack
 
 __all__ = ["docker_engine", "labelled_containers"]
 
-pytestmark = [pytest.mark.db, pytest.mark.slow]
+pytestmark = [pytest.mark.db, pytest.mark.slow, pytest.mark.docker]
 
 
 @pytest.fixture(scope="module")

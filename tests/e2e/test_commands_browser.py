@@ -17,7 +17,7 @@ from tests.e2e.commands_stack import PASSWORD, Stack, start_stack
 
 __all__ = ["docker_engine", "labelled_containers"]
 
-pytestmark = [pytest.mark.db, pytest.mark.slow]
+pytestmark = [pytest.mark.db, pytest.mark.slow, pytest.mark.docker, pytest.mark.browser]
 SHOTS = ARTIFACTS / "screenshots"
 
 
@@ -95,4 +95,10 @@ def test_restart_from_the_containers_tab_and_echo_in_the_panel(
     dash_duo.wait_for_contains_text("#ops-run-status", "succeeded", timeout=30)
     dash_duo.wait_for_contains_text("#ops-history", "echo hello from the browser", timeout=30)
     dash_duo.driver.save_screenshot(str(SHOTS / "commands-run-echo.png"))
+
+    dash_duo.find_element("#ops-tab label:nth-child(3)").click()
+    dash_duo.wait_for_contains_text("#ops-counters", "Docker sample overruns", timeout=20)
+    dash_duo.wait_for_contains_text("#ops-counters", "docker_action", timeout=20)  # allowed kinds
+    assert "Last heartbeat" in dash_duo.find_element("#ops-counters").text
+    dash_duo.driver.save_screenshot(str(SHOTS / "commands-agent-counters.png"))
     assert dash_duo.get_logs() == []
