@@ -24,6 +24,9 @@ from api.auth.middleware import BearerAuthMiddleware
 from api.auth.sessions import SessionCache
 from api.auth.throttle import AuthThrottle
 from api.billing.controller import FleetBillingController, VpsBillingController
+from api.commands.controller import CommandsController, VpsCommandsController
+from api.commands.socket import command_socket
+from api.commands.updates import CommandUpdates
 from api.errors import exception_handlers
 from api.health import HealthController
 from api.live.hub import LiveHub
@@ -80,13 +83,14 @@ def create_app(
     settings = settings or load_settings(ApiSettings, "TIDEWATCH_API_")
     install = install or load_settings(InstallSettings, INSTALL_PREFIX)
     dsn = dsn or resolve_dsn()
-    live = LiveHub(make_conninfo(dsn, **connect_kwargs(dsn, settings.db_connect_timeout_s)))
+    conninfo = make_conninfo(dsn, **connect_kwargs(dsn, settings.db_connect_timeout_s))
     resources = Resources(
         settings=settings,
         dsn=dsn,
         sessions=SessionCache(),
-        live=live,
+        live=LiveHub(conninfo),
         install=install,
+        command_updates=CommandUpdates(conninfo),
         throttle=throttle or AuthThrottle(),
     )
     return Litestar(
@@ -105,6 +109,9 @@ def create_app(
             VpsBillingController,
             FleetBillingController,
             live_socket,
+            VpsCommandsController,
+            CommandsController,
+            command_socket,
         ],
         dependencies={"db": Provide(provide_db)},
         middleware=[DefineMiddleware(BearerAuthMiddleware, exclude=[f"^{paths.OPENAPI}"])],

@@ -24,6 +24,11 @@ __all__ = [
     "AUTH_ME",
     "AUTH_REGISTER",
     "BILLING",
+    "COMMANDS",
+    "COMMAND_CANCEL",
+    "COMMAND_ITEM",
+    "COMMAND_ITEM_URL",
+    "COMMAND_STREAM",
     "HEALTH",
     "LIVE",
     "METRICS_CONTAINERS",
@@ -36,7 +41,12 @@ __all__ = [
     "USERS",
     "USER_ITEM",
     "VPS",
+    "VPS_AGENT",
     "VPS_BILLING",
+    "VPS_BY_ID",
+    "VPS_COMMANDS",
+    "VPS_CONTAINERS",
+    "VPS_CONTAINER_EVENTS",
     "VPS_DISK_FORECAST",
     "VPS_ITEM",
     "VPS_METRICS",
@@ -92,3 +102,13 @@ VPS_TRAFFIC = "/{vps_id:int}/traffic"
 TRAFFIC = "/traffic"
 BILLING = "/billing"
 VPS_DISK_FORECAST = "/{vps_id:int}/disk-forecast"
+VPS_BY_ID = f"{VPS}/{{vps_id:int}}"
+VPS_COMMANDS = "/commands"
+VPS_CONTAINERS = "/containers"
+VPS_CONTAINER_EVENTS = "/containers/{container_id:str}/events"
+VPS_AGENT = "/agent"
+COMMANDS = f"{API}/commands"
+COMMAND_ITEM = "/{command_id:str}"
+COMMAND_CANCEL = "/{command_id:str}/cancel"
+COMMAND_STREAM = f"{COMMANDS}/{{command_id:str}}/stream"
+COMMAND_ITEM_URL = COMMANDS + "/{command_id}"

@@ -18,6 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 from api.auth.hashing import HashingPool
 from api.auth.sessions import SessionCache
 from api.auth.throttle import AuthThrottle
+from api.commands.updates import CommandUpdates
 from api.live.hub import LiveHub
 from common.db_limits import check_within_deadline, connect_kwargs, limited_connection
 from common.edition import Edition, parse_edition
@@ -44,6 +45,7 @@ class Resources:
     sessions: SessionCache
     live: LiveHub
     install: InstallSettings
+    command_updates: CommandUpdates
     throttle: AuthThrottle = field(default_factory=AuthThrottle)
     _pool: AsyncConnectionPool[Connection] | None = None
     _hashing: HashingPool | None = None
@@ -112,9 +114,11 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     await res._pool.open(wait=False)
     res._hashing = HashingPool()
     await res.live.start()
+    await res.command_updates.start()
     try:
         yield
     finally:
+        await res.command_updates.stop()
         await res.live.stop()
         await res._pool.close()
         res._pool = None

@@ -13,6 +13,7 @@ from psycopg import AsyncConnection
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
+from collector.agent_state import AgentStateWriter
 from collector.auth import AgentAuthenticator
 from collector.commands import CommandRelay
 from collector.database import Database
@@ -37,6 +38,7 @@ log = logging.getLogger("tidewatch.collector")
 
 DEFAULT_RAW_RETENTION_S = 7 * 86_400.0
 SAFETY_NET_DISPATCH_S = 5.0
+AGENT_STATE_FLUSH_S = 2.0
 
 
 class CollectorApp:
@@ -53,7 +55,9 @@ class CollectorApp:
             queue_max_rows=settings.queue_max_rows,
             late_window=timedelta(seconds=settings.rollup_late_window_s),
         )
-        self.commands = CommandRelay(self.db, self.registry)
+        self.commands = CommandRelay(self.db, self.registry, settings.collector_id)
+        self.agent_state = AgentStateWriter(self.db)
+        self.registry.on_stream_gone = self.commands.fail_in_flight
         self.maintenance = Maintenance(self.pool, timedelta(seconds=settings.rollup_late_window_s))
         self._tasks: list[asyncio.Task[None]] = []
         self._server: grpc.aio.Server | None = None
@@ -84,6 +88,7 @@ class CollectorApp:
             self.registry,
             self.writer,
             self.commands,
+            agent_state=self.agent_state,
             raw_retention_s=await self._raw_retention_s(),
         )
         self._server, self.port = build_server(self.settings, service)
@@ -108,6 +113,7 @@ class CollectorApp:
                 self.maintenance.run(self.settings.maintenance_interval_s), name="maintenance"
             ),
             asyncio.create_task(self._dispatch_safety_net(), name="dispatch-safety-net"),
+            asyncio.create_task(self._flush_agent_state(), name="agent-state"),
         ]
         await self._server.start()
         log.info(
@@ -144,12 +150,21 @@ class CollectorApp:
         while True:
             await asyncio.sleep(SAFETY_NET_DISPATCH_S)
             try:
+                await self.commands.expire_queued()
                 await self.commands.dispatch_pending()
                 await self.registry.recheck_tokens(self.registry.held_vps_ids())
             except Exception as exc:
                 log.debug("command dispatch / token poll failed: %s", exc)
 
     # Each handler takes its payload as a hint and re-reads the truth: any role may NOTIFY.
+
+    async def _flush_agent_state(self) -> None:
+        while True:
+            await asyncio.sleep(AGENT_STATE_FLUSH_S)
+            try:
+                await self.agent_state.flush()
+            except Exception as exc:
+                log.debug("agent counters not written (will retry): %s", exc)
 
     async def _on_command_notify(self, payload: str) -> None:
         if payload.isdigit():

@@ -9,7 +9,9 @@ announced on ``tidewatch_command_updates``.
 
 from __future__ import annotations
 
+import json
 import logging
+import uuid
 
 from google.protobuf import json_format
 
@@ -17,12 +19,15 @@ from collector.database import Database
 from collector.sessions import SessionRegistry
 from proto import agent_pb2
 
-__all__ = ["STATUS_NAMES", "CommandRelay"]
+__all__ = ["DISCONNECTED", "FINAL_STATUSES", "STATUS_NAMES", "CommandRelay"]
 
 log = logging.getLogger("tidewatch.collector.commands")
 
 # Output kept per command and stream; agents also cap their own output.
 MAX_STORED_OUTPUT_BYTES = 1024 * 1024
+
+DISCONNECTED = "agent disconnected"
+IN_FLIGHT = ["dispatched", "accepted", "running"]
 
 STATUS_NAMES: dict[int, str] = {
     agent_pb2.COMMAND_STATUS_ACCEPTED: "accepted",
@@ -33,13 +38,51 @@ STATUS_NAMES: dict[int, str] = {
     agent_pb2.COMMAND_STATUS_CANCELLED: "cancelled",
     agent_pb2.COMMAND_STATUS_REJECTED: "rejected",
 }
-FINAL_STATUSES = frozenset({"succeeded", "failed", "timed_out", "cancelled", "rejected"})
+FINAL_STATUSES = frozenset({"succeeded", "failed", "timed_out", "cancelled", "rejected", "expired"})
 
 
 class CommandRelay:
-    def __init__(self, db: Database, registry: SessionRegistry) -> None:
+    def __init__(self, db: Database, registry: SessionRegistry, collector_id: str = "") -> None:
         self._db = db
         self._registry = registry
+        self._collector_id = collector_id
+
+    async def expire_queued(self) -> int:
+        """End queued commands whose expiry passed before any agent took them."""
+        async with self._db.connection("command expiry") as conn:
+            rows = await (
+                await conn.execute(
+                    "UPDATE commands SET status = 'expired', finished_at = now(),"
+                    " error_message = 'expired: the agent did not connect before ' || expires_at::text"
+                    " WHERE status = 'pending' AND expires_at < now() RETURNING id::text"
+                )
+            ).fetchall()
+            for (command_id,) in rows:
+                await conn.execute("SELECT pg_notify('tidewatch_command_updates', %s)", (command_id,))
+        return len(rows)
+
+    async def fail_in_flight(
+        self, vps_id: int, stream_id: str | None = None, *, except_stream: str = ""
+    ) -> int:
+        """Commands sent on a stream that is gone end failed: no final answer can come.
+
+        With ``stream_id`` only that stream's; without, every in-flight command of the
+        VPS but those on ``except_stream`` (a new stream means the old one, wherever
+        it was held, is gone).
+        """
+        async with self._db.connection("command disconnect") as conn:
+            rows = await (
+                await conn.execute(
+                    "UPDATE commands SET status = 'failed', finished_at = now(), error_message = %s"
+                    " WHERE vps_id = %s AND status = ANY(%s)"
+                    " AND (%s::text IS NULL OR dispatched_stream = %s)"
+                    " AND coalesce(dispatched_stream, '') <> %s RETURNING id::text",
+                    (DISCONNECTED, vps_id, IN_FLIGHT, stream_id, stream_id, except_stream or "-"),
+                )
+            ).fetchall()
+            for (command_id,) in rows:
+                await conn.execute("SELECT pg_notify('tidewatch_command_updates', %s)", (command_id,))
+        return len(rows)
 
     async def dispatch_pending(self, vps_ids: list[int] | None = None) -> int:
         """Send pending commands for the given (default: all held) agents; return how many."""
@@ -50,16 +93,21 @@ class CommandRelay:
         )
         if not held:
             return 0
+        streams = {v: s.stream_id for v in held if (s := self._registry.get(v)) is not None}
         async with self._db.connection("command dispatch") as conn:
             rows = await (
                 await conn.execute(
-                    "UPDATE commands SET status = 'dispatched', dispatched_at = now()"
+                    "UPDATE commands SET status = 'dispatched', dispatched_at = now(),"
+                    " dispatched_by = %s, dispatched_stream = (%s::jsonb ->> vps_id::text)"
                     " WHERE id IN (SELECT id FROM commands WHERE status = 'pending' AND vps_id = ANY(%s)"
+                    " AND (expires_at IS NULL OR expires_at >= now())"
                     " ORDER BY created_at FOR UPDATE SKIP LOCKED)"
                     " RETURNING id::text, vps_id, request",
-                    (held,),
+                    (self._collector_id, json.dumps({str(k): v for k, v in streams.items()}), held),
                 )
             ).fetchall()
+            for command_id, _, _ in rows:
+                await conn.execute("SELECT pg_notify('tidewatch_command_updates', %s)", (command_id,))
         sent = 0
         for command_id, vps_id, request in rows:
             session = self._registry.get(vps_id)
@@ -70,7 +118,7 @@ class CommandRelay:
                 await self._finish(command_id, "rejected", f"stored request is malformed: {exc}")
                 continue
             message.command_id = command_id
-            if session is None:
+            if session is None or session.stream_id != streams.get(vps_id):
                 await self._finish(command_id, "pending", "")
                 continue
             session.send(agent_pb2.MessageToAgent(command_request=message))
@@ -84,9 +132,16 @@ class CommandRelay:
                 " finished_at = CASE WHEN %s THEN now() END WHERE id = %s",
                 (status, error, status in FINAL_STATUSES, command_id),
             )
+            await conn.execute("SELECT pg_notify('tidewatch_command_updates', %s)", (command_id,))
 
     async def record_response(self, vps_id: int, response: agent_pb2.CommandResponse) -> None:
-        """Append a response chunk; an agent can only write to its own VPS's commands."""
+        """Apply one response chunk, in order and once; an agent only writes its own VPS's commands.
+
+        Output goes to ``command_output`` under the agent's chunk index (what live
+        clients resume from) and to the record's stdout/stderr, both within the cap.
+        A final status is never overwritten (a late answer after "agent
+        disconnected" or a cancel changes nothing).
+        """
         status = STATUS_NAMES.get(response.status)
         if status is None:
             log.warning("vps %d sent a command response with unknown status %d", vps_id, response.status)
@@ -94,32 +149,62 @@ class CommandRelay:
         if "\x00" in response.command_id:  # no command has such an id, and PostgreSQL refuses NUL
             log.warning("vps %d answered a command id containing NUL; ignored", vps_id)
             return
-        final = status in FINAL_STATUSES
+        try:
+            command_uuid = uuid.UUID(response.command_id)
+        except ValueError:
+            log.warning("vps %d answered unknown command %r; ignored", vps_id, response.command_id[:64])
+            return
+        stdout = response.stdout.decode("utf-8", "replace").replace("\x00", "")
+        stderr = response.stderr.decode("utf-8", "replace").replace("\x00", "")
         async with self._db.connection("command response") as conn:
-            result = await conn.execute(
-                "UPDATE commands SET status = CASE WHEN status = ANY(%(finals)s) THEN status ELSE %(status)s END,"
-                " stdout = left(stdout || %(stdout)s, %(cap)s), stderr = left(stderr || %(stderr)s, %(cap)s),"
-                " output_truncated = output_truncated OR %(truncated)s"
-                "   OR length(stdout || %(stdout)s) > %(cap)s OR length(stderr || %(stderr)s) > %(cap)s,"
+            row = await (
+                await conn.execute(
+                    "SELECT status, output_bytes, last_chunk FROM commands"
+                    " WHERE id = %s AND vps_id = %s FOR UPDATE",
+                    (command_uuid, vps_id),
+                )
+            ).fetchone()
+            if row is None:
+                log.warning("vps %d answered unknown command %s; ignored", vps_id, command_uuid)
+                return
+            current, output_bytes, last_chunk = row
+            if current in FINAL_STATUSES or response.chunk_index <= last_chunk:
+                return
+            room = max(MAX_STORED_OUTPUT_BYTES - output_bytes, 0)
+            truncated = response.output_truncated or len(stdout) + len(stderr) > room
+            stdout = stdout[:room]
+            stderr = stderr[: max(room - len(stdout), 0)]
+            final = status in FINAL_STATUSES
+            # accepted never follows running: keep the furthest state reached.
+            new_status = current if (status == "accepted" and current == "running") else status
+            await conn.execute(
+                "UPDATE commands SET status = %(status)s, last_chunk = %(chunk)s,"
+                " stdout = stdout || %(stdout)s, stderr = stderr || %(stderr)s,"
+                " output_bytes = output_bytes + %(n)s, output_truncated = output_truncated OR %(truncated)s,"
+                " started_at = CASE WHEN %(status)s = 'running' THEN coalesce(started_at, now())"
+                "   ELSE started_at END,"
                 " exit_code = CASE WHEN %(final)s THEN %(exit_code)s ELSE exit_code END,"
                 " error_message = CASE WHEN %(error)s <> '' THEN %(error)s ELSE error_message END,"
                 " finished_at = CASE WHEN %(final)s THEN now() ELSE finished_at END"
-                " WHERE id::text = %(id)s AND vps_id = %(vps_id)s",
+                " WHERE id = %(id)s",
                 {
-                    "finals": list(FINAL_STATUSES),
-                    "status": status,
-                    "stdout": response.stdout.decode("utf-8", "replace").replace("\x00", ""),
-                    "stderr": response.stderr.decode("utf-8", "replace").replace("\x00", ""),
-                    "cap": MAX_STORED_OUTPUT_BYTES,
-                    "truncated": response.output_truncated,
+                    "status": new_status,
+                    "chunk": response.chunk_index,
+                    "stdout": stdout,
+                    "stderr": stderr,
+                    "n": len(stdout) + len(stderr),
+                    "truncated": truncated,
                     "final": final,
                     "exit_code": response.exit_code,
                     "error": response.error_message.replace("\x00", "")[:4096],
-                    "id": response.command_id,
-                    "vps_id": vps_id,
+                    "id": command_uuid,
                 },
             )
-            if result.rowcount == 0:
-                log.warning("vps %d answered unknown command %r; ignored", vps_id, response.command_id[:64])
-                return
-            await conn.execute("SELECT pg_notify('tidewatch_command_updates', %s)", (response.command_id,))
+            if stdout or stderr:
+                await conn.execute(
+                    "INSERT INTO command_output (command_id, seq, stdout, stderr) VALUES (%s, %s, %s, %s)"
+                    " ON CONFLICT DO NOTHING",
+                    (command_uuid, response.chunk_index, stdout, stderr),
+                )
+            # A hint only: listeners re-read the row and its chunks.
+            await conn.execute("SELECT pg_notify('tidewatch_command_updates', %s)", (str(command_uuid),))

@@ -107,6 +107,9 @@ def diff_containers(
             events.append(
                 ContainerEvent(c.container_id, "restarted", detail=f"restart count {c.restart_count}")
             )
+        elif c.state == "running" and before.state == "running" and c.started_at != before.signature[7]:
+            # Restarted between two samples (docker restart): still running, started anew.
+            events.append(ContainerEvent(c.container_id, "restarted", detail="started again"))
         changed = (
             c.state != before.state
             or c.status != before.status

@@ -21,6 +21,7 @@ from psycopg_pool import PoolTimeout
 
 from collector import metrics
 from collector.agent_clock import now_ms
+from collector.agent_state import AgentStateWriter
 from collector.auth import AgentAuthenticator, AuthFailure
 from collector.commands import CommandRelay
 from collector.ingest import AckResult, IngestWriter, Outcome, QueueFull
@@ -76,12 +77,14 @@ class AgentStreamService:
         writer: IngestWriter,
         commands: CommandRelay,
         raw_retention_s: float,
+        agent_state: AgentStateWriter | None = None,
     ) -> None:
         self._settings = settings
         self._auth = auth
         self._registry = registry
         self._writer = writer
         self._commands = commands
+        self._agent_state = agent_state
         self._raw_retention_s = raw_retention_s
         # Handshakes take pool connections (authenticate, register, pending commands): in a
         # reconnect storm they queue here rather than time out on the pool, and leave
@@ -157,6 +160,10 @@ class AgentStreamService:
             await writer.stop(writing)
             await asyncio.gather(reader, cut, return_exceptions=True)
             await self._registry.close(session)
+            try:
+                await self._commands.fail_in_flight(vps_id, session.stream_id)
+            except Exception as exc:  # the next stream of this agent fails them instead
+                log.warning("vps %d: in-flight commands not ended yet: %s", vps_id, exc)
             log.info("vps %d disconnected", vps_id)
         if failure is not None:
             raise failure
@@ -242,6 +249,13 @@ class AgentStreamService:
                 await self._commands.dispatch_pending([vps_id])
             except (psycopg.OperationalError, PoolTimeout) as exc:
                 log.warning("vps %d: pending commands wait for the database: %s", vps_id, str(exc).strip())
+            try:
+                # A new stream means any older one is gone: what it carried cannot answer.
+                await self._commands.fail_in_flight(vps_id, except_stream=session.stream_id)
+                if self._agent_state is not None:
+                    await self._agent_state.store_features(vps_id, handshake.local_features)
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                log.warning("vps %d: agent state not recorded (database?): %s", vps_id, str(exc).strip())
 
         return session
 
@@ -262,6 +276,8 @@ class AgentStreamService:
                 await self._commands.record_response(session.vps_id, message.command_response)
             elif kind == "heartbeat":
                 self._on_heartbeat(session, message.heartbeat, received_ms)
+                if self._agent_state is not None:
+                    self._agent_state.heartbeat(session.vps_id, message.heartbeat)
             elif kind == "pty_data":
                 log.debug("vps %d sent PTY data, but no PTY session is open here", session.vps_id)
             elif kind == "agent_handshake":

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,6 +124,8 @@ class SessionRegistry:
         self._rejections: dict[int, RejectionTally] = {}
         # Whether this process has written its collector_instances row since it started.
         self._announced = False
+        # Set by the app: ends the commands sent on a stream that is gone (vps id, stream id).
+        self.on_stream_gone: Callable[[int, str], Awaitable[object]] | None = None
 
     def get(self, vps_id: int) -> AgentSession | None:
         return self._sessions.get(vps_id)
@@ -295,6 +298,16 @@ class SessionRegistry:
     async def housekeeping_once(self) -> None:
         """Write last_seen for agents heard from, then mark silent ones offline fleet-wide."""
         heard, self._heard = self._heard, set()
+        now = time.time()
+        for session in self.all():
+            # A peer that vanished without closing its TCP connection keeps a stream
+            # open until keepalive gives up; silence ends it sooner, and its commands,
+            # even if its handler is still stuck writing to the dead peer.
+            if now - session.heard_at > self._settings.offline_after_s:
+                session.cut(f"nothing heard for {self._settings.offline_after_s:.0f} s")
+                await self.close(session)
+                if self.on_stream_gone is not None:
+                    await self.on_stream_gone(session.vps_id, session.stream_id)
         async with self._db.connection("housekeeping") as conn:
             # Liveness for alert rules: up_since restarts at start and after a stopped heartbeat.
             await conn.execute(
@@ -332,6 +345,16 @@ class SessionRegistry:
                     (self._settings.offline_after_s,),
                 )
             ).fetchall()
+            if gone:
+                # Offline wherever its stream was held (a collector may have died with it):
+                # nothing in flight can answer any more.
+                await conn.execute(
+                    "WITH ended AS (UPDATE commands SET status = 'failed', finished_at = now(),"
+                    " error_message = 'agent disconnected'"
+                    " WHERE vps_id = ANY(%s) AND status IN ('dispatched', 'accepted', 'running') RETURNING id)"
+                    " SELECT pg_notify('tidewatch_command_updates', id::text) FROM ended",
+                    ([vps_id for vps_id, _ in gone],),
+                )
             for vps_id, last_seen in gone:
                 reason = f"no heartbeat for {self._settings.offline_after_s:.0f} s (last seen {last_seen:%H:%M:%S})"
                 await conn.execute(

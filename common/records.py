@@ -53,6 +53,8 @@ class AuditAction(StrEnum):
     ALERT_SILENCE_CREATE = "alert_silence.create"
     ALERT_SILENCE_DELETE = "alert_silence.delete"
     ALERT_EVENT_ACK = "alert_event.ack"
+    COMMAND_CREATE = "command.create"
+    COMMAND_CANCEL = "command.cancel"
 
 
 INSERT_USER = """

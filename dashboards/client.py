@@ -30,6 +30,7 @@ from common.api_models.alerts import (
     TrafficFleetOut,
     TrafficVpsOut,
 )
+from common.api_models.commands import AgentStateOut, CommandOut, CommandSummary, ContainerOut
 from common.problems import Problem
 
 __all__ = ["ApiClient", "ApiError"]
@@ -183,6 +184,23 @@ class ApiClient:
     def vps_traffic(self, token: str, vps_id: int, cycles: int = 6) -> TrafficVpsOut:
         return self._call(
             "GET", f"/api/vps/{vps_id}/traffic", TrafficVpsOut, token, params={"cycles": cycles}
+        )
+
+    def containers(self, token: str, vps_id: int) -> list[ContainerOut]:
+        return self._call("GET", f"/api/vps/{vps_id}/containers", list[ContainerOut], token)
+
+    def agent_state(self, token: str, vps_id: int) -> AgentStateOut:
+        return self._call("GET", f"/api/vps/{vps_id}/agent", AgentStateOut, token)
+
+    def create_command(self, token: str, vps_id: int, body: dict[str, Any]) -> CommandOut:
+        return self._call("POST", f"/api/vps/{vps_id}/commands", CommandOut, token, body)
+
+    def get_command(self, token: str, command_id: str) -> CommandOut:
+        return self._call("GET", f"/api/commands/{command_id}", CommandOut, token)
+
+    def list_commands(self, token: str, vps_id: int, limit: int = 10) -> list[CommandSummary]:
+        return self._call(
+            "GET", f"/api/vps/{vps_id}/commands", list[CommandSummary], token, params={"limit": limit}
         )
 
     def _series(self, token: str, vps_id: int, kind: str, range_ms: int, result: type[T]) -> T:

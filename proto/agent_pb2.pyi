@@ -373,7 +373,7 @@ class PtyDataToServer(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., output: _Optional[bytes] = ..., closed: _Optional[bool] = ..., exit_code: _Optional[int] = ..., error_message: _Optional[str] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
-    __slots__ = ("timestamp_unix_ms", "pending_batches", "spooled_bytes", "dropped_batches_total", "clock_offset_ms", "clock_rtt_ms", "clock_offset_known", "rejected_batches_total", "clock_probe_id", "docker_sample_overruns_total")
+    __slots__ = ("timestamp_unix_ms", "pending_batches", "spooled_bytes", "dropped_batches_total", "clock_offset_ms", "clock_rtt_ms", "clock_offset_known", "rejected_batches_total", "clock_probe_id", "docker_sample_overruns_total", "control_messages_dropped_total")
     TIMESTAMP_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     PENDING_BATCHES_FIELD_NUMBER: _ClassVar[int]
     SPOOLED_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -384,6 +384,7 @@ class Heartbeat(_message.Message):
     REJECTED_BATCHES_TOTAL_FIELD_NUMBER: _ClassVar[int]
     CLOCK_PROBE_ID_FIELD_NUMBER: _ClassVar[int]
     DOCKER_SAMPLE_OVERRUNS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    CONTROL_MESSAGES_DROPPED_TOTAL_FIELD_NUMBER: _ClassVar[int]
     timestamp_unix_ms: int
     pending_batches: int
     spooled_bytes: int
@@ -394,7 +395,8 @@ class Heartbeat(_message.Message):
     rejected_batches_total: int
     clock_probe_id: int
     docker_sample_overruns_total: int
-    def __init__(self, timestamp_unix_ms: _Optional[int] = ..., pending_batches: _Optional[int] = ..., spooled_bytes: _Optional[int] = ..., dropped_batches_total: _Optional[int] = ..., clock_offset_ms: _Optional[int] = ..., clock_rtt_ms: _Optional[int] = ..., clock_offset_known: _Optional[bool] = ..., rejected_batches_total: _Optional[int] = ..., clock_probe_id: _Optional[int] = ..., docker_sample_overruns_total: _Optional[int] = ...) -> None: ...
+    control_messages_dropped_total: int
+    def __init__(self, timestamp_unix_ms: _Optional[int] = ..., pending_batches: _Optional[int] = ..., spooled_bytes: _Optional[int] = ..., dropped_batches_total: _Optional[int] = ..., clock_offset_ms: _Optional[int] = ..., clock_rtt_ms: _Optional[int] = ..., clock_offset_known: _Optional[bool] = ..., rejected_batches_total: _Optional[int] = ..., clock_probe_id: _Optional[int] = ..., docker_sample_overruns_total: _Optional[int] = ..., control_messages_dropped_total: _Optional[int] = ...) -> None: ...
 
 class MessageToAgent(_message.Message):
     __slots__ = ("server_handshake_ack", "agent_config", "command_request", "pty_data", "heartbeat_request", "batch_ack")
@@ -483,12 +485,21 @@ class CommandRequest(_message.Message):
     def __init__(self, command_id: _Optional[str] = ..., timeout_ms: _Optional[int] = ..., output_limit_bytes: _Optional[int] = ..., shell: _Optional[_Union[ShellCommand, _Mapping]] = ..., script: _Optional[_Union[ScriptCommand, _Mapping]] = ..., ping: _Optional[_Union[PingCommand, _Mapping]] = ..., docker_action: _Optional[_Union[DockerContainerAction, _Mapping]] = ..., docker_logs: _Optional[_Union[DockerLogsRequest, _Mapping]] = ..., cancel: _Optional[_Union[CancelCommand, _Mapping]] = ...) -> None: ...
 
 class ShellCommand(_message.Message):
-    __slots__ = ("command_line", "working_directory")
+    __slots__ = ("command_line", "working_directory", "env")
+    class EnvEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     COMMAND_LINE_FIELD_NUMBER: _ClassVar[int]
     WORKING_DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    ENV_FIELD_NUMBER: _ClassVar[int]
     command_line: str
     working_directory: str
-    def __init__(self, command_line: _Optional[str] = ..., working_directory: _Optional[str] = ...) -> None: ...
+    env: _containers.ScalarMap[str, str]
+    def __init__(self, command_line: _Optional[str] = ..., working_directory: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ScriptCommand(_message.Message):
     __slots__ = ("inline_content", "path", "interpreter", "arguments")
@@ -511,30 +522,42 @@ class PingCommand(_message.Message):
     def __init__(self, host: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
 
 class DockerContainerAction(_message.Message):
-    __slots__ = ("container_id", "action")
+    __slots__ = ("container_id", "action", "stop_timeout_s")
     class Action(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         ACTION_UNSPECIFIED: _ClassVar[DockerContainerAction.Action]
         ACTION_START: _ClassVar[DockerContainerAction.Action]
         ACTION_STOP: _ClassVar[DockerContainerAction.Action]
         ACTION_RESTART: _ClassVar[DockerContainerAction.Action]
+        ACTION_KILL: _ClassVar[DockerContainerAction.Action]
+        ACTION_PAUSE: _ClassVar[DockerContainerAction.Action]
+        ACTION_UNPAUSE: _ClassVar[DockerContainerAction.Action]
     ACTION_UNSPECIFIED: DockerContainerAction.Action
     ACTION_START: DockerContainerAction.Action
     ACTION_STOP: DockerContainerAction.Action
     ACTION_RESTART: DockerContainerAction.Action
+    ACTION_KILL: DockerContainerAction.Action
+    ACTION_PAUSE: DockerContainerAction.Action
+    ACTION_UNPAUSE: DockerContainerAction.Action
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
+    STOP_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
     container_id: str
     action: DockerContainerAction.Action
-    def __init__(self, container_id: _Optional[str] = ..., action: _Optional[_Union[DockerContainerAction.Action, str]] = ...) -> None: ...
+    stop_timeout_s: int
+    def __init__(self, container_id: _Optional[str] = ..., action: _Optional[_Union[DockerContainerAction.Action, str]] = ..., stop_timeout_s: _Optional[int] = ...) -> None: ...
 
 class DockerLogsRequest(_message.Message):
-    __slots__ = ("container_id", "tail_lines")
+    __slots__ = ("container_id", "tail_lines", "since_unix_ms", "timestamps")
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
     TAIL_LINES_FIELD_NUMBER: _ClassVar[int]
+    SINCE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMPS_FIELD_NUMBER: _ClassVar[int]
     container_id: str
     tail_lines: int
-    def __init__(self, container_id: _Optional[str] = ..., tail_lines: _Optional[int] = ...) -> None: ...
+    since_unix_ms: int
+    timestamps: bool
+    def __init__(self, container_id: _Optional[str] = ..., tail_lines: _Optional[int] = ..., since_unix_ms: _Optional[int] = ..., timestamps: _Optional[bool] = ...) -> None: ...
 
 class CancelCommand(_message.Message):
     __slots__ = ("target_command_id",)

@@ -23,7 +23,11 @@ _VERBS = {
     _Action.ACTION_START: "start",
     _Action.ACTION_STOP: "stop",
     _Action.ACTION_RESTART: "restart",
+    _Action.ACTION_KILL: "kill",
+    _Action.ACTION_PAUSE: "pause",
+    _Action.ACTION_UNPAUSE: "unpause",
 }
+MAX_STOP_TIMEOUT_S = 600
 
 
 def _default_client_factory(base_url: str | None) -> Callable[[], Any]:
@@ -92,15 +96,18 @@ class DockerCommands:
         verb = _VERBS.get(command.action)
         if verb is None:
             raise CommandRejected(f"unknown docker action {command.action}")
+        stop_timeout = command.stop_timeout_s or STOP_TIMEOUT_S
+        if stop_timeout > MAX_STOP_TIMEOUT_S:
+            raise CommandRejected(f"stop_timeout_s must be at most {MAX_STOP_TIMEOUT_S}, got {stop_timeout}")
 
         def work(client: Any) -> bytes:
             container = client.containers.get(ref)
-            if verb == "start":
-                container.start()
-            elif verb == "stop":
-                container.stop(timeout=STOP_TIMEOUT_S)
+            if verb == "stop":
+                container.stop(timeout=stop_timeout)
+            elif verb == "restart":
+                container.restart(timeout=stop_timeout)
             else:
-                container.restart(timeout=STOP_TIMEOUT_S)
+                getattr(container, verb)()  # start, kill, pause, unpause take no arguments
             container.reload()
             return f"{container.name}: {verb} done, state {container.status}\n".encode()
 
@@ -116,8 +123,14 @@ class DockerCommands:
         if tail > MAX_TAIL_LINES:
             raise CommandRejected(f"tail_lines must be at most {MAX_TAIL_LINES}, got {tail}")
 
+        options: dict[str, Any] = {"stdout": True, "stderr": True, "tail": tail}
+        if command.since_unix_ms > 0:
+            options["since"] = command.since_unix_ms / 1000.0
+        if command.timestamps:
+            options["timestamps"] = True
+
         def work(client: Any) -> bytes:
-            logs: bytes = client.containers.get(ref).logs(stdout=True, stderr=True, tail=tail)
+            logs: bytes = client.containers.get(ref).logs(**options)
             return logs
 
         async def run(stream: ResponseStream, timeout_s: float) -> Outcome:

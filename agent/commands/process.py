@@ -69,6 +69,7 @@ async def run_process(
     timeout_s: float,
     *,
     cwd: str = "/",
+    env: dict[str, str] | None = None,
 ) -> Outcome:
     """Run ``argv`` in a new session, streaming its output into ``stream``.
 
@@ -82,7 +83,7 @@ async def run_process(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             cwd=cwd,
-            env=child_environment(),
+            env={**child_environment(), **(env or {})},
             start_new_session=True,  # own process group, so cancel reaches grandchildren
         )
     except OSError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from functools import partial
 
 from agent.commands.process import run_process
@@ -12,6 +13,7 @@ from proto import agent_pb2
 __all__ = ["SHELL", "prepare_shell"]
 
 SHELL = "/bin/sh"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 
 def prepare_shell(command: agent_pb2.ShellCommand) -> Job:
@@ -21,4 +23,7 @@ def prepare_shell(command: agent_pb2.ShellCommand) -> Job:
     cwd = command.working_directory or "/"
     if not os.path.isabs(cwd) or not os.path.isdir(cwd):
         raise CommandRejected(f"working_directory {cwd!r} is not an existing absolute directory")
-    return partial(run_process, [SHELL, "-c", command.command_line], cwd=cwd)
+    for name in command.env:
+        if not _ENV_NAME.match(name) or name.startswith("TIDEWATCH_"):
+            raise CommandRejected(f"env name {name!r} is not allowed (letters, digits, _; not TIDEWATCH_*)")
+    return partial(run_process, [SHELL, "-c", command.command_line], cwd=cwd, env=dict(command.env))

@@ -83,6 +83,7 @@ class StreamClient:
         self._reconnect_spread_s = reconnect_spread_s
         self._control: deque[agent_pb2.MessageToServer] = deque()
         self._control_max = control_queue_max
+        self.control_dropped_total = 0
         self._channel_factory = channel_factory or (lambda: open_channel(server, tls))
         # Once told the VPS was removed, only a reinstall helps: look again rarely.
         self._removed_retry_s = removed_retry_s
@@ -109,6 +110,7 @@ class StreamClient:
         """Queue a non-batch message; kept across reconnects, bounded."""
         if len(self._control) >= self._control_max:
             dropped = self._control.popleft()
+            self.control_dropped_total += 1
             log.warning("control queue full; dropped a %s message", dropped.WhichOneof("payload"))
         if urgent:
             self._control.appendleft(message)
@@ -131,6 +133,7 @@ class StreamClient:
                 rejected_batches_total=self.rejected_total,
                 clock_probe_id=self.clock.open_probe(),
                 docker_sample_overruns_total=self.docker_sample_overruns(),
+                control_messages_dropped_total=self.control_dropped_total,
             )
         )
 

@@ -14,6 +14,7 @@ from dashboards.client import ApiError
 from dashboards.components import alert, empty_state, panel, secret_panel, vps_header
 from dashboards.context import api, install_settings, settings, token_of
 from dashboards.figures import cpu_figure, disk_figure, memory_figure, network_figure
+from dashboards.operations import operations_section
 from dashboards.units import format_step
 
 dash.register_page(  # type: ignore[no-untyped-call]
@@ -91,6 +92,7 @@ def layout(vps_id: str | None = None, **_: Any) -> html.Div:
                 id="vps-charts",
                 className="tw-charts",
             ),
+            operations_section(),
         ],
         className="tw-page",
     )

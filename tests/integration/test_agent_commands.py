@@ -393,3 +393,57 @@ async def test_docker_actions_and_logs_on_the_real_engine(labelled_containers: L
         assert final.error_message.startswith("no such container")
     finally:
         container.remove(force=True)
+
+
+async def test_shell_env_reaches_the_child_but_not_tidewatch_names() -> None:
+    rec = Recorder()
+    ex = _executor(rec)
+    ok = _shell("env1", 'printf "%s" "$GREETING"')
+    ok.shell.env["GREETING"] = "hi there"
+    ex.submit(ok)
+    assert (await rec.wait_final("env1")).status == S.COMMAND_STATUS_SUCCEEDED
+    assert rec.stdout("env1") == b"hi there"
+    bad = _shell("env2", "true")
+    bad.shell.env["TIDEWATCH_AGENT_TOKEN"] = "x"
+    ex.submit(bad)
+    final = await rec.wait_final("env2")
+    assert final.status == S.COMMAND_STATUS_REJECTED and "TIDEWATCH_" in final.error_message
+
+
+@pytest.mark.docker
+async def test_docker_pause_unpause_kill_and_logs_options(docker_engine: Any) -> None:
+    container = docker_engine.containers.run(
+        BUSYBOX_IMAGE, ["sh", "-c", "echo first-line; sleep 300"], detach=True, network_mode="none"
+    )
+    try:
+        rec = Recorder()
+        ex = _executor(rec)
+        action = agent_pb2.DockerContainerAction
+        expected = {
+            action.ACTION_PAUSE: "paused",
+            action.ACTION_UNPAUSE: "running",
+            action.ACTION_KILL: "exited",
+        }
+        for n, (verb, state) in enumerate(expected.items()):
+            ex.submit(
+                agent_pb2.CommandRequest(
+                    command_id=f"pk{n}", docker_action=action(container_id=container.id, action=verb)
+                )
+            )
+            final = await rec.wait_final(f"pk{n}", timeout_s=60)
+            assert final.status == S.COMMAND_STATUS_SUCCEEDED, final.error_message
+            container.reload()
+            assert container.status == state
+        ex.submit(
+            agent_pb2.CommandRequest(
+                command_id="lg",
+                docker_logs=agent_pb2.DockerLogsRequest(
+                    container_id=container.id, timestamps=True, since_unix_ms=1
+                ),
+            )
+        )
+        assert (await rec.wait_final("lg")).status == S.COMMAND_STATUS_SUCCEEDED
+        line = rec.stdout("lg").decode().strip()
+        assert line.endswith("first-line") and line[:4].isdigit()  # an RFC 3339 time first
+    finally:
+        container.remove(force=True)

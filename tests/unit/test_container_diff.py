@@ -163,3 +163,12 @@ def test_an_empty_sample_removes_everything_still_present() -> None:
     stored_now = {"a": stored(state("a")), "b": stored(state("b"))}
     found, _, gone = diff_containers(stored_now, [], NOW)
     assert sorted(gone) == ["a", "b"] and {e.event for e in found} == {"removed"}
+
+
+def test_a_restart_between_two_samples_is_an_event() -> None:
+    """docker restart: running before and after, restart count unchanged, started anew."""
+    before = state()
+    after = state(started_at=NOW - timedelta(seconds=1), status="Up 1 second")
+    found, upserts, _ = diff_containers({"c1": stored(before)}, [after], NOW)
+    assert events(found) == [("c1", "restarted", None)]
+    assert found[0].detail == "started again" and upserts == [after]

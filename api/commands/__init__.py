@@ -1,0 +1,1 @@
+"""Commands to agents: create, list, cancel, stream output; containers and agent state."""
