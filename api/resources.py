@@ -157,7 +157,9 @@ async def statements_alone(conn: Connection) -> AsyncIterator[Connection]:
     try:
         yield conn
     finally:
-        await conn.set_autocommit(False)
+        # A broken or closed connection is discarded by the pool: leave its error be the one raised.
+        if not (conn.closed or conn.broken):
+            await conn.set_autocommit(False)
 
 
 async def provide_db(state: State) -> AsyncIterator[Connection]:
