@@ -3,6 +3,8 @@ the live feed. Opened in the lifespan, closed on exit; nothing connects at impor
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ from common.db_limits import check_within_deadline, connect_kwargs, limited_conn
 from common.edition import Edition, parse_edition
 from common.settings import ApiSettings, InstallSettings
 
-__all__ = ["Connection", "Db", "Resources", "get_resources", "lifespan", "provide_db"]
+__all__ = ["Connection", "Db", "Resources", "get_resources", "lifespan", "provide_db", "statements_alone"]
 
 Connection = AsyncConnection[DictRow]
 # What handlers declare to receive the request's connection.
@@ -34,6 +36,14 @@ POOL_MIN_SIZE = 1
 POOL_MAX_SIZE = 10
 # How long a request waits for a pooled connection before answering 503.
 POOL_TIMEOUT_S = 5.0
+# A connection back in the pool for less than this is handed out without the
+# pool's check (one round trip less per request). A server lost meanwhile fails
+# the request's own statement, which connection()'s limit and the 503 handler cover.
+CHECK_AFTER_IDLE_S = 5.0
+# PostgreSQL's JIT compiles a plan whose cost passes jit_above_cost; the fleet
+# overview's LATERAL over every raw chunk does, and compiling took ~450 ms against
+# ~60 ms of execution. The API's statements are short, so JIT never pays off here.
+SESSION_OPTIONS = "-c jit=off"
 
 
 @dataclass
@@ -79,6 +89,21 @@ class Resources:
         return self._edition
 
 
+_returned_at: weakref.WeakKeyDictionary[Connection, float] = weakref.WeakKeyDictionary()
+
+
+async def _note_returned(conn: Connection) -> None:
+    _returned_at[conn] = time.monotonic()
+
+
+async def _check_if_idle(conn: Connection) -> None:
+    """The pool's check, for connections idle for CHECK_AFTER_IDLE_S or more."""
+    returned = _returned_at.get(conn)
+    if returned is not None and time.monotonic() - returned < CHECK_AFTER_IDLE_S:
+        return
+    await check_within_deadline(conn)
+
+
 def get_resources(state: State) -> Resources:
     """The app's :class:`Resources` from its state."""
     return cast(Resources, state.resources)
@@ -101,13 +126,14 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             "application_name": "tidewatch-api",
             # The server stops a runaway query itself (the connection survives);
             # the client-side limit in connection() covers a server that hangs.
-            "options": f"-c statement_timeout={round(settings.db_query_timeout_s * 1000)}",
+            "options": f"-c statement_timeout={round(settings.db_query_timeout_s * 1000)} {SESSION_OPTIONS}",
             **connect_kwargs(res.dsn, settings.db_connect_timeout_s),
         },
         min_size=POOL_MIN_SIZE,
         max_size=POOL_MAX_SIZE,
         timeout=POOL_TIMEOUT_S,
-        check=check_within_deadline,
+        check=_check_if_idle,
+        reset=_note_returned,
         open=False,
         name="tidewatch-api",
     )
@@ -124,6 +150,20 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         res._pool = None
         res._hashing.close()
         res._hashing = None
+
+
+@asynccontextmanager
+async def statements_alone(conn: Connection) -> AsyncIterator[Connection]:
+    """Read-only work without BEGIN and COMMIT: two round trips less per request.
+    Only for reads that need no common snapshot; the pooled connection is
+    handed back in its usual transactional mode."""
+    await conn.set_autocommit(True)
+    try:
+        yield conn
+    finally:
+        # A broken or closed connection is discarded by the pool: leave its error be the one raised.
+        if not (conn.closed or conn.broken):
+            await conn.set_autocommit(False)
 
 
 async def provide_db(state: State) -> AsyncIterator[Connection]:

@@ -11,14 +11,18 @@ never loses data.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg import AsyncConnection, sql
 
 from collector.late_data import TimeRange, merge_ranges
+from collector.rollup_backlog import SLICE_BUCKETS, slices, source_start
 
 __all__ = ["refresh_continuous_aggregates", "refresh_windows"]
+
+log = logging.getLogger("tidewatch.collector.maintenance")
 
 _RECENT = """
 SELECT d.bucket_width,
@@ -62,15 +66,28 @@ async def _refresh_one(conn: AsyncConnection[Any], name: str, late_window: timed
         invalidated.append((start, end))
 
     if recent_from is None:
-        windows: list[tuple[datetime | None, datetime]] = [(None, now_bucket)]  # from the beginning
+        # Never refreshed: from the first source bucket (none: nothing to do but the window's end).
+        first = await source_start(conn, name)
+        windows: list[TimeRange] = [(first or now_bucket - width, now_bucket)]
     else:
         windows = list(refresh_windows(width, recent_from, now_bucket, invalidated))
     for start, end in windows:
-        await conn.execute(
-            "CALL refresh_continuous_aggregate(%s::regclass, %s::timestamptz, %s::timestamptz)",
-            (name, start, end),
-        )
-        if recent_from is not None and start is not None and start < recent_from:
+        pieces = list(slices(start, end, width * SLICE_BUCKETS))
+        # A long window (a backlog) in bounded slices, each its own transaction, with progress logged.
+        for index, (lo, hi) in enumerate(pieces, 1):
+            await conn.execute(
+                "CALL refresh_continuous_aggregate(%s::regclass, %s::timestamptz, %s::timestamptz)",
+                (name, lo, hi),
+            )
+            if len(pieces) > 1:
+                log.info(
+                    "rollup %s: backlog slice %d of %d done, up to %s",
+                    name,
+                    index,
+                    len(pieces),
+                    hi.isoformat(),
+                )
+        if recent_from is not None and start < recent_from:
             # Rollups built on this one (the 1-hour ones) saw the old buckets: pass the range on.
             await conn.execute("SELECT tw_record_late_data(%s::text, %s, %s)", (name, start, end))
     await conn.execute("UPDATE rollup_watermarks SET watermark = %s WHERE name = %s", (now_bucket, name))

@@ -7,7 +7,9 @@ session advisory lock that other collectors fail to take and skip:
 - refreshes every rollup from its watermark less the late-data window and from
   any late data ingest recorded, emptying ``rollup_invalidations``:
   ``tw_refresh_rollup()`` on the Apache edition (plain hypertables),
-  ``CALL refresh_continuous_aggregate`` on the Community edition;
+  ``CALL refresh_continuous_aggregate`` on the Community edition; a backlog
+  (a first refresh over weeks of data) goes in slices of a bounded number of
+  buckets, each committed and logged as it ends;
 - applies ``retention_settings`` with ``tw_apply_retention()`` (drop_chunks; on
   the Community edition it also replaces retention policies that differ);
 - reads ``tw_job_problems()`` and reports failing or stale jobs as metrics and
@@ -27,6 +29,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from collector import metrics
 from collector.cagg_refresh import refresh_continuous_aggregates
+from collector.rollup_backlog import catch_up_rollup
 from common.edition import Edition, parse_edition
 from common.jobs import JobProblem, describe, read_job_problems
 
@@ -38,12 +41,14 @@ MAINTENANCE_LOCK_ID = 0x7469_6466
 
 
 async def _refresh_rollup_tables(conn: AsyncConnection[Any], late_window: timedelta) -> dict[str, int]:
-    """Apache edition: buckets written per rollup, 1-minute ones first."""
+    """Apache edition: buckets written per rollup, 1-minute ones first; a backlog
+    in bounded slices first (collector.rollup_backlog)."""
     cur = await conn.execute("SELECT name FROM rollup_definitions ORDER BY bucket_width, name")
     written: dict[str, int] = {}
     for (name,) in await cur.fetchall():
+        backlog = await catch_up_rollup(conn, name, late_window)
         row = await (await conn.execute("SELECT tw_refresh_rollup(%s, %s)", (name, late_window))).fetchone()
-        written[name] = int(row[0]) if row else 0
+        written[name] = backlog + (int(row[0]) if row else 0)
     return written
 
 

@@ -26,6 +26,9 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:  # type: ignore[type-arg]
         token = bearer_token(connection.headers.get("authorization", ""))
         res = get_resources(connection.app.state)
+        # A cached session needs no database round trip (authenticate checks the cache too).
+        if (cached := res.sessions.get(token)) is not None:
+            return AuthenticationResult(user=cached, auth=token)
         async with res.connection("authentication") as conn:
             user = await authenticate(conn, res.sessions, token)
         return AuthenticationResult(user=user, auth=token)

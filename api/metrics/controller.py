@@ -26,7 +26,7 @@ from api.metrics.series import (
     query_params,
     to_columns,
 )
-from api.resources import Connection, Db, get_resources
+from api.resources import Connection, Db, get_resources, statements_alone
 from api.vps.controller import VpsId
 from common.api_models import (
     ContainersSeries,
@@ -128,7 +128,8 @@ class MetricsController(Controller):
         self, vps_id: VpsId, db: Db, state: State, from_: FromParam = None, to: ToParam = None,
         resolution: ResolutionParam = "auto",
     ) -> HostSeries:  # fmt: skip
-        window, series = await _query(db, state, vps_id, HOST, from_, to, resolution)
+        async with statements_alone(db):
+            window, series = await _query(db, state, vps_id, HOST, from_, to, resolution)
         columns = series.get(None) or {"time_ms": [], **{f.name: [] for f in HOST.fields}}
         return msgspec.convert({**window, **columns}, HostSeries)
 
@@ -138,7 +139,8 @@ class MetricsController(Controller):
         self, vps_id: VpsId, db: Db, state: State, from_: FromParam = None, to: ToParam = None,
         resolution: ResolutionParam = "auto",
     ) -> NetworkSeries:  # fmt: skip
-        window, series = await _query(db, state, vps_id, NETWORK, from_, to, resolution)
+        async with statements_alone(db):
+            window, series = await _query(db, state, vps_id, NETWORK, from_, to, resolution)
         return _grouped(NetworkSeries, "interfaces", "interface", window, series)
 
     @get(paths.METRICS_DISKS, operation_id="getDiskMetrics", name="metrics:disks",
@@ -147,7 +149,8 @@ class MetricsController(Controller):
         self, vps_id: VpsId, db: Db, state: State, from_: FromParam = None, to: ToParam = None,
         resolution: ResolutionParam = "auto",
     ) -> DiskSeries:  # fmt: skip
-        window, series = await _query(db, state, vps_id, DISKS, from_, to, resolution)
+        async with statements_alone(db):
+            window, series = await _query(db, state, vps_id, DISKS, from_, to, resolution)
         return _grouped(DiskSeries, "mounts", "mountpoint", window, series)
 
     @get(paths.METRICS_DISKIO, operation_id="getDiskIoMetrics", name="metrics:diskio",
@@ -156,7 +159,8 @@ class MetricsController(Controller):
         self, vps_id: VpsId, db: Db, state: State, from_: FromParam = None, to: ToParam = None,
         resolution: ResolutionParam = "auto",
     ) -> DiskIoSeries:  # fmt: skip
-        window, series = await _query(db, state, vps_id, DISKIO, from_, to, resolution)
+        async with statements_alone(db):
+            window, series = await _query(db, state, vps_id, DISKIO, from_, to, resolution)
         return _grouped(DiskIoSeries, "devices", "device", window, series)
 
     @get(paths.METRICS_CONTAINERS, operation_id="getContainerMetrics", name="metrics:containers",
@@ -165,11 +169,12 @@ class MetricsController(Controller):
         self, vps_id: VpsId, db: Db, state: State, from_: FromParam = None, to: ToParam = None,
         resolution: ResolutionParam = "auto",
     ) -> ContainersSeries:  # fmt: skip
-        window, series = await _query(db, state, vps_id, CONTAINERS, from_, to, resolution)
-        cur = await db.execute(
-            "SELECT container_id, name, image FROM containers WHERE vps_id = %s", (vps_id,)
-        )
-        known = {row["container_id"]: row for row in await cur.fetchall()}
+        async with statements_alone(db):
+            window, series = await _query(db, state, vps_id, CONTAINERS, from_, to, resolution)
+            cur = await db.execute(
+                "SELECT container_id, name, image FROM containers WHERE vps_id = %s", (vps_id,)
+            )
+            known = {row["container_id"]: row for row in await cur.fetchall()}
         unknown = {"name": "", "image": ""}
         named = {
             key: {**{k: known.get(key, unknown)[k] for k in unknown}, **columns}

@@ -8,6 +8,10 @@ The rule (docs/api.md explains it for users):
    exact and always current, while the Apache edition's rollups trail the
    newest data by up to a refresh interval. A step of a minute or more reads
    the 1-minute rollup; an hour or more, the 1-hour rollup.
+   Then, by points: where the 1-hour tier alone still yields at least a third
+   of ``max_points`` buckets (ranges from about 21 days at 1,500 points), it
+   answers at its native width, so a 30-day chart reads 720 hourly rows
+   instead of re-bucketing 43,200 one-minute rows.
 3. Where the range starts before a tier's retention, the next coarser tier
    answers instead (raw kept 7 days, 1-minute 90 days by default).
 4. An explicit ``resolution`` picks the tier; the step still grows so the
@@ -147,6 +151,11 @@ def _nice_step(min_step: timedelta) -> timedelta:
     return _D * math.ceil(min_step / _D)
 
 
+def _enough_points_at(tier: Resolution, start: datetime, end: datetime, max_points: int) -> bool:
+    """Whether ``tier``'s native buckets alone give a chart at least a third of ``max_points``."""
+    return (end - start) / TIER_WIDTHS[tier] >= max(1, max_points // 3)
+
+
 def choose_plan(
     start: datetime, end: datetime, requested: ResolutionChoice, max_points: int, coverage: Coverage
 ) -> Plan:
@@ -158,6 +167,8 @@ def choose_plan(
         tier: Resolution = requested
     else:
         tier = _tier_of(step)
+        if tier == "1m" and _enough_points_at("1h", start, end, max_points):
+            tier = "1h"
         if tier == "raw" and start < coverage.now - coverage.raw_keep:
             tier = "1m"
         if tier == "1m" and start < coverage.now - coverage.keep_1m:

@@ -37,13 +37,15 @@ def _plan(width: timedelta, requested: str = "auto", max_points: int = 1500) -> 
         (timedelta(hours=12), ("raw", timedelta(seconds=30))),
         (timedelta(hours=24), ("1m", timedelta(minutes=1))),
         (timedelta(days=7), ("1m", timedelta(minutes=10))),
-        (timedelta(days=30), ("1m", timedelta(minutes=30))),
+        (timedelta(days=20), ("1m", timedelta(minutes=30))),
+        # 720 hourly buckets are at least a third of 1,500: the 1-hour tier answers.
+        (timedelta(days=30), ("1h", timedelta(hours=1))),
         (timedelta(days=90), ("1h", timedelta(hours=2))),
         (timedelta(days=730), ("1h", timedelta(hours=12))),
         (timedelta(days=2900), ("1h", timedelta(days=2))),
     ],
 )
-def test_auto_picks_the_finest_tier_that_fits(width: timedelta, expected: tuple[str, timedelta]) -> None:
+def test_auto_picks_the_tier_by_range_and_points(width: timedelta, expected: tuple[str, timedelta]) -> None:
     assert _plan(width) == expected
 
 

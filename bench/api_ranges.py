@@ -1,0 +1,252 @@
+"""API range queries beside the same SQL through psycopg (issue 12).
+
+Builds a fleet of ``--vps`` VPS x ``--days`` days at ``--interval-s`` (default
+60 s) in its own database made from the template: rows are generated set-based
+in SQL (``generate_series`` straight into the hypertables, not through the
+collector), one day at a time; then the rollups are built by the project's own
+maintenance (``collector.maintenance.Maintenance``), as a collector would.
+
+Each VPS has one network interface, one mount, one container. Then, for one
+VPS, it times ``--requests`` requests after warm-up of the host, network, disks
+and containers series over 1 h, 24 h, 7 d and 30 d, and of ``GET /api/vps``;
+beside each, in the same run, the same SQL (the plan the API chooses, built by
+``api.metrics.series``) through psycopg; and prints p50/p99 and API ÷ SQL.
+
+    .venv/bin/python -m bench.api_ranges --vps 200 --days 30     # the issue's scale
+    .venv/bin/python -m bench.api_ranges --vps 20 --days 30      # a quick run
+
+The database is dropped at the end unless ``--keep``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from api.metrics.resolution import Coverage, choose_plan
+from api.metrics.series import CONTAINERS, DISKS, HOST, NETWORK, SeriesSpec, build_query, query_params
+from api.vps.queries import _SELECT as FLEET_SELECT
+from bench.probes import percentile
+from collector.maintenance import Maintenance
+from common.tokens import hash_password
+from tests.conftest import create_test_database, drop_test_database, free_port
+
+PASSWORD = "bench password 1"
+SPECS: dict[str, tuple[SeriesSpec, str]] = {
+    "host": (HOST, "host"),
+    "network": (NETWORK, "network"),
+    "disks": (DISKS, "disks"),
+    "containers": (CONTAINERS, "containers"),
+}
+RANGES = {
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
+
+_FILL = {
+    "host_metrics": """
+INSERT INTO host_metrics
+SELECT t, v.id, 20 + 10 * sin(extract(epoch FROM t) / 600 + v.id), ARRAY[20.0, 30.0], 12, 5, 1, 0,
+       0.5, 0.4, 0.3, 8e9, 4e9 + v.id, 3e9, 1e9, 1e8, 2e9, 1e7, 120, 10, 150, 86400
+FROM vps v, generate_series(%(start)s::timestamptz, %(end)s::timestamptz - interval '1 microsecond', %(step)s) t""",
+    "network_metrics": """
+INSERT INTO network_metrics
+SELECT t, v.id, 'eth0', 1000 + v.id, 500, 10, 5, 0, 0, 0, 0, 60000, 30000
+FROM vps v, generate_series(%(start)s::timestamptz, %(end)s::timestamptz - interval '1 microsecond', %(step)s) t""",
+    "disk_metrics": """
+INSERT INTO disk_metrics
+SELECT t, v.id, '/', '/dev/vda1', 'ext4', 1e11, 4e10, 6e10, 6e6, 1e6
+FROM vps v, generate_series(%(start)s::timestamptz, %(end)s::timestamptz - interval '1 microsecond', %(step)s) t""",
+    "container_metrics": """
+INSERT INTO container_metrics
+SELECT t, v.id, 'c0', 5, 1e8, 1e9, 1000, 1000, 0, 0, 12
+FROM vps v, generate_series(%(start)s::timestamptz, %(end)s::timestamptz - interval '1 microsecond', %(step)s) t""",
+}
+
+
+def build_dataset(dsn: str, vps: int, days: int, interval: timedelta, end: datetime) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO vps (name, ip_address, agent_key_id, agent_token_hash)"
+            " SELECT 'bench-' || lpad(i::text, 5, '0'), '127.0.0.1', 'k' || i, 'x' FROM generate_series(1, %s) i",
+            (vps,),
+        )
+        conn.execute(
+            "INSERT INTO containers (vps_id, container_id, name, image, state, status)"
+            " SELECT id, 'c0', 'web', 'nginx', 'running', 'Up' FROM vps"
+        )
+        # Keep raw data for the whole range, so every tier can answer.
+        conn.execute(
+            "UPDATE retention_settings SET keep = %s WHERE relation NOT LIKE '%%_1h'",
+            (timedelta(days=days + 30),),
+        )
+        start = end - timedelta(days=days)
+        for day in range(days):
+            began = time.monotonic()
+            lo, hi = start + timedelta(days=day), start + timedelta(days=day + 1)
+            for sql in _FILL.values():
+                conn.execute(sql, {"start": lo, "end": hi, "step": interval})
+            print(f"  day {day + 1}/{days} written in {time.monotonic() - began:.1f} s", flush=True)
+
+
+async def build_rollups(dsn: str) -> None:
+    async with AsyncConnectionPool(dsn, min_size=1, max_size=1, open=False) as pool:
+        maintenance = Maintenance(pool, timedelta(0))  # type: ignore[arg-type]
+        began = time.monotonic()
+        written = await maintenance.run_once()
+        print(f"  rollups built in {time.monotonic() - began:.1f} s: {written}", flush=True)
+
+
+def report_sizes(dsn: str, vps: int, days: int) -> None:
+    """Bytes on disk per VPS per day (table + indexes), from hypertable_detailed_size."""
+    print("bytes on disk per VPS per day (heap + indexes, uncompressed):")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for table in _FILL:
+            sizes = []
+            for relation in (table, f"{table}_1m", f"{table}_1h"):
+                row = conn.execute(
+                    "SELECT coalesce(sum(total_bytes), 0) FROM hypertable_detailed_size(%s::regclass)",
+                    (relation,),
+                ).fetchone()
+                sizes.append(f"{relation} {int(row[0] if row else 0) / (vps * days):,.0f}")
+            print("  " + "; ".join(sizes))
+
+
+def _timed(call: Callable[[], Any], requests: int) -> list[float]:
+    for _ in range(max(5, requests // 10)):
+        call()
+    samples = []
+    for _ in range(requests):
+        began = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - began)
+    return samples
+
+
+def measure(
+    dsn: str, client: httpx.Client, token: str, vps_id: int, requests: int, end: datetime
+) -> list[str]:
+    headers = {"Authorization": f"Bearer {token}"}
+    lines = [
+        f"{'query':<18}{'resolution':>11}{'API p50':>9}{'p99':>8}{'SQL p50':>9}{'p99':>8}{'API÷SQL p99':>13}"
+    ]
+    coverage = Coverage(now=datetime.now(UTC), raw_keep=timedelta(days=3660), keep_1m=timedelta(days=3660))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET jit = off")
+        for name, (spec, path) in SPECS.items():
+            for label, width in RANGES.items():
+                start = end - width
+                params = {"from": str(int(start.timestamp() * 1000)), "to": str(int(end.timestamp() * 1000))}
+                url = f"/api/vps/{vps_id}/metrics/{path}"
+
+                def api(url: str = url, params: dict[str, str] = params) -> None:
+                    client.get(url, params=params, headers=headers).raise_for_status()
+
+                plan = choose_plan(start, end, "auto", 1500, coverage)
+                sql = build_query(spec, plan, live_rollups=False)
+                args = query_params(vps_id, start, end, plan.step)
+
+                def direct(sql: Any = sql, args: Any = args) -> None:
+                    conn.execute(sql, args).fetchall()
+
+                lines.append(
+                    _row(f"{name} {label}", plan.resolution, _timed(api, requests), _timed(direct, requests))
+                )
+
+        def fleet_api() -> None:
+            client.get("/api/vps", headers=headers).raise_for_status()
+
+        def fleet_sql() -> None:
+            conn.execute(FLEET_SELECT + " ORDER BY v.name").fetchall()  # type: ignore[arg-type]
+
+        lines.append(_row("GET /api/vps", "-", _timed(fleet_api, requests), _timed(fleet_sql, requests)))
+    return lines
+
+
+def _row(name: str, resolution: str, api: list[float], sql: list[float]) -> str:
+    a50, a99, s50, s99 = (
+        percentile(x, q) * 1000 for x, q in ((api, 0.5), (api, 0.99), (sql, 0.5), (sql, 0.99))
+    )
+    return f"{name:<18}{resolution:>11}{a50:>9.1f}{a99:>8.1f}{s50:>9.1f}{s99:>8.1f}{a99 / s99:>13.2f}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--vps", type=int, default=200)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--interval-s", type=float, default=60.0)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--keep", action="store_true", help="keep the database (its DSN is printed)")
+    args = parser.parse_args()
+
+    dsn = create_test_database("tidewatch_bench_ranges")
+    print(f"database: {psycopg.conninfo.conninfo_to_dict(dsn)['dbname']}", flush=True)
+    end = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
+    process = None
+    try:
+        began = time.monotonic()
+        build_dataset(dsn, args.vps, args.days, timedelta(seconds=args.interval_s), end)
+        asyncio.run(build_rollups(dsn))
+        report_sizes(dsn, args.vps, args.days)
+        print(
+            f"dataset ({args.vps} VPS x {args.days} d at {args.interval_s:g} s) in {time.monotonic() - began:.0f} s"
+        )
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("ANALYZE")
+            conn.execute(
+                "INSERT INTO users (username, password_hash, role) VALUES ('bench', %s, 'admin')",
+                (hash_password(PASSWORD),),
+            )
+            row = conn.execute("SELECT min(id) FROM vps").fetchone()
+            vps_id = int(row[0]) if row else 0
+        port = free_port()
+        api_bin = Path(sys.executable).with_name("tidewatch-api")
+        env = {**os.environ, "TIDEWATCH_DSN": dsn, "TIDEWATCH_API_LISTEN": f"127.0.0.1:{port}"}
+        process = subprocess.Popen(
+            [str(api_bin)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if client.get("/api/health").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise SystemExit("tidewatch-api did not become healthy")
+                time.sleep(0.2)
+            login = client.post("/api/auth/login", json={"username": "bench", "password": PASSWORD})
+            login.raise_for_status()
+            lines = measure(dsn, client, login.json()["token"], vps_id, args.requests, end)
+        print(f"{args.requests} requests each after warm-up, one VPS of {args.vps}; times in ms")
+        print("\n".join(lines))
+        return 0
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(15)
+        if args.keep:
+            print(f"kept: {dsn}")
+        else:
+            drop_test_database(dsn)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
