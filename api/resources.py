@@ -14,6 +14,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from psycopg import AsyncConnection
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -118,6 +119,12 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     """
     res = get_resources(app.state)
     settings = res.settings
+    # The server stops a runaway query itself (the connection survives); the
+    # client-side limit in connection() covers a server that hangs. Settings
+    # the DSN's own options give are kept.
+    options = f"-c statement_timeout={round(settings.db_query_timeout_s * 1000)} {SESSION_OPTIONS}"
+    if given := conninfo_to_dict(res.dsn).get("options"):
+        options = f"{given} {options}"
     res._pool = AsyncConnectionPool(
         res.dsn,
         connection_class=Connection,
@@ -126,7 +133,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             "application_name": "tidewatch-api",
             # The server stops a runaway query itself (the connection survives);
             # the client-side limit in connection() covers a server that hangs.
-            "options": f"-c statement_timeout={round(settings.db_query_timeout_s * 1000)} {SESSION_OPTIONS}",
+            "options": options,
             **connect_kwargs(res.dsn, settings.db_connect_timeout_s),
         },
         min_size=POOL_MIN_SIZE,

@@ -1,11 +1,12 @@
-"""A failing TimescaleDB job shows: a collector metric and log line naming it, and a
-"degraded" health naming it; once it is gone, both clear. Community edition only:
+"""A failing or stale TimescaleDB job shows: a collector metric and log line naming it,
+and a "degraded" health naming it; once it is gone, both clear. Community edition only:
 the Apache edition cannot run user-defined jobs (add_job is TSL)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,6 +19,7 @@ import yaml
 from litestar.testing import AsyncTestClient
 from prometheus_client import REGISTRY
 from psycopg import AsyncConnection
+from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
 from api.app import create_app
@@ -28,6 +30,8 @@ from tests.conftest import create_test_database, drop_test_database
 pytestmark = [pytest.mark.db, pytest.mark.storage, pytest.mark.edition("timescale")]
 
 PROBLEM_METRIC = "tidewatch_collector_timescaledb_job_problem"
+# Seconds between runs of the test's stale job: stale after three of them.
+STALE_JOB_INTERVAL_S = 2
 
 
 @pytest.fixture
@@ -92,6 +96,83 @@ async def test_a_failing_job_is_reported_by_name(jobs_dsn: str, caplog: pytest.L
     await maintenance_pass(jobs_dsn)
     assert REGISTRY.get_sample_value(PROBLEM_METRIC, {"job": name, "problem": "failing"}) is None
     body = await health(jobs_dsn)
+    assert (body["status"], body["jobs"]) == ("ok", [])
+
+
+async def test_a_stale_job_is_reported_by_name(jobs_dsn: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A scheduled job that succeeded once and then is never run again: stale after three
+    of its intervals, once tidewatch.job_stale_minimum lowers the one-hour minimum."""
+    with psycopg.connect(jobs_dsn, autocommit=True) as conn:
+        conn.execute(
+            "CREATE PROCEDURE tw_test_succeeds(job_id int, config jsonb) LANGUAGE plpgsql"
+            " AS $$ BEGIN NULL; END $$"
+        )
+        row = conn.execute(
+            "SELECT add_job('tw_test_succeeds', make_interval(secs => %s), initial_start => now())",
+            (STALE_JOB_INTERVAL_S,),
+        ).fetchone()
+        assert row is not None
+        job_id = int(row[0])
+
+        def stats() -> tuple[str | None, str | None, bool, bool]:
+            """last_run_status, job_status, next run a day away, stale by three intervals (plus a second)."""
+            found = conn.execute(
+                "SELECT last_run_status, job_status, next_start > now() + interval '12 hours',"
+                " isfinite(last_successful_finish)"
+                "   AND now() - last_successful_finish > make_interval(secs => 3 * %s + 1)"
+                " FROM timescaledb_information.job_stats WHERE job_id = %s",
+                (STALE_JOB_INTERVAL_S, job_id),
+            ).fetchone()
+            assert found is not None, "the job has no stats"
+            return found[0], found[1], bool(found[2]), bool(found[3])
+
+        # TimescaleDB's scheduler runs it at once; generous for a busy machine.
+        deadline = time.monotonic() + 120
+        while stats()[:2] != ("Success", "Scheduled"):
+            assert time.monotonic() < deadline, "TimescaleDB's scheduler never ran the job to success"
+            await asyncio.sleep(0.2)
+        # Still scheduled, but its next run is a day away: its last success only ages.
+        # A run that was already under way when this landed reschedules it on finishing:
+        # push it back again until it holds.
+        deadline = time.monotonic() + 120
+        while True:
+            status, _, far, stale = stats()
+            assert status == "Success", f"the job's last run is {status}"
+            if not far:
+                conn.execute("SELECT alter_job(%s, next_start => now() + interval '1 day')", (job_id,))
+            elif stale:
+                break
+            assert time.monotonic() < deadline, "the job never went three intervals without a success"
+            await asyncio.sleep(0.5)
+
+    name = f"User-Defined Action [{job_id}]"
+    # The default minimum (one hour) keeps it from being stale yet.
+    maintenance = await maintenance_pass(jobs_dsn)
+    assert [p.job_id for p in maintenance.job_problems] == []
+    assert REGISTRY.get_sample_value(PROBLEM_METRIC, {"job": name, "problem": "stale"}) is None
+
+    shortened = make_conninfo(jobs_dsn, options="-c tidewatch.job_stale_minimum=1s")
+    with caplog.at_level(logging.WARNING, logger="tidewatch.collector.maintenance"):
+        maintenance = await maintenance_pass(shortened)
+    assert [(p.job_id, p.problem) for p in maintenance.job_problems] == [(job_id, "stale")]
+    assert REGISTRY.get_sample_value(PROBLEM_METRIC, {"job": name, "problem": "stale"}) == 1
+    assert REGISTRY.get_sample_value(PROBLEM_METRIC, {"job": name, "problem": "failing"}) is None
+    line = re.compile(rf"{re.escape(name)} \(job {job_id}\) is stale: 0 failures, last success (\d+) s ago")
+    logged = re.search(rf"TimescaleDB job {line.pattern}", caplog.text)
+    assert logged is not None, caplog.text
+    assert int(logged[1]) >= 3 * STALE_JOB_INTERVAL_S
+
+    # The API configures logging (caplog's handler goes): its checks come after the log's.
+    assert (await health(jobs_dsn))["jobs"] == []
+    body = await health(shortened)
+    assert body["status"] == "degraded" and body["database"] == "ok"
+    assert len(body["jobs"]) == 1 and line.fullmatch(body["jobs"][0]), body["jobs"]
+
+    with psycopg.connect(jobs_dsn, autocommit=True) as conn:
+        conn.execute("SELECT delete_job(%s)", (job_id,))
+    await maintenance_pass(shortened)
+    assert REGISTRY.get_sample_value(PROBLEM_METRIC, {"job": name, "problem": "stale"}) is None
+    body = await health(shortened)
     assert (body["status"], body["jobs"]) == ("ok", [])
 
 
