@@ -20,6 +20,7 @@ from dashboards.billing_format import (
     quota_body,
     reminder_days,
 )
+from dashboards.billing_forms import show_forms
 from dashboards.rule_format import describe_rule, form_values, rule_body
 
 GIB = 1024**3
@@ -147,3 +148,9 @@ def test_form_values_and_description() -> None:
     assert describe_rule(_rule(kind="traffic", metric="", threshold=None)) == "traffic quota"
     assert describe_rule(_rule()) == "cpu_percent > 90 for 300 s"
     assert confirm_message("rule", "cpu") == "Delete the alert rule 'cpu'? This cannot be undone."
+
+
+def test_viewers_get_no_billing_forms() -> None:
+    # Decided from the session alone, before any API call (the API refuses viewers anyway).
+    assert show_forms({"role": "viewer", "token": "t"})[0] is True
+    assert show_forms(None)[0] is True
