@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 from dashboards.client import ApiError
 from dashboards.components import alert
 from dashboards.context import api, token_of
+from dashboards.deferred import DeferredCallbacks
 
-__all__ = ["delete_button", "delete_confirm"]
+__all__ = ["CALLBACKS", "delete_button", "delete_confirm"]
+
+# Registered by the page that shows these controls (see dashboards.deferred).
+CALLBACKS = DeferredCallbacks()
 
 WHAT = {"rule": "alert rule", "channel": "channel", "silence": "silence"}
 
@@ -28,7 +32,7 @@ def confirm_message(kind: str, label: str) -> str:
     return f"Delete the {WHAT[kind]} {label!r}? This cannot be undone."
 
 
-@callback(
+@CALLBACKS.callback(
     Output("alerts-delete-pending", "data"),
     Output("alerts-delete-confirm", "message"),
     Output("alerts-delete-confirm", "displayed"),
@@ -44,7 +48,7 @@ def ask(_: list[int | None]) -> tuple[Any, Any, Any]:
     return pending, confirm_message(trigger["kind"], trigger["label"]), True
 
 
-@callback(
+@CALLBACKS.callback(
     Output("alerts-action-result", "children", allow_duplicate=True),
     Input("alerts-delete-confirm", "submit_n_clicks"),
     State("alerts-delete-pending", "data"),

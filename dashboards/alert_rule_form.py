@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 from common.alert_metrics import CONTAINER_STATE_METRICS, METRICS
 from dashboards.client import ApiError
 from dashboards.components import alert
 from dashboards.context import api, token_of
+from dashboards.deferred import DeferredCallbacks
 from dashboards.rule_format import KIND_LABELS, KIND_SETTING, form_values, rule_body
 
-__all__ = ["edit_button", "rule_form"]
+__all__ = ["CALLBACKS", "edit_button", "rule_form"]
+
+# Registered by the page that shows these controls (see dashboards.deferred).
+CALLBACKS = DeferredCallbacks()
 
 METRIC_OPTIONS = [*METRICS, *CONTAINER_STATE_METRICS]
 
@@ -64,7 +68,7 @@ def edit_button(rule_id: int) -> html.Button:
                        className="tw-button tw-button-ghost tw-small")  # fmt: skip
 
 
-@callback(
+@CALLBACKS.callback(
     Output("alerts-rule-setting-label", "children"),
     Output("alerts-rule-setting", "disabled"),
     Output("alerts-rule-metric", "disabled"),
@@ -80,7 +84,7 @@ def kind_changed(kind: str) -> tuple[Any, ...]:
     return label.capitalize(), kind not in KIND_SETTING, other, other, other, other
 
 
-@callback(
+@CALLBACKS.callback(
     Output("alerts-rule-editing", "data"),
     Output("alerts-rule-name", "value", allow_duplicate=True),
     Output("alerts-rule-kind", "value"),
@@ -124,7 +128,7 @@ def start_edit(
             v["duration_s"], v["setting"], v["channel_ids"], "Save rule", False)  # fmt: skip
 
 
-@callback(
+@CALLBACKS.callback(
     Output("alerts-rule-error", "children"),
     Output("alerts-rule-name", "value"),
     Input("alerts-rule-submit", "n_clicks"),

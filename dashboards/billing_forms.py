@@ -7,14 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import Input, Output, State, callback, dcc, html, no_update
+from dash import Input, Output, State, dcc, html, no_update
 
 from dashboards.billing_format import FormError, billing_body, quota_body
 from dashboards.client import ApiError
 from dashboards.components import alert
 from dashboards.context import api, token_of
+from dashboards.deferred import DeferredCallbacks
 
-__all__ = ["billing_forms"]
+__all__ = ["CALLBACKS", "billing_forms"]
+
+# Registered by the page that shows these controls (see dashboards.deferred).
+CALLBACKS = DeferredCallbacks()
 
 WRITERS = ("operator", "admin")
 CYCLES = ["monthly", "quarterly", "semiannual", "yearly", "biennial", "triennial", "once"]
@@ -73,7 +77,7 @@ def billing_forms() -> html.Div:
     )  # fmt: skip
 
 
-@callback(
+@CALLBACKS.callback(
     Output("billing-forms", "hidden"),
     Output("billing-form-vps", "options"),
     Input("app-session", "data"),
@@ -89,7 +93,7 @@ def show_forms(session: dict[str, Any] | None) -> tuple[bool, Any]:
     return False, [{"label": v.name, "value": v.id} for v in fleet]
 
 
-@callback(
+@CALLBACKS.callback(
     Output("billing-form-result", "children"),
     Output("billing-saved", "data"),
     Input("billing-form-submit", "n_clicks"),
@@ -127,7 +131,7 @@ def save_billing(
     return alert(f"Billing facts saved for server {saved.vps_id}.", "success"), clicks
 
 
-@callback(
+@CALLBACKS.callback(
     Output("quota-form-result", "children"),
     Input("quota-form-submit", "n_clicks"),
     State("billing-form-vps", "value"),

@@ -14,6 +14,7 @@ import dash
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
 from common.api_models.alerts import ChannelOut, EventOut, RuleOut, SilenceOut
+from dashboards import alert_deletes, alert_rule_form
 from dashboards.alert_deletes import delete_button, delete_confirm
 from dashboards.alert_rule_form import edit_button, rule_form
 from dashboards.client import ApiError
@@ -24,6 +25,9 @@ from dashboards.rule_format import describe_rule
 dash.register_page(  # type: ignore[no-untyped-call]
     __name__, path="/alerts", title="Alerts · Tidewatch", name="Alerts"
 )
+
+alert_rule_form.CALLBACKS.register()
+alert_deletes.CALLBACKS.register()
 
 REFRESH_MS = 5000
 WRITERS = ("operator", "admin")

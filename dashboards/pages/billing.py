@@ -8,8 +8,8 @@ import dash
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from common.api_models.alerts import BillingOut
+from dashboards import billing_forms as forms
 from dashboards.billing_format import monthly_totals
-from dashboards.billing_forms import billing_forms
 from dashboards.client import ApiError
 from dashboards.components import alert, empty_state, panel
 from dashboards.context import api, token_of
@@ -17,6 +17,8 @@ from dashboards.context import api, token_of
 dash.register_page(  # type: ignore[no-untyped-call]
     __name__, path="/billing", title="Billing · Tidewatch", name="Billing"
 )
+
+forms.CALLBACKS.register()
 
 REFRESH_MS = 60_000
 SOON_DAYS = 30
@@ -31,7 +33,7 @@ def layout(**_: Any) -> html.Div:
                 [html.H1("Costs and renewals"), html.Div(id="billing-summary", className="tw-summary")],
                 className="tw-page-head",
             ),
-            billing_forms(),
+            forms.billing_forms(),
             html.Div(id="billing-body"),
         ],
         className="tw-page",
