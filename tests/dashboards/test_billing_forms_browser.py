@@ -1,7 +1,7 @@
 """The operator forms in a real headless Chromium against the real API and database:
 billing facts and a traffic quota set through the billing page's forms, then seen on
 the fleet page (expiry badge, monthly cost total) and the traffic panel; a rule edited
-and deleted (through its confirm dialog) on the alerts page."""
+and deleted (through its confirm dialog) and a renewal rule added on the alerts page."""
 
 from __future__ import annotations
 
@@ -126,9 +126,12 @@ def arranged(db_dsn: str) -> Iterator[dict[str, Any]]:
             (unique("renew"),),
         ).fetchone()
         assert vps is not None and rule is not None and renewal is not None
-    yield {"vps_id": vps[0], "name": name, "rule_id": rule[0], "rule": rule_name}
+    created: list[str] = []
+    yield {"vps_id": vps[0], "name": name, "rule_id": rule[0], "rule": rule_name, "created": created}
     with psycopg.connect(db_dsn, autocommit=True) as conn:
-        conn.execute("DELETE FROM alert_rules WHERE id = ANY(%s)", ([rule[0], renewal[0]],))
+        conn.execute(
+            "DELETE FROM alert_rules WHERE id = ANY(%s) OR name = ANY(%s)", ([rule[0], renewal[0]], created)
+        )
         conn.execute("DELETE FROM vps WHERE id = %s", (vps[0],))
 
 
@@ -235,6 +238,24 @@ def test_billing_quota_and_rule_forms(
     with psycopg.connect(db_dsn) as conn:
         gone = conn.execute("SELECT count(*) FROM alert_rules WHERE id = %s", (rule_id,)).fetchone()
     assert gone == (0,)
+
+    # A rule of another kind: a renewal reminder 45 days ahead, its threshold fields disabled.
+    reminder = unique("renewal")
+    arranged["created"].append(reminder)
+    _choose(dash_duo, "#alerts-rule-kind", "renewal reminder")
+    dash_duo.wait_for_text_to_equal("#alerts-rule-setting-label", "Days before expiry", timeout=TIMEOUT_S)
+    assert dash_duo.find_element("#alerts-rule-threshold").get_attribute("disabled") is not None
+    _type(dash_duo, "#alerts-rule-name", reminder)
+    _type(dash_duo, "#alerts-rule-setting", "45")
+    _click(dash_duo, "#alerts-rule-submit")
+    dash_duo.wait_for_contains_text("#alerts-rule-error", f"Rule {reminder} added", timeout=TIMEOUT_S)
+    dash_duo.wait_for_contains_text(
+        "#alerts-rules-table", "renewal reminder, days before expiry 45", timeout=TIMEOUT_S
+    )
+    with psycopg.connect(db_dsn) as conn:
+        stored = conn.execute("SELECT kind, params FROM alert_rules WHERE name = %s", (reminder,)).fetchone()
+    assert stored == ("renewal", {"days_before": 45})
+    dash_duo.driver.save_screenshot(str(screenshots / "alerts-renewal-rule.png"))
 
     logs = dash_duo.get_logs()
     for entry in logs:
