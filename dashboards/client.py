@@ -28,6 +28,7 @@ from common.api_models.alerts import (
     RuleOut,
     SilenceOut,
     TrafficFleetOut,
+    TrafficQuotaOut,
     TrafficVpsOut,
 )
 from common.api_models.commands import AgentStateOut, CommandOut, CommandSummary, ContainerOut
@@ -177,6 +178,24 @@ class ApiClient:
 
     def list_billing(self, token: str) -> list[BillingOut]:
         return self._call("GET", "/api/billing", list[BillingOut], token)
+
+    def put_billing(self, token: str, vps_id: int, body: dict[str, Any]) -> BillingOut:
+        return self._call("PUT", f"/api/vps/{vps_id}/billing", BillingOut, token, body)
+
+    def put_traffic_quota(self, token: str, vps_id: int, body: dict[str, Any]) -> TrafficQuotaOut:
+        return self._call("PUT", f"/api/vps/{vps_id}/traffic-quota", TrafficQuotaOut, token, body)
+
+    def update_alert_rule(self, token: str, rule_id: int, body: dict[str, Any]) -> RuleOut:
+        return self._call("PUT", f"/api/alerts/rules/{rule_id}", RuleOut, token, body)
+
+    def delete_alert_rule(self, token: str, rule_id: int) -> None:
+        self._call("DELETE", f"/api/alerts/rules/{rule_id}", type(None), token)
+
+    def delete_alert_channel(self, token: str, channel_id: int) -> None:
+        self._call("DELETE", f"/api/alerts/channels/{channel_id}", type(None), token)
+
+    def delete_alert_silence(self, token: str, silence_id: int) -> None:
+        self._call("DELETE", f"/api/alerts/silences/{silence_id}", type(None), token)
 
     def fleet_traffic(self, token: str) -> TrafficFleetOut:
         return self._call("GET", "/api/traffic", TrafficFleetOut, token)

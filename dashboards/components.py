@@ -73,8 +73,9 @@ def agent_warnings(vps: VpsOut) -> list[str]:
     return warnings
 
 
-def vps_card(vps: VpsOut, now: datetime | None = None) -> dcc.Link:
-    """One server in the fleet grid; the whole card links to its detail page."""
+def vps_card(vps: VpsOut, now: datetime | None = None, expiry: tuple[str, bool] | None = None) -> dcc.Link:
+    """One server in the fleet grid; the whole card links to its detail page.
+    ``expiry`` is the billing note and whether it falls in the reminder window."""
     now = now or datetime.now(UTC)
     system = (
         " · ".join(part for part in (vps.hostname, _os(vps)) if part)
@@ -123,10 +124,20 @@ def vps_card(vps: VpsOut, now: datetime | None = None) -> dcc.Link:
             html.Div(system, className="tw-card-sub"),
             *([html.Div(vps.clock_note, className="tw-warn-badge tw-clock-skew")] if vps.clock_note else []),
             html.Div(body, className="tw-card-body"),
+            *([_expiry_badge(vps.id, *expiry)] if expiry else []),
             html.Div(footer, className="tw-card-foot"),
         ],
         href=f"/vps/{vps.id}",
         className=f"tw-card tw-vps-card {'is-online' if vps.online else 'is-offline'}",
+    )
+
+
+def _expiry_badge(vps_id: int, text: str, urgent: bool) -> html.Div:
+    return html.Div(
+        text,
+        id=f"fleet-expiry-{vps_id}",
+        className="tw-expiry tw-expiry-soon" if urgent else "tw-expiry",
+        title="within the renewal reminder window" if urgent else "billing expiry",
     )
 
 

@@ -1,7 +1,8 @@
 """Alerts: what is firing, recent events, rules, channels and silences.
 
-Operators acknowledge events, send test notifications and add threshold rules here;
-everything else about rules and channels is in the API (docs/alerts.md)."""
+Operators acknowledge events, send test notifications, add and edit rules of every
+kind, add channels and silences, and delete any of them (behind a confirm dialog).
+Scope, hysteresis and repeat policy are set through the API (docs/alerts.md)."""
 
 from __future__ import annotations
 
@@ -12,19 +13,24 @@ from typing import Any
 import dash
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
-from common.alert_metrics import CONTAINER_STATE_METRICS, METRICS
 from common.api_models.alerts import ChannelOut, EventOut, RuleOut, SilenceOut
+from dashboards import alert_deletes, alert_rule_form
+from dashboards.alert_deletes import delete_button, delete_confirm
+from dashboards.alert_rule_form import edit_button, rule_form
 from dashboards.client import ApiError
 from dashboards.components import alert, panel
 from dashboards.context import api, token_of
+from dashboards.rule_format import describe_rule
 
 dash.register_page(  # type: ignore[no-untyped-call]
     __name__, path="/alerts", title="Alerts · Tidewatch", name="Alerts"
 )
 
+alert_rule_form.CALLBACKS.register()
+alert_deletes.CALLBACKS.register()
+
 REFRESH_MS = 5000
 WRITERS = ("operator", "admin")
-METRIC_OPTIONS = [*METRICS, *CONTAINER_STATE_METRICS]
 
 
 def _field(label: str, control: Any) -> html.Div:
@@ -98,59 +104,6 @@ def _silence_form() -> html.Div:
 
 
 def layout(**_: Any) -> html.Div:
-    rule_form = html.Div(
-        [
-            html.Div(
-                [
-                    _field(
-                        "Name", dcc.Input(id="alerts-rule-name", className="tw-input", placeholder="cpu-high")
-                    ),
-                    _field(
-                        "Metric",
-                        dcc.Dropdown(
-                            METRIC_OPTIONS,
-                            "cpu_percent",
-                            id="alerts-rule-metric",
-                            clearable=False,
-                            className="tw-dropdown",
-                        ),
-                    ),
-                    _field(
-                        "Comparator",
-                        dcc.Dropdown(
-                            [">", ">=", "<", "<="],
-                            ">",
-                            id="alerts-rule-comparator",
-                            clearable=False,
-                            className="tw-dropdown",
-                        ),
-                    ),
-                    _field(
-                        "Threshold",
-                        dcc.Input(id="alerts-rule-threshold", type="number", value=90, className="tw-input"),
-                    ),
-                    _field(
-                        "For (seconds)",
-                        dcc.Input(id="alerts-rule-duration", type="number", value=300, className="tw-input"),
-                    ),
-                    _field(
-                        "Channels",
-                        dcc.Dropdown([], [], multi=True, id="alerts-rule-channels", className="tw-dropdown"),
-                    ),
-                    html.Button(
-                        "Add rule",
-                        id="alerts-rule-submit",
-                        className="tw-button tw-button-primary",
-                        n_clicks=0,
-                    ),
-                ],
-                className="tw-form-row",
-            ),
-            html.Div(id="alerts-rule-error"),
-        ],
-        id="alerts-rule-form",
-        hidden=True,
-    )
     return html.Div(
         [
             dcc.Interval(id="alerts-interval", interval=REFRESH_MS),
@@ -159,8 +112,9 @@ def layout(**_: Any) -> html.Div:
                 className="tw-page-head",
             ),
             html.Div(id="alerts-action-result"),
+            delete_confirm(),
             panel("Events", html.Div(id="alerts-events")),
-            panel("Rules", html.Div([rule_form, html.Div(id="alerts-rules")])),
+            panel("Rules", html.Div([rule_form(), html.Div(id="alerts-rules")])),
             panel("Channels", html.Div([_channel_form(), html.Div(id="alerts-channels")])),
             panel("Silences", html.Div([_silence_form(), html.Div(id="alerts-silences")])),
         ],
@@ -195,31 +149,33 @@ def _event_row(event: EventOut, can_write: bool) -> html.Tr:
     )
 
 
-def _rule_row(rule: RuleOut) -> html.Tr:
+def _rule_row(rule: RuleOut, can_write: bool) -> html.Tr:
     scope = f"VPS {rule.scope_vps_id}" if rule.scope_vps_id else (
         ", ".join(f"{k}={v}" for k, v in rule.scope_labels.items()) or "fleet")  # fmt: skip
-    condition = rule.kind if rule.kind != "threshold" else (
-        f"{rule.metric} {rule.comparator} {rule.threshold:g} for {rule.duration_s:g} s")  # fmt: skip
-    return html.Tr([html.Td(rule.name), html.Td(condition), html.Td(scope),
-                    html.Td("on" if rule.enabled else "off"), html.Td(str(len(rule.channel_ids)))])  # fmt: skip
+    actions = [edit_button(rule.id), delete_button("rule", rule.id, rule.name)] if can_write else []
+    return html.Tr([html.Td(rule.name), html.Td(describe_rule(rule)), html.Td(scope),
+                    html.Td("on" if rule.enabled else "off"), html.Td(str(len(rule.channel_ids))),
+                    html.Td(actions)], id=f"alerts-rule-{rule.id}")  # fmt: skip
 
 
 def _channel_row(channel: ChannelOut, can_write: bool) -> html.Tr:
     action: Any = ""
     if can_write:
-        action = html.Button("Send test", id={"type": "alerts-test", "index": channel.id}, n_clicks=0,
-                             className="tw-button tw-button-ghost tw-small")  # fmt: skip
+        action = [html.Button("Send test", id={"type": "alerts-test", "index": channel.id}, n_clicks=0,
+                              className="tw-button tw-button-ghost tw-small"),
+                  delete_button("channel", channel.id, channel.name)]  # fmt: skip
     secrets = ", ".join(channel.secret_keys) or "none"
     return html.Tr([html.Td(channel.name), html.Td(channel.kind), html.Td(f"secrets set: {secrets}"),
                     html.Td("on" if channel.enabled else "off"), html.Td(action)])  # fmt: skip
 
 
-def _silence_row(silence: SilenceOut) -> html.Tr:
+def _silence_row(silence: SilenceOut, can_write: bool) -> html.Tr:
     when = (f"{silence.cron} ({silence.timezone}) for {silence.duration_s:g} s" if silence.cron
             else f"{silence.starts_at:%Y-%m-%d %H:%M} → {silence.ends_at:%Y-%m-%d %H:%M}")  # fmt: skip
     scope = f"rule {silence.rule_id}" if silence.rule_id else "all rules"
+    action = [delete_button("silence", silence.id, silence.comment or when)] if can_write else []
     return html.Tr([html.Td(when), html.Td(scope), html.Td("active" if silence.active else "idle"),
-                    html.Td(silence.comment)])  # fmt: skip
+                    html.Td(silence.comment), html.Td(action)])  # fmt: skip
 
 
 @callback(
@@ -236,6 +192,7 @@ def _silence_row(silence: SilenceOut) -> html.Tr:
     Input("alerts-action-result", "children"),
     Input("alerts-channel-error", "children"),
     Input("alerts-silence-error", "children"),
+    Input("alerts-rule-error", "children"),
     State("app-session", "data"),
 )
 def refresh(_: int | None, *changes_and_session: Any) -> tuple[Any, ...]:
@@ -256,11 +213,11 @@ def refresh(_: int | None, *changes_and_session: Any) -> tuple[Any, ...]:
     return (
         _table(["State", "Rule", "Target", "Summary", "Started", "Resolved", "Peak", ""],
                [_event_row(e, can_write) for e in events], "alerts-events-table", "No alerts yet."),
-        _table(["Name", "Condition", "Scope", "Enabled", "Channels"], [_rule_row(r) for r in rules],
+        _table(["Name", "Condition", "Scope", "Enabled", "Channels", ""], [_rule_row(r, can_write) for r in rules],
                "alerts-rules-table", "No rules yet."),
         _table(["Name", "Kind", "Secrets", "Enabled", ""], [_channel_row(c, can_write) for c in channels],
                "alerts-channels-table", "No channels yet."),
-        _table(["When", "Applies to", "Now", "Comment"], [_silence_row(s) for s in silences],
+        _table(["When", "Applies to", "Now", "Comment", ""], [_silence_row(s, can_write) for s in silences],
                "alerts-silences-table", "No silences."),
         summary,
         [{"label": c.name, "value": c.id} for c in channels],
@@ -289,36 +246,6 @@ def act(acks: list[int | None], tests: list[int | None], session: dict[str, Any]
         return alert(f"Test notification queued (delivery {delivery.id}).", "success")
     except ApiError as exc:
         return alert(exc.detail)
-
-
-@callback(
-    Output("alerts-rule-error", "children"),
-    Output("alerts-rule-name", "value"),
-    Input("alerts-rule-submit", "n_clicks"),
-    State("alerts-rule-name", "value"),
-    State("alerts-rule-metric", "value"),
-    State("alerts-rule-comparator", "value"),
-    State("alerts-rule-threshold", "value"),
-    State("alerts-rule-duration", "value"),
-    State("alerts-rule-channels", "value"),
-    State("app-session", "data"),
-    prevent_initial_call=True,
-)
-def add_rule(
-    clicks: int | None, name: str | None, metric: str, comparator: str, threshold: float | None,
-    duration: float | None, channel_ids: list[int] | None, session: dict[str, Any] | None,
-) -> tuple[Any, Any]:  # fmt: skip
-    token = token_of(session)
-    if not clicks or token is None:
-        return no_update, no_update
-    body = {"name": (name or "").strip(), "kind": "threshold", "metric": metric, "comparator": comparator,
-            "threshold": threshold, "duration_s": duration if duration is not None else 0,
-            "channel_ids": channel_ids or []}  # fmt: skip
-    try:
-        created = api().create_alert_rule(token, body)
-    except ApiError as exc:
-        return alert(exc.detail), no_update
-    return alert(f"Rule {created.name} added.", "success"), ""
 
 
 @callback(

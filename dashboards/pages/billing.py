@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 import dash
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from common.api_models.alerts import BillingOut
+from dashboards import billing_forms as forms
+from dashboards.billing_format import monthly_totals
 from dashboards.client import ApiError
 from dashboards.components import alert, empty_state, panel
 from dashboards.context import api, token_of
@@ -16,6 +17,8 @@ from dashboards.context import api, token_of
 dash.register_page(  # type: ignore[no-untyped-call]
     __name__, path="/billing", title="Billing · Tidewatch", name="Billing"
 )
+
+forms.CALLBACKS.register()
 
 REFRESH_MS = 60_000
 SOON_DAYS = 30
@@ -25,10 +28,12 @@ def layout(**_: Any) -> html.Div:
     return html.Div(
         [
             dcc.Interval(id="billing-interval", interval=REFRESH_MS),
+            dcc.Store(id="billing-saved"),
             html.Div(
                 [html.H1("Costs and renewals"), html.Div(id="billing-summary", className="tw-summary")],
                 className="tw-page-head",
             ),
+            forms.billing_forms(),
             html.Div(id="billing-body"),
         ],
         className="tw-page",
@@ -57,22 +62,14 @@ def _row(item: BillingOut, names: dict[int, str]) -> html.Tr:
     )
 
 
-def monthly_totals(items: list[BillingOut]) -> dict[str, float]:
-    """Monthly cost per currency (currencies are never converted)."""
-    totals: dict[str, float] = defaultdict(float)
-    for item in items:
-        if item.monthly_cost is not None:
-            totals[item.currency] += item.monthly_cost
-    return dict(sorted(totals.items()))
-
-
 @callback(
     Output("billing-body", "children"),
     Output("billing-summary", "children"),
     Input("billing-interval", "n_intervals"),
+    Input("billing-saved", "data"),
     State("app-session", "data"),
 )
-def refresh(_: int | None, session: dict[str, Any] | None) -> tuple[Any, Any]:
+def refresh(_: int | None, __: Any, session: dict[str, Any] | None) -> tuple[Any, Any]:
     token = token_of(session)
     if token is None:
         return no_update, no_update
@@ -83,7 +80,8 @@ def refresh(_: int | None, session: dict[str, Any] | None) -> tuple[Any, Any]:
         return alert(f"Could not load billing facts: {exc.detail}"), no_update
     if not items:
         return empty_state(
-            "No billing facts yet", "Set them per server with PUT /api/vps/{id}/billing."
+            "No billing facts yet",
+            "Operators set them per server with the form above (or PUT /api/vps/{id}/billing).",
         ), no_update
     soon = sum(1 for i in items if i.days_left is not None and i.days_left <= SOON_DAYS)
     summary = [html.Span(f"{total:.2f} {currency} / month", className="tw-chip")

@@ -9,6 +9,8 @@ import dash
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from common.api_models import VpsOut
+from common.api_models.alerts import BillingOut
+from dashboards.billing_format import expiry_note, format_totals, monthly_totals, reminder_days
 from dashboards.client import ApiError
 from dashboards.components import alert, empty_state, secret_panel, vps_card
 from dashboards.context import api, settings, token_of
@@ -83,13 +85,25 @@ def layout(**_: Any) -> html.Div:
     )
 
 
-def _summary(fleet: list[VpsOut]) -> list[html.Span]:
+def _summary(fleet: list[VpsOut], billing: list[BillingOut]) -> list[html.Span]:
     online = sum(v.online for v in fleet)
     return [
         html.Span(f"{len(fleet)} server{'s' if len(fleet) != 1 else ''}", className="tw-chip"),
         html.Span(f"{online} online", className="tw-chip tw-chip-online"),
         html.Span(f"{len(fleet) - online} offline", className="tw-chip tw-chip-offline"),
+        *[
+            html.Span(text, className="tw-chip tw-chip-cost")
+            for text in format_totals(monthly_totals(billing))
+        ],
     ]
+
+
+def _billing(token: str) -> tuple[list[BillingOut], int]:
+    """Billing facts and the reminder window; the fleet still shows without them."""
+    try:
+        return api().list_billing(token), reminder_days(api().alert_rules(token))
+    except ApiError:
+        return [], reminder_days([])
 
 
 @callback(
@@ -111,17 +125,20 @@ def refresh(_: int | None, __: Any, session: dict[str, Any] | None) -> tuple[Any
         if exc.unauthorized:
             return no_update, no_update, None
         return alert(f"Could not load the fleet: {exc.detail}"), no_update, no_update
+    billing, window = _billing(token)
     if not fleet:
         return (
             empty_state(
                 "No servers yet",
                 "Add your first server above; you will get its agent token and start command.",
             ),
-            _summary(fleet),
+            _summary(fleet, billing),
             no_update,
         )
     now = datetime.now(UTC)
-    return [vps_card(v, now) for v in fleet], _summary(fleet), no_update
+    by_vps = {item.vps_id: item for item in billing}
+    cards = [vps_card(v, now, expiry_note(by_vps.get(v.id), window)) for v in fleet]
+    return cards, _summary(fleet, billing), no_update
 
 
 @callback(
