@@ -36,6 +36,7 @@ __all__ = [
     "not_found",
     "problem_response",
     "problem_responses",
+    "unmet_rule",
 ]
 
 log = logging.getLogger("tidewatch.api.errors")
@@ -74,6 +75,22 @@ class ProblemError(HTTPException):
         self.slug = slug or _SLUGS.get(status_code, "error")
         self.title = title or HTTPStatus(status_code).phrase
         self.errors = list(errors)
+
+
+def unmet_rule(field: str, message: str, source: str = "body") -> ProblemError:
+    """422 for a value its schema allows but a rule the schema cannot state refuses: a
+    cross-field rule, an IANA timezone, a cron expression, a referenced row that does not exist.
+
+    Its own problem type (``unmet-rule``) tells it apart from a schema violation
+    (``validation``); tests/api/schemathesis_hooks.py relies on that.
+    """
+    return ProblemError(
+        422,
+        f"{field}: {message}",
+        slug="unmet-rule",
+        title="Invalid input",
+        errors=[FieldError(field=field, message=message, source=source)],
+    )
 
 
 def not_found(kind: str, ident: object) -> ProblemError:

@@ -25,6 +25,7 @@ from api.errors import PROBLEM_STATUS_MEANINGS
 from api.metrics.resolution import EPOCH_MS_PATTERN, YEAR_1970_TO_9999_PATTERN
 from api.strict_input import INT64_MAX
 from common import api_models
+from common.api_models import alerts as alert_models
 from common.problems import PROBLEM_MEDIA_TYPE, Problem
 
 __all__ = ["TruthfulJsonRenderPlugin", "truthful"]
@@ -36,6 +37,8 @@ _INSTANT = {
         {"type": "string", "pattern": EPOCH_MS_PATTERN, "description": "epoch milliseconds"},
     ]
 }
+# Query parameters read by api/metrics/resolution.py parse_instant (metrics window, alert events).
+_INSTANT_QUERY_PARAMETERS = frozenset({"from", "to", "since"})
 # Bodies where "nothing to change" is refused (api/users.py).
 _NON_EMPTY = {"UserUpdate"}
 
@@ -86,12 +89,31 @@ def _msgspec_components() -> dict[str, Any]:
     """Every body's schema as msgspec writes it: unlike Litestar's, it keeps dict key patterns,
     size limits, constraints inside containers and ``additionalProperties: false``."""
     structs: list[type[Any]] = [Problem]
-    for name in api_models.__all__:
-        value = getattr(api_models, name)
-        if isinstance(value, type) and issubclass(value, msgspec.Struct):
-            structs.append(value)
+    # The alerts, billing and traffic bodies live in their own module, not re-exported.
+    for module in (api_models, alert_models):
+        for name in module.__all__:
+            value = getattr(module, name)
+            if isinstance(value, type) and issubclass(value, msgspec.Struct):
+                structs.append(value)
     _, components = msgspec.json.schema_components(structs, ref_template="#/components/schemas/{name}")
     return components
+
+
+# msgspec reads a body's dates and date-times only as RFC 3339, years 0001-9999. Without a
+# pattern, clients that do not assert "format" (Schemathesis among them) take "" for valid.
+_RFC3339_YEAR = "^(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-"
+
+
+def _dated_strings(node: Any) -> None:
+    """A year pattern on every date and date-time string that has none."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and node.get("format") in ("date", "date-time"):
+            node.setdefault("pattern", _RFC3339_YEAR)
+        for value in node.values():
+            _dated_strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            _dated_strings(value)
 
 
 def truthful(document: dict[str, Any], app: Litestar) -> dict[str, Any]:
@@ -118,7 +140,7 @@ def truthful(document: dict[str, Any], app: Litestar) -> dict[str, Any]:
                             "Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}
                         }
             for parameter in operation.get("parameters", []):
-                if parameter["in"] == "query" and parameter["name"] in ("from", "to"):
+                if parameter["in"] == "query" and parameter["name"] in _INSTANT_QUERY_PARAMETERS:
                     parameter["schema"] = {
                         **copy.deepcopy(_INSTANT),
                         "description": parameter.get("description", ""),
@@ -131,6 +153,7 @@ def truthful(document: dict[str, Any], app: Litestar) -> dict[str, Any]:
         if name in schemas:
             schemas[name]["minProperties"] = 1
     _exact_bounds(doc)
+    _dated_strings(schemas)
     return doc
 
 

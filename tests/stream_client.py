@@ -9,7 +9,37 @@ import grpc
 
 from proto import agent_pb2, agent_pb2_grpc
 
-__all__ = ["TestStream", "handshake"]
+__all__ = ["TestStream", "final_status", "handshake", "write_unless_ended"]
+
+# grpc.aio's own status for a call whose write failed in the client's core (the server had
+# already ended the call): it replaces the status until the server's arrives, a moment later.
+_CLIENT_WRITE_FAILED = (grpc.StatusCode.INTERNAL, "Internal error from Core")
+
+
+async def write_unless_ended(call: grpc.aio.StreamStreamCall[Any, Any], message: object) -> bool:
+    """Write ``message``; False when the call had already ended (its status says why)."""
+    try:
+        await call.write(message)
+    except (grpc.aio.AioRpcError, grpc.aio.UsageError, asyncio.InvalidStateError):
+        if not call.done():
+            raise
+        return False
+    return True
+
+
+async def final_status(call: grpc.aio.Call, within_s: float = 10.0) -> tuple[grpc.StatusCode, str]:
+    """The call's final status as the server sent it, not a failed client write's stand-in.
+
+    A write that races the server ending the call fails in the client's core, and grpc.aio
+    then reports INTERNAL "Internal error from Core" until the server's own status (already
+    on its way) replaces it. grpc.aio gives no event for that replacement, so poll, bounded.
+    """
+    deadline = asyncio.get_running_loop().time() + within_s
+    while True:
+        code, details = await call.code(), await call.details() or ""
+        if (code, details) != _CLIENT_WRITE_FAILED or asyncio.get_running_loop().time() > deadline:
+            return code, details
+        await asyncio.sleep(0.05)
 
 
 def handshake(epoch: int = 1, hostname: str = "test-host") -> agent_pb2.MessageToServer:
@@ -55,8 +85,9 @@ class TestStream:
         async for message in self.call:
             await self.received.put(message)
 
-    async def send(self, message: agent_pb2.MessageToServer) -> None:
-        await self.call.write(message)
+    async def send(self, message: agent_pb2.MessageToServer) -> bool:
+        """Send ``message``; False when the server had already ended the call (see status())."""
+        return await write_unless_ended(self.call, message)
 
     async def next(self, kind: str, within_s: float = 10.0) -> agent_pb2.MessageToAgent:
         """The next received message with payload ``kind``, skipping heartbeat requests."""
@@ -74,8 +105,10 @@ class TestStream:
         return out
 
     async def status(self) -> grpc.StatusCode:
-        with_status = await self.call.code()
-        return with_status  # type: ignore[no-any-return]
+        return (await final_status(self.call))[0]
+
+    async def details(self) -> str:
+        return (await final_status(self.call))[1]
 
     async def close(self) -> None:
         self.call.cancel()

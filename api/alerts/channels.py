@@ -27,6 +27,7 @@ __all__ = ["DELIVERY_COLUMNS", "ChannelsController"]
 
 ChannelId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="Channel id")]
 _NOT_FOUND = {404: ResponseSpec(Problem, description="No such channel")}
+_DUPLICATE = {409: ResponseSpec(Problem, description="The name is taken")}
 # Never select `secret` itself: only which keys it holds.
 _SELECT = (
     "SELECT id, name, kind, config, enabled, created_at,"
@@ -74,7 +75,7 @@ class ChannelsController(Controller):
         return await _fetch(db, channel_id)
 
     @post(operation_id="createAlertChannel", name="alerts:channel-create", summary="Create a channel",
-          guards=[requires_operator])  # fmt: skip
+          guards=[requires_operator], responses=_DUPLICATE)  # fmt: skip
     async def create_channel(
         self, data: JSONBody[ChannelIn], db: Db, request: Request[AuthUser, str, Any]
     ) -> ChannelOut:
@@ -105,7 +106,7 @@ class ChannelsController(Controller):
 
     @put(paths.ALERT_CHANNEL_ITEM, operation_id="replaceAlertChannel", name="alerts:channel-replace",
          summary="Replace a channel; an absent secret keeps the stored one", guards=[requires_operator],
-         responses=_NOT_FOUND)  # fmt: skip
+         responses=_NOT_FOUND | _DUPLICATE)  # fmt: skip
     async def replace_channel(
         self, channel_id: ChannelId, data: JSONBody[ChannelIn], db: Db, request: Request[AuthUser, str, Any]
     ) -> ChannelOut:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -15,7 +14,8 @@ from api.alerts.channels import DELIVERY_COLUMNS
 from api.audit import record_audit
 from api.auth.guards import requires_operator, requires_viewer
 from api.auth.sessions import AuthUser
-from api.errors import ProblemError, not_found
+from api.errors import invalid, not_found
+from api.metrics.resolution import WindowError, parse_instant
 from api.resources import Connection, Db
 from common.api_models.alerts import AlertSummary, DeliveryOut, EventOut
 from common.problems import Problem
@@ -63,12 +63,20 @@ class EventsController(Controller):
         vps_id: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1)] = None,
         rule_id: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1)] = None,
         since: Annotated[
-            datetime | None, QueryParameter(description="Only events still open or resolved after this")
+            str | None,
+            QueryParameter(
+                max_length=64,
+                description="Only events still open or resolved after this: ISO-8601 (UTC if no offset)"
+                " or epoch milliseconds",
+            ),
         ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     ) -> list[EventOut]:
-        if since is not None and since.tzinfo is None:
-            raise ProblemError(422, "since: give a timezone offset", title="Invalid input")
+        # Read as the metrics window's from/to are: "0.5" or a date alone is refused, not guessed at.
+        try:
+            since_at = parse_instant(since, "since") if since is not None else None
+        except WindowError as exc:
+            raise invalid(exc.field, exc.message) from None
         rows = await (
             await db.execute(
                 _SELECT + " WHERE (%(state)s = 'all' OR (%(state)s = 'firing') = (e.resolved_at IS NULL))"
@@ -76,7 +84,7 @@ class EventsController(Controller):
                 " AND (%(rule)s::bigint IS NULL OR e.rule_id = %(rule)s)"
                 " AND (%(since)s::timestamptz IS NULL OR coalesce(e.resolved_at, 'infinity') >= %(since)s)"
                 " ORDER BY e.started_at DESC, e.id DESC LIMIT %(limit)s",
-                {"state": status, "vps": vps_id, "rule": rule_id, "since": since, "limit": limit},
+                {"state": status, "vps": vps_id, "rule": rule_id, "since": since_at, "limit": limit},
             )
         ).fetchall()
         return [msgspec.convert(r, EventOut) for r in rows]

@@ -17,7 +17,7 @@ from api.alerts.validation import check_rule
 from api.audit import record_audit
 from api.auth.guards import requires_operator, requires_viewer
 from api.auth.sessions import AuthUser
-from api.errors import conflict, invalid, not_found
+from api.errors import conflict, not_found, unmet_rule
 from api.resources import Connection, Db
 from common.api_models.alerts import RuleIn, RuleOut
 from common.problems import Problem
@@ -27,6 +27,7 @@ __all__ = ["RulesController"]
 
 RuleId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="Rule id")]
 _NOT_FOUND = {404: ResponseSpec(Problem, description="No such rule")}
+_DUPLICATE = {409: ResponseSpec(Problem, description="The name is taken")}
 _SELECT = """
 SELECT r.*, coalesce(array_agg(rc.channel_id ORDER BY rc.channel_id) FILTER (WHERE rc.channel_id IS NOT NULL), '{}')
        AS channel_ids
@@ -64,7 +65,9 @@ async def _link_channels(db: Connection, rule_id: int, channel_ids: list[int]) -
             async with db.transaction():
                 await db.execute("INSERT INTO alert_rule_channels VALUES (%s, %s)", (rule_id, channel_id))
         except psycopg.errors.ForeignKeyViolation:
-            raise invalid(f"channel_ids[{index}]", f"channel {channel_id} does not exist", "body") from None
+            raise unmet_rule(
+                f"channel_ids[{index}]", f"channel {channel_id} does not exist", "body"
+            ) from None
 
 
 async def _write(db: Connection, data: RuleIn, rule_id: int | None) -> int:
@@ -88,7 +91,7 @@ async def _write(db: Connection, data: RuleIn, rule_id: int | None) -> int:
     except psycopg.errors.UniqueViolation:
         raise conflict(f"a rule named {data.name!r} already exists", "name") from None
     except psycopg.errors.ForeignKeyViolation:
-        raise invalid("scope_vps_id", f"VPS {data.scope_vps_id} does not exist", "body") from None
+        raise unmet_rule("scope_vps_id", f"VPS {data.scope_vps_id} does not exist", "body") from None
     if row is None:
         raise not_found("rule", rule_id)
     await _link_channels(db, row["id"], data.channel_ids)
@@ -113,7 +116,7 @@ class RulesController(Controller):
         return await _fetch(db, rule_id)
 
     @post(operation_id="createAlertRule", name="alerts:rule-create", summary="Create an alert rule",
-          guards=[requires_operator])  # fmt: skip
+          guards=[requires_operator], responses=_DUPLICATE)  # fmt: skip
     async def create_rule(
         self, data: JSONBody[RuleIn], db: Db, request: Request[AuthUser, str, Any]
     ) -> RuleOut:
@@ -123,7 +126,7 @@ class RulesController(Controller):
         return await _fetch(db, rule_id)
 
     @put(paths.ALERT_RULE_ITEM, operation_id="replaceAlertRule", name="alerts:rule-replace",
-         summary="Replace an alert rule", guards=[requires_operator], responses=_NOT_FOUND)  # fmt: skip
+         summary="Replace an alert rule", guards=[requires_operator], responses=_NOT_FOUND | _DUPLICATE)  # fmt: skip
     async def replace_rule(
         self, rule_id: RuleId, data: JSONBody[RuleIn], db: Db, request: Request[AuthUser, str, Any]
     ) -> RuleOut:

@@ -17,7 +17,7 @@ from api.alerts.validation import check_silence
 from api.audit import record_audit
 from api.auth.guards import requires_operator, requires_viewer
 from api.auth.sessions import AuthUser
-from api.errors import invalid, not_found
+from api.errors import not_found, unmet_rule
 from api.resources import Db
 from common.api_models.alerts import SilenceIn, SilenceOut
 from common.problems import Problem
@@ -76,7 +76,7 @@ class SilencesController(Controller):
                 ).fetchone()
         except psycopg.errors.ForeignKeyViolation as exc:
             field = "rule_id" if "rule" in str(exc) else "vps_id"
-            raise invalid(field, f"{field.removesuffix('_id')} does not exist", "body") from None
+            raise unmet_rule(field, f"{field.removesuffix('_id')} does not exist", "body") from None
         assert row is not None
         await record_audit(db, request, AuditAction.ALERT_SILENCE_CREATE, user=request.user,
                            target=f"alert_silence:{row['id']}", detail=msgspec.to_builtins(data))  # fmt: skip

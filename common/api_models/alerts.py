@@ -39,6 +39,8 @@ __all__ = [
 Name = Annotated[str, Meta(min_length=1, max_length=128, pattern=TEXT_PATTERN, examples=["cpu-high"])]
 Text = Annotated[str, Meta(max_length=1000, pattern=TEXT_PATTERN)]
 Id = Annotated[int, Meta(ge=1, le=2**63 - 1)]
+# With an offset (Z or ±hh:mm): a bare local time would mean the server's zone.
+AwareDateTime = Annotated[datetime, Meta(tz=True)]
 Seconds = Annotated[float, Meta(ge=0, le=366 * 86_400, description="seconds, 0 or more")]
 LabelKey = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_./:-]{1,63}$")]
 LabelValue = Annotated[str, Meta(max_length=256, pattern=TEXT_PATTERN)]
@@ -174,8 +176,8 @@ class SilenceIn(Struct, forbid_unknown_fields=True):
 
     rule_id: Id | None = None
     vps_id: Id | None = None
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: AwareDateTime | None = None
+    ends_at: AwareDateTime | None = None
     cron: Annotated[str, Meta(max_length=100)] | None = None
     duration_s: Annotated[float, Meta(gt=0, le=31 * 86_400)] | None = None
     timezone: Annotated[str, Meta(max_length=64)] = "UTC"
@@ -201,7 +203,8 @@ BillingCycle = Literal["monthly", "quarterly", "semiannual", "yearly", "biennial
 
 class BillingIn(Struct, forbid_unknown_fields=True):
     provider: Annotated[str, Meta(max_length=128, pattern=TEXT_PATTERN)] = ""
-    price: Annotated[float, Meta(ge=0, le=1e12)] | None = None
+    # numeric(14, 2) in vps_billing: the largest price it stores.
+    price: Annotated[float, Meta(ge=0, le=999_999_999_999.99)] | None = None
     currency: Annotated[str, Meta(pattern=r"^[A-Z]{3}$")] = "USD"
     cycle: BillingCycle = "monthly"
     expires_on: date | None = None

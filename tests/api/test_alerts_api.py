@@ -308,3 +308,79 @@ async def test_disk_forecast_fits_each_mount(
     assert data == {"mountpoint": "/data", "total_bytes": 100 * gib, "used_bytes": 20 * gib,
                     "hours_until_full": None, "full_at": None}  # fmt: skip
     assert_problem(await client.get("/api/vps/987654321/disk-forecast", headers=viewer.headers), 404)
+
+
+# -- strict input, as everywhere else in the API (tests/api/test_hardening.py) -----------------
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"since": "0.5"}, "since"),  # a float is not epoch milliseconds
+        ({"since": "2026-05-01"}, "since"),  # a date alone is not an instant
+        ({"since": "\u0661\u0667" + "\u0660" * 11}, "since"),  # Arabic-Indic digits
+        ({"since": "99999999999999999"}, "since"),  # past year 9999
+        ({"vps_id": "1.0"}, "vps_id"),
+        ({"rule_id": "01"}, "rule_id"),
+        ({"rule_id": "\u0663"}, "rule_id"),
+        ({"limit": "1e2"}, "limit"),
+    ],
+)
+async def test_event_queries_take_only_canonical_values(
+    client: Client, viewer: SignedIn, params: dict[str, str], field: str
+) -> None:
+    response = await client.get("/api/alerts/events", params=params, headers=viewer.headers)
+    assert assert_problem(response, 422, field)["type"].endswith("/validation")
+
+
+async def test_event_since_takes_rfc3339_or_epoch_milliseconds(
+    client: Client, db: Db, operator: SignedIn, viewer: SignedIn
+) -> None:
+    vps_id = await _vps(client, operator)
+    rule = (
+        await client.post("/api/alerts/rules", json=_rule(scope_vps_id=vps_id), headers=operator.headers)
+    ).json()
+    fetch_one(
+        db,
+        "INSERT INTO alert_events (rule_id, vps_id, target_key, target_label, summary, resolved_at)"
+        " VALUES (%s, %s, %s, 'x', 'old', '2026-01-01T00:00:00Z') RETURNING id",
+        (rule["id"], vps_id, f"vps:{vps_id}"),
+    )
+    for before, after in (
+        ("2025-12-31T23:00:00Z", "2026-01-01T01:00:00+00:00"),
+        ("2025-12-31T23:00:00", "2026-01-01T01:00:00"),  # no offset: UTC, as for a metrics window
+        (str(1_767_222_000_000), str(1_767_229_200_000)),  # epoch ms, an hour either side
+    ):
+        found = await client.get(
+            "/api/alerts/events", params={"vps_id": vps_id, "since": before}, headers=viewer.headers
+        )
+        assert found.status_code == 200 and len(found.json()) == 1, (before, found.text)
+        later = await client.get(
+            "/api/alerts/events", params={"vps_id": vps_id, "since": after}, headers=viewer.headers
+        )
+        assert later.status_code == 200 and later.json() == [], (after, later.text)
+
+
+async def test_the_largest_storable_price_is_the_schemas_maximum(client: Client, operator: SignedIn) -> None:
+    vps_id = await _vps(client, operator)
+    stored = await client.put(
+        f"/api/vps/{vps_id}/billing", json={"price": 999_999_999_999.99}, headers=operator.headers
+    )
+    assert stored.status_code == 200 and stored.json()["price"] == 999_999_999_999.99, stored.text
+    # 1e12 was allowed by the body's schema but overflowed numeric(14, 2): a 500.
+    assert_problem(
+        await client.put(f"/api/vps/{vps_id}/billing", json={"price": 1e12}, headers=operator.headers),
+        422,
+        "price",
+    )
+
+
+async def test_rules_the_schema_cannot_state_answer_unmet_rule(client: Client, operator: SignedIn) -> None:
+    """Schema-valid but refused by a rule beyond the schema: its own problem type, naming the field."""
+    for path, body, field in (
+        ("/api/alerts/channels", {"name": unique("mail"), "kind": "email", "config": {}}, "config.host"),
+        ("/api/alerts/silences", {"comment": "no window"}, "starts_at"),
+        ("/api/alerts/rules", _rule(channel_ids=[2**63 - 1]), "channel_ids[0]"),
+    ):
+        response = await client.post(path, json=body, headers=operator.headers)
+        assert assert_problem(response, 422, field)["type"].endswith("/unmet-rule"), path

@@ -5,42 +5,21 @@ the firing badge in the header, and monthly traffic fleet-wide and per server.""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 
 from common.settings import DashboardSettings
 from dashboards.app import create_app
 from tests.api.conftest import PASSWORD, unique
+from tests.browser import click, sign_in, text_of, type_into
 from tests.conftest import free_port
 from tests.dashboards.conftest import DemoFleet
 
 pytestmark = [pytest.mark.browser, pytest.mark.db]
 MIB = 1024**2
-
-
-def _sign_in(dash_duo: Any, username: str) -> None:
-    dash_duo.wait_for_element("#login-username")
-    dash_duo.find_element("#login-username").send_keys(username)
-    dash_duo.find_element("#login-password").send_keys(PASSWORD)
-    dash_duo.find_element("#login-submit").click()
-
-
-def _click(dash_duo: Any, selector: str, timeout_s: float = 15.0) -> None:
-    """Click ``selector``; the tables re-render every few seconds, so a found element
-    may be replaced before the click lands: find it again."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            dash_duo.find_element(selector).click()
-            return
-        except (StaleElementReferenceException, NoSuchElementException):
-            assert time.monotonic() < deadline, f"could not click {selector}"
-            time.sleep(0.2)
 
 
 def _arrange(dsn: str, vps_id: int) -> dict[str, Any]:
@@ -90,48 +69,48 @@ def test_alerts_and_traffic_pages(
     app = create_app(DashboardSettings(api_url=api_url, live_refresh_ms=1000))
     dash_duo.start_server(app, port=free_port())
     dash_duo.driver.set_window_size(1440, 1200)
-    _sign_in(dash_duo, demo_fleet.username)
+    sign_in(dash_duo, demo_fleet.username, PASSWORD)
     dash_duo.wait_for_contains_text("#fleet-grid", demo_fleet.busy_vps_name, timeout=15)
     dash_duo.wait_for_contains_text("#app-alerts-badge", "firing", timeout=15)
 
-    dash_duo.find_element("#app-alerts-badge").click()
+    click(dash_duo, "#app-alerts-badge")
     dash_duo.wait_for_contains_text("#alerts-events-table", arranged["rule"], timeout=15)
     dash_duo.wait_for_contains_text("#alerts-channels-table", "webhook")
     dash_duo.wait_for_contains_text("#alerts-silences-table", "nightly backup")
     dash_duo.wait_for_contains_text("#alerts-rules-table", "cpu_percent > 90 for 300 s")
     dash_duo.driver.save_screenshot(str(screenshots / "alerts.png"))
 
-    _click(dash_duo, f"#alerts-events-table button[id*='\"index\":{arranged['event']}']")
+    click(dash_duo, f"#alerts-events-table button[id*='\"index\":{arranged['event']}']")
     dash_duo.wait_for_contains_text("#alerts-action-result", "acknowledged", timeout=15)
     with psycopg.connect(db_dsn) as conn:
         row = conn.execute("SELECT acknowledged_at IS NOT NULL FROM alert_events WHERE id = %s",
                            (arranged["event"],)).fetchone()  # fmt: skip
     assert row == (True,)
-    _click(dash_duo, f"#alerts-channels-table button[id*='\"index\":{arranged['channel']}']")
+    click(dash_duo, f"#alerts-channels-table button[id*='\"index\":{arranged['channel']}']")
     dash_duo.wait_for_contains_text("#alerts-action-result", "Test notification queued", timeout=15)
 
     new_rule = unique("load")
-    dash_duo.find_element("#alerts-rule-name").send_keys(new_rule)
-    dash_duo.find_element("#alerts-rule-submit").click()
+    type_into(dash_duo, "#alerts-rule-name", new_rule)
+    click(dash_duo, "#alerts-rule-submit")
     dash_duo.wait_for_contains_text("#alerts-rule-error", f"Rule {new_rule} added", timeout=15)
     dash_duo.wait_for_contains_text("#alerts-rules-table", new_rule, timeout=15)
     dash_duo.driver.save_screenshot(str(screenshots / "alerts-acknowledged.png"))
 
     # A channel from the form (the email example as given) and a recurring silence.
     channel_name = unique("mail")
-    dash_duo.find_element("#alerts-channel-name").send_keys(channel_name)
-    dash_duo.find_element("#alerts-channel-submit").click()
+    type_into(dash_duo, "#alerts-channel-name", channel_name)
+    click(dash_duo, "#alerts-channel-submit")
     dash_duo.wait_for_contains_text("#alerts-channel-error", f"Channel {channel_name} added", timeout=15)
     dash_duo.wait_for_contains_text("#alerts-channels-table", channel_name, timeout=15)
-    dash_duo.find_element("#alerts-silence-cron").send_keys("30 2 * * 6")
+    type_into(dash_duo, "#alerts-silence-cron", "30 2 * * 6")
     dash_duo.clear_input("#alerts-silence-tz")
-    dash_duo.find_element("#alerts-silence-tz").send_keys("Mars/Olympus")
-    dash_duo.find_element("#alerts-silence-comment").send_keys("weekly maintenance")
-    dash_duo.find_element("#alerts-silence-submit").click()
+    type_into(dash_duo, "#alerts-silence-tz", "Mars/Olympus")
+    type_into(dash_duo, "#alerts-silence-comment", "weekly maintenance")
+    click(dash_duo, "#alerts-silence-submit")
     dash_duo.wait_for_contains_text("#alerts-silence-error", "not an IANA timezone", timeout=15)
     dash_duo.clear_input("#alerts-silence-tz")
-    dash_duo.find_element("#alerts-silence-tz").send_keys("Europe/Berlin")
-    dash_duo.find_element("#alerts-silence-submit").click()
+    type_into(dash_duo, "#alerts-silence-tz", "Europe/Berlin")
+    click(dash_duo, "#alerts-silence-submit")
     dash_duo.wait_for_contains_text("#alerts-silence-error", "Silence added", timeout=15)
     dash_duo.wait_for_contains_text("#alerts-silences-table", "weekly maintenance", timeout=15)
     dash_duo.driver.save_screenshot(str(screenshots / "alerts-forms.png"))
@@ -140,18 +119,15 @@ def test_alerts_and_traffic_pages(
     dash_duo.wait_for_contains_text("#traffic-table", demo_fleet.busy_vps_name, timeout=15)
     dash_duo.wait_for_element("#traffic-fleet-graph .barlayer")
     dash_duo.driver.save_screenshot(str(screenshots / "traffic-fleet.png"))
-    dash_duo.find_element(f"#traffic-row-{demo_fleet.busy_vps_id} a").click()
+    click(dash_duo, f"#traffic-row-{demo_fleet.busy_vps_id} a")
     dash_duo.wait_for_element("#traffic-vps-graph .barlayer", timeout=15)
     dash_duo.wait_for_contains_text("#traffic-summary", "resets on day 1")
-    assert (
-        "MiB" in dash_duo.find_element("#traffic-table").text
-        or "GiB" in dash_duo.find_element("#traffic-table").text
-    )
+    assert "MiB" in text_of(dash_duo, "#traffic-table") or "GiB" in text_of(dash_duo, "#traffic-table")
     dash_duo.driver.save_screenshot(str(screenshots / "traffic-vps.png"))
 
     dash_duo.driver.get(f"{dash_duo.server_url}/billing")
     dash_duo.wait_for_contains_text("#billing-table", demo_fleet.busy_vps_name, timeout=15)
-    assert "Hetzner" in dash_duo.find_element("#billing-table").text
+    assert "Hetzner" in text_of(dash_duo, "#billing-table")
     dash_duo.wait_for_contains_text("#billing-summary", "4.00 EUR / month")
     dash_duo.driver.save_screenshot(str(screenshots / "billing.png"))
 

@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from selenium.webdriver.common.by import By
 
 from common.install import install_command
 from common.settings import DashboardSettings, InstallSettings
 from dashboards.app import create_app
 from tests.api.conftest import PASSWORD, unique
+from tests.browser import click, click_xpath, retry, sign_in, text_of, type_into
 from tests.conftest import free_port
 from tests.dashboards.conftest import DemoFleet
 
@@ -20,13 +20,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.db]
 
 def _shot(dash_duo: Any, folder: Path, name: str) -> None:
     dash_duo.driver.save_screenshot(str(folder / f"{name}.png"))
-
-
-def _sign_in(dash_duo: Any, username: str, password: str) -> None:
-    dash_duo.wait_for_element("#login-username")
-    dash_duo.find_element("#login-username").send_keys(username)
-    dash_duo.find_element("#login-password").send_keys(password)
-    dash_duo.find_element("#login-submit").click()
 
 
 def test_sign_in_fleet_add_server_and_detail(
@@ -40,70 +33,68 @@ def test_sign_in_fleet_add_server_and_detail(
     # Signed out, every page leads to the sign-in form.
     dash_duo.wait_for_element("#login-submit")
     assert dash_duo.driver.current_url.endswith("/login")
-    dash_duo.find_element("#login-username").send_keys(demo_fleet.username)
-    dash_duo.find_element("#login-password").send_keys("not the password")
-    dash_duo.find_element("#login-submit").click()
+    sign_in(dash_duo, demo_fleet.username, "not the password")
     dash_duo.wait_for_contains_text("#login-error", "Wrong username or password")
     _shot(dash_duo, screenshots, "login-error")
     dash_duo.clear_input("#login-password")
-    dash_duo.find_element("#login-password").send_keys(PASSWORD)
-    dash_duo.find_element("#login-submit").click()
+    type_into(dash_duo, "#login-password", PASSWORD)
+    click(dash_duo, "#login-submit")
 
     # The fleet: both servers, with status.
     dash_duo.wait_for_contains_text("#fleet-grid", demo_fleet.busy_vps_name, timeout=15)
     dash_duo.wait_for_contains_text("#fleet-grid", demo_fleet.idle_vps_name)
-    cards = dash_duo.find_elements(".tw-vps-card")
-    busy_card = dash_duo.find_element(f"a[href='/vps/{demo_fleet.busy_vps_id}']")
-    assert "online" in busy_card.text and "CPU" in busy_card.text and "GiB" in busy_card.text
+    busy_card = text_of(dash_duo, f"a[href='/vps/{demo_fleet.busy_vps_id}']")
+    assert "online" in busy_card and "CPU" in busy_card and "GiB" in busy_card, busy_card
     skew = "clock skewed by 9 min 56 s (ahead)"
     dash_duo.wait_for_contains_text(f"a[href='/vps/{demo_fleet.busy_vps_id}'] .tw-clock-skew", skew)
-    assert len(cards) >= 2 and "offline" in dash_duo.find_element(".tw-vps-card.is-offline").text
+    assert len(dash_duo.find_elements(".tw-vps-card")) >= 2
+    assert "offline" in text_of(dash_duo, ".tw-vps-card.is-offline")
     dash_duo.wait_for_contains_text("#fleet-summary", "online")
     _shot(dash_duo, screenshots, "fleet")
 
     # Add a server: its token and start command are shown once.
     new_name = unique("edge")
-    dash_duo.find_element("#fleet-add-toggle").click()
-    dash_duo.find_element("#fleet-add-name").send_keys(new_name)
-    dash_duo.find_element("#fleet-add-ip").send_keys("192.0.2.44")
-    dash_duo.find_element("#fleet-add-submit").click()
+    click(dash_duo, "#fleet-add-toggle")
+    type_into(dash_duo, "#fleet-add-name", new_name)
+    type_into(dash_duo, "#fleet-add-ip", "192.0.2.44")
+    click(dash_duo, "#fleet-add-submit")
     dash_duo.wait_for_contains_text("#fleet-token-panel", "twa_", timeout=15)
-    assert "TIDEWATCH_AGENT_TOKEN=twa_" in dash_duo.find_element("#fleet-new-command").text
+    assert "TIDEWATCH_AGENT_TOKEN=twa_" in text_of(dash_duo, "#fleet-new-command")
     dash_duo.wait_for_contains_text("#fleet-grid", new_name)
     _shot(dash_duo, screenshots, "fleet-added")
 
     # The busy server's detail page: facts, live charts from raw samples.
     dash_duo.driver.set_window_size(1440, 1320)  # all four charts in the screenshot
-    busy_card = dash_duo.find_element(f"a[href='/vps/{demo_fleet.busy_vps_id}']")
-    busy_card.click()
+    click(dash_duo, f"a[href='/vps/{demo_fleet.busy_vps_id}']")
     dash_duo.wait_for_contains_text("#vps-header", "AMD EPYC 7543P", timeout=15)
     dash_duo.wait_for_contains_text("#vps-header .tw-alert-warning", skew)
     dash_duo.wait_for_contains_text("#vps-resolution", "raw samples")
     for graph in ("vps-cpu", "vps-memory", "vps-network", "vps-disk"):
         dash_duo.wait_for_element(f"#{graph} .scatterlayer .trace")
-    assert "GiB" in dash_duo.find_element("#vps-memory").text
-    assert "eth0" in dash_duo.find_element("#vps-network").text
+    assert "GiB" in text_of(dash_duo, "#vps-memory")
+    assert "eth0" in text_of(dash_duo, "#vps-network")
     _shot(dash_duo, screenshots, "vps-detail")
 
     # History over a week comes from the 1-minute rollup.
-    week = dash_duo.driver.find_element(By.XPATH, "//div[@id='vps-range']//label[normalize-space()='7d']")
-    week.click()
+    click_xpath(dash_duo, "//div[@id='vps-range']//label[normalize-space()='7d']")
     dash_duo.wait_for_contains_text("#vps-resolution", "1-minute rollup", timeout=15)
     _shot(dash_duo, screenshots, "vps-detail-7d")
 
     # A server whose agent never reported says what to do.
-    dash_duo.find_element(".tw-back").click()
+    click(dash_duo, ".tw-back")
     dash_duo.wait_for_contains_text("#fleet-grid", new_name)
-    next(c for c in dash_duo.find_elements(".tw-vps-card") if new_name in c.text).click()
+    click_xpath(
+        dash_duo, f"//*[contains(concat(' ', @class, ' '), ' tw-vps-card ')][contains(., '{new_name}')]"
+    )
     dash_duo.wait_for_contains_text("#vps-empty", "No data yet — is the agent running?", timeout=15)
-    shown = dash_duo.find_element("#vps-empty-command").text
+    shown = text_of(dash_duo, "#vps-empty-command")
     assert shown == install_command(install, "YOUR_AGENT_TOKEN")
     assert (
         "TIDEWATCH_AGENT_SERVER=collector.example.net:7443" in shown and "TIDEWATCH_AGENT_TLS=false" in shown
     )
     _shot(dash_duo, screenshots, "vps-empty")
 
-    dash_duo.find_element("#app-logout").click()
+    click(dash_duo, "#app-logout")
     dash_duo.wait_for_element("#login-submit")
     logs = dash_duo.get_logs()
     for entry in logs:
@@ -118,14 +109,12 @@ def test_registration_creates_a_viewer(
     dash_duo.start_server(app, port=free_port())
     dash_duo.driver.set_window_size(1440, 1000)
     dash_duo.wait_for_element("#login-mode")
-    dash_duo.driver.find_element(
-        By.XPATH, "//div[@id='login-mode']//label[normalize-space()='Create account']"
-    ).click()
+    click_xpath(dash_duo, "//div[@id='login-mode']//label[normalize-space()='Create account']")
     dash_duo.wait_for_text_to_equal("#login-submit", "Create account")
     _shot(dash_duo, screenshots, "register")
-    _sign_in(dash_duo, unique("newbie"), PASSWORD)
+    sign_in(dash_duo, unique("newbie"), PASSWORD)
     dash_duo.wait_for_contains_text("#fleet-grid", demo_fleet.busy_vps_name, timeout=15)
-    assert dash_duo.find_element("#app-user").text.endswith("VIEWER")
+    assert text_of(dash_duo, "#app-user").endswith("VIEWER")
     # Viewers read; they cannot add servers.
-    assert not dash_duo.find_element("#fleet-add-toggle").is_displayed()
+    assert not retry(lambda: dash_duo.find_element("#fleet-add-toggle").is_displayed(), "#fleet-add-toggle")
     assert dash_duo.get_logs() == []

@@ -20,6 +20,7 @@ import psycopg
 import pytest
 
 from common.tokens import hash_password
+from tests.browser import click, retry, sign_in
 from tests.conftest import ARTIFACTS, Vps, create_test_database, create_vps, drop_test_database, free_port
 from tests.processes import Service
 
@@ -150,17 +151,15 @@ def test_dashboard_plots_the_samples(stack: Stack, dash_duo: Any) -> None:
     shots.mkdir(parents=True, exist_ok=True)
     dash_duo.driver.set_window_size(1440, 1320)
     dash_duo.driver.get(f"{stack.dashboards_url}/login")
-    dash_duo.wait_for_element("#login-username", timeout=20)
-    dash_duo.find_element("#login-username").send_keys("admin")
-    dash_duo.find_element("#login-password").send_keys(ADMIN_PASSWORD)
-    dash_duo.find_element("#login-submit").click()
+    sign_in(dash_duo, "admin", ADMIN_PASSWORD)
 
     dash_duo.wait_for_contains_text("#fleet-grid", "e2e-local", timeout=20)
-    card = dash_duo.find_element(f"a[href='/vps/{stack.vps.id}']")
-    assert "offline" not in card.get_attribute("class")
+    card = f"a[href='/vps/{stack.vps.id}']"
+    card_class = retry(lambda: dash_duo.find_element(card).get_attribute("class"), f"class of {card}")
+    assert "offline" not in card_class
     dash_duo.driver.save_screenshot(str(shots / "e2e-fleet.png"))
 
-    card.click()
+    click(dash_duo, card)
     dash_duo.wait_for_contains_text("#vps-header", socket.gethostname(), timeout=20)
     for graph in ("vps-cpu", "vps-memory", "vps-network", "vps-disk"):
         dash_duo.wait_for_element(f"#{graph} .scatterlayer .trace", timeout=20)

@@ -106,7 +106,7 @@ async def test_rotating_the_token_cuts_the_old_stream_and_refuses_the_old_token(
 
     await notify_until(db_dsn, "tidewatch_token_rotated", str(vps.id), stream_ended)
     assert await old_stream.status() == grpc.StatusCode.ABORTED
-    assert "rotated" in await old_stream.call.details()
+    assert "rotated" in await old_stream.details()
     await old_stream.close()
 
     again = TestStream(target, vps.token)
@@ -295,7 +295,7 @@ async def test_a_full_ingest_queue_refuses_with_resource_exhausted_and_loses_not
         await stream.send(agent_pb2.MessageToServer(performance_batch=second))
         assert await stream.status() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert 0.9 <= time.monotonic() - started < 5
-        assert "ingest queue full" in await stream.call.details()
+        assert "ingest queue full" in await stream.details()
         await stream.close()
         await locker.rollback()
 
@@ -382,7 +382,7 @@ async def test_a_database_failure_while_connecting_is_unavailable_and_leaves_no_
         await blocker.execute("SELECT 1 FROM vps WHERE id = %s FOR UPDATE", (vps.id,))
         await stream.send(handshake())
         await kill_collector_query_waiting_on_a_lock(db_dsn, "WITH old AS (SELECT online FROM vps")
-        assert await stream.status() == grpc.StatusCode.UNAVAILABLE, await stream.call.details()
+        assert await stream.status() == grpc.StatusCode.UNAVAILABLE, await stream.details()
         await blocker.rollback()
     await stream.close()
     assert collector.registry.get(vps.id) is None, "a stream that never opened is still registered"

@@ -20,7 +20,7 @@ from collector.app import CollectorApp
 from tests.conftest import Vps, collector_settings, create_vps
 from tests.integration.test_collector_fuzz import raw_call
 from tests.raw_h2 import grpc_frame, raw_agent_call
-from tests.stream_client import handshake
+from tests.stream_client import final_status, handshake
 
 pytestmark = pytest.mark.db
 
@@ -54,7 +54,7 @@ async def _garbage_right_after_handshake(port: int, token: str) -> tuple[grpc.St
                 pass
         except grpc.aio.AioRpcError:
             pass
-        code = await call.code()
+        code, _ = await final_status(call)
         return code, time.monotonic() - started
 
 

@@ -48,8 +48,27 @@ def _module_name(path: Path, root: Path) -> str:
     return ".".join(parts)
 
 
+# CPython 3.11 bug (python/cpython#106905): ast.parse keeps its AST-constructor recursion
+# counter in per-interpreter state, so a parse in another thread during ours (the GIL can
+# switch mid-conversion, e.g. on a GC finaliser) or an unbalanced error path leaves it off,
+# and ours fails with "SystemError: AST constructor recursion depth mismatch". The source
+# is fine: parsing again gives the true tree; any other SystemError is still raised.
+_AST_DEPTH_MISMATCH = "AST constructor recursion depth mismatch"
+_PARSE_ATTEMPTS = 5
+
+
+def parse_source(source: str, filename: str = "<memory>") -> ast.Module:
+    for attempt in range(_PARSE_ATTEMPTS):
+        try:
+            return ast.parse(source, filename)
+        except SystemError as error:
+            if _AST_DEPTH_MISMATCH not in str(error) or attempt == _PARSE_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 def parse_module(name: str, source: str, path: Path = Path("<memory>")) -> Module:
-    tree = ast.parse(source)
+    tree = parse_source(source, str(path))
     module = Module(name, path, tree)
     for node in tree.body:
         if isinstance(node, ast.Import):
