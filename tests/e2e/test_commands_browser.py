@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from selenium.webdriver.common.by import By
 
+from tests.browser import click, click_xpath, sign_in, text_of, type_into
 from tests.conftest import ARTIFACTS
 from tests.docker_fixtures import LabelledContainers, docker_engine, labelled_containers
 from tests.e2e.commands_stack import PASSWORD, Stack, start_stack
@@ -28,10 +29,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, docker_engine: Any) -> Itera
 
 def _sign_in(dash_duo: Any, stack: Stack, username: str) -> None:
     dash_duo.driver.get(f"{stack.dashboards_url}/login")
-    dash_duo.wait_for_element("#login-username", timeout=20)
-    dash_duo.find_element("#login-username").send_keys(username)
-    dash_duo.find_element("#login-password").send_keys(PASSWORD)
-    dash_duo.find_element("#login-submit").click()
+    sign_in(dash_duo, username, PASSWORD)
     dash_duo.wait_for_contains_text("#fleet-grid", "cmd-a", timeout=20)
 
 
@@ -66,8 +64,7 @@ def test_restart_from_the_containers_tab_and_echo_in_the_panel(
     dash_duo.wait_for_contains_text(row, "running", timeout=30)
     before = _started_at(container)
 
-    restart = dash_duo.driver.find_element(By.XPATH, f"//tr[@id='{row[1:]}']//button[text()='Restart']")
-    restart.click()
+    click_xpath(dash_duo, f"//tr[@id='{row[1:]}']//button[text()='Restart']")
     deadline = time.monotonic() + 10
     while True:  # the confirm dialog is the browser's own
         try:
@@ -87,18 +84,17 @@ def test_restart_from_the_containers_tab_and_echo_in_the_panel(
     dash_duo.wait_for_contains_text(row, "running", timeout=30)
     dash_duo.driver.save_screenshot(str(SHOTS / "commands-containers-restart.png"))
 
-    dash_duo.find_element("#ops-tab label:nth-child(2)").click()
-    dash_duo.wait_for_element("#ops-input", timeout=10)
-    dash_duo.find_element("#ops-input").send_keys("echo hello from the browser")
-    dash_duo.find_element("#ops-run").click()
+    click(dash_duo, "#ops-tab label:nth-child(2)")
+    type_into(dash_duo, "#ops-input", "echo hello from the browser")
+    click(dash_duo, "#ops-run")
     dash_duo.wait_for_text_to_equal("#ops-output", "hello from the browser", timeout=60)
     dash_duo.wait_for_contains_text("#ops-run-status", "succeeded", timeout=30)
     dash_duo.wait_for_contains_text("#ops-history", "echo hello from the browser", timeout=30)
     dash_duo.driver.save_screenshot(str(SHOTS / "commands-run-echo.png"))
 
-    dash_duo.find_element("#ops-tab label:nth-child(3)").click()
+    click(dash_duo, "#ops-tab label:nth-child(3)")
     dash_duo.wait_for_contains_text("#ops-counters", "Docker sample overruns", timeout=20)
     dash_duo.wait_for_contains_text("#ops-counters", "docker_action", timeout=20)  # allowed kinds
-    assert "Last heartbeat" in dash_duo.find_element("#ops-counters").text
+    assert "Last heartbeat" in text_of(dash_duo, "#ops-counters")
     dash_duo.driver.save_screenshot(str(SHOTS / "commands-agent-counters.png"))
     assert dash_duo.get_logs() == []
