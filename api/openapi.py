@@ -26,6 +26,7 @@ from api.metrics.resolution import EPOCH_MS_PATTERN, YEAR_1970_TO_9999_PATTERN
 from api.strict_input import INT64_MAX
 from common import api_models
 from common.api_models import alerts as alert_models
+from common.api_models import commands as command_models
 from common.problems import PROBLEM_MEDIA_TYPE, Problem
 
 __all__ = ["TruthfulJsonRenderPlugin", "truthful"]
@@ -89,8 +90,8 @@ def _msgspec_components() -> dict[str, Any]:
     """Every body's schema as msgspec writes it: unlike Litestar's, it keeps dict key patterns,
     size limits, constraints inside containers and ``additionalProperties: false``."""
     structs: list[type[Any]] = [Problem]
-    # The alerts, billing and traffic bodies live in their own module, not re-exported.
-    for module in (api_models, alert_models):
+    # The alerts, billing, traffic and command bodies live in their own modules, not re-exported.
+    for module in (api_models, alert_models, command_models):
         for name in module.__all__:
             value = getattr(module, name)
             if isinstance(value, type) and issubclass(value, msgspec.Struct):

@@ -13,7 +13,7 @@ __all__ = ["TestStream", "final_status", "handshake", "write_unless_ended"]
 
 # grpc.aio's own status for a call whose write failed in the client's core (the server had
 # already ended the call): it replaces the status until the server's arrives, a moment later.
-_CLIENT_WRITE_FAILED = (grpc.StatusCode.INTERNAL, "Internal error from Core")
+CLIENT_WRITE_FAILED = (grpc.StatusCode.INTERNAL, "Internal error from Core")
 
 
 async def write_unless_ended(call: grpc.aio.StreamStreamCall[Any, Any], message: object) -> bool:
@@ -37,7 +37,7 @@ async def final_status(call: grpc.aio.Call, within_s: float = 10.0) -> tuple[grp
     deadline = asyncio.get_running_loop().time() + within_s
     while True:
         code, details = await call.code(), await call.details() or ""
-        if (code, details) != _CLIENT_WRITE_FAILED or asyncio.get_running_loop().time() > deadline:
+        if (code, details) != CLIENT_WRITE_FAILED or asyncio.get_running_loop().time() > deadline:
             return code, details
         await asyncio.sleep(0.05)
 

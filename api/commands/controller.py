@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, post
 from litestar.openapi import ResponseSpec
@@ -28,11 +28,10 @@ from api.commands.queries import (
     resolve_container,
 )
 from api.commands.requests import agent_request, shown_args
-from api.errors import ProblemError, invalid
+from api.errors import ProblemError, invalid, unmet_rule
 from api.resources import Connection, Db
 from api.vps.controller import VpsId
 from common.api_models.commands import (
-    COMMAND_KINDS,
     FINAL_STATUSES,
     AgentStateOut,
     CommandCreate,
@@ -52,6 +51,15 @@ __all__ = ["CommandId", "CommandsController", "VpsCommandsController"]
 CommandId = Annotated[str, PathParameter(max_length=64, description="Command id (a UUID)")]
 
 _STATUSES = ("pending", "dispatched", "accepted", "running", *sorted(FINAL_STATUSES))
+# The list filters as the OpenAPI document states them (enums), so a client and the
+# server agree on what is valid; tests/api/test_commands.py pins them to the sources.
+StatusFilter = Literal[
+    "pending", "dispatched", "accepted", "running",
+    "cancelled", "expired", "failed", "rejected", "succeeded", "timed_out",
+]  # fmt: skip
+KindFilter = Literal["docker_action", "docker_logs", "shell", "script", "ping", "cancel"]
+# A command id as the API writes it: the canonical 8-4-4-4-12 hex form only.
+COMMAND_ID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 _NO_VPS = {404: ResponseSpec(Problem, description="No such VPS")}
 _OFFLINE = {409: ResponseSpec(Problem, description="The agent is offline and queue_for_s was not given")}
 
@@ -87,7 +95,7 @@ async def _vps_row(db: Connection, vps_id: int) -> dict[str, Any]:
 async def _container(db: Connection, vps_id: int, ref: str) -> str:
     full = await resolve_container(db, vps_id, ref)
     if full is None:
-        raise invalid("container_id", f"no container {ref!r} on VPS {vps_id}", "body")
+        raise unmet_rule("container_id", f"no container {ref!r} on VPS {vps_id}")
     return full
 
 
@@ -153,7 +161,7 @@ class VpsCommandsController(Controller):
         kind = type(data).__struct_config__.tag
         assert isinstance(kind, str)
         if isinstance(data, ScriptCommand) and (data.inline is None) == (data.path in (None, "")):
-            raise invalid("inline", "give exactly one of inline and path", "body")
+            raise unmet_rule("inline", "give exactly one of inline and path")
         vps = await _vps_row(db, vps_id)
         container_id = None
         if isinstance(data, DockerActionCommand | DockerLogsCommand):
@@ -206,18 +214,18 @@ class VpsCommandsController(Controller):
         self,
         vps_id: VpsId,
         db: Db,
-        status: Annotated[str | None, QueryParameter(name="status", description=", ".join(_STATUSES))] = None,
-        kind: Annotated[str | None, QueryParameter(name="kind", description=", ".join(COMMAND_KINDS))] = None,
+        status: Annotated[StatusFilter | None, QueryParameter(name="status")] = None,
+        kind: Annotated[KindFilter | None, QueryParameter(name="kind")] = None,
         before: Annotated[
             str | None,
-            QueryParameter(name="before", description="id of the last record of the previous page"),
+            QueryParameter(
+                name="before",
+                pattern=COMMAND_ID_PATTERN,
+                description="id of the last record of the previous page",
+            ),
         ] = None,
         limit: Annotated[int, QueryParameter(name="limit", ge=1, le=500)] = 50,
     ) -> list[CommandSummary]:
-        if status is not None and status not in _STATUSES:
-            raise invalid("status", f"must be one of {', '.join(_STATUSES)}")
-        if kind is not None and kind not in (*COMMAND_KINDS, "cancel"):
-            raise invalid("kind", f"must be one of {', '.join(COMMAND_KINDS)}, cancel")
         before_id = None
         if before is not None and (before_id := as_uuid(before)) is None:
             raise invalid("before", "must be a command id")

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct
 
+from common.api_models.alerts import AwareDateTime
+
 __all__ = [
     "COMMAND_KINDS",
     "COMMAND_UPDATES_CHANNEL",
@@ -94,7 +96,8 @@ class DockerLogsCommand(_Command, tag="docker_logs"):
 
     container_id: ContainerRef
     tail: Annotated[int, Meta(ge=1, le=10_000)] = 100
-    since: datetime | None = None
+    # An offset is required: an agent's logs are asked for by absolute instant.
+    since: AwareDateTime | None = None
     timestamps: bool = False
     timeout_s: TimeoutS = 30
 

@@ -126,3 +126,13 @@ def test_the_reader_role_sees_states_but_not_arguments_or_output(db: psycopg.Con
         assert not can("commands", column), column
     assert not can("command_output", "stdout")
     assert can("vps_agent_state", "docker_sample_overruns_total")
+
+
+def test_list_filters_state_exactly_the_known_statuses_and_kinds() -> None:
+    from typing import get_args
+
+    from api.commands.controller import _STATUSES, KindFilter, StatusFilter
+    from common.api_models.commands import COMMAND_KINDS
+
+    assert set(get_args(StatusFilter)) == set(_STATUSES)
+    assert set(get_args(KindFilter)) == {*COMMAND_KINDS, "cancel"}
