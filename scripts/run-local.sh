@@ -88,7 +88,7 @@ wait_port() {
     die "$name did not start; its log is above ($LOGS/$name.log)"
 }
 
-step "starting the collector, API and dashboards (logs in $LOGS)…"
+step "starting the collector, API, dashboards and alert evaluator (logs in $LOGS)…"
 for i in $(seq 0 $((COLLECTORS - 1))); do
     # Same agent port for all (SO_REUSEPORT); rollup maintenance runs under a fleet-wide lock.
     launch "collector$([[ $i -gt 0 ]] && echo "-$i")" env TIDEWATCH_COLLECTOR_LISTEN="127.0.0.1:$GRPC_PORT" \
@@ -97,6 +97,7 @@ done
 launch api env TIDEWATCH_API_LISTEN="127.0.0.1:$API_PORT" .venv/bin/tidewatch-api
 launch dashboards env TIDEWATCH_DASHBOARDS_LISTEN="127.0.0.1:$DASH_PORT" \
     TIDEWATCH_DASHBOARDS_API_URL="http://127.0.0.1:$API_PORT" .venv/bin/tidewatch-dashboards
+launch alerts .venv/bin/tidewatch-alerts
 wait_port collector "$GRPC_PORT"
 wait_port api "$API_PORT"
 wait_port dashboards "$DASH_PORT"
