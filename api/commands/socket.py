@@ -16,15 +16,13 @@ import contextlib
 import logging
 from typing import Annotated, Any
 
-import psycopg
 from litestar import WebSocket, websocket
-from litestar.exceptions import NotAuthorizedException, WebSocketDisconnect
+from litestar.exceptions import WebSocketDisconnect
 from litestar.params import PathParameter
-from psycopg_pool import PoolTimeout
 
 from api import paths
 from api.commands.queries import as_uuid, fetch_output_after, fetch_summary
-from api.live.socket import WS_TRY_AGAIN_LATER, WS_UNAUTHORIZED, _authenticate, _Session
+from api.live.socket import SocketSession, authenticate_or_close
 from api.resources import get_resources
 from common.api_models import LiveError
 from common.api_models.commands import FINAL_STATUSES, CommandEnd, CommandOutputChunk, CommandStatusChanged
@@ -38,7 +36,7 @@ WS_NOT_FOUND = 4404
 SAFETY_READ_S = 5.0
 
 
-async def _follow(session: _Session, command_id: str) -> None:
+async def _follow(session: SocketSession, command_id: str) -> None:
     res = get_resources(session.socket.app.state)
     ident = as_uuid(command_id)
     event = res.command_updates.watch(command_id)
@@ -84,19 +82,9 @@ async def command_socket(
 ) -> None:
     """Stream one command's status changes and output until it ends."""
     await socket.accept()
-    session = _Session(socket)
+    session = SocketSession(socket)
     res = get_resources(socket.app.state)
-    try:
-        await _authenticate(session, res)
-    except NotAuthorizedException as exc:
-        await session.send(LiveError(detail=exc.detail))
-        await socket.close(code=WS_UNAUTHORIZED, reason="unauthorized")
-        return
-    except (PoolTimeout, psycopg.Error):
-        await session.send(LiveError(detail="the database is not reachable; try again shortly"))
-        await socket.close(code=WS_TRY_AGAIN_LATER, reason="database unavailable")
-        return
-    except WebSocketDisconnect:
+    if await authenticate_or_close(session, res) is None:
         return
     tasks = [asyncio.create_task(_follow(session, command_id)), asyncio.create_task(_drain(socket))]
     try:

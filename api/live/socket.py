@@ -39,7 +39,15 @@ from common.api_models import (
     LiveWelcome,
 )
 
-__all__ = ["REVALIDATE_S", "WS_ROLE_CHANGED", "WS_TRY_AGAIN_LATER", "WS_UNAUTHORIZED", "live_socket"]
+__all__ = [
+    "REVALIDATE_S",
+    "WS_ROLE_CHANGED",
+    "WS_TRY_AGAIN_LATER",
+    "WS_UNAUTHORIZED",
+    "SocketSession",
+    "authenticate_or_close",
+    "live_socket",
+]
 
 log = logging.getLogger("tidewatch.api.live")
 
@@ -59,7 +67,7 @@ _decoder = msgspec.json.Decoder(LiveClientMessage)
 _encoder = msgspec.json.Encoder()
 
 
-class _Session:
+class SocketSession:
     """One socket: serialises sends, since the reader and the writer both send."""
 
     def __init__(self, socket: WebSocket[Any, Any, Any]) -> None:
@@ -72,7 +80,7 @@ class _Session:
             await self.socket.send_data(data.decode(), mode="text")
 
 
-async def _authenticate(session: _Session, res: Resources) -> AuthUser:
+async def _authenticate(session: SocketSession, res: Resources) -> AuthUser:
     token = session.socket.query_params.get("token")
     if token is None:
         try:
@@ -89,7 +97,22 @@ async def _authenticate(session: _Session, res: Resources) -> AuthUser:
         return await authenticate(conn, res.sessions, token)
 
 
-async def _read(session: _Session, subscriber: Subscriber, res: Resources) -> None:
+async def authenticate_or_close(session: SocketSession, res: Resources) -> AuthUser | None:
+    """The socket's user; or None once the socket is told why and closed (or already gone)."""
+    try:
+        return await _authenticate(session, res)
+    except NotAuthorizedException as exc:
+        await session.send(LiveError(detail=exc.detail))
+        await session.socket.close(code=WS_UNAUTHORIZED, reason="unauthorized")
+    except (PoolTimeout, psycopg.Error):
+        await session.send(LiveError(detail="the database is not reachable; try again shortly"))
+        await session.socket.close(code=WS_TRY_AGAIN_LATER, reason="database unavailable")
+    except WebSocketDisconnect:
+        pass
+    return None
+
+
+async def _read(session: SocketSession, subscriber: Subscriber, res: Resources) -> None:
     while True:
         text = await session.socket.receive_text()
         try:
@@ -136,7 +159,7 @@ async def _still_valid(user: AuthUser, res: Resources) -> tuple[int, str]:
         return ending
 
 
-async def _write(session: _Session, subscriber: Subscriber) -> None:
+async def _write(session: SocketSession, subscriber: Subscriber) -> None:
     while True:
         await session.send(await subscriber.queue.get())
 
@@ -145,19 +168,10 @@ async def _write(session: _Session, subscriber: Subscriber) -> None:
 async def live_socket(socket: WebSocket[Any, Any, Any]) -> None:
     """Push samples of the subscribed VPSes as the collector commits them."""
     await socket.accept()
-    session = _Session(socket)
+    session = SocketSession(socket)
     res = get_resources(socket.app.state)
-    try:
-        user = await _authenticate(session, res)
-    except NotAuthorizedException as exc:
-        await session.send(LiveError(detail=exc.detail))
-        await socket.close(code=WS_UNAUTHORIZED, reason="unauthorized")
-        return
-    except (PoolTimeout, psycopg.Error):
-        await session.send(LiveError(detail="the database is not reachable; try again shortly"))
-        await socket.close(code=WS_TRY_AGAIN_LATER, reason="database unavailable")
-        return
-    except WebSocketDisconnect:
+    user = await authenticate_or_close(session, res)
+    if user is None:
         return
     await session.send(LiveWelcome(username=user.username, role=user.role.value))
     subscriber = res.live.subscribe()
