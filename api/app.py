@@ -35,6 +35,7 @@ from api.metrics.controller import MetricsController
 from api.openapi import TruthfulJsonRenderPlugin
 from api.resources import Resources, lifespan, provide_db
 from api.strict_input import refuse_lenient_input
+from api.tokens import TokensController
 from api.users import AuditController, UsersController
 from api.vps.controller import VpsController
 from common.db_limits import connect_kwargs
@@ -98,6 +99,7 @@ def create_app(
             AuthController,
             UsersController,
             AuditController,
+            TokensController,
             VpsController,
             MetricsController,
             HealthController,

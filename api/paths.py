@@ -37,6 +37,9 @@ __all__ = [
     "METRICS_HOST",
     "METRICS_NETWORK",
     "OPENAPI",
+    "TOKENS",
+    "TOKENS_ALL",
+    "TOKEN_ITEM",
     "TRAFFIC",
     "USERS",
     "USER_ITEM",
@@ -69,6 +72,9 @@ AUTH_ME = "/me"
 USERS = f"{API}/users"
 USER_ITEM = "/{user_id:int}"
 AUDIT = f"{API}/audit"
+TOKENS = f"{API}/tokens"
+TOKENS_ALL = "/all"
+TOKEN_ITEM = "/{token_id:int}"
 
 VPS = f"{API}/vps"
 VPS_ITEM = "/{vps_id:int}"

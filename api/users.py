@@ -163,7 +163,12 @@ class AuditController(Controller):
     tags = ["audit"]
     guards = [requires_admin]
 
-    @get(operation_id="listAuditLog", name="audit:list", summary="Read the audit log, newest first")
+    @get(
+        operation_id="listAuditLog",
+        name="audit:list",
+        summary="Read the audit log, newest first",
+        description="Filters combine (AND). Page back with before_id = the last id of the previous page.",
+    )
     async def list_audit(
         self,
         db: Db,
@@ -171,10 +176,26 @@ class AuditController(Controller):
         before_id: Annotated[
             int | None, QueryParameter(ge=1, le=2**63 - 1, description="Only rows older than this id")
         ] = None,
+        user_id: Annotated[
+            int | None, QueryParameter(ge=1, le=2**63 - 1, description="Only what this user did")
+        ] = None,
+        vps_id: Annotated[
+            int | None, QueryParameter(ge=1, le=2**63 - 1, description="Only what was done to this VPS")
+        ] = None,
+        action: Annotated[AuditAction | None, QueryParameter(description="Only this action")] = None,
     ) -> list[AuditEntry]:
+        # Only the filters given go into the WHERE, so each can use its (column, id DESC) index.
+        filters = {
+            "before": ("id < %(before)s", before_id),
+            "user_id": ("user_id = %(user_id)s", user_id),
+            "target": ("target = %(target)s", None if vps_id is None else f"vps:{vps_id}"),
+            "action": ("action = %(action)s", None if action is None else action.value),
+        }
+        given = {name: value for name, (_, value) in filters.items() if value is not None}
+        where = " AND ".join(filters[name][0] for name in given) or "true"
         cur = await db.execute(
             "SELECT id, time, user_id, actor, action, target, detail, client_ip FROM audit_log"
-            " WHERE %(before)s::bigint IS NULL OR id < %(before)s ORDER BY id DESC LIMIT %(limit)s",
-            {"before": before_id, "limit": limit},
+            f" WHERE {where} ORDER BY id DESC LIMIT %(limit)s",
+            {**given, "limit": limit},
         )
         return msgspec.convert(await cur.fetchall(), list[AuditEntry])

@@ -55,6 +55,8 @@ class AuditAction(StrEnum):
     ALERT_EVENT_ACK = "alert_event.ack"
     COMMAND_CREATE = "command.create"
     COMMAND_CANCEL = "command.cancel"
+    TOKEN_CREATE = "token.create"
+    TOKEN_REVOKE = "token.revoke"
 
 
 INSERT_USER = """

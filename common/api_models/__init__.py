@@ -46,6 +46,7 @@ from common.api_models.metrics import (
     ResolutionChoice,
     SeriesWindow,
 )
+from common.api_models.tokens import TokenCreate, TokenCreated, TokenOut
 from common.api_models.vps import (
     LatestMetrics,
     VpsCreate,
@@ -87,6 +88,9 @@ __all__ = [
     "Role",
     "SeriesWindow",
     "SessionOut",
+    "TokenCreate",
+    "TokenCreated",
+    "TokenOut",
     "UserCreate",
     "UserOut",
     "UserUpdate",

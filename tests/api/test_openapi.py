@@ -48,6 +48,10 @@ async def test_open_routes_need_no_bearer_and_the_rest_inherit_it(document: dict
         ("listAuditLog", {"401", "403", "422", "503"}),
         ("login", {"400", "401", "413", "422", "429", "503"}),
         ("getHostMetrics", {"401", "404", "422", "503"}),
+        ("createToken", {"400", "401", "409", "413", "422", "503"}),
+        ("revokeToken", {"401", "404", "422", "503"}),
+        ("listAllTokens", {"401", "403", "422", "503"}),
+        ("listOwnTokens", {"401", "503"}),
     ],
 )
 async def test_error_statuses_are_declared_as_problems(
@@ -66,7 +70,15 @@ async def test_int64_bounds_are_integers_and_closed_bodies_say_so(document: dict
     [vps_id] = _operation(document, "getVps")["parameters"]
     assert vps_id["schema"]["maximum"] == 2**63 - 1 and isinstance(vps_id["schema"]["maximum"], int)
     schemas = document["components"]["schemas"]
-    for body in ("VpsCreate", "VpsUpdate", "UserCreate", "UserUpdate", "LoginRequest", "RegisterRequest"):
+    for body in (
+        "VpsCreate",
+        "VpsUpdate",
+        "UserCreate",
+        "UserUpdate",
+        "LoginRequest",
+        "RegisterRequest",
+        "TokenCreate",
+    ):
         assert schemas[body]["additionalProperties"] is False, body
     assert schemas["UserUpdate"]["minProperties"] == 1
     labels = schemas["VpsUpdate"]["properties"]["labels"]
