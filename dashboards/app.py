@@ -10,6 +10,7 @@ import dash
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from common.settings import INSTALL_PREFIX, DashboardSettings, InstallSettings, load_settings
+from dashboards import admin_nav
 from dashboards.client import ApiClient, ApiError
 from dashboards.context import API_KEY, INSTALL_KEY, SETTINGS_KEY, token_of
 
@@ -39,6 +40,7 @@ def _shell() -> html.Div:
                             dcc.Link("Alerts", href="/alerts", className="tw-nav-link"),
                             dcc.Link("Traffic", href="/traffic", className="tw-nav-link"),
                             dcc.Link("Billing", href="/billing", className="tw-nav-link"),
+                            *admin_nav.nav_links(),
                             dcc.Link(
                                 "",
                                 href="/alerts",
@@ -152,4 +154,5 @@ def create_app(settings: DashboardSettings | None = None, install: InstallSettin
     app.server.config[API_KEY] = ApiClient(settings.api_url)
     app.layout = _shell()
     _register_shell_callbacks(app)
+    admin_nav.register(app)
     return app

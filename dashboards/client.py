@@ -9,11 +9,15 @@ import httpx
 import msgspec
 
 from common.api_models import (
+    AuditEntry,
     DiskSeries,
     HostSeries,
     NetworkSeries,
     RegistrationAccepted,
     SessionOut,
+    TokenCreated,
+    TokenOut,
+    UserOut,
     VpsCreated,
     VpsOut,
     VpsTokenRotated,
@@ -221,6 +225,35 @@ class ApiClient:
         return self._call(
             "GET", f"/api/vps/{vps_id}/commands", list[CommandSummary], token, params={"limit": limit}
         )
+
+    # Admin pages: users, personal API tokens, the audit log.
+    def list_users(self, token: str) -> list[UserOut]:
+        return self._call("GET", "/api/users", list[UserOut], token)
+
+    def create_user(self, token: str, username: str, password: str, role: str) -> UserOut:
+        body = {"username": username, "password": password, "role": role}
+        return self._call("POST", "/api/users", UserOut, token, body)
+
+    def update_user(self, token: str, user_id: int, changes: dict[str, Any]) -> UserOut:
+        return self._call("PATCH", f"/api/users/{user_id}", UserOut, token, changes)
+
+    def list_tokens(self, token: str) -> list[TokenOut]:
+        return self._call("GET", "/api/tokens", list[TokenOut], token)
+
+    def list_all_tokens(self, token: str) -> list[TokenOut]:
+        return self._call("GET", "/api/tokens/all", list[TokenOut], token)
+
+    def create_token(self, token: str, name: str, expires_in_days: int) -> TokenCreated:
+        body = {"name": name, "expires_in_days": expires_in_days}
+        return self._call("POST", "/api/tokens", TokenCreated, token, body)
+
+    def revoke_token(self, token: str, token_id: int) -> None:
+        self._call("DELETE", f"/api/tokens/{token_id}", type(None), token)
+
+    def audit_log(self, token: str, filters: dict[str, Any]) -> list[AuditEntry]:
+        """``filters``: any of user_id, vps_id, action, before_id, limit (None values are left out)."""
+        params = {key: value for key, value in filters.items() if value is not None}
+        return self._call("GET", "/api/audit", list[AuditEntry], token, params=params)
 
     def _series(self, token: str, vps_id: int, kind: str, range_ms: int, result: type[T]) -> T:
         # Only "from": the API ends the range at its own now, and picks the resolution.

@@ -15,13 +15,25 @@ from typing import Any, TypeVar
 from selenium.common.exceptions import (
     ElementClickInterceptedException,
     ElementNotInteractableException,
+    NoAlertPresentException,
     NoSuchElementException,
     StaleElementReferenceException,
 )
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 
-__all__ = ["click", "click_xpath", "retry", "sign_in", "text_of", "type_into"]
+__all__ = [
+    "NotYet",
+    "accept_confirm",
+    "choose",
+    "click",
+    "click_xpath",
+    "retry",
+    "sign_in",
+    "text_of",
+    "type_into",
+]
 
 STEP_TIMEOUT_S = 20.0
 _GONE_OR_BUSY = (
@@ -76,3 +88,43 @@ def sign_in(dash_duo: Any, username: str, password: str) -> None:
     type_into(dash_duo, "#login-username", username)
     type_into(dash_duo, "#login-password", password)
     click(dash_duo, "#login-submit")
+
+
+class NotYet(NoSuchElementException):
+    """The step ran but its effect is not there yet: try again."""
+
+
+def choose(dash_duo: Any, selector: str, label: str, timeout_s: float = STEP_TIMEOUT_S) -> None:
+    """Pick the option ``label`` in the dcc.Dropdown at ``selector`` by searching for it."""
+
+    def step() -> None:
+        if label in _find(dash_duo, selector).text:
+            return
+        _find(dash_duo, selector).click()
+        search = dash_duo.driver.find_element(By.CSS_SELECTOR, ".dash-dropdown-search")
+        search.send_keys(label)
+        for option in dash_duo.driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option"):
+            if option.text.strip() == label:
+                option.click()
+                break
+        else:
+            search.send_keys(Keys.ESCAPE)
+        if label not in _find(dash_duo, selector).text:
+            raise NotYet(f"{label!r} not chosen yet")
+
+    retry(step, f"choose {label!r} in {selector}", timeout_s)
+
+
+def accept_confirm(dash_duo: Any, timeout_s: float = STEP_TIMEOUT_S) -> str:
+    """Accept the browser's confirm dialog (a dcc.ConfirmDialog) once it shows; its text."""
+
+    def step() -> str:
+        try:
+            dialog = dash_duo.driver.switch_to.alert
+        except NoAlertPresentException as error:
+            raise NotYet("no dialog yet") from error
+        text = str(dialog.text)
+        dialog.accept()
+        return text
+
+    return retry(step, "accept the confirm dialog", timeout_s)
