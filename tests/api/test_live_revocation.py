@@ -127,3 +127,18 @@ async def test_an_unchanged_session_keeps_its_socket(client: Client, viewer: Sig
         await asyncio.sleep(3 * REVALIDATE_S)
         ws.send_json({"type": "ping"})
         assert ws.receive_json(timeout=5) == {"type": "pong"}
+
+
+async def test_revoking_a_personal_token_closes_the_socket_it_opened(
+    client: Client, other_instance: Client, db: psycopg.Connection[DictRow]
+) -> None:
+    owner = await sign_in(client, db, Role.VIEWER)
+    made = await client.post("/api/tokens", json={"name": "live feed"}, headers=owner.headers)
+    assert made.status_code == 201, made.text
+    as_token = SignedIn(owner.id, owner.username, owner.role, made.json()["token"])
+
+    async def revoke() -> None:
+        response = await client.delete(f"/api/tokens/{made.json()['id']}", headers=owner.headers)
+        assert response.status_code == 204, response.text
+
+    await _assert_change_closes_socket(other_instance, as_token, revoke, WS_UNAUTHORIZED, ("revoked",))
