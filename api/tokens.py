@@ -141,26 +141,30 @@ class TokensController(Controller):
         responses=problem_responses(404, s404="No such token of yours"),
     )
     async def revoke_token(
-        self, token_id: TokenId, db: Db, state: State, request: Request[AuthUser, str, Any]
+        self, token_id: TokenId, state: State, request: Request[AuthUser, str, Any]
     ) -> None:
         caller = request.user
-        cur = await db.execute(
-            "DELETE FROM api_tokens t USING users u"
-            " WHERE t.id = %(id)s AND t.kind = 'personal' AND u.id = t.user_id"
-            " AND (t.user_id = %(caller)s OR %(admin)s)"
-            " RETURNING t.user_id, u.username, t.description AS name",
-            {"id": token_id, "caller": caller.id, "admin": caller.role is Role.ADMIN},
-        )
-        row = await cur.fetchone()
-        if row is None:
-            # Someone else's token is as absent as a missing one: ids reveal nothing.
-            raise not_found("token", token_id)
-        get_resources(state).sessions.evict(token_id=token_id)
-        await record_audit(
-            db,
-            request,
-            AuditAction.TOKEN_REVOKE,
-            user=caller,
-            target=f"token:{token_id}",
-            detail={"name": row["name"], "owner_id": row["user_id"], "owner": row["username"]},
-        )
+        res = get_resources(state)
+        # Its own transaction, committed before the cache forgets the token: evicting first
+        # would let a concurrent request re-cache it from the not yet deleted row.
+        async with res.connection("revoke token") as db:
+            cur = await db.execute(
+                "DELETE FROM api_tokens t USING users u"
+                " WHERE t.id = %(id)s AND t.kind = 'personal' AND u.id = t.user_id"
+                " AND (t.user_id = %(caller)s OR %(admin)s)"
+                " RETURNING t.user_id, u.username, t.description AS name",
+                {"id": token_id, "caller": caller.id, "admin": caller.role is Role.ADMIN},
+            )
+            row = await cur.fetchone()
+            if row is None:
+                # Someone else's token is as absent as a missing one: ids reveal nothing.
+                raise not_found("token", token_id)
+            await record_audit(
+                db,
+                request,
+                AuditAction.TOKEN_REVOKE,
+                user=caller,
+                target=f"token:{token_id}",
+                detail={"name": row["name"], "owner_id": row["user_id"], "owner": row["username"]},
+            )
+        res.sessions.evict(token_id=token_id)
