@@ -87,38 +87,47 @@ class UsersController(Controller):
         self,
         user_id: UserId,
         data: JSONBody[UserUpdate],
-        db: Db,
         state: State,
         request: Request[AuthUser, str, Any],
     ) -> UserOut:
+        res = get_resources(state)
         changes: dict[str, Any] = {}
         if data.role is not msgspec.UNSET:
             changes["role"] = data.role.value
         if data.disabled is not msgspec.UNSET:
             changes["disabled"] = data.disabled
-        if data.password is not msgspec.UNSET:
-            changes["password_hash"] = await get_resources(state).hashing.run(hash_password, data.password)
-        if not changes:
+        if not changes and data.password is msgspec.UNSET:
             raise invalid("body", "give at least one of role, disabled or password", "body")
-        if changes.get("role", Role.ADMIN) != Role.ADMIN or changes.get("disabled") is True:
-            await _ensure_an_admin_remains(db, user_id)
-        assignments = ", ".join(f"{column} = %({column})s" for column in changes)
-        cur = await db.execute(
-            f"UPDATE users SET {assignments} WHERE id = %(id)s RETURNING {USER_COLUMNS}",
-            {**changes, "id": user_id},
-        )
-        row = await cur.fetchone()
-        if row is None:
-            raise not_found("user", user_id)
-        if "password_hash" in changes or changes.get("disabled") is True:
-            await db.execute("DELETE FROM api_tokens WHERE user_id = %s", (user_id,))
-        get_resources(state).sessions.evict(user_id=user_id)
-        audited = {key: value for key, value in changes.items() if key != "password_hash"}
-        if "password_hash" in changes:
-            audited["password"] = "changed"
-        await record_audit(
-            db, request, AuditAction.USER_UPDATE, user=request.user, target=f"user:{user_id}", detail=audited
-        )
+        if data.password is not msgspec.UNSET:
+            # Hashed before taking a connection: argon2 must not hold one.
+            changes["password_hash"] = await res.hashing.run(hash_password, data.password)
+        # Committed before the session cache forgets the user: evicting first would let a
+        # concurrent request re-cache a token from rows not yet changed.
+        async with res.connection("update user") as db:
+            if changes.get("role", Role.ADMIN) != Role.ADMIN or changes.get("disabled") is True:
+                await _ensure_an_admin_remains(db, user_id)
+            assignments = ", ".join(f"{column} = %({column})s" for column in changes)
+            cur = await db.execute(
+                f"UPDATE users SET {assignments} WHERE id = %(id)s RETURNING {USER_COLUMNS}",
+                {**changes, "id": user_id},
+            )
+            row = await cur.fetchone()
+            if row is None:
+                raise not_found("user", user_id)
+            if "password_hash" in changes or changes.get("disabled") is True:
+                await db.execute("DELETE FROM api_tokens WHERE user_id = %s", (user_id,))
+            audited = {key: value for key, value in changes.items() if key != "password_hash"}
+            if "password_hash" in changes:
+                audited["password"] = "changed"
+            await record_audit(
+                db,
+                request,
+                AuditAction.USER_UPDATE,
+                user=request.user,
+                target=f"user:{user_id}",
+                detail=audited,
+            )
+        res.sessions.evict(user_id=user_id)
         return msgspec.convert(row, UserOut)
 
     @delete(
