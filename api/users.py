@@ -141,28 +141,29 @@ class UsersController(Controller):
             409: ResponseSpec(Problem, description="That would leave no enabled admin, or it is the caller"),
         },
     )
-    async def delete_user(
-        self, user_id: UserId, db: Db, state: State, request: Request[AuthUser, str, Any]
-    ) -> None:
+    async def delete_user(self, user_id: UserId, state: State, request: Request[AuthUser, str, Any]) -> None:
         if user_id == request.user.id:
             # The audit row names its actor; an account cannot outlive its own deletion to sign it.
             raise ProblemError(
                 409, "you cannot delete your own account; ask another admin", title="Own account"
             )
-        await _ensure_an_admin_remains(db, user_id)
-        cur = await db.execute("DELETE FROM users WHERE id = %s RETURNING username", (user_id,))
-        row = await cur.fetchone()
-        if row is None:
-            raise not_found("user", user_id)
-        get_resources(state).sessions.evict(user_id=user_id)
-        await record_audit(
-            db,
-            request,
-            AuditAction.USER_DELETE,
-            user=request.user,
-            target=f"user:{user_id}",
-            detail={"username": row["username"]},
-        )
+        res = get_resources(state)
+        # Committed before the session cache forgets the user (see update_user).
+        async with res.connection("delete user") as db:
+            await _ensure_an_admin_remains(db, user_id)
+            cur = await db.execute("DELETE FROM users WHERE id = %s RETURNING username", (user_id,))
+            row = await cur.fetchone()
+            if row is None:
+                raise not_found("user", user_id)
+            await record_audit(
+                db,
+                request,
+                AuditAction.USER_DELETE,
+                user=request.user,
+                target=f"user:{user_id}",
+                detail={"username": row["username"]},
+            )
+        res.sessions.evict(user_id=user_id)
 
 
 class AuditController(Controller):

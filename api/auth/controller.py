@@ -164,11 +164,14 @@ class AuthController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         guards=[requires_viewer],
     )
-    async def logout(self, db: Db, state: State, request: Request[AuthUser, str, Any]) -> None:
+    async def logout(self, state: State, request: Request[AuthUser, str, Any]) -> None:
         user = request.user
-        await db.execute("DELETE FROM api_tokens WHERE id = %s", (user.token_id,))
-        get_resources(state).sessions.evict(token_id=user.token_id)
-        await record_audit(db, request, AuditAction.LOGOUT, user=user, target=f"user:{user.id}")
+        res = get_resources(state)
+        # Committed before the session cache forgets the token, so no request re-caches it.
+        async with res.connection("logout") as db:
+            await db.execute("DELETE FROM api_tokens WHERE id = %s", (user.token_id,))
+            await record_audit(db, request, AuditAction.LOGOUT, user=user, target=f"user:{user.id}")
+        res.sessions.evict(token_id=user.token_id)
 
     @get(
         paths.AUTH_ME,
