@@ -105,6 +105,11 @@ class ApiSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     health_timeout_s: float = 2.0
     # Establishing one connection (libpq connect_timeout, whole seconds, at least 2).
     db_connect_timeout_s: float = 5.0
+    # Watch mode (docs/live.md): a VPS viewed live keeps its agent sending each
+    # snapshot at once until this long after its last viewer left.
+    live_watch_grace_s: float = 30.0
+    # A live subscription naming more VPSes than this (a big fleet page) does not watch them.
+    live_watch_max_vps: int = 12
 
 
 class DashboardSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
