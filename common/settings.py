@@ -118,6 +118,9 @@ class DashboardSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True)
     listen: str = "127.0.0.1:8050"
     api_url: str = "http://127.0.0.1:8000"
     live_refresh_ms: int = 1000
+    # The API's address as the browser reaches it, for the live WebSocket (for example
+    # https://monitor.example.com behind a proxy); empty means api_url.
+    public_api_url: str = ""
 
 
 class InstallSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
