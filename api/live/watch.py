@@ -119,8 +119,9 @@ class WatchLeases:
             try:
                 await self.flush(new, left)
             except (PoolTimeout, psycopg.Error, TimeoutError) as exc:
-                # Put them back: the next round tries again; leases meanwhile run on.
-                self._new |= new - self._left
+                # Try again next round, hinting every watched VPS then: a lease may
+                # have lapsed meanwhile and its collector stopped looking.
+                self._new |= set(self._viewers)
                 self._left |= left - set(self._viewers)
                 log.warning(
                     "watch leases not renewed (will retry): %s", str(exc).strip() or type(exc).__name__
