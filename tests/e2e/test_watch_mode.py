@@ -9,6 +9,7 @@ only after the last watcher on any instance has left and the grace period has pa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from typing import Any
 
@@ -118,3 +119,23 @@ async def test_the_whole_fleet_is_watched_only_while_it_is_small(stack: LiveStac
         assert ack["watching"] == [stack.vps.id]
     finally:
         await fleet.close()
+
+
+async def test_a_crashed_instances_watch_lapses_by_itself(stack: LiveStack) -> None:
+    """Runs last: it kills API instance B, whose watcher then never says goodbye."""
+    observer, _ = await open_live(stack.api_urls[0], stack.token(0), {"vps_ids": [stack.vps.id]})
+    try:
+        await _until_batched(observer, 40)  # whatever the earlier tests left has lapsed
+        viewer, ack = await open_live(
+            stack.api_urls[1], stack.token(1), {"vps_ids": [stack.vps.id], "watch": True}
+        )
+        assert ack["watching"] == [stack.vps.id]
+        gaps = await _watched_for(observer, 3)
+        assert max(gaps) <= WATCHED_GAP_S, (gaps, stack.logs())
+        stack.apis[1].kill()
+        await _until_batched(observer, 40)
+        assert all(not active for _, active in _leases(stack))
+        with contextlib.suppress(Exception):
+            await viewer.close()
+    finally:
+        await observer.close()
