@@ -31,6 +31,7 @@ from api.errors import exception_handlers
 from api.health import HealthController
 from api.live.hub import LiveHub
 from api.live.socket import live_socket
+from api.live.watch import WatchLeases
 from api.metrics.controller import MetricsController
 from api.openapi import TruthfulJsonRenderPlugin
 from api.resources import Resources, lifespan, provide_db
@@ -93,6 +94,7 @@ def create_app(
         install=install,
         command_updates=CommandUpdates(conninfo),
         throttle=throttle or AuthThrottle(),
+        watch=WatchLeases(grace_s=settings.live_watch_grace_s),
     )
     return Litestar(
         route_handlers=[

@@ -23,6 +23,7 @@ from api.auth.sessions import SessionCache
 from api.auth.throttle import AuthThrottle
 from api.commands.updates import CommandUpdates
 from api.live.hub import LiveHub
+from api.live.watch import WatchLeases
 from common.db_limits import check_within_deadline, connect_kwargs, limited_connection
 from common.edition import Edition, parse_edition
 from common.settings import ApiSettings, InstallSettings
@@ -58,6 +59,7 @@ class Resources:
     install: InstallSettings
     command_updates: CommandUpdates
     throttle: AuthThrottle = field(default_factory=AuthThrottle)
+    watch: WatchLeases = field(default_factory=WatchLeases)
     _pool: AsyncConnectionPool[Connection] | None = None
     _hashing: HashingPool | None = None
     _edition: Edition | None = field(default=None, repr=False)
@@ -148,9 +150,11 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     res._hashing = HashingPool()
     await res.live.start()
     await res.command_updates.start()
+    await res.watch.start(res.connection)
     try:
         yield
     finally:
+        await res.watch.stop()
         await res.command_updates.stop()
         await res.live.stop()
         await res._pool.close()

@@ -39,6 +39,8 @@ log = logging.getLogger("tidewatch.collector")
 DEFAULT_RAW_RETENTION_S = 7 * 86_400.0
 SAFETY_NET_DISPATCH_S = 5.0
 AGENT_STATE_FLUSH_S = 2.0
+# How often agents in watch mode are re-read: a watch ends by its lease lapsing, unannounced.
+WATCH_RECHECK_S = 2.0
 
 
 class CollectorApp:
@@ -114,6 +116,7 @@ class CollectorApp:
             ),
             asyncio.create_task(self._dispatch_safety_net(), name="dispatch-safety-net"),
             asyncio.create_task(self._flush_agent_state(), name="agent-state"),
+            asyncio.create_task(self._end_lapsed_watches(), name="watch-recheck"),
         ]
         await self._server.start()
         log.info(
@@ -166,6 +169,18 @@ class CollectorApp:
             except Exception as exc:
                 log.debug("agent counters not written (will retry): %s", exc)
 
+    async def _end_lapsed_watches(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_RECHECK_S)
+            for session in self.registry.watched_sessions():
+                if session.cut_event.is_set():
+                    continue
+                try:
+                    if await self.registry.push_config_if_changed(session):
+                        log.info("vps %d: watch mode over, agent back to its batching", session.vps_id)
+                except Exception as exc:
+                    log.debug("watch recheck of vps %d failed (will retry): %s", session.vps_id, exc)
+
     async def _on_command_notify(self, payload: str) -> None:
         if payload.isdigit():
             await self.commands.dispatch_pending([int(payload)])  # only rows really pending
@@ -186,5 +201,11 @@ class CollectorApp:
                 log.info(
                     "vps %d: pushed agent config %s",
                     vps_id,
-                    json.dumps({"snapshot_interval_ms": session.config.snapshot_interval_ms}),
+                    json.dumps(
+                        {
+                            "snapshot_interval_ms": session.config.snapshot_interval_ms,
+                            "batch_max_snapshots": session.config.batch_max_snapshots,
+                            "watched": session.watched,
+                        }
+                    ),
                 )

@@ -50,6 +50,12 @@ _CONFIG_KEYS = (
 )
 
 
+# Watch mode (api.live.watch): a VPS someone views live sends each snapshot at once.
+WATCH_BATCH_MAX_SNAPSHOTS = 1
+WATCH_BATCH_MAX_DELAY_MS = 100  # the agent's floor; with batches of one it never waits
+# Whether a VPS has an unexpired watch lease; read with its agent_config.
+_WATCHED = "EXISTS (SELECT 1 FROM live_watch_leases l WHERE l.vps_id = vps.id AND l.expires_at > now())"
+
 # A collector heartbeat older than this means it had stopped (or the database was away).
 _HEARTBEAT_GAP_S = 20.0
 
@@ -73,6 +79,8 @@ class AgentSession:
     token_hash: str = ""
     # The config last sent to the agent: a config hint that changes nothing sends nothing.
     config: agent_pb2.AgentConfig | None = None
+    # Whether that config is watch mode's: such sessions are re-read until the lease lapses.
+    watched: bool = False
     stream_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     outbox: asyncio.Queue[agent_pb2.MessageToAgent] = field(default_factory=asyncio.Queue)
     cut_reason: str | None = None
@@ -91,9 +99,13 @@ class AgentSession:
 
 
 def effective_config(
-    settings: CollectorSettings, overrides: dict[str, Any], local: agent_pb2.FeatureSwitches
+    settings: CollectorSettings,
+    overrides: dict[str, Any],
+    local: agent_pb2.FeatureSwitches,
+    watched: bool = False,
 ) -> agent_pb2.AgentConfig:
-    """Fleet defaults, then per-VPS overrides; features never exceed what the agent allows."""
+    """Fleet defaults, then per-VPS overrides, then watch mode; features never exceed what
+    the agent allows."""
     config = agent_pb2.AgentConfig(
         snapshot_interval_ms=settings.snapshot_interval_ms,
         docker_interval_ms=settings.docker_interval_ms,
@@ -110,6 +122,9 @@ def effective_config(
     for name in _FEATURES:
         allowed = bool(getattr(local, name)) and wanted.get(name, True) is not False
         setattr(config.features, name, allowed)
+    if watched:
+        config.batch_max_snapshots = WATCH_BATCH_MAX_SNAPSHOTS
+        config.batch_max_delay_ms = WATCH_BATCH_MAX_DELAY_MS
     return config
 
 
@@ -162,7 +177,7 @@ class SessionRegistry:
                     " sanitised_fields = %(sanitised)s,"
                     " online = true, last_seen = now(), connected_collector = %(collector)s,"
                     " connected_at = now() FROM old WHERE vps.id = %(id)s"
-                    " RETURNING old.online, vps.agent_config",
+                    f" RETURNING old.online, vps.agent_config, {_WATCHED}",
                     {
                         "id": session.vps_id,
                         "hostname": _text(host.hostname, 255),
@@ -186,7 +201,9 @@ class SessionRegistry:
                     },
                 )
             ).fetchone()
-            was_online, overrides = (bool(row[0]), row[1]) if row else (True, {})
+            was_online, overrides, watched = (
+                (bool(row[0]), row[1], bool(row[2])) if row else (True, {}, False)
+            )
             # Sent at commit: a collector still holding an older stream of this agent
             # re-reads connected_collector (the truth) and cuts it.
             await conn.execute("SELECT pg_notify(%s, %s)", (SESSION_TAKEN_CHANNEL, str(session.vps_id)))
@@ -201,7 +218,8 @@ class SessionRegistry:
         # and config pushed to the session must follow the ack, or the agent drops the stream.
         self._sessions[session.vps_id] = session
         metrics.AGENTS_CONNECTED.set(len(self._sessions))
-        session.config = effective_config(self._settings, overrides or {}, session.local_features)
+        session.watched = watched
+        session.config = effective_config(self._settings, overrides or {}, session.local_features, watched)
         return session.config
 
     def heard_from(self, session: AgentSession) -> None:
@@ -238,16 +256,24 @@ class SessionRegistry:
         except Exception as exc:  # the database may be down; the offline check covers it
             log.warning("could not record disconnect of vps %d: %s", session.vps_id, exc)
 
-    async def load_config(self, session: AgentSession) -> agent_pb2.AgentConfig:
+    async def load_config(self, session: AgentSession) -> tuple[agent_pb2.AgentConfig, bool]:
+        """The VPS's effective config, and whether watch mode is in it."""
         async with self._db.connection("agent config") as conn:
             row = await (
-                await conn.execute("SELECT agent_config FROM vps WHERE id = %s", (session.vps_id,))
+                await conn.execute(
+                    f"SELECT agent_config, {_WATCHED} FROM vps WHERE id = %s", (session.vps_id,)
+                )
             ).fetchone()
-        return effective_config(self._settings, (row[0] if row else None) or {}, session.local_features)
+        overrides, watched = (row[0] or {}, bool(row[1])) if row else ({}, False)
+        return effective_config(self._settings, overrides, session.local_features, watched), watched
+
+    def watched_sessions(self) -> list[AgentSession]:
+        """Sessions in watch mode: their leases lapse without a notification."""
+        return [s for s in self._sessions.values() if s.watched]
 
     async def push_config_if_changed(self, session: AgentSession) -> bool:
         """Re-read the VPS's config and send it only if it differs from what the agent has."""
-        config = await self.load_config(session)
+        config, session.watched = await self.load_config(session)
         if config == session.config:
             return False
         session.config = config

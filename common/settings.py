@@ -105,6 +105,11 @@ class ApiSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     health_timeout_s: float = 2.0
     # Establishing one connection (libpq connect_timeout, whole seconds, at least 2).
     db_connect_timeout_s: float = 5.0
+    # Watch mode (docs/live.md): a VPS viewed live keeps its agent sending each
+    # snapshot at once until this long after its last viewer left.
+    live_watch_grace_s: float = 30.0
+    # A live subscription naming more VPSes than this (a big fleet page) does not watch them.
+    live_watch_max_vps: int = 12
 
 
 class DashboardSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -113,6 +118,9 @@ class DashboardSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True)
     listen: str = "127.0.0.1:8050"
     api_url: str = "http://127.0.0.1:8000"
     live_refresh_ms: int = 1000
+    # The API's address as the browser reaches it, for the live WebSocket (for example
+    # https://monitor.example.com behind a proxy); empty means api_url.
+    public_api_url: str = ""
 
 
 class InstallSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from dash import dcc, html
 from dash.development.base_component import Component
 
 from common.api_models import VpsOut
+from dashboards.live_ids import live_id
 from dashboards.units import format_ago, format_bytes, format_duration, format_percent, format_rate, percent
 
 __all__ = [
@@ -27,10 +29,11 @@ __all__ = [
 WARN_PERCENT, CRITICAL_PERCENT = 75.0, 90.0
 
 
-def status_badge(online: bool) -> html.Span:
+def status_badge(online: bool, badge_id: dict[str, str | int] | None = None) -> html.Span:
     """A dot and a word: online or offline."""
     state = "online" if online else "offline"
-    return html.Span([html.Span(className="tw-dot"), state], className=f"tw-status tw-status-{state}")
+    ids: dict[str, Any] = {"id": badge_id} if badge_id else {}
+    return html.Span([html.Span(className="tw-dot"), state], className=f"tw-status tw-status-{state}", **ids)
 
 
 def _level(value: float | None) -> str:
@@ -39,22 +42,29 @@ def _level(value: float | None) -> str:
     return "critical" if value >= CRITICAL_PERCENT else "warn" if value >= WARN_PERCENT else "ok"
 
 
-def meter(label: str, value: float | None, detail: str) -> html.Div:
-    """A labelled usage bar, coloured by how full it is."""
+def meter(label: str, value: float | None, detail: str, live: tuple[int, str] | None = None) -> html.Div:
+    """A labelled usage bar, coloured by how full it is. ``live`` (VPS id, field) gives its
+    value, bar and detail the ids the live feed updates them by."""
     width = 0.0 if value is None else max(0.0, min(100.0, value))
+
+    def ids(suffix: str) -> dict[str, Any]:
+        return {"id": live_id(live[0], live[1] + suffix)} if live else {}
+
     return html.Div(
         [
             html.Div(
-                [html.Span(label), html.Span(format_percent(value), className="tw-meter-value")],
+                [html.Span(label), html.Span(format_percent(value), className="tw-meter-value", **ids(""))],
                 className="tw-meter-head",
             ),
             html.Div(
                 html.Div(
-                    className=f"tw-meter-fill tw-level-{_level(value)}", style={"width": f"{width:.1f}%"}
+                    className=f"tw-meter-fill tw-level-{_level(value)}",
+                    style={"width": f"{width:.1f}%"},
+                    **ids("-bar"),
                 ),
                 className="tw-meter-track",
             ),
-            html.Div(detail, className="tw-meter-detail"),
+            html.Div(detail, className="tw-meter-detail", **ids("-detail")),
         ],
         className="tw-meter",
     )
@@ -91,11 +101,12 @@ def vps_card(vps: VpsOut, now: datetime | None = None, expiry: tuple[str, bool] 
         memory = percent(latest.memory_used_bytes, latest.memory_total_bytes)
         disk = percent(latest.disk_used_bytes, latest.disk_total_bytes)
         body = [
-            meter("CPU", latest.cpu_percent, f"load {latest.load_1:.2f}"),
+            meter("CPU", latest.cpu_percent, f"load {latest.load_1:.2f}", (vps.id, "cpu")),
             meter(
                 "Memory",
                 memory,
                 f"{format_bytes(latest.memory_used_bytes)} of {format_bytes(latest.memory_total_bytes)}",
+                (vps.id, "memory"),
             ),
             meter(
                 "Disk",
@@ -107,7 +118,8 @@ def vps_card(vps: VpsOut, now: datetime | None = None, expiry: tuple[str, bool] 
         html.Span(
             f"↓ {format_rate(latest.net_rx_bytes_per_second)}  ↑ {format_rate(latest.net_tx_bytes_per_second)}"
             if latest
-            else vps.ip_address or ""
+            else vps.ip_address or "",
+            id=live_id(vps.id, "net"),
         ),
         html.Span(
             f"up {format_duration(latest.uptime_seconds)}"
@@ -118,7 +130,10 @@ def vps_card(vps: VpsOut, now: datetime | None = None, expiry: tuple[str, bool] 
     return dcc.Link(
         [
             html.Div(
-                [html.Span(vps.name, className="tw-card-title"), status_badge(vps.online)],
+                [
+                    html.Span(vps.name, className="tw-card-title"),
+                    status_badge(vps.online, live_id(vps.id, "status")),
+                ],
                 className="tw-card-head",
             ),
             html.Div(system, className="tw-card-sub"),

@@ -20,6 +20,7 @@ __all__ = [
     "cpu_figure",
     "disk_figure",
     "empty_figure",
+    "live_layout",
     "memory_figure",
     "network_figure",
     "with_gaps",
@@ -243,3 +244,8 @@ def disk_figure(disks: DiskSeries, tz_offset_min: int = 0, uirevision: str = "")
             )
         )
     return _figure(traces, disks, tz_offset_min, uirevision, range=[0, 100], ticksuffix="%")
+
+
+def live_layout(uirevision: str, **yaxis: Any) -> dict[str, Any]:
+    """The shared look for a chart that grows in place (extendData): x autoranges."""
+    return _layout(uirevision, yaxis=yaxis)

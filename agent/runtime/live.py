@@ -45,22 +45,30 @@ class LiveSettings:
 
     def __init__(self, intervals: IntervalSettings, local_features: FeatureSettings) -> None:
         self.intervals = intervals
+        self.local_intervals = intervals
         self.local_features = local_features
         self.features = local_features
         self._changed = asyncio.Event()
 
     def apply(self, config: agent_pb2.AgentConfig) -> list[str]:
-        """Apply a server AgentConfig; zero or absent values keep the current setting.
+        """Apply a server AgentConfig; a zero or absent value means this agent's own setting.
 
+        The server always sends its whole config, so a value it no longer sets (a
+        per-VPS override removed, watch mode over) goes back to the local one.
         Returns a description of each change, for the log.
         """
+        local = self.local_intervals
         changes: dict[str, object] = {}
         for ms_field, s_field in _MS_FIELDS.items():
             value_ms = getattr(config, ms_field)
-            if value_ms:
-                changes[s_field] = max(value_ms / 1000.0, _MIN_INTERVAL_S[s_field])
-        if config.batch_max_snapshots:
-            changes["batch_max_snapshots"] = min(int(config.batch_max_snapshots), 10_000)
+            changes[s_field] = (
+                max(value_ms / 1000.0, _MIN_INTERVAL_S[s_field]) if value_ms else getattr(local, s_field)
+            )
+        changes["batch_max_snapshots"] = (
+            min(int(config.batch_max_snapshots), 10_000)
+            if config.batch_max_snapshots
+            else local.batch_max_snapshots
+        )
         described = [
             f"{name}={value}" for name, value in changes.items() if getattr(self.intervals, name) != value
         ]

@@ -41,6 +41,8 @@ class Subscriber:
 
     vps_ids: frozenset[int] = frozenset()
     all: bool = False
+    # The VPSes this client holds in watch mode (api.live.watch).
+    watching: frozenset[int] = frozenset()
     dropped: int = 0
     queue: asyncio.Queue[bytes] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
 

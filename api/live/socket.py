@@ -27,6 +27,7 @@ from psycopg_pool import PoolTimeout
 from api import paths
 from api.auth.sessions import AuthUser, authenticate
 from api.live.hub import Subscriber
+from api.live.watch import FLEET_IDS, watchable
 from api.resources import Resources, get_resources
 from common.api_models import (
     LiveAuth,
@@ -121,18 +122,37 @@ async def _read(session: SocketSession, subscriber: Subscriber, res: Resources) 
             await session.send(LiveError(detail=f"bad message: {exc}"))
             continue
         match message:
-            case LiveSubscribe(vps_ids=vps_ids, all=everything):
+            case LiveSubscribe(vps_ids=vps_ids, all=everything, watch=asked):
                 subscriber.vps_ids = frozenset(vps_ids)
                 subscriber.all = everything
+                watching = await _watchable(res, vps_ids, everything, asked)
+                res.watch.change(subscriber.watching, watching)
+                subscriber.watching = watching
                 await session.send(
                     LiveSubscribed(
-                        vps_ids=sorted(vps_ids), all=everything, listening=res.live.listening.is_set()
+                        vps_ids=sorted(vps_ids),
+                        all=everything,
+                        listening=res.live.listening.is_set(),
+                        watching=sorted(watching),
                     )
                 )
             case LivePing():
                 await session.send(LivePong())
             case LiveAuth():
                 await session.send(LiveError(detail="already authenticated"))
+
+
+async def _watchable(res: Resources, vps_ids: list[int], everything: bool, asked: bool) -> frozenset[int]:
+    limit = res.settings.live_watch_max_vps
+    fleet: list[int] = []
+    if asked and everything:
+        try:
+            async with res.connection("watch: fleet size", REVALIDATE_S) as conn:
+                fleet = [row["id"] for row in await (await conn.execute(FLEET_IDS, (limit + 1,))).fetchall()]
+        except (PoolTimeout, psycopg.Error) as exc:
+            log.debug("fleet size unknown, not watching: %s", exc)
+            return frozenset()
+    return watchable(vps_ids, everything, asked, limit, fleet)
 
 
 async def _still_valid(user: AuthUser, res: Resources) -> tuple[int, str]:
@@ -188,6 +208,7 @@ async def live_socket(socket: WebSocket[Any, Any, Any]) -> None:
             if error is not None and not isinstance(error, WebSocketDisconnect):
                 log.warning("live socket of %s ended: %r", user.username, error)
     finally:
+        res.watch.change(subscriber.watching, frozenset())
         res.live.unsubscribe(subscriber)
         for task in tasks:
             task.cancel()

@@ -42,10 +42,17 @@ class LiveAuth(Struct, tag="auth", tag_field="type", forbid_unknown_fields=True)
 
 
 class LiveSubscribe(Struct, tag="subscribe", tag_field="type", forbid_unknown_fields=True):
-    """Replace the subscription: these VPS ids, or every VPS with ``all``."""
+    """Replace the subscription: these VPS ids, or every VPS with ``all``.
+
+    ``watch`` asks for watch mode: while the socket is subscribed, the agents of
+    the named VPSes send each snapshot at once instead of batching. Granted only
+    for a subscription naming a few VPSes (the API's ``live_watch_max_vps``);
+    ``subscribed.watching`` says which.
+    """
 
     vps_ids: Annotated[list[VpsId], Meta(max_length=10_000)] = []
     all: bool = False
+    watch: bool = False
 
 
 class LivePing(Struct, tag="ping", tag_field="type", forbid_unknown_fields=True):
@@ -69,6 +76,7 @@ class LiveSubscribed(Struct, tag="subscribed", tag_field="type"):
     vps_ids: list[int]
     all: bool
     listening: bool
+    watching: list[int] = []
 
 
 class LivePong(Struct, tag="pong", tag_field="type"):

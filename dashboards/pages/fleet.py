@@ -13,13 +13,13 @@ from common.api_models.alerts import BillingOut
 from dashboards.billing_format import expiry_note, format_totals, monthly_totals, reminder_days
 from dashboards.client import ApiError
 from dashboards.components import alert, empty_state, secret_panel, vps_card
-from dashboards.context import api, settings, token_of
+from dashboards.context import api, token_of
+from dashboards.fleet_live import RESYNC_MS, fleet_live_feed
 
 dash.register_page(  # type: ignore[no-untyped-call]
     __name__, path="/", title="Fleet · Tidewatch", name="Fleet"
 )
 
-MIN_REFRESH_MS = 2000
 WRITERS = ("operator", "admin")
 
 
@@ -27,11 +27,18 @@ def layout(**_: Any) -> html.Div:
     """Header with counts, the add-server form, and the server grid."""
     return html.Div(
         [
-            dcc.Interval(id="fleet-interval", interval=max(MIN_REFRESH_MS, settings().live_refresh_ms)),
+            # Live numbers are pushed (dashboards/fleet_live.py); this re-reads the fleet's list.
+            dcc.Interval(id="fleet-interval", interval=RESYNC_MS),
             dcc.Store(id="fleet-created"),
             html.Div(
                 [
-                    html.Div([html.H1("Fleet"), html.Div(id="fleet-summary", className="tw-summary")]),
+                    html.Div(
+                        [
+                            html.H1("Fleet"),
+                            html.Div(id="fleet-summary", className="tw-summary"),
+                            fleet_live_feed("fleet-interval"),
+                        ]
+                    ),
                     html.Button(
                         "+ Add server",
                         id="fleet-add-toggle",

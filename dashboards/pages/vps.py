@@ -12,8 +12,9 @@ from common.install import install_command
 from dashboards.alert_overlays import add_disk_projection, add_event_markers
 from dashboards.client import ApiError
 from dashboards.components import alert, empty_state, panel, secret_panel, vps_header
-from dashboards.context import api, install_settings, settings, token_of
+from dashboards.context import api, install_settings, token_of
 from dashboards.figures import cpu_figure, disk_figure, memory_figure, network_figure
+from dashboards.live_view import live_section
 from dashboards.operations import operations_section
 from dashboards.units import format_step
 
@@ -24,7 +25,7 @@ dash.register_page(  # type: ignore[no-untyped-call]
 _MINUTE, _HOUR, _DAY = 60_000, 3_600_000, 86_400_000
 RANGES_MS = {"15m": 15 * _MINUTE, "1h": _HOUR, "6h": 6 * _HOUR, "24h": _DAY, "7d": 7 * _DAY, "30d": 30 * _DAY}
 DEFAULT_RANGE = "1h"
-# Refresh as often as a new bucket can appear, but keep status at most a minute old.
+# History re-reads once a minute: live values are pushed (dashboards/live_view.py).
 MAX_REFRESH_MS = _MINUTE
 RESOLUTION_NAMES = {"raw": "raw samples", "1m": "1-minute rollup", "1h": "1-hour rollup"}
 WRITERS = ("operator", "admin")
@@ -46,7 +47,7 @@ def layout(vps_id: str | None = None, **_: Any) -> html.Div:
     return html.Div(
         [
             dcc.Store(id="vps-id", data=number),
-            dcc.Interval(id="vps-interval", interval=settings().live_refresh_ms),
+            dcc.Interval(id="vps-interval", interval=MAX_REFRESH_MS),
             dcc.Link("← Fleet", href="/", className="tw-back"),
             html.Div(id="vps-header", className="tw-detail-head"),
             html.Div(
@@ -82,6 +83,7 @@ def layout(vps_id: str | None = None, **_: Any) -> html.Div:
             ),
             html.Div(id="vps-token-panel"),
             html.Div(id="vps-empty"),
+            live_section(number),
             html.Div(
                 [
                     panel("CPU", _graph("vps-cpu")),
@@ -141,7 +143,7 @@ def refresh(
         if exc.unauthorized:
             return (*skip[:9], None)
         return (alert(exc.detail), *skip[1:5], True, None, "", no_update, no_update)
-    interval = min(MAX_REFRESH_MS, max(settings().live_refresh_ms, host.step_ms))
+    interval = max(MAX_REFRESH_MS, host.step_ms)
     if not host.time_ms and vps.latest is None:
         command = install_command(install_settings(), "YOUR_AGENT_TOKEN")
         empty = empty_state(

@@ -56,7 +56,13 @@ async def test_subscribers_get_only_their_vps(client: Client, db_dsn: str, viewe
             "role": "viewer",
         }
         ack = _subscribe_when_listening(ws, {"type": "subscribe", "vps_ids": [42, 7]})
-        assert ack == {"type": "subscribed", "vps_ids": [7, 42], "all": False, "listening": True}
+        assert ack == {
+            "type": "subscribed",
+            "vps_ids": [7, 42],
+            "all": False,
+            "listening": True,
+            "watching": [],
+        }
         _notify(db_dsn, {"vps_id": 99, "time_ms": 1, "cpu_percent": 1.0})
         sample = {
             "vps_id": 42,

@@ -64,15 +64,24 @@ def test_cadence_keeps_rhythm_but_never_bursts() -> None:
 # -- live settings -----------------------------------------------------------------------
 
 
-def test_agent_config_changes_intervals_and_zero_keeps_current() -> None:
-    live = LiveSettings(IntervalSettings(), FeatureSettings())
+def test_agent_config_changes_intervals_and_zero_means_the_local_value() -> None:
+    local = IntervalSettings(batch_max_snapshots=5, batch_max_delay_s=5.0)
+    live = LiveSettings(local, FeatureSettings())
     changes = live.apply(agent_pb2.AgentConfig(snapshot_interval_ms=2000, batch_max_snapshots=9))
     assert live.intervals.snapshot_interval_s == 2.0
     assert live.intervals.batch_max_snapshots == 9
     assert live.intervals.docker_interval_s == 5.0
     assert sorted(changes) == ["batch_max_snapshots=9", "snapshot_interval_s=2.0"]
-    assert live.apply(agent_pb2.AgentConfig()) == []
-    assert live.intervals.snapshot_interval_s == 2.0
+    assert live.apply(agent_pb2.AgentConfig(snapshot_interval_ms=2000, batch_max_snapshots=9)) == []
+    # The server's config is whole: what it stops setting (watch mode over) goes back to local.
+    watch = agent_pb2.AgentConfig(snapshot_interval_ms=2000, batch_max_snapshots=1, batch_max_delay_ms=100)
+    assert sorted(live.apply(watch)) == ["batch_max_delay_s=0.1", "batch_max_snapshots=1"]
+    assert sorted(live.apply(agent_pb2.AgentConfig())) == [
+        "batch_max_delay_s=5.0",
+        "batch_max_snapshots=5",
+        "snapshot_interval_s=1.0",
+    ]
+    assert live.intervals == local
 
 
 def test_agent_config_is_floored() -> None:

@@ -1,0 +1,275 @@
+/* Tidewatch live feed: one WebSocket per tab to the API's /api/live.
+ *
+ * A page hands its subscription over through a dcc.Store (dashboards/live_feed.py).
+ * The token goes in a first "auth" message, never in the URL. A dropped socket
+ * reconnects with jittered exponential backoff; a refused token (4401) stops.
+ * Samples are written into the page with dash_clientside.set_props, coalesced per
+ * VPS into one update every FLUSH_MS: charts grow in place (extendData, with a
+ * maxPoints window), numbers are replaced. The feed closes when its page is gone.
+ *
+ * The number formats mirror dashboards/units.py (tests/dashboards/test_live_browser.py
+ * compares both).
+ */
+(function () {
+  "use strict";
+
+  var BACKOFF_MIN_MS = 500;
+  var BACKOFF_MAX_MS = 15000;
+  var PING_MS = 25000;
+  var CHECK_MS = 1000;
+  var FLUSH_MS = 30;
+  var RESUBSCRIBE_MS = 60000;
+  var RESYNC_MIN_MS = 5000;
+  var UNAUTHORIZED = 4401;
+  var BINARY_UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+
+  // -- formats (dashboards/units.py) ------------------------------------------------
+  function byteScale(largest) {
+    var divisor = 1, index = 0;
+    while (Math.abs(largest) >= divisor * 1024 && index < BINARY_UNITS.length - 1) {
+      divisor *= 1024;
+      index += 1;
+    }
+    return [divisor, BINARY_UNITS[index]];
+  }
+  function formatBytes(value) {
+    if (value === null || value === undefined) return "—";
+    var scale = byteScale(value);
+    if (scale[1] === "B") return value.toFixed(0) + " B";
+    var scaled = value / scale[0];
+    return (scaled < 100 ? scaled.toFixed(1) : scaled.toFixed(0)) + " " + scale[1];
+  }
+  function formatRate(value) {
+    return value === null || value === undefined ? "—" : formatBytes(value) + "/s";
+  }
+  function formatPercent(value) {
+    return value === null || value === undefined ? "—" : value.toFixed(1) + "%";
+  }
+  function percent(used, total) {
+    return used === null || used === undefined || !total ? null : (100 * used) / total;
+  }
+  function level(value, levels) {
+    if (value === null) return "none";
+    return value >= levels[1] ? "critical" : value >= levels[0] ? "warn" : "ok";
+  }
+
+  // -- writing into the page -----------------------------------------------------------
+  function domId(id) {
+    if (typeof id === "string") return id;
+    // Dash's stringifyId: keys sorted, values as JSON.
+    return "{" + Object.keys(id).sort().map(function (k) {
+      return JSON.stringify(k) + ":" + JSON.stringify(id[k]);
+    }).join(",") + "}";
+  }
+  function present(id) {
+    return document.getElementById(domId(id)) !== null;
+  }
+  function setProps(id, props) {
+    // Only what is on the page: another page (or view) may be showing.
+    if (present(id)) window.dash_clientside.set_props(id, props);
+  }
+
+  function renderVps(config, batch) {
+    var vpsId = config.subscribe.vps_ids[0];
+    var got = batch[vpsId];
+    if (!got || !got.length) return;
+    var shift = -new Date().getTimezoneOffset() * 60000;
+    var xs = got.map(function (s) { return s.time_ms + shift; });
+    function column(f) { return got.map(f); }
+    var columns = {
+      "vps-live-cpu": [column(function (s) { return s.cpu_percent; })],
+      "vps-live-memory": [column(function (s) { return percent(s.memory_used_bytes, s.memory_total_bytes); })],
+      "vps-live-network": [
+        column(function (s) { return s.rx_bytes_per_second; }),
+        column(function (s) { return s.tx_bytes_per_second; }),
+      ],
+      "vps-live-load": [column(function (s) { return s.load_1; })],
+    };
+    config.charts.forEach(function (chart) {
+      var ys = columns[chart];
+      if (!ys) return;
+      setProps(chart, {
+        extendData: [
+          { x: ys.map(function () { return xs; }), y: ys },
+          ys.map(function (_, i) { return i; }),
+          config.max_points,
+        ],
+      });
+    });
+    var s = got[got.length - 1];
+    setProps("vps-live-cpu-value", { children: formatPercent(s.cpu_percent) });
+    setProps("vps-live-memory-value", {
+      children: formatPercent(percent(s.memory_used_bytes, s.memory_total_bytes)) +
+        " · " + formatBytes(s.memory_used_bytes) + " of " + formatBytes(s.memory_total_bytes),
+    });
+    setProps("vps-live-load-value", { children: s.load_1 === undefined ? "—" : s.load_1.toFixed(2) });
+    setProps("vps-live-rx-value", { children: formatRate(s.rx_bytes_per_second) });
+    setProps("vps-live-tx-value", { children: formatRate(s.tx_bytes_per_second) });
+    setProps("vps-live-updated", { children: "sample at " + new Date(s.time_ms).toLocaleTimeString() });
+    setProps("vps-live-sample-ms", { children: String(s.time_ms) });
+  }
+
+  function fleetId(vpsId, field) {
+    return { type: "fleet-live", vps: vpsId, field: field };
+  }
+  var lastResync = 0;
+  function resync(config) {
+    // A card drawn before its agent's first report has no meters yet: re-read the fleet.
+    if (!config.resync || Date.now() - lastResync < RESYNC_MIN_MS) return;
+    lastResync = Date.now();
+    // An Interval has no DOM node: the page's root being there vouches for it.
+    if (present(config.root)) window.dash_clientside.set_props(config.resync, { n_intervals: lastResync });
+  }
+  function renderFleet(config, batch) {
+    var levels = config.levels;
+    Object.keys(batch).forEach(function (key) {
+      var list = batch[key];
+      var s = list[list.length - 1];
+      var id = s.vps_id;
+      if (!present(fleetId(id, "status")) && !present(fleetId(id, "net"))) return;
+      if (!present(fleetId(id, "cpu"))) resync(config);
+      setProps(fleetId(id, "status"), {
+        className: "tw-status tw-status-online",
+        children: [{ type: "Span", namespace: "dash_html_components", props: { className: "tw-dot" } }, "online"],
+      });
+      var memory = percent(s.memory_used_bytes, s.memory_total_bytes);
+      [["cpu", s.cpu_percent, "load " + (s.load_1 || 0).toFixed(2)],
+       ["memory", memory, formatBytes(s.memory_used_bytes) + " of " + formatBytes(s.memory_total_bytes)]]
+        .forEach(function (m) {
+          var value = m[1] === undefined ? null : m[1];
+          var width = value === null ? 0 : Math.max(0, Math.min(100, value));
+          setProps(fleetId(id, m[0]), { children: formatPercent(value) });
+          setProps(fleetId(id, m[0] + "-bar"), {
+            className: "tw-meter-fill tw-level-" + level(value, levels),
+            style: { width: width.toFixed(1) + "%" },
+          });
+          setProps(fleetId(id, m[0] + "-detail"), { children: m[2] });
+        });
+      setProps(fleetId(id, "net"), {
+        children: "↓ " + formatRate(s.rx_bytes_per_second) + "  ↑ " + formatRate(s.tx_bytes_per_second),
+      });
+    });
+  }
+
+  var VIEWS = { vps: renderVps, fleet: renderFleet };
+
+  // -- the socket ----------------------------------------------------------------------
+  var feed = {
+    config: null,
+    token: null,
+    ws: null,
+    retryMs: BACKOFF_MIN_MS,
+    retryTimer: null,
+    pending: {},
+    flushTimer: null,
+    samples: 0,
+  };
+
+  function status(text, state) {
+    if (feed.config) setProps(feed.config.status, { children: text, className: "tw-live-status is-" + state });
+  }
+  function send(message) {
+    if (feed.ws && feed.ws.readyState === WebSocket.OPEN) feed.ws.send(JSON.stringify(message));
+  }
+  function subscribe() {
+    send(Object.assign({ type: "subscribe" }, feed.config.subscribe));
+  }
+
+  function flush() {
+    feed.flushTimer = null;
+    var batch = feed.pending;
+    feed.pending = {};
+    var render = feed.config && VIEWS[feed.config.view];
+    if (render) render(feed.config, batch);
+  }
+  function queue(sample) {
+    feed.samples += 1;
+    var list = feed.pending[sample.vps_id] || (feed.pending[sample.vps_id] = []);
+    list.push(sample);
+    if (feed.config && list.length > feed.config.max_points) list.shift();
+    if (feed.flushTimer === null) feed.flushTimer = setTimeout(flush, FLUSH_MS);
+  }
+
+  function stop() {
+    clearTimeout(feed.retryTimer);
+    var ws = feed.ws;
+    feed.ws = null;
+    if (ws) ws.close(1000, "page left");
+  }
+
+  function connect() {
+    clearTimeout(feed.retryTimer);
+    var ws = new WebSocket(feed.config.url);
+    feed.ws = ws;
+    ws.onopen = function () {
+      ws.send(JSON.stringify({ type: "auth", token: feed.token }));
+    };
+    ws.onmessage = function (event) {
+      if (ws !== feed.ws) return;
+      var message = JSON.parse(event.data);
+      if (message.type === "welcome") {
+        feed.retryMs = BACKOFF_MIN_MS;
+        subscribe();
+      } else if (message.type === "subscribed") {
+        var watching = (message.watching || []).length > 0;
+        status(message.listening ? (watching ? "live · every sample" : "live") : "live · feed paused", "live");
+      } else if (message.type === "sample") {
+        queue(message.sample);
+      }
+    };
+    ws.onclose = function (event) {
+      if (ws !== feed.ws) return;
+      feed.ws = null;
+      if (event.code === UNAUTHORIZED) {
+        status("signed out", "off");
+        return;
+      }
+      status("reconnecting…", "off");
+      var delay = feed.retryMs * (0.5 + Math.random() / 2);
+      feed.retryMs = Math.min(BACKOFF_MAX_MS, feed.retryMs * 2);
+      feed.retryTimer = setTimeout(function () { if (feed.config) connect(); }, delay);
+    };
+  }
+
+  function configure(config, session) {
+    var token = session && session.token;
+    if (!config || !token) return "";
+    var same = feed.config && feed.ws && feed.config.url === config.url && feed.token === token;
+    feed.config = config;
+    feed.token = token;
+    feed.pending = {};
+    if (same) subscribe();
+    else {
+      stop();
+      feed.retryMs = BACKOFF_MIN_MS;
+      connect();
+    }
+    return "live feed: " + config.view;
+  }
+
+  // Close when the page that asked for the feed is gone; keep the socket alive; pick up
+  // VPSes added to a watched fleet.
+  var lastSubscribe = Date.now();
+  setInterval(function () {
+    if (feed.config && !present(feed.config.root)) {
+      feed.config = null;
+      stop();
+    }
+  }, CHECK_MS);
+  setInterval(function () { send({ type: "ping" }); }, PING_MS);
+  setInterval(function () {
+    if (feed.config && feed.config.subscribe.all && Date.now() - lastSubscribe >= RESUBSCRIBE_MS) {
+      lastSubscribe = Date.now();
+      subscribe();
+    }
+  }, RESUBSCRIBE_MS);
+
+  window.tidewatchLive = {
+    feed: feed,
+    format: { bytes: formatBytes, rate: formatRate, percent: formatPercent },
+  };
+  window.dash_clientside = window.dash_clientside || {};
+  window.dash_clientside.tidewatch = Object.assign(window.dash_clientside.tidewatch || {}, {
+    configureLive: configure,
+  });
+})();

@@ -1,0 +1,154 @@
+"""Live values pushed to the browser: a real agent → collector → NOTIFY → API socket →
+the dashboards in headless Chromium, with no range queries while they change.
+
+The API's access log is the counter: between the first and the last of several pushed
+updates, no ``/metrics/`` range query and no fleet re-read reaches the API.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from dashboards.live_ids import live_id
+from dashboards.units import format_bytes, format_percent, format_rate
+from tests.browser import click, retry, sign_in, text_of
+from tests.dashboards.conftest import SCREENSHOTS
+from tests.e2e.live_stack import ADMIN, PASSWORD, LiveStack, live_stack
+
+pytestmark = [pytest.mark.db, pytest.mark.slow, pytest.mark.browser]
+
+UPDATES = 4
+RANGE_OR_FLEET_QUERY = re.compile(r'"GET /api/vps(\?|/\d+/metrics/| HTTP)')
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+    with live_stack(tmp_path_factory.mktemp("live-browser")) as s:
+        yield s
+
+
+def _queries_since(stack: LiveStack, offset: int) -> list[str]:
+    text = stack.apis[0].log_path.read_text(errors="replace")[offset:]
+    return [line for line in text.splitlines() if RANGE_OR_FLEET_QUERY.search(line)]
+
+
+def _log_size(stack: LiveStack) -> int:
+    return len(stack.apis[0].log_path.read_text(errors="replace"))
+
+
+def _distinct_values(read: Callable[[], str], count: int, timeout_s: float) -> list[str]:
+    """Read until ``count`` different values were seen."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while len(seen) < count:
+        assert time.monotonic() < deadline, f"only {seen} within {timeout_s} s"
+        value = read()
+        if value and (not seen or value != seen[-1]):
+            seen.append(value)
+        time.sleep(0.1)
+    return seen
+
+
+def _css_id(element_id: dict[str, Any]) -> str:
+    """A CSS selector for Dash's DOM id of a dict id."""
+    text = (
+        "{"
+        + ",".join(
+            f'"{k}":' + (f'"{v}"' if isinstance(v, str) else str(v)) for k, v in sorted(element_id.items())
+        )
+        + "}"
+    )
+    return "[id='" + text + "']"
+
+
+def test_fleet_and_vps_pages_update_from_pushed_samples(stack: LiveStack, dash_duo: Any) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    driver = dash_duo.driver
+    driver.set_window_size(1440, 1400)
+    driver.get(f"{stack.dashboards_url}/login")
+    sign_in(dash_duo, ADMIN, PASSWORD)
+
+    # Fleet: the card's numbers change in place; the fleet is not re-read meanwhile.
+    vps = stack.vps.id
+    net = _css_id(live_id(vps, "net"))
+    # A card drawn before the agent's first report gets its meters from a re-read the feed asks for.
+    dash_duo.wait_for_element(_css_id(live_id(vps, "cpu-detail")), timeout=60)
+    dash_duo.wait_for_contains_text("#fleet-live-status", "live", timeout=30)
+    mark = _log_size(stack)
+    first_text = text_of(dash_duo, net)
+    fleet_values = _distinct_values(
+        lambda: text_of(dash_duo, _css_id(live_id(vps, "cpu-detail"))) + text_of(dash_duo, net), UPDATES, 60
+    )
+    assert _queries_since(stack, mark) == [], stack.logs()
+    assert "every sample" in text_of(dash_duo, "#fleet-live-status")  # a fleet of one is watched
+    assert first_text.startswith("↓ ")
+    driver.save_screenshot(str(SCREENSHOTS / "live-fleet.png"))
+
+    # VPS page: charts grow in place and numbers follow, with no range queries per tick.
+    click(dash_duo, f"a[href='/vps/{vps}']")
+    dash_duo.wait_for_element("#vps-cpu .scatterlayer .trace", timeout=60)
+    dash_duo.wait_for_contains_text("#vps-live-status", "every sample", timeout=30)
+    _distinct_values(
+        lambda: driver.find_element("id", "vps-live-sample-ms").get_attribute("textContent"), 1, 30
+    )
+    mark = _log_size(stack)
+    points_before = _points(driver)
+    sample_times = _distinct_values(
+        lambda: driver.find_element("id", "vps-live-sample-ms").get_attribute("textContent"), UPDATES, 30
+    )
+    points_after = _points(driver)
+    assert _queries_since(stack, mark) == [], stack.logs()
+    assert [int(t) for t in sample_times] == sorted(int(t) for t in sample_times)
+    assert points_after >= points_before + UPDATES - 1, (points_before, points_after)
+    assert text_of(dash_duo, "#vps-live-cpu-value").endswith("%")
+    assert text_of(dash_duo, "#vps-live-rx-value").endswith("/s")
+    assert fleet_values
+    driver.save_screenshot(str(SCREENSHOTS / "live-vps.png"))
+
+    # The feed's number formats are the server's (dashboards/units.py).
+    sizes = [0, 1, 1023, 1024, 1536, 10 * 1024**2 + 7, 123 * 1024**3, 5.5 * 1024**4]
+    shares = [0, 3.14159, 42.123, 99.96, 100]
+    js = driver.execute_script(
+        "var f = window.tidewatchLive.format;"
+        " return [arguments[0].map(function (v) { return [f.bytes(v), f.rate(v)]; }),"
+        " arguments[1].map(f.percent)];",
+        sizes,
+        shares,
+    )
+    assert js == [[[format_bytes(v), format_rate(v)] for v in sizes], [format_percent(v) for v in shares]]
+
+    # The API restarts: the feed says so, reconnects by itself and the values move on.
+    api = stack.apis[0]
+    api.stop()
+    dash_duo.wait_for_contains_text("#vps-live-status", "reconnecting", timeout=30)
+    api.start(int(stack.api_urls[0].rsplit(":", 1)[1]))
+    dash_duo.wait_for_contains_text("#vps-live-status", "every sample", timeout=60)
+    last = int(sample_times[-1])
+    _distinct_values(
+        lambda: (
+            t
+            if int(t := driver.find_element("id", "vps-live-sample-ms").get_attribute("textContent")) > last
+            else ""
+        ),
+        2,
+        30,
+    )
+    # The browser logs the socket's failed reconnection attempts while the API is down; nothing else.
+    logs = [entry for entry in dash_duo.get_logs() if "WebSocket connection to" not in entry["message"]]
+    assert logs == []
+
+
+def _points(driver: Any) -> int:
+    return int(
+        retry(
+            lambda: driver.execute_script(
+                "return document.querySelector('#vps-live-cpu .js-plotly-plot').data[0].x.length"
+            ),
+            "points on the live CPU chart",
+        )
+    )
