@@ -34,6 +34,7 @@ from api.live.socket import live_socket
 from api.metrics.controller import MetricsController
 from api.openapi import TruthfulJsonRenderPlugin
 from api.resources import Resources, lifespan, provide_db
+from api.status_page.controller import StatusPageConfigController, StatusPageController
 from api.strict_input import refuse_lenient_input
 from api.users import AuditController, UsersController
 from api.vps.controller import VpsController
@@ -112,6 +113,8 @@ def create_app(
             VpsCommandsController,
             CommandsController,
             command_socket,
+            StatusPageController,
+            StatusPageConfigController,
         ],
         dependencies={"db": Provide(provide_db)},
         middleware=[DefineMiddleware(BearerAuthMiddleware, exclude=[f"^{paths.OPENAPI}"])],

@@ -37,6 +37,8 @@ __all__ = [
     "METRICS_HOST",
     "METRICS_NETWORK",
     "OPENAPI",
+    "STATUS_PAGE",
+    "STATUS_PAGE_CONFIG",
     "TRAFFIC",
     "USERS",
     "USER_ITEM",
@@ -112,3 +114,5 @@ COMMAND_ITEM = "/{command_id:str}"
 COMMAND_CANCEL = "/{command_id:str}/cancel"
 COMMAND_STREAM = f"{COMMANDS}/{{command_id:str}}/stream"
 COMMAND_ITEM_URL = COMMANDS + "/{command_id}"
+STATUS_PAGE = f"{API}/status-page"
+STATUS_PAGE_CONFIG = f"{STATUS_PAGE}/config"
