@@ -48,4 +48,6 @@ def uptime_percent(
         online = change.online
     if online:
         online_s += (end - cursor).total_seconds()
-    return 100.0 * online_s / (end - begin).total_seconds()
+    # Divide first: online all along is then exactly 1.0; float sums of parts can still
+    # land a hair past it.
+    return 100.0 * min(1.0, online_s / (end - begin).total_seconds())

@@ -32,6 +32,7 @@ from common.api_models.alerts import (
     TrafficVpsOut,
 )
 from common.api_models.commands import AgentStateOut, CommandOut, CommandSummary, ContainerOut
+from common.api_models.status_page import StatusPageConfigOut, StatusPageOut
 from common.problems import Problem
 
 __all__ = ["ApiClient", "ApiError"]
@@ -221,6 +222,16 @@ class ApiClient:
         return self._call(
             "GET", f"/api/vps/{vps_id}/commands", list[CommandSummary], token, params={"limit": limit}
         )
+
+    def status_page(self) -> StatusPageOut:
+        """The public status page: no token (404 while it is turned off)."""
+        return self._call("GET", "/api/status-page", StatusPageOut)
+
+    def status_page_config(self, token: str) -> StatusPageConfigOut:
+        return self._call("GET", "/api/status-page/config", StatusPageConfigOut, token)
+
+    def put_status_page_config(self, token: str, body: dict[str, Any]) -> StatusPageConfigOut:
+        return self._call("PUT", "/api/status-page/config", StatusPageConfigOut, token, body)
 
     def _series(self, token: str, vps_id: int, kind: str, range_ms: int, result: type[T]) -> T:
         # Only "from": the API ends the range at its own now, and picks the resolution.

@@ -106,3 +106,11 @@ async def test_a_failed_load_is_not_cached() -> None:
     with pytest.raises(RuntimeError):
         await cache.get(broken)
     assert await cache.get(works) == 7
+
+
+def test_uptime_never_passes_100_percent_by_rounding() -> None:
+    start = datetime(2026, 11, 30, 8, 37, 5, 123457, tzinfo=UTC)
+    for micro in range(0, 1_000_000, 9_973):
+        end = start + timedelta(days=1, microseconds=micro)
+        got = uptime_percent([on(start - DAY)], start, end, LONG_AGO, online_now=True)
+        assert got == 100.0
