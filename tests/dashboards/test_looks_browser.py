@@ -189,9 +189,13 @@ def test_every_page_in_both_themes_and_at_phone_width_has_no_console_error(
     # The admin form: the unnamed server gets a public name, and the page shows it.
     dash_duo.driver.get(base + "/admin/status-page")
     name_input = f"//tr[contains(., '{status_fleet.unnamed_vps}')]//input[@placeholder='Server N']"
-    retry(lambda: dash_duo.driver.find_element(By.XPATH, name_input).send_keys("Billing API"), "type the name")
+    retry(
+        lambda: dash_duo.driver.find_element(By.XPATH, name_input).send_keys("Billing API"), "type the name"
+    )
     click(dash_duo, "#status-admin-save")
-    dash_duo.wait_for_contains_text("#status-admin-result", "Saved: 2 servers in 2 groups; the page is published")
+    dash_duo.wait_for_contains_text(
+        "#status-admin-result", "Saved: 2 servers in 2 groups; the page is published"
+    )
     shown = httpx.get(api_url + "/api/status-page", timeout=30).json()
     assert [s["name"] for g in shown["groups"] for s in g["servers"]] == ["Checkout", "Billing API"]
 
