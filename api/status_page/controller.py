@@ -87,7 +87,8 @@ async def _check_servers(db: Connection, groups: list[StatusGroupIn]) -> None:
                     f"groups[{g}].servers[{s}].vps_id", f"VPS {server.vps_id} is already on the page"
                 )
             seen.add(server.vps_id)
-    cur = await db.execute("SELECT id FROM vps WHERE id = ANY(%s)", (list(seen),))
+    # KEY SHARE: a server cannot be deleted between this check and the insert.
+    cur = await db.execute("SELECT id FROM vps WHERE id = ANY(%s) FOR KEY SHARE", (list(seen),))
     existing = {row["id"] for row in await cur.fetchall()}
     for g, group in enumerate(groups):
         for s, server in enumerate(group.servers):
@@ -118,18 +119,24 @@ class StatusPageConfigController(Controller):
     async def put_config(
         self, data: JSONBody[StatusPageConfig], db: Db, state: State, request: Request[AuthUser, str, Any]
     ) -> StatusPageConfigOut:
+        # One change at a time: a second admin's save waits, then replaces this one whole.
+        await db.execute("SELECT 1 FROM status_page FOR UPDATE")
         await _check_servers(db, data.groups)
         await db.execute("DELETE FROM status_page_groups")
-        for g, group in enumerate(data.groups):
-            await db.execute(
-                "INSERT INTO status_page_groups (position, title) VALUES (%s, %s)", (g, group.title)
+        async with db.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO status_page_groups (position, title) VALUES (%s, %s)",
+                [(g, group.title) for g, group in enumerate(data.groups)],
             )
-            for s, server in enumerate(group.servers):
-                await db.execute(
-                    "INSERT INTO status_page_servers (vps_id, group_position, position, display_name)"
-                    " VALUES (%s, %s, %s, %s)",
-                    (server.vps_id, g, s, server.display_name),
-                )
+            await cur.executemany(
+                "INSERT INTO status_page_servers (vps_id, group_position, position, display_name)"
+                " VALUES (%s, %s, %s, %s)",
+                [
+                    (server.vps_id, g, s, server.display_name)
+                    for g, group in enumerate(data.groups)
+                    for s, server in enumerate(group.servers)
+                ],
+            )
         await db.execute(
             "UPDATE status_page SET enabled = %s, title = %s, updated_at = now(), updated_by = %s",
             (data.enabled, data.title, request.user.id),

@@ -4,6 +4,8 @@ from real status events, nothing private in it, and one query per cache period."
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -219,3 +221,50 @@ async def test_a_cached_page_needs_no_database_connection(
     long_cache.invalidate()
     assert (await client.get(PAGE)).status_code == 200
     assert pool.get_stats().get("requests_num", 0) == before + 1
+
+
+def _save_in_progress(db_dsn: str, vps_id: int, someone_waits: threading.Event) -> None:
+    """Another admin's save, caught mid-way: held open until someone waits on its locks."""
+    with psycopg.connect(db_dsn) as other, psycopg.connect(db_dsn, autocommit=True) as watcher:
+        other.execute("SELECT 1 FROM status_page FOR UPDATE")
+        other.execute("DELETE FROM status_page_groups")
+        other.execute("INSERT INTO status_page_groups (position, title) VALUES (0, 'Theirs')")
+        other.execute(
+            "INSERT INTO status_page_servers (vps_id, group_position, position) VALUES (%s, 0, 0)", (vps_id,)
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            waiting = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone()
+            if waiting and waiting[0]:
+                someone_waits.set()
+                break
+            time.sleep(0.05)
+        other.commit()
+
+
+async def test_a_save_waits_for_one_in_progress_then_replaces_it(
+    client: AsyncTestClient[Litestar], admin: SignedIn, db: psycopg.Connection[DictRow], db_dsn: str
+) -> None:
+    theirs, ours = (_insert_vps(db, created_days_ago=1, online=True) for _ in range(2))
+    # Interleaved, the two saves' groups would collide on their positions (a 500).
+    someone_waits = threading.Event()
+    other = threading.Thread(target=_save_in_progress, args=(db_dsn, theirs["id"], someone_waits))
+    other.start()
+    try:
+        body = {
+            "enabled": True,
+            "title": "Ours",
+            "groups": [{"title": "Ours", "servers": [{"vps_id": ours["id"]}]}],
+        }
+        # Retried until the other save holds its locks, so this one really meets it.
+        deadline = time.monotonic() + 30
+        while not someone_waits.is_set() and other.is_alive() and time.monotonic() < deadline:
+            response = await _put(client, admin, body)
+            assert response.status_code == 200, response.text
+    finally:
+        other.join(60)
+    assert someone_waits.is_set(), "the save never had to wait for the other one"
+    saved = (await client.get(CONFIG, headers=admin.headers)).json()
+    assert [s["vps_id"] for g in saved["groups"] for s in g["servers"]] == [ours["id"]]
