@@ -35,6 +35,7 @@ from api.live.watch import WatchLeases
 from api.metrics.controller import MetricsController
 from api.openapi import TruthfulJsonRenderPlugin
 from api.resources import Resources, lifespan, provide_db
+from api.status_page.controller import StatusPageConfigController, StatusPageController
 from api.strict_input import refuse_lenient_input
 from api.tokens import TokensController
 from api.users import AuditController, UsersController
@@ -116,6 +117,8 @@ def create_app(
             VpsCommandsController,
             CommandsController,
             command_socket,
+            StatusPageController,
+            StatusPageConfigController,
         ],
         dependencies={"db": Provide(provide_db)},
         middleware=[DefineMiddleware(BearerAuthMiddleware, exclude=[f"^{paths.OPENAPI}"])],

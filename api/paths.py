@@ -40,6 +40,8 @@ __all__ = [
     "TOKENS",
     "TOKENS_ALL",
     "TOKEN_ITEM",
+    "STATUS_PAGE",
+    "STATUS_PAGE_CONFIG",
     "TRAFFIC",
     "USERS",
     "USER_ITEM",
@@ -118,3 +120,5 @@ COMMAND_ITEM = "/{command_id:str}"
 COMMAND_CANCEL = "/{command_id:str}/cancel"
 COMMAND_STREAM = f"{COMMANDS}/{{command_id:str}}/stream"
 COMMAND_ITEM_URL = COMMANDS + "/{command_id}"
+STATUS_PAGE = f"{API}/status-page"
+STATUS_PAGE_CONFIG = f"{STATUS_PAGE}/config"

@@ -24,6 +24,8 @@ from api.auth.throttle import AuthThrottle
 from api.commands.updates import CommandUpdates
 from api.live.hub import LiveHub
 from api.live.watch import WatchLeases
+from api.status_page.cache import TimedCache
+from common.api_models.status_page import StatusPageOut
 from common.db_limits import check_within_deadline, connect_kwargs, limited_connection
 from common.edition import Edition, parse_edition
 from common.settings import ApiSettings, InstallSettings
@@ -60,6 +62,8 @@ class Resources:
     command_updates: CommandUpdates
     throttle: AuthThrottle = field(default_factory=AuthThrottle)
     watch: WatchLeases = field(default_factory=WatchLeases)
+    # The public status page (None: turned off), loaded at most once per period.
+    status_page: TimedCache[StatusPageOut | None] = field(default_factory=TimedCache)
     _pool: AsyncConnectionPool[Connection] | None = None
     _hashing: HashingPool | None = None
     _edition: Edition | None = field(default=None, repr=False)

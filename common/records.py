@@ -57,6 +57,7 @@ class AuditAction(StrEnum):
     COMMAND_CANCEL = "command.cancel"
     TOKEN_CREATE = "token.create"
     TOKEN_REVOKE = "token.revoke"
+    STATUS_PAGE_UPDATE = "status_page.update"
 
 
 INSERT_USER = """

@@ -13,10 +13,14 @@ from common.settings import INSTALL_PREFIX, DashboardSettings, InstallSettings, 
 from dashboards import admin_nav
 from dashboards.client import ApiClient, ApiError
 from dashboards.context import API_KEY, INSTALL_KEY, SETTINGS_KEY, token_of
+from dashboards.theme import register_theme, theme_toggle
 
 __all__ = ["LOGIN_PATH", "create_app"]
 
 LOGIN_PATH = "/login"
+STATUS_PATH = "/status"
+# Pages a signed-out visitor may open.
+PUBLIC_PATHS = (LOGIN_PATH, STATUS_PATH)
 ALERT_BADGE_REFRESH_MS = 10_000
 PAGES = Path(__file__).resolve().parent / "pages"
 
@@ -40,6 +44,7 @@ def _shell() -> html.Div:
                             dcc.Link("Alerts", href="/alerts", className="tw-nav-link"),
                             dcc.Link("Traffic", href="/traffic", className="tw-nav-link"),
                             dcc.Link("Billing", href="/billing", className="tw-nav-link"),
+                            dcc.Link("Status", href=STATUS_PATH, className="tw-nav-link"),
                             *admin_nav.nav_links(),
                             dcc.Link(
                                 "",
@@ -52,6 +57,7 @@ def _shell() -> html.Div:
                         id="app-nav",
                     ),
                     dcc.Interval(id="app-alerts-interval", interval=ALERT_BADGE_REFRESH_MS),
+                    theme_toggle(),
                     html.Div(
                         [
                             html.Span(id="app-user", className="tw-user"),
@@ -85,7 +91,7 @@ def _register_shell_callbacks(app: Dash) -> None:
     def guard(pathname: str | None, session: dict[str, Any] | None) -> tuple[Any, bool, bool, Any]:
         signed_in = token_of(session) is not None
         redirect: Any = no_update
-        if not signed_in and pathname != LOGIN_PATH:
+        if not signed_in and pathname not in PUBLIC_PATHS:
             redirect = LOGIN_PATH
         elif signed_in and pathname == LOGIN_PATH:
             redirect = "/"
@@ -155,4 +161,5 @@ def create_app(settings: DashboardSettings | None = None, install: InstallSettin
     app.layout = _shell()
     _register_shell_callbacks(app)
     admin_nav.register(app)
+    register_theme(app)
     return app

@@ -36,6 +36,7 @@ from common.api_models.alerts import (
     TrafficVpsOut,
 )
 from common.api_models.commands import AgentStateOut, CommandOut, CommandSummary, ContainerOut
+from common.api_models.status_page import StatusPageConfigOut, StatusPageOut
 from common.problems import Problem
 
 __all__ = ["ApiClient", "ApiError"]
@@ -254,6 +255,15 @@ class ApiClient:
         """``filters``: any of user_id, vps_id, action, before_id, limit (None values are left out)."""
         params = {key: value for key, value in filters.items() if value is not None}
         return self._call("GET", "/api/audit", list[AuditEntry], token, params=params)
+    def status_page(self) -> StatusPageOut:
+        """The public status page: no token (404 while it is turned off)."""
+        return self._call("GET", "/api/status-page", StatusPageOut)
+
+    def status_page_config(self, token: str) -> StatusPageConfigOut:
+        return self._call("GET", "/api/status-page/config", StatusPageConfigOut, token)
+
+    def put_status_page_config(self, token: str, body: dict[str, Any]) -> StatusPageConfigOut:
+        return self._call("PUT", "/api/status-page/config", StatusPageConfigOut, token, body)
 
     def _series(self, token: str, vps_id: int, kind: str, range_ms: int, result: type[T]) -> T:
         # Only "from": the API ends the range at its own now, and picks the resolution.

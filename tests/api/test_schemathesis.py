@@ -47,7 +47,14 @@ def live_api() -> Iterator[str]:
                 (user_id, f"st-{role}", hash_password(PASSWORD), role),
             )
         # Something for every role to read at the ids generators try first.
-        create_vps(dsn, "st-first")
+        first = create_vps(dsn, "st-first")
+        # The public status page on, showing it (off, the page is only ever a 404).
+        conn.execute("UPDATE status_page SET enabled = true")
+        conn.execute("INSERT INTO status_page_groups (position, title) VALUES (0, 'All')")
+        conn.execute(
+            "INSERT INTO status_page_servers (vps_id, group_position, position) VALUES (%s, 0, 0)",
+            (first.id,),
+        )
     port = free_port()
     app = create_app(ApiSettings(), dsn, throttle=roomy_throttle())
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -91,7 +98,7 @@ def _only_refused(report: str, status: str) -> set[str]:
 
 def _needs_more_than(role: str, operation: str) -> bool:
     method, path = operation.split(" ", 1)
-    admin_only = path.startswith(("/api/users", "/api/audit", "/api/tokens/all"))
+    admin_only = path.startswith(("/api/users", "/api/audit", "/api/tokens/all", "/api/status-page/config"))
     # The alerts, billing, traffic-quota and command writes (under /api/vps too) are the operator's.
     operator_write = path.startswith(("/api/vps", "/api/alerts", "/api/commands")) and method != "GET"
     return {"viewer": admin_only or operator_write, "operator": admin_only}.get(role, False)
