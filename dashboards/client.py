@@ -255,6 +255,7 @@ class ApiClient:
         """``filters``: any of user_id, vps_id, action, before_id, limit (None values are left out)."""
         params = {key: value for key, value in filters.items() if value is not None}
         return self._call("GET", "/api/audit", list[AuditEntry], token, params=params)
+
     def status_page(self) -> StatusPageOut:
         """The public status page: no token (404 while it is turned off)."""
         return self._call("GET", "/api/status-page", StatusPageOut)
