@@ -14,6 +14,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from psycopg.conninfo import make_conninfo
 
 from api import paths
+from api.agent_install.controller import AgentInstallController
 from api.alerts.channels import ChannelsController
 from api.alerts.events import EventsController
 from api.alerts.forecast import DiskForecastController
@@ -34,6 +35,7 @@ from api.live.socket import live_socket
 from api.metrics.controller import MetricsController
 from api.openapi import TruthfulJsonRenderPlugin
 from api.resources import Resources, lifespan, provide_db
+from api.settings.controller import SettingsController
 from api.strict_input import refuse_lenient_input
 from api.users import AuditController, UsersController
 from api.vps.controller import VpsController
@@ -112,6 +114,8 @@ def create_app(
             VpsCommandsController,
             CommandsController,
             command_socket,
+            SettingsController,
+            AgentInstallController,
         ],
         dependencies={"db": Provide(provide_db)},
         middleware=[DefineMiddleware(BearerAuthMiddleware, exclude=[f"^{paths.OPENAPI}"])],

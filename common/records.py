@@ -55,6 +55,7 @@ class AuditAction(StrEnum):
     ALERT_EVENT_ACK = "alert_event.ack"
     COMMAND_CREATE = "command.create"
     COMMAND_CANCEL = "command.cancel"
+    SETTINGS_UPDATE = "settings.update"
 
 
 INSERT_USER = """

@@ -127,6 +127,8 @@ class InstallSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     # Where agents find the CA that signed the collector's certificate; empty for the
     # system's trusted CAs.
     ca_file: str = ""
+    # The API's URL as VPSes reach it, for the one-line install command (curl … | sudo bash).
+    api_url: str = "http://127.0.0.1:8000"
 
     def __post_init__(self) -> None:
         try:
