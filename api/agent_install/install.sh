@@ -57,7 +57,8 @@ tw_main() {
         "copy the whole command from \"Add server\" in Tidewatch (or rotate the server's token there)"
     [[ "$token" =~ ^[A-Za-z0-9_.-]{1,200}$ ]] || tw_fail "the token has characters no Tidewatch token has" \
         "copy it again from Tidewatch, without quotes or spaces"
-    [[ "$collector" =~ ^[A-Za-z0-9.:_%\[\]-]{1,300}:[0-9]{1,5}$ ]] || tw_fail "collector '$collector' is not host:port" \
+    local address_re='^[][A-Za-z0-9.:_%-]{1,300}:[0-9]{1,5}$'
+    [[ "$collector" =~ $address_re ]] || tw_fail "collector '$collector' is not host:port" \
         "pass --collector host:port, or ask an admin to set the collector address in Tidewatch's Settings"
     if [ -n "$ca_file" ] && [[ "$ca_file" == *'"'* || "$ca_file" == *\\* ]]; then
         tw_fail "--ca-file may not contain quotes or backslashes"

@@ -77,6 +77,10 @@ async def _register(client: Client) -> Any:
     return await client.post("/api/auth/register", json={"username": unique("u"), "password": PASSWORD})
 
 
+def _check_syntax(script: str) -> None:
+    subprocess.run(["bash", "-n"], input=script, text=True, check=True, timeout=30)
+
+
 def _script_values(script: str) -> dict[str, str]:
     """The header's TW_* values, as bash reads them."""
     header, end, _ = script.partition(HEADER_END)
@@ -225,7 +229,7 @@ async def test_the_script_and_wheel_need_no_login_and_agree(settings_client: Cli
     script = await settings_client.get("/agent/install.sh")
     assert script.status_code == 200, script.text
     assert script.headers["content-type"].startswith("text/x-shellscript")
-    subprocess.run(["bash", "-n"], input=script.text, text=True, check=True, timeout=30)
+    _check_syntax(script.text)
     values = _script_values(script.text)
     assert values["TW_COLLECTOR"] == "collector.example.net:7443"
     assert values["TW_UNIT"].startswith("[Unit]")
