@@ -156,7 +156,7 @@ def test_the_add_server_command_installs_an_agent_that_comes_online(
     try:
 
         def logs() -> str:
-            return container.logs().decode(errors="replace")[-6000:]
+            return str(container.logs().decode(errors="replace"))[-6000:]
 
         def installed() -> bool:
             container.reload()
