@@ -39,6 +39,7 @@ def _shell() -> html.Div:
                             dcc.Link("Alerts", href="/alerts", className="tw-nav-link"),
                             dcc.Link("Traffic", href="/traffic", className="tw-nav-link"),
                             dcc.Link("Billing", href="/billing", className="tw-nav-link"),
+                            dcc.Link("Settings", href="/settings", className="tw-nav-link"),
                             dcc.Link(
                                 "",
                                 href="/alerts",

@@ -32,6 +32,7 @@ from common.api_models.alerts import (
     TrafficVpsOut,
 )
 from common.api_models.commands import AgentStateOut, CommandOut, CommandSummary, ContainerOut
+from common.api_models.settings import ServerSettingsOut
 from common.problems import Problem
 
 __all__ = ["ApiClient", "ApiError"]
@@ -221,6 +222,12 @@ class ApiClient:
         return self._call(
             "GET", f"/api/vps/{vps_id}/commands", list[CommandSummary], token, params={"limit": limit}
         )
+
+    def get_settings(self, token: str) -> ServerSettingsOut:
+        return self._call("GET", "/api/settings", ServerSettingsOut, token)
+
+    def update_settings(self, token: str, body: dict[str, Any]) -> ServerSettingsOut:
+        return self._call("PATCH", "/api/settings", ServerSettingsOut, token, body)
 
     def _series(self, token: str, vps_id: int, kind: str, range_ms: int, result: type[T]) -> T:
         # Only "from": the API ends the range at its own now, and picks the resolution.

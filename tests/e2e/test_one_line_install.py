@@ -206,9 +206,17 @@ def test_the_add_server_command_installs_an_agent_that_comes_online(
             container, f"curl -fsSL {shlex.quote(install_stack.api_url)}/agent/install.sh | bash"
         )
         assert code != 0 and "--token is required" in said and "what to do:" in said
-        code, said = _exec(
-            container, f"{command.split('| sudo bash')[0]} | bash -s -- --token t", user="nobody"
-        )
+        fetch = command.split("| sudo bash")[0]
+        code, said = _exec(container, f"{fetch} | bash -s -- --token t", user="nobody")
         assert code != 0 and "needs root" in said and "--dir DIR" in said
+
+        # Told where, it installs for an unprivileged user: no service, and says how to run it.
+        home = "/tmp/agent-of-nobody"
+        code, said = _exec(container, f"{fetch} | bash -s -- --token t.x --dir {home}", "nobody")
+        assert code == 0, said
+        assert "==> not installing a service (--dir)" in said
+        assert f"run: {home}/venv/bin/tidewatch-agent --config {home}/agent.toml" in said
+        mode = _exec(container, f"stat -c '%a %U' {home}/agent.toml")[1]
+        assert mode.strip() == "640 nobody", mode
     finally:
         container.remove(force=True)
