@@ -1,6 +1,7 @@
-"""The agent start command shown for a new VPS comes from the ``TIDEWATCH_INSTALL_*``
-settings, through the real ``tidewatch-api`` and ``tidewatch-admin``, and the real
-``tidewatch-agent`` understands it."""
+"""How a new VPS's agent is started comes from the ``TIDEWATCH_INSTALL_*`` settings: the
+environment-variable command ``tidewatch-admin`` prints (the real ``tidewatch-agent``
+understands it), and, through the real ``tidewatch-api``, the one-line install and the
+script it fetches (tests/api/test_settings.py covers the stored settings that override them)."""
 
 from __future__ import annotations
 
