@@ -207,6 +207,8 @@ EOF
             tw_step "not starting the agent (--no-start)"
         elif [ "$system" = 0 ]; then
             tw_step "not installing a service (--dir)"
+        elif [ -z "$TW_UNIT" ]; then
+            tw_step "the Tidewatch server has no systemd unit to give (it runs without packaging/): start the agent yourself"
         else
             tw_step "no systemd on this machine: start the agent yourself"
         fi
