@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from api.errors import invalid
+from api.errors import invalid, unmet_rule
 from api.resources import Connection
 from common.addresses import is_valid_host, split_host_port
 from common.api_models.settings import RetentionOut, ServerSettingsOut, ServerSettingsUpdate
@@ -135,15 +135,15 @@ async def settings_out(conn: Connection, settings: EffectiveSettings) -> ServerS
 def _check(merged: EffectiveSettings, changed: dict[str, Any]) -> None:
     """What the patterns cannot say; each problem names the field."""
     if "collector_host" in changed and not is_valid_host(merged.collector_host.strip("[]")):
-        raise invalid("collector_host", "expected a host name or an IP address", "body")
+        raise unmet_rule("collector_host", "expected a host name or an IP address")
     if merged.collector_ca_pem and not merged.collector_tls:
         field = "collector_ca_pem" if "collector_ca_pem" in changed else "collector_tls"
-        raise invalid(field, "a CA only matters with TLS: turn collector_tls on, or clear the CA", "body")
+        raise unmet_rule(field, "a CA only matters with TLS: turn collector_tls on, or clear the CA")
     if "collector_ca_pem" in changed and merged.collector_ca_pem:
         try:
             ssl.create_default_context(cadata=merged.collector_ca_pem)
         except (ssl.SSLError, ValueError) as exc:
-            raise invalid("collector_ca_pem", f"not a readable certificate: {exc}", "body") from None
+            raise unmet_rule("collector_ca_pem", f"not a readable certificate: {exc}") from None
 
 
 async def update_settings(

@@ -11,6 +11,7 @@ from common.api_models.text import END
 from common.api_models.vps import HOST_PATTERN
 
 __all__ = [
+    "PUBLIC_URL_PATTERN",
     "CaPem",
     "CollectorHost",
     "CollectorPort",
@@ -22,12 +23,13 @@ __all__ = [
 
 # http(s)://host[:port][/path], no query or fragment: the install command appends
 # /agent/install.sh to it (a trailing slash is dropped).
+PUBLIC_URL_PATTERN = rf"^https?://{HOST_PATTERN}(?::[0-9]{{1,5}})?(?:/[A-Za-z0-9._~%!$&'()*+,;=:@-]+)*/?{END}"
 PublicUrl = Annotated[
     str,
     Meta(
         min_length=8,
         max_length=2048,
-        pattern=rf"^https?://{HOST_PATTERN}(?::[0-9]{{1,5}})?(?:/[A-Za-z0-9._~%!$&'()*+,;=:@-]+)*/?{END}",
+        pattern=PUBLIC_URL_PATTERN,
         description="The API's URL as VPSes reach it (http or https); a trailing slash is dropped",
         examples=["https://tidewatch.example.com"],
     ),
