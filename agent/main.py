@@ -21,12 +21,18 @@ log = logging.getLogger("agent")
 EXIT_CONFIG = 2
 
 
+# The whole project, or the agent-only wheel the API serves to VPSes (api/agent_install).
+DISTRIBUTIONS = ("tidewatch", "tidewatch-agent")
+
+
 def agent_version() -> str:
     """The installed package version."""
-    try:
-        return metadata.version("tidewatch")
-    except metadata.PackageNotFoundError:
-        return "0.0.0+unknown"
+    for name in DISTRIBUTIONS:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return "0.0.0+unknown"
 
 
 def _parser() -> argparse.ArgumentParser:

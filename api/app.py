@@ -14,6 +14,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from psycopg.conninfo import make_conninfo
 
 from api import paths
+from api.agent_install.controller import AgentInstallController
 from api.alerts.channels import ChannelsController
 from api.alerts.events import EventsController
 from api.alerts.forecast import DiskForecastController
@@ -35,6 +36,7 @@ from api.live.watch import WatchLeases
 from api.metrics.controller import MetricsController
 from api.openapi import TruthfulJsonRenderPlugin
 from api.resources import Resources, lifespan, provide_db
+from api.settings.controller import SettingsController
 from api.status_page.controller import StatusPageConfigController, StatusPageController
 from api.strict_input import refuse_lenient_input
 from api.tokens import TokensController
@@ -119,6 +121,8 @@ def create_app(
             command_socket,
             StatusPageController,
             StatusPageConfigController,
+            SettingsController,
+            AgentInstallController,
         ],
         dependencies={"db": Provide(provide_db)},
         middleware=[DefineMiddleware(BearerAuthMiddleware, exclude=[f"^{paths.OPENAPI}"])],

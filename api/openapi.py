@@ -27,6 +27,7 @@ from api.strict_input import INT64_MAX
 from common import api_models
 from common.api_models import alerts as alert_models
 from common.api_models import commands as command_models
+from common.api_models import settings as settings_models
 from common.api_models import status_page as status_page_models
 from common.problems import PROBLEM_MEDIA_TYPE, Problem
 
@@ -42,7 +43,7 @@ _INSTANT = {
 # Query parameters read by api/metrics/resolution.py parse_instant (metrics window, alert events).
 _INSTANT_QUERY_PARAMETERS = frozenset({"from", "to", "since"})
 # Bodies where "nothing to change" is refused (api/users.py).
-_NON_EMPTY = {"UserUpdate"}
+_NON_EMPTY = {"UserUpdate", "ServerSettingsUpdate"}
 
 
 def _handlers(app: Litestar) -> dict[str, HTTPRouteHandler]:
@@ -92,7 +93,7 @@ def _msgspec_components() -> dict[str, Any]:
     size limits, constraints inside containers and ``additionalProperties: false``."""
     structs: list[type[Any]] = [Problem]
     # The alerts, billing, traffic and command bodies live in their own modules, not re-exported.
-    for module in (api_models, alert_models, command_models, status_page_models):
+    for module in (api_models, alert_models, command_models, status_page_models, settings_models):
         for name in module.__all__:
             value = getattr(module, name)
             if isinstance(value, type) and issubclass(value, msgspec.Struct):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from common.install import INSTALL_SCRIPT_PATH
+
 __all__ = [
+    "AGENT_INSTALL_SCRIPT",
+    "AGENT_WHEEL",
     "ALERTS",
     "ALERT_CHANNELS",
     "ALERT_CHANNEL_ITEM",
@@ -37,6 +41,7 @@ __all__ = [
     "METRICS_HOST",
     "METRICS_NETWORK",
     "OPENAPI",
+    "SETTINGS",
     "STATUS_PAGE",
     "STATUS_PAGE_CONFIG",
     "TOKENS",
@@ -122,3 +127,8 @@ COMMAND_STREAM = f"{COMMANDS}/{{command_id:str}}/stream"
 COMMAND_ITEM_URL = COMMANDS + "/{command_id}"
 STATUS_PAGE = f"{API}/status-page"
 STATUS_PAGE_CONFIG = f"{STATUS_PAGE}/config"
+
+SETTINGS = f"{API}/settings"
+# Served to VPSes without a login: the one-line install fetches both.
+AGENT_INSTALL_SCRIPT = INSTALL_SCRIPT_PATH
+AGENT_WHEEL = "/agent/tidewatch-agent.whl"

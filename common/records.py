@@ -58,6 +58,7 @@ class AuditAction(StrEnum):
     TOKEN_CREATE = "token.create"
     TOKEN_REVOKE = "token.revoke"
     STATUS_PAGE_UPDATE = "status_page.update"
+    SETTINGS_UPDATE = "settings.update"
 
 
 INSERT_USER = """

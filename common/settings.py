@@ -7,6 +7,7 @@ variables are errors, so a typo is reported instead of silently ignored.
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import TypeVar
 import msgspec
 
 from common.addresses import split_host_port
+from common.api_models.settings import PUBLIC_URL_PATTERN
 
 __all__ = [
     "DEFAULT_COLLECTOR_LISTEN",
@@ -135,6 +137,8 @@ class InstallSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     # Where agents find the CA that signed the collector's certificate; empty for the
     # system's trusted CAs.
     ca_file: str = ""
+    # The API's URL as VPSes reach it, for the one-line install command (curl … | sudo bash).
+    api_url: str = "http://127.0.0.1:8000"
 
     def __post_init__(self) -> None:
         try:
@@ -143,6 +147,8 @@ class InstallSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             raise ValueError(f"collector_address: {exc}") from None
         if self.ca_file and not self.tls:
             raise ValueError("ca_file is set but tls is false: a CA only matters with TLS")
+        if not re.match(PUBLIC_URL_PATTERN, self.api_url):
+            raise ValueError(f"api_url: expected http(s)://host[:port][/path], got {self.api_url!r}")
 
 
 SettingsT = TypeVar("SettingsT", CollectorSettings, ApiSettings, DashboardSettings, InstallSettings)

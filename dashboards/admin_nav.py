@@ -27,6 +27,7 @@ def nav_links() -> list[Any]:
             [
                 dcc.Link("Users", href="/admin/users", className="tw-nav-link"),
                 dcc.Link("Audit log", href="/admin/audit", className="tw-nav-link"),
+                dcc.Link("Settings", href="/settings", className="tw-nav-link"),
             ],
             id="app-admin-links",
             className="tw-nav-group",

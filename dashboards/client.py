@@ -36,6 +36,7 @@ from common.api_models.alerts import (
     TrafficVpsOut,
 )
 from common.api_models.commands import AgentStateOut, CommandOut, CommandSummary, ContainerOut
+from common.api_models.settings import ServerSettingsOut
 from common.api_models.status_page import StatusPageConfigOut, StatusPageOut
 from common.problems import Problem
 
@@ -265,6 +266,12 @@ class ApiClient:
 
     def put_status_page_config(self, token: str, body: dict[str, Any]) -> StatusPageConfigOut:
         return self._call("PUT", "/api/status-page/config", StatusPageConfigOut, token, body)
+
+    def get_settings(self, token: str) -> ServerSettingsOut:
+        return self._call("GET", "/api/settings", ServerSettingsOut, token)
+
+    def update_settings(self, token: str, body: dict[str, Any]) -> ServerSettingsOut:
+        return self._call("PATCH", "/api/settings", ServerSettingsOut, token, body)
 
     def _series(self, token: str, vps_id: int, kind: str, range_ms: int, result: type[T]) -> T:
         # Only "from": the API ends the range at its own now, and picks the resolution.

@@ -186,7 +186,7 @@ def secret_panel(title: str, token: str, command: str, id_prefix: str) -> html.D
             html.P("Copy it now: only a hash is stored, so it cannot be shown again.", className="tw-muted"),
             html.Label("Agent token"),
             copy_block(token, f"{id_prefix}-token"),
-            html.Label("Start the agent on the server"),
+            html.Label("Install the agent: paste this on the server (it runs as root through sudo)"),
             copy_block(command, f"{id_prefix}-command"),
         ],
         className="tw-secret",

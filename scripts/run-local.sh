@@ -25,6 +25,7 @@ COLLECTORS="${TIDEWATCH_LOCAL_COLLECTORS:-1}"
 # collector, which has no certificate here, so plaintext.
 export TIDEWATCH_INSTALL_COLLECTOR_ADDRESS="${TIDEWATCH_INSTALL_COLLECTOR_ADDRESS:-127.0.0.1:$GRPC_PORT}"
 export TIDEWATCH_INSTALL_TLS="${TIDEWATCH_INSTALL_TLS:-false}"
+export TIDEWATCH_INSTALL_API_URL="${TIDEWATCH_INSTALL_API_URL:-http://127.0.0.1:$API_PORT}"
 
 step() { printf '\033[1m[tidewatch]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[31m[tidewatch] error:\033[0m %s\n' "$*" >&2; exit 1; }

@@ -27,6 +27,8 @@ elif [[ $community_status -ne 0 ]]; then
 fi
 step "starting the Docker engine…"
 bash scripts/local-docker.sh
+step "preparing the clean Debian image for the one-line install test (debootstrap once per machine)…"
+bash scripts/clean-debian-image.sh >/dev/null
 mkdir -p artifacts/screenshots
 step "lint: ruff"
 .venv/bin/ruff check .

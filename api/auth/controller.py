@@ -24,6 +24,7 @@ from api.auth.guards import requires_viewer
 from api.auth.sessions import AuthUser, create_session, issue_session_token
 from api.errors import ProblemError, problem_responses
 from api.resources import Db, get_resources
+from api.settings.store import registration_open
 from common.api_models import (
     LoginRequest,
     RegisterRequest,
@@ -70,7 +71,7 @@ class AuthController(Controller):
         operation_id="registerUser",
         name="auth:register",
         summary="Ask for a viewer account",
-        description="Open only when TIDEWATCH_API_ALLOW_REGISTRATION is true. New accounts are viewers; "
+        description="Open only when the registration setting is on (PATCH /api/settings; until an admin sets it, TIDEWATCH_API_ALLOW_REGISTRATION). New accounts are viewers; "
         "an admin can promote them. The answer is the same whether or not the name was free, so it "
         "cannot be used to find out which usernames exist: log in to see whether the account is yours.",
         status_code=HTTP_202_ACCEPTED,
@@ -82,7 +83,9 @@ class AuthController(Controller):
         self, data: JSONBody[RegisterRequest], state: State, request: Request[Any, Any, Any]
     ) -> RegistrationAccepted:
         res = get_resources(state)
-        if not res.settings.allow_registration:
+        async with res.connection("registration check") as db:
+            is_open = await registration_open(db, res.settings)
+        if not is_open:
             raise ProblemError(403, "registration is closed; ask an admin for an account")
         await _admit(res.throttle.admit_registration, client_ip(request))
         # Hashed before taking a connection, and whether or not the name is free (same timing).

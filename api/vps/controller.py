@@ -20,9 +20,10 @@ from api.auth.guards import requires_operator, requires_viewer
 from api.auth.sessions import AuthUser
 from api.errors import conflict, not_found
 from api.resources import Connection, Db, get_resources
+from api.settings.store import effective_settings
 from api.vps.queries import TOKEN_ROTATED_CHANNEL, fetch_vps, list_vps
 from common.api_models import VpsCreate, VpsCreated, VpsOut, VpsTokenRotated, VpsUpdate
-from common.install import install_command
+from common.install import one_line_install_command
 from common.problems import Problem
 from common.records import INSERT_VPS, AuditAction, new_agent_token
 
@@ -33,8 +34,11 @@ _NOT_FOUND = {404: ResponseSpec(Problem, description="No such VPS")}
 _DUPLICATE = {409: ResponseSpec(Problem, description="The name is taken")}
 
 
-def _install_command(request: Request[Any, Any, Any], token: str) -> str:
-    return install_command(get_resources(request.app.state).install, token)
+async def _install_command(db: Connection, request: Request[Any, Any, Any], token: str) -> str:
+    """The one-line install for ``token``, fetching from the public API URL setting."""
+    res = get_resources(request.app.state)
+    settings = await effective_settings(db, res.settings, res.install)
+    return one_line_install_command(settings.public_api_url, token)
 
 
 async def _require_vps(db: Connection, vps_id: int) -> VpsOut:
@@ -104,7 +108,7 @@ class VpsController(Controller):
         return VpsCreated(
             vps=vps,
             agent_token=issued.token,
-            install_command=_install_command(request, issued.token),
+            install_command=await _install_command(db, request, issued.token),
         )
 
     @patch(
@@ -199,5 +203,5 @@ class VpsController(Controller):
             vps_id=vps_id,
             agent_token=issued.token,
             token_rotated_at=row["token_rotated_at"],
-            install_command=_install_command(request, issued.token),
+            install_command=await _install_command(db, request, issued.token),
         )

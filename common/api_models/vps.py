@@ -10,7 +10,15 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from common.api_models.text import END, TEXT_PATTERN
 
-__all__ = ["LatestMetrics", "VpsCreate", "VpsCreated", "VpsOut", "VpsTokenRotated", "VpsUpdate"]
+__all__ = [
+    "HOST_PATTERN",
+    "LatestMetrics",
+    "VpsCreate",
+    "VpsCreated",
+    "VpsOut",
+    "VpsTokenRotated",
+    "VpsUpdate",
+]
 
 VpsName = Annotated[
     str,
@@ -28,6 +36,8 @@ VpsName = Annotated[
 _HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST_NAME = rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*"
 _IPV6 = r"\[?[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*(?:%[A-Za-z0-9_.-]+)?\]?"
+# A host name or an IPv6 address, as one group (no anchors): other models reuse it.
+HOST_PATTERN = rf"(?:{_HOST_NAME}|{_IPV6})"
 IpAddress = Annotated[
     str,
     Meta(
@@ -130,6 +140,7 @@ class VpsCreated(Struct):
 
     vps: VpsOut
     agent_token: str
+    # curl -fsSL <public API URL>/agent/install.sh | sudo bash -s -- --token <agent_token>
     install_command: str
 
 
@@ -139,4 +150,5 @@ class VpsTokenRotated(Struct):
     vps_id: int
     agent_token: str
     token_rotated_at: datetime
+    # The one-line install again, with the new token: it rewrites the agent's config.
     install_command: str

@@ -1,6 +1,7 @@
-"""The agent start command shown for a new VPS comes from the ``TIDEWATCH_INSTALL_*``
-settings, through the real ``tidewatch-api`` and ``tidewatch-admin``, and the real
-``tidewatch-agent`` understands it."""
+"""How a new VPS's agent is started comes from the ``TIDEWATCH_INSTALL_*`` settings: the
+environment-variable command ``tidewatch-admin`` prints (the real ``tidewatch-agent``
+understands it), and, through the real ``tidewatch-api``, the one-line install and the
+script it fetches (tests/api/test_settings.py covers the stored settings that override them)."""
 
 from __future__ import annotations
 
@@ -116,6 +117,7 @@ def configured_api(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             "TIDEWATCH_INSTALL_COLLECTOR_ADDRESS": "collector.example.net:443",
             "TIDEWATCH_INSTALL_TLS": "true",
             "TIDEWATCH_INSTALL_CA_FILE": str(ca),
+            "TIDEWATCH_INSTALL_API_URL": "https://tw.example.net",
         },
         log_name="install-command-api",
     ).start(port)
@@ -124,7 +126,7 @@ def configured_api(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 def test_the_api_shows_the_configured_command_on_create_and_rotate(
-    configured_api: tuple[str, Path], db_dsn: str, tmp_path: Path
+    configured_api: tuple[str, Path], db_dsn: str
 ) -> None:
     url, ca = configured_api
     with psycopg.connect(db_dsn, autocommit=True, row_factory=dict_row) as conn:
@@ -138,15 +140,16 @@ def test_the_api_shows_the_configured_command_on_create_and_rotate(
         assert created.status_code == 201, created.text
         rotated = client.post(f"/api/vps/{created.json()['vps']['id']}/rotate-token")
         assert rotated.status_code in (200, 201), rotated.text
+        script = client.get("/agent/install.sh")
+        assert script.status_code == 200, script.text
     for body in (created.json(), rotated.json()):
-        command = body["install_command"]
-        assert agent_environment(command) == {
-            "TIDEWATCH_AGENT_SERVER": "collector.example.net:443",
-            "TIDEWATCH_AGENT_TOKEN": body["agent_token"],
-            "TIDEWATCH_AGENT_TLS": "true",
-            "TIDEWATCH_AGENT_TLS_CA_FILE": str(ca),
-        }
-        assert "collector: collector.example.net:443 (tls on)" in check_with_the_agent(command, tmp_path)
+        assert body["install_command"] == (
+            "curl -fsSL https://tw.example.net/agent/install.sh | sudo bash -s -- "
+            f"--token {body['agent_token']}"
+        )
+    # The script the command fetches carries the collector settings, not the API's host.
+    assert "\nTW_COLLECTOR=collector.example.net:443\n" in script.text
+    assert "\nTW_TLS=true\n" in script.text and f"\nTW_CA_FILE={ca}\n" in script.text
 
 
 def test_a_bad_install_setting_stops_the_api_naming_it(db_dsn: str) -> None:

@@ -98,7 +98,9 @@ def _only_refused(report: str, status: str) -> set[str]:
 
 def _needs_more_than(role: str, operation: str) -> bool:
     method, path = operation.split(" ", 1)
-    admin_only = path.startswith(("/api/users", "/api/audit", "/api/tokens/all", "/api/status-page/config"))
+    admin_only = path.startswith(
+        ("/api/users", "/api/audit", "/api/tokens/all", "/api/status-page/config", "/api/settings")
+    )
     # The alerts, billing, traffic-quota and command writes (under /api/vps too) are the operator's.
     operator_write = path.startswith(("/api/vps", "/api/alerts", "/api/commands")) and method != "GET"
     return {"viewer": admin_only or operator_write, "operator": admin_only}.get(role, False)

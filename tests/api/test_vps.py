@@ -33,7 +33,7 @@ async def test_create_returns_the_agent_token_once(client: Client, db: Db, opera
     assert isinstance(vps, dict)
     assert vps["ip_address"] == "203.0.113.7" and vps["labels"] == {"env": "prod"}
     assert vps["online"] is False and vps["latest"] is None
-    assert f"TIDEWATCH_AGENT_TOKEN={token}" in str(created["install_command"])
+    assert str(created["install_command"]).endswith(f"/agent/install.sh | sudo bash -s -- --token {token}")
 
     row = db.execute("SELECT * FROM vps WHERE id = %s", (vps["id"],)).fetchone()
     assert row is not None and row["created_by"] == operator.id

@@ -59,7 +59,7 @@ def test_sign_in_fleet_add_server_and_detail(
     type_into(dash_duo, "#fleet-add-ip", "192.0.2.44")
     click(dash_duo, "#fleet-add-submit")
     dash_duo.wait_for_contains_text("#fleet-token-panel", "twa_", timeout=15)
-    assert "TIDEWATCH_AGENT_TOKEN=twa_" in text_of(dash_duo, "#fleet-new-command")
+    assert "/agent/install.sh | sudo bash -s -- --token twa_" in text_of(dash_duo, "#fleet-new-command")
     dash_duo.wait_for_contains_text("#fleet-grid", new_name)
     _shot(dash_duo, screenshots, "fleet-added")
 

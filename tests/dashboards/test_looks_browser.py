@@ -52,6 +52,7 @@ PAGES = (
     SitePage("users", "/admin/users", "#users-table-wrap > *"),
     SitePage("audit", "/admin/audit", "#audit-table-wrap > *"),
     SitePage("tokens", "/tokens", "#tokens-create"),
+    SitePage("settings", "/settings", "#settings-registration"),
 )
 # (theme, window width, height): wide in both themes, then a phone in each.
 VIEWS = (("dark", 1440, 1000), ("light", 1440, 1000), ("dark", 390, 844), ("light", 390, 844))

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from common.settings import ApiSettings, CollectorSettings, SettingsError, load_settings
+from common.settings import (
+    INSTALL_PREFIX,
+    ApiSettings,
+    CollectorSettings,
+    InstallSettings,
+    SettingsError,
+    load_settings,
+)
 
 
 def test_values_are_converted_from_strings() -> None:
@@ -32,3 +39,11 @@ def test_a_bad_value_names_the_field() -> None:
         load_settings(
             CollectorSettings, "TIDEWATCH_COLLECTOR_", {"TIDEWATCH_COLLECTOR_FLUSH_MAX_ROWS": "lots"}
         )
+
+
+def test_the_install_api_url_must_be_an_http_url() -> None:
+    env = {"TIDEWATCH_INSTALL_API_URL": "https://tw.example.com/base/"}
+    assert load_settings(InstallSettings, INSTALL_PREFIX, env).api_url == "https://tw.example.com/base/"
+    for bad in ("tw.example.com", "ftp://tw.example.com", "https://tw.example.com/?q=1"):
+        with pytest.raises(SettingsError, match="api_url"):
+            load_settings(InstallSettings, INSTALL_PREFIX, {"TIDEWATCH_INSTALL_API_URL": bad})

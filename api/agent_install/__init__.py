@@ -1,0 +1,1 @@
+"""The one-line agent install: the script and the agent's wheel, served to VPSes."""

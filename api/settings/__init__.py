@@ -1,0 +1,1 @@
+"""Server settings an admin changes at run time (``/api/settings``)."""
