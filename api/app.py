@@ -32,6 +32,7 @@ from api.health import HealthController
 from api.live.hub import LiveHub
 from api.live.socket import live_socket
 from api.metrics.controller import MetricsController
+from api.metrics.extras import MetricExtrasController, StatusEventsController
 from api.openapi import TruthfulJsonRenderPlugin
 from api.resources import Resources, lifespan, provide_db
 from api.strict_input import refuse_lenient_input
@@ -100,6 +101,8 @@ def create_app(
             AuditController,
             VpsController,
             MetricsController,
+            MetricExtrasController,
+            StatusEventsController,
             HealthController,
             RulesController,
             ChannelsController,
