@@ -23,7 +23,8 @@ from tests.dashboards.history_data import HistoryVps, insert_history_vps
 
 pytestmark = [pytest.mark.browser, pytest.mark.db]
 
-WAIT_S = 20.0
+# Generous: the machine running this may be shared and busy.
+WAIT_S = 45.0
 T = TypeVar("T")
 
 
@@ -49,7 +50,8 @@ def _plot(dash_duo: Any, graph_id: str, expression: str) -> Any:
 
 
 def _x_range(dash_duo: Any, graph_id: str) -> list[str] | None:
-    return _plot(dash_duo, graph_id, "gd.layout.xaxis.range.map(String)")
+    shown: list[str] | None = _plot(dash_duo, graph_id, "gd.layout.xaxis.range.map(String)")
+    return shown
 
 
 def _query(dash_duo: Any) -> dict[str, list[str]]:
@@ -83,12 +85,10 @@ def test_history_presets_zoom_and_url(
     assert shapes.count("offline") == 1 and {"went offline", "went online"} <= set(shapes), shapes
     dash_duo.driver.save_screenshot(str(screenshots / "vps-history-24h.png"))
 
-    # A preset click: raw samples for six hours, and the URL follows.
-    click_xpath(dash_duo, "//div[@id='vps-range']//label[normalize-space()='6h']")
-    dash_duo.wait_for_contains_text("#vps-resolution", "raw samples", timeout=WAIT_S)
-    _until(lambda: _query(dash_duo).get("range") == ["6h"], "?range=6h in the URL")
+    # A preset click: a week, and the URL follows.
     click_xpath(dash_duo, "//div[@id='vps-range']//label[normalize-space()='7d']")
     dash_duo.wait_for_contains_text("#vps-resolution", "1-minute rollup · 10 min buckets", timeout=WAIT_S)
+    _until(lambda: _query(dash_duo).get("range") == ["7d"], "?range=7d in the URL")
 
     # Zoom one chart to 20 minutes: the API is asked again at a finer resolution, and
     # every chart moves to the same range.
@@ -105,7 +105,7 @@ def test_history_presets_zoom_and_url(
         lambda: (r := _x_range(dash_duo, "vps-network")) != before and r, "network follows the zoom"
     )
     assert _x_range(dash_duo, "vps-memory") == zoomed == _x_range(dash_duo, "vps-cpu")
-    query = _until(lambda: "from" in _query(dash_duo) and _query(dash_duo), "?from=&to= in the URL")
+    query = _until(lambda: _query(dash_duo) if "from" in _query(dash_duo) else {}, "?from=&to= in the URL")
     assert "range" not in query
     shown = text_of(dash_duo, "#vps-history-span")
     dash_duo.driver.save_screenshot(str(screenshots / "vps-history-zoomed.png"))
