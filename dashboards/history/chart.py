@@ -6,7 +6,9 @@ in local time; every chart of one view gets the same x range, so they line up.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
+from statistics import median
 from typing import Any
 
 import plotly.graph_objects as go
@@ -22,6 +24,7 @@ __all__ = [
     "colour",
     "empty_figure",
     "gap_lines",
+    "gap_step",
     "history_figure",
     "scaled",
 ]
@@ -40,6 +43,14 @@ def scaled(values: Values, divisor: float) -> list[float | None]:
     return [None if v is None else v / divisor for v in values]
 
 
+def gap_step(times: Sequence[int], step_ms: int) -> int:
+    """The spacing a gap is measured against: the bucket width, or the agent's own sampling
+    interval when buckets are finer than it (5 s samples in 1 s buckets are not gaps)."""
+    if len(times) < 3:
+        return step_ms
+    return max(step_ms, round(median(b - a for a, b in itertools.pairwise(times))))
+
+
 def gap_lines(
     times: Sequence[int],
     step_ms: int,
@@ -50,7 +61,7 @@ def gap_lines(
     **extra: Any,
 ) -> list[go.Scatter]:
     """One line per ``(name, values)``, broken (a None point) wherever samples stop."""
-    gapped_times, columns = with_gaps(times, step_ms, *(values for _, values in named))
+    gapped_times, columns = with_gaps(times, gap_step(times, step_ms), *(values for _, values in named))
     x = shift_times(gapped_times, tz_offset_min)
     return [
         line_trace(name, x, column, colour(first_colour + i), hovertemplate=hover, connectgaps=False, **extra)

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from common.api_models import CpuCoresSeries, HostSeries
 from dashboards.figures import shift_times, with_gaps
-from dashboards.history.chart import empty_figure, gap_lines, history_figure, scaled
+from dashboards.history.chart import empty_figure, gap_lines, gap_step, history_figure, scaled
 from dashboards.units import byte_scale
 
 __all__ = [
@@ -61,7 +61,7 @@ def cores_figure(cores: CpuCoresSeries, tz_offset_min: int = 0, uirevision: str 
             "%{y:.1f}%",
         )
         return history_figure(lines, cores, tz_offset_min, uirevision, range=[0, 100], ticksuffix="%")
-    times, rows = with_gaps(cores.time_ms, cores.step_ms, *cores.cores)
+    times, rows = with_gaps(cores.time_ms, gap_step(cores.time_ms, cores.step_ms), *cores.cores)
     heatmap = go.Heatmap(
         x=shift_times(times, tz_offset_min),
         y=names,

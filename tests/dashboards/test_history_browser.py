@@ -107,6 +107,12 @@ def test_history_presets_zoom_and_url(
     assert _x_range(dash_duo, "vps-memory") == zoomed == _x_range(dash_duo, "vps-cpu")
     query = _until(lambda: _query(dash_duo) if "from" in _query(dash_duo) else {}, "?from=&to= in the URL")
     assert "range" not in query
+    assert (
+        dash_duo.driver.execute_script("return document.querySelectorAll('#vps-range input:checked').length")
+        == 0
+    )
+    # 5 s samples in 1 s buckets still draw a line (not dots between gaps).
+    assert _plot(dash_duo, "vps-cpu", "gd.data[0].y.filter(v => v === null).length") == 0
     shown = text_of(dash_duo, "#vps-history-span")
     dash_duo.driver.save_screenshot(str(screenshots / "vps-history-zoomed.png"))
 

@@ -23,6 +23,7 @@ from common.api_models import (
 from dashboards.history import device_figures as dev
 from dashboards.history import host_figures as host
 from dashboards.history import workload_figures as work
+from dashboards.history.chart import gap_step
 from dashboards.history.charts import BUILDERS, fixed_charts, selections
 from dashboards.history.fetch import HistoryData
 from dashboards.history.layout import CHARTS
@@ -259,3 +260,13 @@ def test_every_fixed_chart_is_built_and_marked() -> None:
     assert not charts["vps-temperatures"][1]  # no sensors: the panel hides
     assert charts["vps-cores"][1]  # unknown (failed) is shown, with its message
     assert not math.isnan(cpu.layout.xaxis.range[1])
+
+
+def test_samples_sparser_than_the_buckets_are_not_gaps() -> None:
+    # The agent samples every 5 s; a zoom asks for 1 s buckets: still one unbroken line,
+    # while a minute of silence is still a gap.
+    times = [0, 5000, 10_000, 15_000, 75_000, 80_000]
+    assert gap_step(times, 1000) == 5000 and gap_step([0, 60_000], 1000) == 1000
+    series = msgspec.convert({**WINDOW, "time_ms": times, "cores": [[1.0] * 6]}, CpuCoresSeries)
+    (line,) = host.cores_figure(series).data
+    assert list(line.y) == [1.0, 1.0, 1.0, 1.0, None, 1.0, 1.0]
