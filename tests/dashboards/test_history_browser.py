@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlparse
@@ -16,7 +17,7 @@ from common.settings import DashboardSettings
 from dashboards.app import create_app
 from dashboards.history.layout import CHARTS
 from tests.api.conftest import PASSWORD
-from tests.browser import click_xpath, sign_in, text_of
+from tests.browser import click, click_xpath, sign_in, text_of, type_into
 from tests.conftest import free_port
 from tests.dashboards.conftest import DemoFleet
 from tests.dashboards.history_data import HistoryVps, insert_history_vps
@@ -121,6 +122,30 @@ def test_history_presets_zoom_and_url(
     dash_duo.wait_for_contains_text("#vps-resolution", "raw samples · 1 s buckets", timeout=WAIT_S)
     _until(lambda: _x_range(dash_duo, "vps-cpu") == zoomed, "the reloaded chart shows the zoomed range")
     assert _query(dash_duo) == query and text_of(dash_duo, "#vps-history-span") == shown
+
+    # The custom range picker, in the browser's local wall time: two hours of 5 s samples.
+    offset = timedelta(minutes=dash_duo.driver.execute_script("return -new Date().getTimezoneOffset();"))
+    start = (history_vps.now - timedelta(hours=3)).replace(second=0)
+    end = start + timedelta(hours=2)
+    for field, moment in (("#vps-history-from", start), ("#vps-history-to", end)):
+        dash_duo.clear_input(field)
+        type_into(dash_duo, field, f"{moment + offset:%Y-%m-%d %H:%M}")
+    click(dash_duo, "#vps-history-apply")
+    _until(
+        lambda: _query(dash_duo).get("from") == [f"{start:%Y-%m-%dT%H:%M:%SZ}"], "the picked range in the URL"
+    )
+    assert _query(dash_duo)["to"] == [f"{end:%Y-%m-%dT%H:%M:%SZ}"]
+    dash_duo.wait_for_contains_text("#vps-resolution", "raw samples · 5 s buckets", timeout=WAIT_S)
+
+    # A custom metric's label picker: one label set less, one line less.
+    custom = "#vps-custom-charts"
+    _until(lambda: _plot(dash_duo, "vps-custom-charts", "gd.data.length") == 2, "two queue_depth lines")
+    click(dash_duo, f"{custom} .dash-dropdown, {custom} .Select-control")
+    click_xpath(dash_duo, "//*[@id='vps-custom-charts']//*[@role='option'][contains(., 'mail')]")
+    _until(
+        lambda: _plot(dash_duo, "vps-custom-charts", "gd.data.map(t => t.name).join()") == 'queue="jobs"',
+        "one line",
+    )
 
     logs = dash_duo.get_logs()
     for entry in logs:
