@@ -38,8 +38,10 @@ __all__ = ["CALLBACKS"]
 
 CALLBACKS = DeferredCallbacks()
 GRAPH_IDS = [slot.graph_id for slot in CHARTS]
-# A preset re-reads at most this often (the live section shows the present).
+# A preset re-reads at most this often (the live section shows the present) ...
 MIN_REFRESH_MS = 60_000
+# ... unless it is still empty: a server that just started reporting fills in soon.
+EMPTY_REFRESH_MS = 5_000
 
 
 def _now_ms() -> int:
@@ -214,7 +216,7 @@ def render(
         notes.append(
             alert("More custom series than a view holds: the first ones by name are shown.", "warning")
         )
-    refresh = max(MIN_REFRESH_MS, data.host.step_ms)
+    refresh = max(MIN_REFRESH_MS, data.host.step_ms) if data.host.time_ms else EMPTY_REFRESH_MS
     return (
         *(figure for figure, _ in charts),
         *(not shown for _, shown in charts),

@@ -18,8 +18,6 @@ from dashboards.figures import PALETTE, chart_layout, empty_figure, line_trace, 
 
 __all__ = [
     "CHART_HEIGHT_PX",
-    "MUTED",
-    "RED",
     "Values",
     "colour",
     "empty_figure",
@@ -30,8 +28,6 @@ __all__ = [
 ]
 
 CHART_HEIGHT_PX = 240
-# Mid-tone colours: readable on the dark and the light theme alike.
-RED, MUTED = "#ef4444", "#94a3b8"
 Values = Sequence[float | None]
 
 

@@ -4,11 +4,11 @@ mounts (space and inodes), temperature sensors. Pure: API series in, figures out
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import plotly.graph_objects as go
 
-from common.api_models import DiskIoSeries, DiskSeries, NetworkSeries, TemperatureSeries
+from common.api_models import DiskIoSeries, DiskSeries, NetworkSeries, SeriesWindow, TemperatureSeries
 from dashboards.history.chart import Values, colour, empty_figure, gap_lines, history_figure, scaled
 from dashboards.units import bit_rate_scale, byte_scale, si_scale
 
@@ -24,7 +24,13 @@ __all__ = [
 
 # More lines than this make a chart unreadable: the busiest ones are shown.
 MAX_DEVICES = 6
-T = TypeVar("T")
+
+
+class _Timed(Protocol):
+    time_ms: list[int]
+
+
+T = TypeVar("T", bound=_Timed)
 
 
 def _volume(values: Values) -> float:
@@ -57,67 +63,70 @@ def _pairs(
     return traces
 
 
+Scale = Callable[[float], tuple[float, str]]
+
+
+def _bits_per_second(peak_bytes: float) -> tuple[float, str]:
+    divisor, unit = bit_rate_scale(8 * peak_bytes)
+    return divisor / 8, unit
+
+
+def _bytes_per_second(peak: float) -> tuple[float, str]:
+    divisor, unit = byte_scale(peak)
+    return divisor, f"{unit}/s"
+
+
+def _ops_per_second(peak: float) -> tuple[float, str]:
+    divisor, prefix = si_scale(peak)
+    return divisor, f"{prefix}ops/s"
+
+
+def _pair_figure(
+    window: SeriesWindow,
+    items: Sequence[T],
+    name: Callable[[T], str],
+    first: Callable[[T], Values],
+    second: Callable[[T], Values],
+    scale: Scale,
+    tz_offset_min: int,
+    uirevision: str,
+) -> go.Figure:
+    """The busiest items, two lines each (in/read solid, out/write dotted), on one scaled axis."""
+    shown = _busiest(items, lambda i: _volume(first(i)) + _volume(second(i)), name)
+    divisor, unit = scale(_peak([c for i in shown for c in (first(i), second(i))]))
+    series = [(i.time_ms, scaled(first(i), divisor), scaled(second(i), divisor)) for i in shown]
+    traces = _pairs([name(i) for i in shown], series, window.step_ms, tz_offset_min, f"%{{y:.2f}} {unit}")
+    return history_figure(traces, window, tz_offset_min, uirevision, ticksuffix=f" {unit}")
+
+
 def network_figure(network: NetworkSeries, tz_offset_min: int = 0, uirevision: str = "") -> go.Figure:
     """Receive (↓ solid) and transmit (↑ dotted) per interface, in bits per second."""
     if not network.interfaces:
         return empty_figure("No network samples in this range")
-    shown = _busiest(
-        network.interfaces,
-        lambda i: _volume(i.rx_bytes_per_second) + _volume(i.tx_bytes_per_second),
-        lambda i: i.interface,
-    )
-    divisor, unit = bit_rate_scale(
-        8 * _peak([c for i in shown for c in (i.rx_bytes_per_second, i.tx_bytes_per_second)])
-    )
-    series = [
-        (i.time_ms, scaled(i.rx_bytes_per_second, divisor / 8), scaled(i.tx_bytes_per_second, divisor / 8))
-        for i in shown
-    ]
-    traces = _pairs(
-        [i.interface for i in shown], series, network.step_ms, tz_offset_min, f"%{{y:.2f}} {unit}"
-    )
-    return history_figure(traces, network, tz_offset_min, uirevision, ticksuffix=f" {unit}")
+    return _pair_figure(
+        network, network.interfaces, lambda i: i.interface, lambda i: i.rx_bytes_per_second,
+        lambda i: i.tx_bytes_per_second, _bits_per_second, tz_offset_min, uirevision,
+    )  # fmt: skip
 
 
 def disk_io_bytes_figure(io: DiskIoSeries, tz_offset_min: int = 0, uirevision: str = "") -> go.Figure:
     """Read (↓ solid) and write (↑ dotted) throughput per block device, in binary bytes/s."""
     if not io.devices:
         return empty_figure("No disk I/O samples in this range")
-    shown = _busiest(
-        io.devices,
-        lambda d: _volume(d.read_bytes_per_second) + _volume(d.write_bytes_per_second),
-        lambda d: d.device,
-    )
-    divisor, unit = byte_scale(
-        _peak([c for d in shown for c in (d.read_bytes_per_second, d.write_bytes_per_second)])
-    )
-    series = [
-        (d.time_ms, scaled(d.read_bytes_per_second, divisor), scaled(d.write_bytes_per_second, divisor))
-        for d in shown
-    ]
-    traces = _pairs([d.device for d in shown], series, io.step_ms, tz_offset_min, f"%{{y:.2f}} {unit}/s")
-    return history_figure(traces, io, tz_offset_min, uirevision, ticksuffix=f" {unit}/s")
+    return _pair_figure(
+        io, io.devices, lambda d: d.device, lambda d: d.read_bytes_per_second,
+        lambda d: d.write_bytes_per_second, _bytes_per_second, tz_offset_min, uirevision,
+    )  # fmt: skip
 
 
 def disk_io_ops_figure(io: DiskIoSeries, tz_offset_min: int = 0, uirevision: str = "") -> go.Figure:
     """Read (↓ solid) and write (↑ dotted) operations per second per block device."""
     if not io.devices:
         return empty_figure("No disk I/O samples in this range")
-    shown = _busiest(
-        io.devices,
-        lambda d: _volume(d.read_ops_per_second) + _volume(d.write_ops_per_second),
-        lambda d: d.device,
-    )
-    divisor, prefix = si_scale(
-        _peak([c for d in shown for c in (d.read_ops_per_second, d.write_ops_per_second)])
-    )
-    unit = f"{prefix}ops/s" if prefix else "ops/s"
-    series = [
-        (d.time_ms, scaled(d.read_ops_per_second, divisor), scaled(d.write_ops_per_second, divisor))
-        for d in shown
-    ]
-    traces = _pairs([d.device for d in shown], series, io.step_ms, tz_offset_min, f"%{{y:.1f}} {unit}")
-    return history_figure(traces, io, tz_offset_min, uirevision, ticksuffix=f" {unit}")
+    return _pair_figure(
+        io, io.devices, lambda d: d.device, lambda d: d.read_ops_per_second,
+        lambda d: d.write_ops_per_second, _ops_per_second, tz_offset_min, uirevision,
+    )  # fmt: skip
 
 
 def _percent(used: Values, total: Values) -> list[float | None]:
