@@ -23,7 +23,14 @@ from dashboards.deferred import DeferredCallbacks
 from dashboards.history.captions import describe_range, describe_resolution, describe_timezone
 from dashboards.history.charts import custom_chart, fixed_charts, selections
 from dashboards.history.fetch import HistoryData, fetch_history
-from dashboards.history.layout import CHARTS, CUSTOM_DATA, CUSTOM_GRAPH, CUSTOM_LABELS, graph
+from dashboards.history.layout import (
+    CHARTS,
+    CUSTOM_DATA,
+    CUSTOM_GRAPH,
+    CUSTOM_LABELS,
+    graph,
+    raw_note,
+)
 from dashboards.history.ranges import (
     PRESETS,
     HistoryRange,
@@ -156,7 +163,7 @@ def _custom_panels(
             data={"window": msgspec.to_builtins(window), "events": events, "tz": tz, "revision": revision},
         )
         chart = graph({"type": CUSTOM_GRAPH, "name": name}, figure)
-        panels.append(panel(name, html.Div([picker, chart, store]), panel_id=f"vps-custom-{name}"))
+        panels.append(panel(name, html.Div([picker, chart, store]), raw_note(), f"vps-custom-{name}"))
     return panels
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "ChartSlot",
     "graph",
     "history_section",
+    "raw_note",
 ]
 
 CUSTOM_GRAPH, CUSTOM_LABELS, CUSTOM_DATA = "vps-custom-graph", "vps-custom-labels", "vps-custom-data"
@@ -32,16 +33,18 @@ CUSTOM_GRAPH, CUSTOM_LABELS, CUSTOM_DATA = "vps-custom-graph", "vps-custom-label
 
 @dataclass(frozen=True, slots=True)
 class ChartSlot:
-    """A fixed chart: its graph id and title; ``optional`` panels hide when the host has no such data."""
+    """A fixed chart: its graph id and title; ``optional`` panels hide when the host has no such data;
+    ``raw_only`` families have no rollups, so long ranges show only what raw retention keeps."""
 
     graph_id: str
     title: str
     optional: bool = False
+    raw_only: bool = False
 
 
 CHARTS: tuple[ChartSlot, ...] = (
     ChartSlot("vps-cpu", "CPU"),
-    ChartSlot("vps-cores", "CPU per core", optional=True),
+    ChartSlot("vps-cores", "CPU per core", optional=True, raw_only=True),
     ChartSlot("vps-load", "Load average"),
     ChartSlot("vps-memory", "Memory and swap"),
     ChartSlot("vps-network", "Network"),
@@ -51,7 +54,7 @@ CHARTS: tuple[ChartSlot, ...] = (
     ChartSlot("vps-disk", "Disk usage"),
     ChartSlot("vps-inodes", "Inodes", optional=True),
     ChartSlot("vps-processes", "Processes"),
-    ChartSlot("vps-temperatures", "Temperatures", optional=True),
+    ChartSlot("vps-temperatures", "Temperatures", optional=True, raw_only=True),
     ChartSlot("vps-containers-cpu", "Containers: CPU", optional=True),
     ChartSlot("vps-containers-memory", "Containers: memory", optional=True),
 )
@@ -64,6 +67,15 @@ def graph(graph_id: Any, figure: Any = None) -> dcc.Graph:
         figure=figure if figure is not None else {},
         config={"displayModeBar": False, "responsive": True},
         style={"height": f"{CHART_HEIGHT_PX}px"},
+    )
+
+
+def raw_note() -> html.Span:
+    """The panel note of a family without rollups."""
+    return html.Span(
+        "raw samples only",
+        className="tw-muted tw-small",
+        title="Not rolled up: kept as long as raw samples (7 days by default)",
     )
 
 
