@@ -86,14 +86,14 @@ def choose_custom(
     return HistoryRange.fixed(start, end).store(), None
 
 
-# Charts report every resize as relayoutData; only x zooms leave the browser. Kept in the
+# Charts report every resize as relayoutData; only x zooms and resets leave the browser. Kept in the
 # browser so a burst of resizes never queues server calls in front of a zoom.
 CALLBACKS.clientside_callback(
     """function() {
         for (const trigger of dash_clientside.callback_context.triggered || []) {
             const v = trigger.value;
-            if (v && typeof v === "object"
-                && (("xaxis.range[0]" in v && "xaxis.range[1]" in v) || Array.isArray(v["xaxis.range"]))) {
+            if (v && typeof v === "object" && (v["xaxis.autorange"] === true
+                || ("xaxis.range[0]" in v && "xaxis.range[1]" in v) || Array.isArray(v["xaxis.range"]))) {
                 return v;
             }
         }
@@ -111,14 +111,19 @@ CALLBACKS.clientside_callback(
     Output("vps-range", "value", allow_duplicate=True),
     Input("vps-history-zoom", "data"),
     State("vps-history-tz", "data"),
+    State("vps-history-range", "data"),
     prevent_initial_call=True,
 )
-def choose_zoom(relayout: dict[str, Any] | None, tz: dict[str, Any] | None) -> Any:
-    """A zoom on any chart becomes the range of all."""
-    zoom = zoomed_range(relayout, int((tz or {}).get("offset_min", 0)))
-    if zoom is None:  # a y-only zoom or a reset: the range stays
+def choose_zoom(
+    relayout: dict[str, Any] | None, tz: dict[str, Any] | None, shown: dict[str, Any] | None
+) -> Any:
+    """A zoom on any chart becomes the range of all; a double-click goes back to the preset."""
+    chosen = zoomed_range(relayout, int((tz or {}).get("offset_min", 0)), from_store(shown))
+    if chosen is None:  # a y-only zoom, or a reset with nowhere to go back to
         return no_update, no_update
-    return zoom.store(), None
+    if chosen.preset is not None:  # the preset's own callback sets the range
+        return no_update, chosen.preset
+    return chosen.store(), None
 
 
 # The browser's zone name and today's offset (the axes use one offset for the whole range).

@@ -2,8 +2,9 @@
 
 A range is either a preset ("the last 6 h", moving with now) or fixed
 (``from``/``to``, from the custom picker or a zoom). The URL holds it as
-``?range=6h`` or ``?from=2026-01-31T12:00:00Z&to=2026-01-31T13:00:00Z``, so a
-link reproduces the view; anything unreadable there falls back to the default.
+``?range=6h`` or ``?from=2026-01-31T12:00:00Z&to=2026-01-31T13:00:00Z`` (with
+``&back=6h`` after a zoom from a preset: where a double-click returns), so a link
+reproduces the view; anything unreadable there falls back to the default.
 """
 
 from __future__ import annotations
@@ -45,21 +46,23 @@ MIN_SPAN_MS = _MINUTE
 
 @dataclass(frozen=True, slots=True)
 class HistoryRange:
-    """A preset key, or a fixed ``[from_ms, to_ms)`` in UTC epoch milliseconds."""
+    """A preset key, or a fixed ``[from_ms, to_ms)`` in UTC epoch milliseconds; ``back`` is the
+    preset a zoom started from, where a reset (double-click) returns."""
 
     preset: str | None = DEFAULT_PRESET
     from_ms: int = 0
     to_ms: int = 0
+    back: str | None = None
 
     @classmethod
-    def fixed(cls, from_ms: int, to_ms: int) -> HistoryRange:
+    def fixed(cls, from_ms: int, to_ms: int, back: str | None = None) -> HistoryRange:
         """A fixed range in whole seconds (as the URL holds it, so a link shows exactly this),
         widened around its middle to at least MIN_SPAN_MS."""
         from_ms, to_ms = from_ms // 1000 * 1000, -(-to_ms // 1000) * 1000
         if to_ms - from_ms < MIN_SPAN_MS:
             middle = (from_ms + to_ms) // 2
             from_ms, to_ms = middle - MIN_SPAN_MS // 2, middle + MIN_SPAN_MS // 2
-        return cls(None, from_ms, to_ms)
+        return cls(None, from_ms, to_ms, back if back in PRESETS else None)
 
     def bounds(self, now_ms: int) -> tuple[int, int]:
         """``(from_ms, to_ms)``; a preset ends at ``now_ms``."""
@@ -71,13 +74,14 @@ class HistoryRange:
         """The URL query string that reproduces this range."""
         if self.preset is not None:
             return "?" + urlencode({"range": self.preset})
-        return "?" + urlencode({"from": iso_utc(self.from_ms), "to": iso_utc(self.to_ms)}, safe=":")
+        fixed = {"from": iso_utc(self.from_ms), "to": iso_utc(self.to_ms)}
+        return "?" + urlencode({**fixed, **({"back": self.back} if self.back else {})}, safe=":")
 
     def store(self) -> dict[str, Any]:
         """The form kept in the page's ``dcc.Store``."""
         if self.preset is not None:
             return {"preset": self.preset}
-        return {"from_ms": self.from_ms, "to_ms": self.to_ms}
+        return {"from_ms": self.from_ms, "to_ms": self.to_ms, "back": self.back}
 
 
 def iso_utc(epoch_ms: int) -> str:
@@ -108,7 +112,8 @@ def from_query(query: Mapping[str, Any]) -> HistoryRange:
     if isinstance(start, str) and isinstance(end, str):
         from_ms, to_ms = parse_iso_utc(start), parse_iso_utc(end)
         if from_ms is not None and to_ms is not None and 0 <= from_ms < to_ms:
-            return HistoryRange.fixed(from_ms, to_ms)
+            back = query.get("back")
+            return HistoryRange.fixed(from_ms, to_ms, back if isinstance(back, str) else None)
     return HistoryRange()
 
 
@@ -121,7 +126,8 @@ def from_store(data: Mapping[str, Any] | None) -> HistoryRange:
         return HistoryRange(preset)
     from_ms, to_ms = data.get("from_ms"), data.get("to_ms")
     if isinstance(from_ms, int) and isinstance(to_ms, int) and from_ms < to_ms:
-        return HistoryRange.fixed(from_ms, to_ms)
+        back = data.get("back")
+        return HistoryRange.fixed(from_ms, to_ms, back if isinstance(back, str) else None)
     return HistoryRange()
 
 
@@ -137,11 +143,17 @@ def _axis_ms(value: Any, tz_offset_min: int) -> int | None:
     return None
 
 
-def zoomed_range(relayout: Mapping[str, Any] | None, tz_offset_min: int) -> HistoryRange | None:
-    """The range a chart was zoomed to (its ``relayoutData``), or None when the event is
-    not an x zoom (autosize, y-only zoom, reset)."""
+def zoomed_range(
+    relayout: Mapping[str, Any] | None, tz_offset_min: int, current: HistoryRange | None = None
+) -> HistoryRange | None:
+    """The range a chart's ``relayoutData`` asks for: an x zoom (remembering the preset it
+    started from), or after a reset (double-click) that preset again. None when the event
+    changes nothing (autosize, a y-only zoom, a reset with no preset to return to)."""
     if not relayout:
         return None
+    back = None if current is None else current.preset or current.back
+    if relayout.get("xaxis.autorange") is True:
+        return HistoryRange(back) if current is not None and current.preset is None and back else None
     if "xaxis.range[0]" in relayout and "xaxis.range[1]" in relayout:
         ends = [relayout["xaxis.range[0]"], relayout["xaxis.range[1]"]]
     elif isinstance(relayout.get("xaxis.range"), list) and len(relayout["xaxis.range"]) == 2:
@@ -151,7 +163,7 @@ def zoomed_range(relayout: Mapping[str, Any] | None, tz_offset_min: int) -> Hist
     start, end = (_axis_ms(v, tz_offset_min) for v in ends)
     if start is None or end is None or start >= end:
         return None
-    return HistoryRange.fixed(start, end)
+    return HistoryRange.fixed(start, end, back)
 
 
 def to_local_input(epoch_ms: int, tz_offset_min: int) -> str:

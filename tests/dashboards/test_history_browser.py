@@ -107,7 +107,7 @@ def test_history_presets_zoom_and_url(
     )
     assert _x_range(dash_duo, "vps-memory") == zoomed == _x_range(dash_duo, "vps-cpu")
     query = _until(lambda: _query(dash_duo) if "from" in _query(dash_duo) else {}, "?from=&to= in the URL")
-    assert "range" not in query
+    assert "range" not in query and query["back"] == ["7d"]
     assert (
         dash_duo.driver.execute_script("return document.querySelectorAll('#vps-range input:checked').length")
         == 0
@@ -122,6 +122,14 @@ def test_history_presets_zoom_and_url(
     dash_duo.wait_for_contains_text("#vps-resolution", "raw samples · 1 s buckets", timeout=WAIT_S)
     _until(lambda: _x_range(dash_duo, "vps-cpu") == zoomed, "the reloaded chart shows the zoomed range")
     assert _query(dash_duo) == query and text_of(dash_duo, "#vps-history-span") == shown
+
+    # A double-click on a chart goes back to the preset the zoom started from.
+    dash_duo.driver.execute_script(
+        "Plotly.relayout(document.querySelector('#vps-load .js-plotly-plot'),"
+        " {'xaxis.autorange': true, 'yaxis.autorange': true});"
+    )
+    dash_duo.wait_for_contains_text("#vps-resolution", "1-minute rollup · 10 min buckets", timeout=WAIT_S)
+    _until(lambda: _query(dash_duo).get("range") == ["7d"], "?range=7d in the URL again")
 
     # The custom range picker, in the browser's local wall time: two hours of 5 s samples.
     offset = timedelta(minutes=dash_duo.driver.execute_script("return -new Date().getTimezoneOffset();"))

@@ -42,7 +42,13 @@ def test_a_preset_ends_now_and_a_fixed_range_does_not_move() -> None:
 
 @pytest.mark.parametrize(
     "shown",
-    [HistoryRange("24h"), HistoryRange("1y"), HistoryRange.fixed(T0, T0 + 90_000), HistoryRange.fixed(0, T0)],
+    [
+        HistoryRange("24h"),
+        HistoryRange("1y"),
+        HistoryRange.fixed(T0, T0 + 90_000),
+        HistoryRange.fixed(0, T0),
+        HistoryRange.fixed(T0, T0 + HOUR, "30d"),
+    ],
 )
 def test_the_url_and_the_store_reproduce_the_range(shown: HistoryRange) -> None:
     query = dict(pair.split("=", 1) for pair in shown.query().lstrip("?").split("&"))
@@ -53,6 +59,7 @@ def test_the_url_and_the_store_reproduce_the_range(shown: HistoryRange) -> None:
 def test_the_url_reads_as_text() -> None:
     assert HistoryRange("7d").query() == "?range=7d"
     assert HistoryRange.fixed(T0, T0 + HOUR).query() == "?from=2026-01-01T00:00:00Z&to=2026-01-01T01:00:00Z"
+    assert HistoryRange.fixed(T0, T0 + HOUR, "6h").query().endswith("Z&back=6h")
 
 
 def test_fixed_ranges_are_whole_seconds_and_never_narrower_than_a_minute() -> None:
@@ -93,6 +100,20 @@ def test_a_zoom_is_read_in_local_time_and_given_back_in_utc() -> None:
     assert zoomed_range({"xaxis.range": [T0 + 2 * HOUR, T0 + 3 * HOUR]}, 120) == HistoryRange.fixed(
         T0, T0 + HOUR
     )
+
+
+def test_a_zoom_remembers_its_preset_and_a_double_click_goes_back() -> None:
+    zoom = {"xaxis.range[0]": "2026-01-01 00:00", "xaxis.range[1]": "2026-01-01 01:00"}
+    first = zoomed_range(zoom, 0, HistoryRange("7d"))
+    assert first == HistoryRange.fixed(T0, T0 + HOUR, "7d") and first.store()["back"] == "7d"
+    deeper = zoomed_range({"xaxis.range": [T0, T0 + 60_000]}, 0, first)
+    assert deeper is not None and deeper.back == "7d" and from_store(deeper.store()) == deeper
+    reset = {"xaxis.autorange": True, "yaxis.autorange": True}
+    assert zoomed_range(reset, 0, deeper) == HistoryRange("7d")
+    # Nothing to go back to: a preset already shown, or a range from a link or the picker.
+    assert zoomed_range(reset, 0, HistoryRange("7d")) is None
+    assert zoomed_range(reset, 0, HistoryRange.fixed(T0, T0 + HOUR)) is None
+    assert HistoryRange.fixed(T0, T0 + HOUR, "2h").back is None
 
 
 @pytest.mark.parametrize(
