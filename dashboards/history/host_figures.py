@@ -3,10 +3,12 @@ connections, processes. Pure: API series in, ``go.Figure`` out."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import plotly.graph_objects as go
 
 from common.api_models import CpuCoresSeries, HostSeries
-from dashboards.figures import shift_times, with_gaps
+from dashboards.figures import shift_times
 from dashboards.history.chart import empty_figure, gap_lines, gap_step, history_figure, scaled
 from dashboards.units import byte_scale
 
@@ -61,7 +63,7 @@ def cores_figure(cores: CpuCoresSeries, tz_offset_min: int = 0, uirevision: str 
             "%{y:.1f}%",
         )
         return history_figure(lines, cores, tz_offset_min, uirevision, range=[0, 100], ticksuffix="%")
-    times, rows = with_gaps(cores.time_ms, gap_step(cores.time_ms, cores.step_ms), *cores.cores)
+    times, rows = _heatmap_gaps(cores.time_ms, gap_step(cores.time_ms, cores.step_ms), cores.cores)
     heatmap = go.Heatmap(
         x=shift_times(times, tz_offset_min),
         y=names,
@@ -77,6 +79,24 @@ def cores_figure(cores: CpuCoresSeries, tz_offset_min: int = 0, uirevision: str 
     figure = history_figure([heatmap], cores, tz_offset_min, uirevision, autorange="reversed")
     figure.update_yaxes(rangemode="normal", showgrid=False)
     return figure
+
+
+def _heatmap_gaps(
+    times: Sequence[int], step_ms: int, rows: Sequence[Sequence[float | None]]
+) -> tuple[list[int], list[list[float | None]]]:
+    """Like ``with_gaps``, with an empty column at both edges of a silence: a heatmap cell
+    reaches halfway to its neighbour, so one empty column would leave half the gap painted."""
+    out_times: list[int] = []
+    out_rows: list[list[float | None]] = [[] for _ in rows]
+    for i, t in enumerate(times):
+        if i and t - times[i - 1] > 2 * step_ms:
+            out_times += [times[i - 1] + step_ms, t - step_ms]
+            for row in out_rows:
+                row += [None, None]
+        out_times.append(t)
+        for row, values in zip(out_rows, rows, strict=True):
+            row.append(values[i])
+    return out_times, out_rows
 
 
 def load_figure(host: HostSeries, tz_offset_min: int = 0, uirevision: str = "") -> go.Figure:

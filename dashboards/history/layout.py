@@ -141,7 +141,12 @@ def history_section(query: Mapping[str, Any]) -> html.Section:
             html.Div(id="vps-history-notes"),
             html.Div(
                 [
-                    panel(slot.title, graph(slot.graph_id), panel_id=f"{slot.graph_id}-panel")
+                    panel(
+                        slot.title,
+                        graph(slot.graph_id),
+                        raw_note() if slot.raw_only else None,
+                        f"{slot.graph_id}-panel",
+                    )
                     for slot in CHARTS
                 ],
                 id="vps-charts",
