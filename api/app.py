@@ -34,6 +34,7 @@ from api.live.hub import LiveHub
 from api.live.socket import live_socket
 from api.live.watch import WatchLeases
 from api.metrics.controller import MetricsController
+from api.metrics.extras import MetricExtrasController, StatusEventsController
 from api.openapi import TruthfulJsonRenderPlugin
 from api.resources import Resources, lifespan, provide_db
 from api.settings.controller import SettingsController
@@ -107,6 +108,8 @@ def create_app(
             TokensController,
             VpsController,
             MetricsController,
+            MetricExtrasController,
+            StatusEventsController,
             HealthController,
             RulesController,
             ChannelsController,

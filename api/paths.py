@@ -36,10 +36,13 @@ __all__ = [
     "HEALTH",
     "LIVE",
     "METRICS_CONTAINERS",
+    "METRICS_CPU_CORES",
+    "METRICS_CUSTOM",
     "METRICS_DISKIO",
     "METRICS_DISKS",
     "METRICS_HOST",
     "METRICS_NETWORK",
+    "METRICS_TEMPERATURES",
     "OPENAPI",
     "SETTINGS",
     "STATUS_PAGE",
@@ -61,6 +64,7 @@ __all__ = [
     "VPS_ITEM",
     "VPS_METRICS",
     "VPS_ROTATE_TOKEN",
+    "VPS_STATUS_EVENTS",
     "VPS_TRAFFIC",
     "VPS_TRAFFIC_QUOTA",
 ]
@@ -93,6 +97,9 @@ METRICS_NETWORK = "/network"
 METRICS_DISKS = "/disks"
 METRICS_DISKIO = "/diskio"
 METRICS_CONTAINERS = "/containers"
+METRICS_CPU_CORES = "/cpu-cores"
+METRICS_TEMPERATURES = "/temperatures"
+METRICS_CUSTOM = "/custom"
 
 ALERTS = f"{API}/alerts"
 ALERT_RULES = f"{ALERTS}/rules"
@@ -116,6 +123,7 @@ TRAFFIC = "/traffic"
 BILLING = "/billing"
 VPS_DISK_FORECAST = "/{vps_id:int}/disk-forecast"
 VPS_BY_ID = f"{VPS}/{{vps_id:int}}"
+VPS_STATUS_EVENTS = "/status-events"  # under VPS_BY_ID
 VPS_COMMANDS = "/commands"
 VPS_CONTAINERS = "/containers"
 VPS_CONTAINER_EVENTS = "/containers/{container_id:str}/events"

@@ -309,6 +309,9 @@ TEMPERATURE = _table(
     C("sensor", Check.NAME),
     C("celsius", Check.FLOAT, "°C"),
     proto="TemperatureReading",
+    series_key="sensor",
+    # No rollup: the API reads raw rows at any range (kept as long as raw retention).
+    outputs=(Output("celsius", "celsius", A), Output("celsius_max", "celsius", X)),
 )
 CONTAINER = _table(
     "container_metrics",

@@ -15,6 +15,7 @@ from common.api_models import (
     NetworkSeries,
     RegistrationAccepted,
     SessionOut,
+    StatusEventOut,
     TokenCreated,
     TokenOut,
     UserOut,
@@ -136,6 +137,20 @@ class ApiClient:
 
     def disk_metrics(self, token: str, vps_id: int, range_ms: int) -> DiskSeries:
         return self._series(token, vps_id, "disks", range_ms, DiskSeries)
+
+    def series_between(
+        self, token: str, vps_id: int, kind: str, result: type[T], from_ms: int, to_ms: int, **params: Any
+    ) -> T:
+        """A range endpoint (``/metrics/<kind>``) over a fixed window; the API picks the resolution."""
+        window = {"from": from_ms, "to": to_ms, **params}
+        return self._call("GET", f"/api/vps/{vps_id}/metrics/{kind}", result, token, params=window)
+
+    def status_events(self, token: str, vps_id: int, from_ms: int, to_ms: int) -> list[StatusEventOut]:
+        """Online/offline events in the window, after the newest one before it."""
+        params = {"from": from_ms, "to": to_ms}
+        return self._call(
+            "GET", f"/api/vps/{vps_id}/status-events", list[StatusEventOut], token, params=params
+        )
 
     def alert_summary(self, token: str) -> AlertSummary:
         return self._call("GET", "/api/alerts/summary", AlertSummary, token)

@@ -17,12 +17,15 @@ from dashboards.units import byte_scale
 
 __all__ = [
     "PALETTE",
+    "chart_layout",
     "cpu_figure",
     "disk_figure",
     "empty_figure",
+    "line_trace",
     "live_layout",
     "memory_figure",
     "network_figure",
+    "shift_times",
     "with_gaps",
 ]
 
@@ -118,6 +121,12 @@ def _line(
 ) -> go.Scatter:
     line = {"color": color, "width": 1.6, **(style or {})}
     return go.Scatter(name=name, x=x, y=list(y), mode="lines", line=line, **extra)
+
+
+# Public names of the shared pieces, for figure modules beyond this one (dashboards/history).
+chart_layout = _layout
+shift_times = _shift
+line_trace = _line
 
 
 def cpu_figure(host: HostSeries, tz_offset_min: int = 0, uirevision: str = "") -> go.Figure:

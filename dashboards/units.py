@@ -5,17 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 
 __all__ = [
+    "bit_rate_scale",
     "byte_scale",
     "format_ago",
+    "format_bit_rate",
     "format_bytes",
     "format_duration",
     "format_percent",
     "format_rate",
     "format_step",
+    "format_utc_offset",
     "percent",
+    "si_scale",
 ]
 
 _BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+# Line rates are quoted in decimal bits (a "1 Gbit/s" port), never in binary units.
+_BIT_RATE_UNITS = ("bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s")
+_SI_PREFIXES = ("", "k", "M", "G", "T")
 
 
 def byte_scale(largest: float) -> tuple[float, str]:
@@ -87,3 +94,36 @@ def format_step(step_ms: int) -> str:
         if seconds >= size and seconds % size == 0:
             return f"{int(seconds // size)} {unit}"
     return f"{seconds:g} s"
+
+
+def si_scale(largest: float) -> tuple[float, str]:
+    """The divisor and decimal prefix (``""``, ``k``, ``M`` …) that show ``largest`` under 1000."""
+    divisor, index = 1.0, 0
+    while abs(largest) >= divisor * 1000 and index < len(_SI_PREFIXES) - 1:
+        divisor *= 1000
+        index += 1
+    return divisor, _SI_PREFIXES[index]
+
+
+def bit_rate_scale(largest_bits_per_second: float) -> tuple[float, str]:
+    """The divisor and unit (``bit/s`` … ``Tbit/s``) that show ``largest`` bits/s under 1000."""
+    divisor, prefix = si_scale(largest_bits_per_second)
+    return divisor, _BIT_RATE_UNITS[_SI_PREFIXES.index(prefix)]
+
+
+def format_bit_rate(bytes_per_second: float | None) -> str:
+    """A byte rate as bits per second: ``125000`` → ``1.00 Mbit/s``."""
+    if bytes_per_second is None:
+        return "—"
+    bits = bytes_per_second * 8
+    divisor, unit = bit_rate_scale(bits)
+    return f"{bits:.0f} {unit}" if divisor == 1 else f"{bits / divisor:.2f} {unit}"
+
+
+def format_utc_offset(offset_min: int) -> str:
+    """Minutes east of UTC as ``UTC+05:30``, ``UTC-03:00`` or ``UTC``."""
+    if offset_min == 0:
+        return "UTC"
+    sign = "+" if offset_min > 0 else "-"
+    hours, minutes = divmod(abs(offset_min), 60)
+    return f"UTC{sign}{hours:02d}:{minutes:02d}"

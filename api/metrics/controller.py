@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 import msgspec
@@ -13,8 +12,6 @@ from litestar.params import QueryParameter
 
 from api import paths
 from api.auth.guards import requires_viewer
-from api.errors import invalid, not_found
-from api.metrics.resolution import Coverage, WindowError, choose_plan, resolve_window
 from api.metrics.series import (
     CONTAINERS,
     DISKIO,
@@ -26,7 +23,8 @@ from api.metrics.series import (
     query_params,
     to_columns,
 )
-from api.resources import Connection, Db, get_resources, statements_alone
+from api.metrics.window import plan_window
+from api.resources import Connection, Db, statements_alone
 from api.vps.controller import VpsId
 from common.api_models import (
     ContainersSeries,
@@ -36,10 +34,9 @@ from common.api_models import (
     NetworkSeries,
 )
 from common.api_models.metrics import ResolutionChoice
-from common.edition import Edition
 from common.problems import Problem
 
-__all__ = ["MetricsController"]
+__all__ = ["FromParam", "MetricsController", "ToParam"]
 
 T = TypeVar("T")
 
@@ -59,11 +56,6 @@ _RESPONSES = {
     404: ResponseSpec(Problem, description="No such VPS"),
     422: ResponseSpec(Problem, description="Bad from/to/resolution"),
 }
-_CONTEXT = """
-SELECT EXISTS (SELECT 1 FROM vps WHERE id = %(vps_id)s) AS vps_exists,
-       coalesce((SELECT keep FROM retention_settings WHERE relation = %(raw)s), interval '7 days') AS raw_keep,
-       coalesce((SELECT keep FROM retention_settings WHERE relation = %(rollup_1m)s), interval '90 days') AS keep_1m
-"""
 
 
 async def _query(
@@ -76,31 +68,12 @@ async def _query(
     resolution: ResolutionChoice,
 ) -> tuple[dict[str, Any], dict[str | None, dict[str, list[Any]]]]:
     """The response's window fields and the columns of each series."""
-    now = datetime.now(UTC)
-    try:
-        start, end = resolve_window(from_, to, now)
-    except WindowError as exc:
-        raise invalid(exc.field, exc.message) from None
-    cur = await db.execute(_CONTEXT, {"vps_id": vps_id, "raw": spec.table, "rollup_1m": f"{spec.table}_1m"})
-    context = await cur.fetchone()
-    assert context is not None
-    if not context["vps_exists"]:
-        raise not_found("VPS", vps_id)
-    res = get_resources(state)
-    coverage = Coverage(now=now, raw_keep=context["raw_keep"], keep_1m=context["keep_1m"])
-    plan = choose_plan(start, end, resolution, res.settings.max_points_per_series, coverage)
-    live_rollups = await res.edition(db) is Edition.COMMUNITY
+    planned = await plan_window(db, state, vps_id, spec.table, from_, to, resolution)
     cur = await db.execute(
-        build_query(spec, plan, live_rollups=live_rollups), query_params(vps_id, start, end, plan.step)
+        build_query(spec, planned.plan, live_rollups=planned.live_rollups),
+        query_params(vps_id, planned.start, planned.end, planned.plan.step),
     )
-    window = {
-        "vps_id": vps_id,
-        "resolution": plan.resolution,
-        "step_ms": int(plan.step.total_seconds() * 1000),
-        "from_ms": round(start.timestamp() * 1000),
-        "to_ms": round(end.timestamp() * 1000),
-    }
-    return window, to_columns(spec, await cur.fetchall())
+    return planned.fields, to_columns(spec, await cur.fetchall())
 
 
 def _grouped(

@@ -20,6 +20,7 @@ from common.api_models.accounts import (
     UserUpdate,
 )
 from common.api_models.health import HealthOut
+from common.api_models.history import CpuCoresSeries, CustomMetricSeries, CustomSeries, StatusEventOut
 from common.api_models.live import (
     LIVE_CHANNEL,
     LiveAuth,
@@ -44,7 +45,9 @@ from common.api_models.metrics import (
     NetworkSeries,
     Resolution,
     ResolutionChoice,
+    SensorSeries,
     SeriesWindow,
+    TemperatureSeries,
 )
 from common.api_models.tokens import TokenCreate, TokenCreated, TokenOut
 from common.api_models.vps import (
@@ -61,6 +64,9 @@ __all__ = [
     "AuditEntry",
     "ContainerSeries",
     "ContainersSeries",
+    "CpuCoresSeries",
+    "CustomMetricSeries",
+    "CustomSeries",
     "DeviceIoSeries",
     "DiskIoSeries",
     "DiskSeries",
@@ -86,8 +92,11 @@ __all__ = [
     "Resolution",
     "ResolutionChoice",
     "Role",
+    "SensorSeries",
     "SeriesWindow",
     "SessionOut",
+    "StatusEventOut",
+    "TemperatureSeries",
     "TokenCreate",
     "TokenCreated",
     "TokenOut",

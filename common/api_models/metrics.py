@@ -29,7 +29,9 @@ __all__ = [
     "NetworkSeries",
     "Resolution",
     "ResolutionChoice",
+    "SensorSeries",
     "SeriesWindow",
+    "TemperatureSeries",
 ]
 
 # Which data a series was computed from: raw samples, or the 1-minute or 1-hour rollup.
@@ -84,6 +86,9 @@ if TYPE_CHECKING:
         name: str
         image: str
 
+    class SensorSeries(_Arrays, kw_only=True):
+        sensor: str
+
 else:
     HostSeries = _series_struct(
         "HostSeries",
@@ -115,6 +120,12 @@ else:
         metric_tables.CONTAINER,
         ("container_id", "name", "image"),
     )
+    SensorSeries = _series_struct(
+        "SensorSeries",
+        "One temperature sensor: average and highest °C in each bucket (raw samples only).",
+        metric_tables.TEMPERATURE,
+        ("sensor",),
+    )
 
 
 class NetworkSeries(SeriesWindow, kw_only=True):
@@ -139,3 +150,9 @@ class ContainersSeries(SeriesWindow, kw_only=True):
     """Per-container resource use."""
 
     containers: list[ContainerSeries]
+
+
+class TemperatureSeries(SeriesWindow, kw_only=True):
+    """Per-sensor temperatures; empty when the host reports no sensors."""
+
+    sensors: list[SensorSeries]
