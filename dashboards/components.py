@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from dash import dcc, html
 from dash.development.base_component import Component
@@ -19,38 +20,58 @@ __all__ = [
     "panel",
     "secret_panel",
     "status_badge",
+    "usage_level",
     "vps_card",
     "vps_header",
+    "with_id",
 ]
 
 # Usage above these is shown amber, then red.
 WARN_PERCENT, CRITICAL_PERCENT = 75.0, 90.0
 
 
-def status_badge(online: bool) -> html.Span:
+ComponentT = TypeVar("ComponentT", bound=Component)
+
+
+def with_id(component: ComponentT, element_id: str | dict[str, str | int] | None) -> ComponentT:
+    """``component`` with ``element_id`` when one is given (Dash refuses ``id=None``)."""
+    if element_id:
+        component.id = element_id  # type: ignore[attr-defined]  # every Dash component has one
+    return component
+
+
+def status_badge(online: bool, badge_id: str | dict[str, str | int] | None = None) -> html.Span:
     """A dot and a word: online or offline."""
     state = "online" if online else "offline"
-    return html.Span([html.Span(className="tw-dot"), state], className=f"tw-status tw-status-{state}")
+    return with_id(
+        html.Span([html.Span(className="tw-dot"), state], className=f"tw-status tw-status-{state}"), badge_id
+    )
 
 
-def _level(value: float | None) -> str:
+def usage_level(value: float | None) -> str:
+    """How full a usage percentage is: ``ok``, ``warn``, ``critical``, or ``none`` when unknown."""
     if value is None:
         return "none"
     return "critical" if value >= CRITICAL_PERCENT else "warn" if value >= WARN_PERCENT else "ok"
 
 
-def meter(label: str, value: float | None, detail: str) -> html.Div:
-    """A labelled usage bar, coloured by how full it is."""
+def meter(
+    label: str, value: float | None, detail: str, value_id: str | dict[str, str | int] | None = None
+) -> html.Div:
+    """A labelled usage bar, coloured by how full it is; ``value_id`` names the number's element."""
     width = 0.0 if value is None else max(0.0, min(100.0, value))
     return html.Div(
         [
             html.Div(
-                [html.Span(label), html.Span(format_percent(value), className="tw-meter-value")],
+                [
+                    html.Span(label),
+                    with_id(html.Span(format_percent(value), className="tw-meter-value"), value_id),
+                ],
                 className="tw-meter-head",
             ),
             html.Div(
                 html.Div(
-                    className=f"tw-meter-fill tw-level-{_level(value)}", style={"width": f"{width:.1f}%"}
+                    className=f"tw-meter-fill tw-level-{usage_level(value)}", style={"width": f"{width:.1f}%"}
                 ),
                 className="tw-meter-track",
             ),

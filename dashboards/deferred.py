@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from dash import callback
+from dash import callback, clientside_callback
 
 __all__ = ["DeferredCallbacks"]
 
@@ -20,6 +20,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 class DeferredCallbacks:
     def __init__(self) -> None:
         self._pending: list[tuple[tuple[Any, ...], dict[str, Any], Callable[..., Any]]] = []
+        self._clientside: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
 
     def callback(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         """Like ``dash.callback``, registered only when ``register()`` runs."""
@@ -30,7 +31,13 @@ class DeferredCallbacks:
 
         return remember
 
+    def clientside_callback(self, source: str, *args: Any, **kwargs: Any) -> None:
+        """Like ``dash.clientside_callback`` with JavaScript source, registered by ``register()``."""
+        self._clientside.append((source, args, kwargs))
+
     def register(self) -> None:
         """Hand every callback to the app whose pages are being loaded."""
         for args, kwargs, function in self._pending:
             callback(*args, **kwargs)(function)
+        for source, args, kwargs in self._clientside:
+            clientside_callback(source, *args, **kwargs)

@@ -1,0 +1,193 @@
+"""The fleet as cards or as a dense table. Pure: rows in, Dash components out.
+
+Each live number sits in an element whose id is ``live_id(vps, field)``:
+``{"type": "fleet-live", "vps": <id>, "field": "status" | "cpu" | "memory" | "disk" | "network"}``.
+The element's text is the formatted value (``42.1%``, ``↓ 1.2 MiB/s  ↑ 80 KiB/s``); the
+status element is the badge (``tw-status tw-status-online`` and the word). Both views
+use the same ids, and only one view is in the page at a time, so a pushed value can
+update either in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Literal
+
+from dash import dcc, html
+from dash.development.base_component import Component
+
+from dashboards.components import meter, status_badge, usage_level, with_id
+from dashboards.fleet_view import FleetGroup, FleetRow
+from dashboards.units import format_ago, format_bytes, format_duration, format_percent, format_rate
+
+__all__ = ["LIVE_FIELDS", "LIVE_TYPE", "fleet_cards", "fleet_table", "live_id", "network_text"]
+
+LiveField = Literal["status", "cpu", "memory", "disk", "network"]
+LIVE_TYPE = "fleet-live"
+LIVE_FIELDS: tuple[LiveField, ...] = ("status", "cpu", "memory", "disk", "network")
+MAX_LABELS_ON_CARD = 4
+TABLE_COLUMNS = ("Server", "Host", "Status", "CPU", "Memory", "Disk", "Network", "Labels", "Uptime")
+
+
+def live_id(vps_id: int, field: LiveField) -> dict[str, str | int]:
+    """The id of the element that shows ``field`` of VPS ``vps_id``, in either view."""
+    return {"type": LIVE_TYPE, "vps": vps_id, "field": field}
+
+
+def network_text(row: FleetRow) -> str:
+    """``↓ received  ↑ sent`` per second, or — when the agent has not reported traffic."""
+    if row.net_rx_bytes_per_second is None and row.net_tx_bytes_per_second is None:
+        return "—"
+    return f"↓ {format_rate(row.net_rx_bytes_per_second)}  ↑ {format_rate(row.net_tx_bytes_per_second)}"
+
+
+def _since(row: FleetRow, now: datetime) -> str:
+    if row.online and row.uptime_seconds is not None:
+        return f"up {format_duration(row.uptime_seconds)}"
+    seen = datetime.fromtimestamp(row.last_seen_ms / 1000, UTC) if row.last_seen_ms is not None else None
+    return f"seen {format_ago(seen, now)}"
+
+
+def _used_of(used: int | None, total: int | None) -> str:
+    return f"{format_bytes(used)} of {format_bytes(total)}"
+
+
+def _label_text(labels: dict[str, str], limit: int | None = None) -> list[str]:
+    pairs = [f"{key}={value}" for key, value in sorted(labels.items())]
+    if limit is not None and len(pairs) > limit:
+        return [*pairs[:limit], f"+{len(pairs) - limit}"]
+    return pairs
+
+
+# --- Cards ------------------------------------------------------------------------------------
+
+
+def _card(row: FleetRow, now: datetime) -> dcc.Link:
+    """One server; the whole card links to its detail page (the look of components.vps_card)."""
+    if row.has_data:
+        body: list[html.Div] | html.Div = [
+            meter("CPU", row.cpu_percent, f"load {row.load_1 or 0:.2f}", live_id(row.id, "cpu")),
+            meter(
+                "Memory",
+                row.memory_percent,
+                _used_of(row.memory_used_bytes, row.memory_total_bytes),
+                live_id(row.id, "memory"),
+            ),
+            meter(
+                "Disk",
+                row.disk_percent,
+                _used_of(row.disk_used_bytes, row.disk_total_bytes),
+                live_id(row.id, "disk"),
+            ),
+        ]
+    else:
+        body = html.Div(
+            ["No data yet — is the agent running?", html.Br(), "Open the server for its install command."],
+            className="tw-card-empty",
+        )
+    labels = _label_text(row.labels, MAX_LABELS_ON_CARD)
+    children: list[Component] = [
+        html.Div(
+            [
+                html.Span(row.name, className="tw-card-title"),
+                status_badge(row.online, live_id(row.id, "status")),
+            ],
+            className="tw-card-head",
+        ),
+        html.Div(row.system or "Waiting for the agent's first report", className="tw-card-sub"),
+    ]
+    if row.clock_note:
+        children.append(html.Div(row.clock_note, className="tw-warn-badge tw-clock-skew"))
+    if labels:
+        # One text node, not a chip each: 500 cards x 4 labels would be 2000 more components.
+        children.append(html.Div(" · ".join(labels), className="tw-fleet-labels", title=", ".join(labels)))
+    children.append(html.Div(body, className="tw-card-body"))
+    if row.expiry_text:
+        children.append(
+            html.Div(
+                row.expiry_text,
+                id=f"fleet-expiry-{row.id}",
+                className="tw-expiry tw-expiry-soon" if row.expiry_urgent else "tw-expiry",
+                title="within the renewal reminder window" if row.expiry_urgent else "billing expiry",
+            )
+        )
+    children.append(
+        html.Div(
+            [
+                with_id(
+                    html.Span(network_text(row) if row.has_data else row.ip_address),
+                    live_id(row.id, "network") if row.has_data else None,
+                ),
+                html.Span(_since(row, now)),
+            ],
+            className="tw-card-foot",
+        )
+    )
+    return dcc.Link(
+        children,
+        href=f"/vps/{row.id}",
+        className=f"tw-card tw-vps-card {'is-online' if row.online else 'is-offline'}",
+    )
+
+
+def fleet_cards(groups: Sequence[FleetGroup], now: datetime) -> list[Component]:
+    """The cards, each group under a heading that spans the grid."""
+    out: list[Component] = []
+    for group in groups:
+        if group.title is not None:
+            out.append(html.H2(group.title, className="tw-fleet-group"))
+        out.extend(_card(row, now) for row in group.rows)
+    return out
+
+
+# --- Table ------------------------------------------------------------------------------------
+
+
+def _number_cell(row: FleetRow, field: LiveField, value: float | None, title: str) -> html.Td:
+    return html.Td(
+        format_percent(value),
+        id=live_id(row.id, field),
+        className=f"tw-num tw-text-{usage_level(value)}",
+        title=title,
+    )
+
+
+def _table_row(row: FleetRow, now: datetime) -> html.Tr:
+    labels = _label_text(row.labels)
+    return html.Tr(
+        [
+            html.Td(dcc.Link(row.name, href=f"/vps/{row.id}"), className="tw-fleet-name"),
+            html.Td(row.hostname or row.ip_address, className="tw-fleet-host"),
+            html.Td(status_badge(row.online, live_id(row.id, "status"))),
+            _number_cell(row, "cpu", row.cpu_percent, f"load {row.load_1:.2f}" if row.load_1 else ""),
+            _number_cell(
+                row, "memory", row.memory_percent, _used_of(row.memory_used_bytes, row.memory_total_bytes)
+            ),
+            _number_cell(row, "disk", row.disk_percent, _used_of(row.disk_used_bytes, row.disk_total_bytes)),
+            html.Td(network_text(row), id=live_id(row.id, "network"), className="tw-num"),
+            html.Td("  ".join(labels), className="tw-fleet-labels-cell", title=", ".join(labels)),
+            html.Td(_since(row, now), className="tw-num tw-muted"),
+        ],
+        className="is-online" if row.online else "is-offline",
+    )
+
+
+def fleet_table(groups: Sequence[FleetGroup], now: datetime) -> html.Table:
+    """One row per server; each group is a ``tbody`` under a heading row."""
+    bodies = []
+    for group in groups:
+        rows: list[html.Tr] = []
+        if group.title is not None:
+            rows.append(
+                html.Tr(
+                    html.Th(group.title, colSpan=len(TABLE_COLUMNS), scope="rowgroup"),
+                    className="tw-fleet-group-row",
+                )
+            )
+        rows.extend(_table_row(row, now) for row in group.rows)
+        bodies.append(html.Tbody(rows))
+    head = html.Thead(
+        html.Tr([html.Th(title, scope="col", className=f"tw-col-{title.lower()}") for title in TABLE_COLUMNS])
+    )
+    return html.Table([head, *bodies], className="tw-fleet-table")
