@@ -3,7 +3,7 @@
 Seeds ``--vps`` servers (default 500) with labels and recent samples into a scratch
 database, starts the real ``tidewatch-api`` and ``tidewatch-dashboards`` on it, signs
 in, and opens the fleet page in headless Chromium, in each view, at the page size
-the page uses and with every server on one page, side by side in one run:
+the page uses (and, with ``--whole``, with every server on one page), side by side:
 
 * first render: navigation start to the grid drawn (every callback on the way);
 * update: a poll tick while a writer adds a sample for every server every 2 s, as a
@@ -16,6 +16,7 @@ in it; "blocked" sums the main thread's long tasks (> 50 ms) over the step.
 
     .venv/bin/python -m bench.fleet_render             # 500 servers
     .venv/bin/python -m bench.fleet_render --vps 100 --ticks 3
+    .venv/bin/python -m bench.fleet_render --whole --ticks 2   # and all on one page
 
 The database is dropped at the end.
 """
@@ -32,9 +33,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import psutil
 import psycopg
 from psycopg.rows import dict_row
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 
 from bench.fleet import create_bench_database, drop_bench_database
@@ -47,7 +50,9 @@ from tests.processes import Service
 from common.api_models import Role  # isort: skip
 
 REFRESH_MS = 2000
-STEP_TIMEOUT_S = 60.0
+QUIET_REFRESH_MS = 24 * 3600 * 1000
+STEP_TIMEOUT_S = 90.0
+SCRIPT_TIMEOUT_S = 5
 QUIET_S = 0.4
 
 _SEED = """
@@ -102,7 +107,9 @@ _PROBE = """
     const call = {output, start: performance.now(), end: 0};
     tw.calls.push(call);
     const response = await originalFetch(input, init);
-    response.clone().text().then(() => { call.end = performance.now(); });
+    const json = response.json.bind(response);
+    // Dash reads the answer with json(): the moment it has the body is the server's end.
+    response.json = async () => { const body = await json(); call.end = performance.now(); return body; };
     return response;
   };
   new PerformanceObserver((list) => {
@@ -123,13 +130,35 @@ _PROBE = """
 
 @dataclass(frozen=True)
 class Step:
-    """One measured render, in ms."""
+    """One measured render: wall times and CPU used, in ms."""
 
     total: float
     refresh: float | None
     draw: float
     browser: float
     blocked: float
+    cpu: dict[str, float]
+
+
+class CpuClock:
+    """CPU time (user + system) used so far by each process tree: on a busy machine,
+    what a step costs each part, however long it waited for a core."""
+
+    def __init__(self, roots: dict[str, list[int]]) -> None:
+        self._roots = {name: [psutil.Process(pid) for pid in pids] for name, pids in roots.items()}
+
+    def read(self) -> dict[str, float]:
+        used = {}
+        for name, roots in self._roots.items():
+            total = 0.0
+            for process in [p for root in roots for p in (root, *root.children(recursive=True))]:
+                try:
+                    times = process.cpu_times()
+                except psutil.NoSuchProcess:
+                    continue  # gone since the listing: its time goes with it
+                total += times.user + times.system
+            used[name] = total * 1000
+        return used
 
 
 class FleetWriter(threading.Thread):
@@ -166,6 +195,10 @@ def seed(dsn: str, count: int) -> str:
     return username
 
 
+class StepTimeout(Exception):
+    """A step did not settle in time: the page is too slow at this size."""
+
+
 def _until(condition: Callable[[], Any], what: str, timeout_s: float = STEP_TIMEOUT_S) -> Any:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -173,12 +206,16 @@ def _until(condition: Callable[[], Any], what: str, timeout_s: float = STEP_TIME
         if value:
             return value
         if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
+            raise StepTimeout(f"{what}: not within {timeout_s:.0f} s")
         time.sleep(0.05)
 
 
 def _js(driver: webdriver.Chrome, script: str) -> Any:
-    return driver.execute_script(script)  # type: ignore[no-untyped-call]
+    """The script's value, or None while the page's main thread is too busy to answer."""
+    try:
+        return driver.execute_script(script)  # type: ignore[no-untyped-call]
+    except TimeoutException:
+        return None
 
 
 class Page:
@@ -187,31 +224,44 @@ class Page:
     def __init__(self, driver: webdriver.Chrome) -> None:
         self.driver = driver
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> dict[str, Any] | None:
         return _js(self.driver, "return window.__tw")  # type: ignore[no-any-return]
 
-    def count(self, view: str) -> int:
+    def count(self, view: str) -> int | None:
         selector = ".tw-vps-card" if view == "cards" else ".tw-fleet-table tbody tr:not(.tw-fleet-group-row)"
-        return int(_js(self.driver, f"return document.querySelectorAll('{selector}').length"))
+        count = _js(self.driver, f"return document.querySelectorAll('{selector}').length")
+        return None if count is None else int(count)
 
     def settled_draw(self, after_ms: float, view: str, rows: int) -> tuple[dict[str, Any], dict[str, Any]]:
         """Wait for a draw that started after ``after_ms`` to end and the grid to settle."""
 
         def done() -> tuple[dict[str, Any], dict[str, Any]] | None:
             state = self.state()
-            draws = [
-                c for c in state["calls"] if "fleet-grid.children" in c["output"] and c["start"] > after_ms
-            ]
-            if not draws or not draws[0]["end"] or state["painted"] < draws[0]["end"]:
+            if state is None:
                 return None
-            if self.count(view) != rows:
+            # The last draw the grid changed after (a draw with nothing new changes nothing).
+            draws = [
+                c
+                for c in state["calls"]
+                if "fleet-grid.children" in c["output"]
+                and c["start"] > after_ms
+                and 0 < c["end"] <= state["lastMutation"]
+            ]
+            if not draws or self.count(view) != rows:
                 return None
             now = _js(self.driver, "return performance.now()")
-            return (state, draws[0]) if now - state["lastMutation"] > QUIET_S * 1000 else None
+            return (state, draws[-1]) if now and now - state["lastMutation"] > QUIET_S * 1000 else None
 
         return _until(done, f"the {view} view to draw {rows} rows")  # type: ignore[no-any-return]
 
-    def step(self, state: dict[str, Any], draw: dict[str, Any], began: float, with_refresh: bool) -> Step:
+    def step(
+        self,
+        state: dict[str, Any],
+        draw: dict[str, Any],
+        began: float,
+        with_refresh: bool,
+        cpu: dict[str, float],
+    ) -> Step:
         refresh = None
         if with_refresh:
             refreshes = [
@@ -226,33 +276,45 @@ class Page:
             draw=draw["end"] - draw["start"],
             browser=state["painted"] - draw["end"],
             blocked=blocked,
+            cpu=cpu,
         )
 
     def now_ms(self) -> float:
-        return float(_js(self.driver, "return performance.now()"))
+        return float(_until(lambda: _js(self.driver, "return performance.now()"), "the page's clock"))
 
 
-def measure_view(page: Page, base: str, view: str, per_page: int, vps: int, ticks: int) -> list[str]:
-    rows = min(per_page, vps)
+def _spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: max(0.0, after[name] - before[name]) for name in after}
+
+
+def first_and_sort(page: Page, clock: CpuClock, base: str, view: str, per_page: int, rows: int) -> list[Step]:
+    """On the dashboards that do not poll: the first render, then a click on "sort by CPU"."""
+    before = clock.read()
     page.driver.get(f"{base}/?view={view}&per_page={per_page}")
     state, draw = page.settled_draw(0.0, view, rows)
-    first = page.step(state, draw, 0.0, with_refresh=False)
-    updates = []
-    for _ in range(ticks):
-        state, draw = page.settled_draw(page.now_ms(), view, rows)
-        updates.append(page.step(state, draw, 0.0, with_refresh=True))
+    after = clock.read()
+    first = page.step(state, draw, 0.0, False, _spent(before, after))
     clicked = page.now_ms()
     page.driver.find_element(By.XPATH, "//div[@id='fleet-sort']//label[normalize-space()='CPU']").click()
     state, draw = page.settled_draw(clicked, view, rows)
-    control = page.step(state, draw, clicked, with_refresh=False)
-    page.driver.find_element(By.XPATH, "//div[@id='fleet-sort']//label[normalize-space()='Name']").click()
-    label = f"{view:5} {rows:4} rows"
-    return [
-        _line(label, "first render", first),
-        _line(label, f"update (median of {ticks})", _median(updates)),
-        _line(label, "update (worst)", max(updates, key=lambda s: s.total)),
-        _line(label, "sort by CPU", control),
-    ]
+    sort = page.step(state, draw, clicked, False, _spent(after, clock.read()))
+    return [first, sort]
+
+
+def poll_updates(
+    page: Page, clock: CpuClock, base: str, view: str, per_page: int, rows: int, ticks: int
+) -> list[Step]:
+    """On the polling dashboards: each tick from the previous one's settled grid to its own."""
+    page.driver.get(f"{base}/?view={view}&per_page={per_page}")
+    page.settled_draw(0.0, view, rows)
+    before = clock.read()
+    steps = []
+    for _ in range(ticks):
+        state, draw = page.settled_draw(page.now_ms(), view, rows)
+        after = clock.read()
+        steps.append(page.step(state, draw, 0.0, True, _spent(before, after)))
+        before = after
+    return steps
 
 
 def _median(steps: list[Step]) -> Step:
@@ -265,15 +327,28 @@ def _median(steps: list[Step]) -> Step:
         draw=med([s.draw for s in steps]),
         browser=med([s.browser for s in steps]),
         blocked=med([s.blocked for s in steps]),
+        cpu={name: med([s.cpu[name] for s in steps]) for name in steps[0].cpu},
     )
 
 
-def _line(label: str, what: str, step: Step) -> str:
+HEADER = (
+    f"{'view':5} {'rows':>4}  {'step':16} {'wall':>6} {'refresh':>7} {'draw':>6} {'browser':>7} {'blocked':>7}"
+    f"   cpu: {'browser':>7} {'dash':>5} {'api':>5}"
+)
+
+
+def _line(view: str, rows: int, what: str, step: Step) -> str:
     refresh = f"{step.refresh:7.0f}" if step.refresh is not None else "      -"
+    cpu = step.cpu
     return (
-        f"{label}  {what:22} total {step.total:7.0f}  refresh {refresh}  draw {step.draw:6.0f}"
-        f"  browser {step.browser:6.0f}  blocked {step.blocked:6.0f}"
+        f"{view:5} {rows:4}  {what:16} {step.total:6.0f} {refresh} {step.draw:6.0f} {step.browser:7.0f}"
+        f" {step.blocked:7.0f}        {cpu['browser']:7.0f} {cpu['dashboards']:5.0f} {cpu['api']:5.0f}"
     )
+
+
+def _pid(service: Service) -> int:
+    assert service.process is not None, f"{service.name} is not running"
+    return service.process.pid
 
 
 def _sign_in(driver: webdriver.Chrome, base: str, username: str) -> None:
@@ -291,6 +366,9 @@ def main() -> int:
     )
     parser.add_argument("--vps", type=int, default=500)
     parser.add_argument("--ticks", type=int, default=5, help="poll-tick updates measured per view")
+    parser.add_argument(
+        "--whole", action="store_true", help="also every server on one page (slow: minutes at 500)"
+    )
     args = parser.parse_args()
 
     dsn = create_bench_database()
@@ -299,28 +377,31 @@ def main() -> int:
     driver: webdriver.Chrome | None = None
     try:
         username = seed(dsn, args.vps)
-        api_port, dash_port = free_port(), free_port()
-        services.append(
-            Service(
-                "api",
-                ["tidewatch-api"],
-                env={"TIDEWATCH_DSN": dsn, "TIDEWATCH_API_LISTEN": f"127.0.0.1:{api_port}"},
-                log_name="bench-fleet-api",
-            ).start(api_port)
+        api_port = free_port()
+        api = Service(
+            "api",
+            ["tidewatch-api"],
+            env={"TIDEWATCH_DSN": dsn, "TIDEWATCH_API_LISTEN": f"127.0.0.1:{api_port}"},
+            log_name="bench-fleet-api",
         )
-        services.append(
-            Service(
+        services.append(api.start(api_port))
+        # Two dashboards: one that never polls (first render and clicks, undisturbed) and
+        # one that polls as deployed (the updates).
+        dashboards: dict[str, str] = {}
+        for name, refresh_ms in (("quiet", QUIET_REFRESH_MS), ("polling", REFRESH_MS)):
+            port = free_port()
+            service = Service(
                 "dashboards",
                 ["tidewatch-dashboards"],
                 env={
-                    "TIDEWATCH_DASHBOARDS_LISTEN": f"127.0.0.1:{dash_port}",
+                    "TIDEWATCH_DASHBOARDS_LISTEN": f"127.0.0.1:{port}",
                     "TIDEWATCH_DASHBOARDS_API_URL": f"http://127.0.0.1:{api_port}",
-                    "TIDEWATCH_DASHBOARDS_LIVE_REFRESH_MS": str(REFRESH_MS),
+                    "TIDEWATCH_DASHBOARDS_LIVE_REFRESH_MS": str(refresh_ms),
                 },
-                log_name="bench-fleet-dashboards",
-            ).start(dash_port)
-        )
-        base = f"http://127.0.0.1:{dash_port}"
+                log_name=f"bench-fleet-dashboards-{name}",
+            )
+            services.append(service.start(port))
+            dashboards[name] = f"http://127.0.0.1:{port}"
         started = time.monotonic()
         with httpx.Client(base_url=f"http://127.0.0.1:{api_port}") as client:
             token = client.post("/api/auth/login", json={"username": username, "password": PASSWORD})
@@ -333,19 +414,54 @@ def main() -> int:
 
         driver = webdriver.Chrome(options=pytest_setup_options())
         driver.set_window_size(1440, 1000)
+        driver.set_script_timeout(SCRIPT_TIMEOUT_S)
         driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": _PROBE})
-        _sign_in(driver, base, username)
+        page = Page(driver)
+        quiet, polling = dashboards["quiet"], dashboards["polling"]
+        for base in (quiet, polling):
+            _sign_in(driver, base, username)
+        clock = CpuClock(
+            {
+                "browser": [driver.service.process.pid],
+                "dashboards": [_pid(s) for s in services[1:]],
+                "api": [_pid(services[0])],
+            }
+        )
         writer = FleetWriter(dsn, REFRESH_MS / 1000)
         writer.start()
-        page = Page(driver)
         print(
-            f"times in ms; updates poll every {REFRESH_MS} ms while every server gets a sample"
-            f" every {REFRESH_MS} ms; {args.vps} servers"
+            f"{args.vps} servers; ms. wall: from the trigger to the grid laid out; refresh and draw:"
+            " the two callbacks' round trips; browser: draw response to layout; blocked: long tasks."
+            f" cpu: CPU time each process used in the step. Updates: a poll every {REFRESH_MS} ms"
+            f" while every server gets a sample every {REFRESH_MS} ms."
         )
-        for view in ("cards", "table"):
-            for per_page in (PER_PAGE[view], args.vps):  # type: ignore[index]
-                for line in measure_view(page, base, view, per_page, args.vps, args.ticks):
-                    print(line, flush=True)
+        print(HEADER)
+        results: dict[tuple[str, int], dict[str, Step]] = {}
+        sizes = {view: [PER_PAGE[view]] + ([args.vps] if args.whole else []) for view in PER_PAGE}
+        for view, per_pages in sizes.items():
+            for per_page in per_pages:
+                rows = min(per_page, args.vps)
+                try:
+                    first, sort = first_and_sort(page, clock, quiet, view, per_page, rows)
+                    updates = poll_updates(page, clock, polling, view, per_page, rows, args.ticks)
+                except StepTimeout as exc:
+                    print(f"{view:5} {rows:4}  gave up: {exc}", flush=True)
+                    continue
+                results[(view, rows)] = {"first": first, "update": _median(updates), "sort": sort}
+                print(_line(view, rows, "first render", first))
+                print(_line(view, rows, f"update (median {args.ticks})", _median(updates)))
+                print(_line(view, rows, "update (worst)", max(updates, key=lambda s: s.total)))
+                print(_line(view, rows, "sort by CPU", sort), flush=True)
+        for view in PER_PAGE:
+            paged, whole = results.get((view, PER_PAGE[view])), results.get((view, args.vps))
+            if not paged or not whole or paged is whole:
+                continue
+            print(f"all {args.vps} on one page ÷ {PER_PAGE[view]} a page, {view}:")
+            for what in ("first", "update", "sort"):
+                print(
+                    f"  {what:6} wall x{whole[what].total / paged[what].total:4.1f}"
+                    f"  browser cpu x{whole[what].cpu['browser'] / max(paged[what].cpu['browser'], 1.0):4.1f}"
+                )
         return 0
     finally:
         if driver is not None:

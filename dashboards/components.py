@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TypeVar
 
 from dash import dcc, html
 from dash.development.base_component import Component
@@ -23,29 +22,16 @@ __all__ = [
     "usage_level",
     "vps_card",
     "vps_header",
-    "with_id",
 ]
 
 # Usage above these is shown amber, then red.
 WARN_PERCENT, CRITICAL_PERCENT = 75.0, 90.0
 
 
-ComponentT = TypeVar("ComponentT", bound=Component)
-
-
-def with_id(component: ComponentT, element_id: str | dict[str, str | int] | None) -> ComponentT:
-    """``component`` with ``element_id`` when one is given (Dash refuses ``id=None``)."""
-    if element_id:
-        component.id = element_id  # type: ignore[attr-defined]  # every Dash component has one
-    return component
-
-
-def status_badge(online: bool, badge_id: str | dict[str, str | int] | None = None) -> html.Span:
+def status_badge(online: bool) -> html.Span:
     """A dot and a word: online or offline."""
     state = "online" if online else "offline"
-    return with_id(
-        html.Span([html.Span(className="tw-dot"), state], className=f"tw-status tw-status-{state}"), badge_id
-    )
+    return html.Span([html.Span(className="tw-dot"), state], className=f"tw-status tw-status-{state}")
 
 
 def usage_level(value: float | None) -> str:
@@ -55,18 +41,13 @@ def usage_level(value: float | None) -> str:
     return "critical" if value >= CRITICAL_PERCENT else "warn" if value >= WARN_PERCENT else "ok"
 
 
-def meter(
-    label: str, value: float | None, detail: str, value_id: str | dict[str, str | int] | None = None
-) -> html.Div:
-    """A labelled usage bar, coloured by how full it is; ``value_id`` names the number's element."""
+def meter(label: str, value: float | None, detail: str) -> html.Div:
+    """A labelled usage bar, coloured by how full it is."""
     width = 0.0 if value is None else max(0.0, min(100.0, value))
     return html.Div(
         [
             html.Div(
-                [
-                    html.Span(label),
-                    with_id(html.Span(format_percent(value), className="tw-meter-value"), value_id),
-                ],
+                [html.Span(label), html.Span(format_percent(value), className="tw-meter-value")],
                 className="tw-meter-head",
             ),
             html.Div(

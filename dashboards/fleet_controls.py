@@ -16,6 +16,7 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from dashboards.components import alert, empty_state
 from dashboards.deferred import DeferredCallbacks
+from dashboards.fleet_patch import plan_draw
 from dashboards.fleet_render import fleet_cards, fleet_table
 from dashboards.fleet_view import (
     SORT_KEYS,
@@ -44,7 +45,7 @@ CALLBACKS = DeferredCallbacks()
 # Past this many servers, a browser with no remembered choice starts in the table.
 BIG_FLEET = 60
 # Rows drawn at once; bench/fleet_render.py measured what a page costs at 500 servers.
-PER_PAGE: dict[View, int] = {"cards": 60, "table": 200}
+PER_PAGE: dict[View, int] = {"cards": 48, "table": 100}
 _SORT_LABELS = {"name": "Name", "cpu": "CPU", "memory": "Memory", "disk": "Disk", "network": "Network"}
 _FIELDS = ("fleet-search", "fleet-labels", "fleet-sort", "fleet-group")
 
@@ -86,9 +87,11 @@ def controls(query: FleetQuery) -> html.Div:
     return html.Div(
         [
             dcc.Store(id="fleet-rows"),
+            dcc.Store(id="fleet-size"),
             dcc.Store(id="fleet-page", data=query.page),
             dcc.Store(id="fleet-per-page", data=query.per_page),
             dcc.Store(id="fleet-url"),
+            dcc.Store(id="fleet-drawn"),
             # The choice of cards or table, kept in this browser across visits.
             dcc.Store(id="fleet-view-pref", storage_type="local"),
             html.Datalist(id="fleet-label-options"),
@@ -164,9 +167,9 @@ def controls(query: FleetQuery) -> html.Div:
     Output("fleet-view-pref", "data"),
     Input("fleet-view", "value"),
     Input("fleet-view-pref", "data"),
-    Input("fleet-rows", "data"),
+    Input("fleet-size", "data"),
 )
-def choose_view(view: str | None, remembered: str | None, rows: list[Any] | None) -> tuple[Any, Any]:
+def choose_view(view: str | None, remembered: str | None, size: int | None) -> tuple[Any, Any]:
     """A click on the toggle is remembered; a page opened without ``view`` in its URL
     takes the remembered choice, or the table when the fleet is big."""
     if ctx.triggered_id == "fleet-view" and view:
@@ -175,9 +178,9 @@ def choose_view(view: str | None, remembered: str | None, rows: list[Any] | None
         return no_update, no_update
     if remembered in ("cards", "table"):
         return remembered, no_update
-    if rows is None:
+    if size is None:
         return no_update, no_update  # the fleet's size decides: wait for it
-    return ("table" if len(rows) > BIG_FLEET else "cards"), no_update
+    return ("table" if size > BIG_FLEET else "cards"), no_update
 
 
 def _page_number(page: int | None, last_url: str | None) -> int:
@@ -204,6 +207,7 @@ def _page_number(page: int | None, last_url: str | None) -> int:
     Output("fleet-next", "disabled"),
     Output("fleet-page-info", "children"),
     Output("fleet-label-error", "children"),
+    Output("fleet-drawn", "data"),
     Input("fleet-rows", "data"),
     Input("fleet-view", "value"),
     Input("fleet-search", "value"),
@@ -215,6 +219,7 @@ def _page_number(page: int | None, last_url: str | None) -> int:
     State("fleet-page", "data"),
     State("fleet-url", "data"),
     State("fleet-per-page", "data"),
+    State("fleet-drawn", "data"),
 )
 def draw(
     data: list[Any] | None,
@@ -228,9 +233,10 @@ def draw(
     page: int | None,
     last_url: str | None,
     per_page: int | None,
+    drawn: dict[str, Any] | None,
 ) -> tuple[Any, ...]:
     if data is None or view is None:
-        return (no_update,) * 10
+        return (no_update,) * 11
     query = FleetQuery(
         view=view,
         search=search or "",
@@ -253,22 +259,36 @@ def draw(
         if pages is False
         else f"{shown.first}-{shown.last} of {shown.total} ({len(rows)} servers)"
     )
+    class_name = "tw-grid"
     if not rows:
         body: Any = empty_state(
             "No servers yet",
             "Add your first server above; you will get its agent token and start command.",
         )
-        return body, "tw-grid", shown.number, url, "", True, True, True, "", errors
-    if not shown.total:
+        count = ""
+    elif not shown.total:
         body = empty_state("No server matches", "Change the search or the label filter to see more.")
-        return body, "tw-grid", shown.number, url, count, True, True, True, "", errors
-    now = datetime.now(UTC)
-    if view == "table":
-        body, class_name = fleet_table(shown.groups, now), "tw-fleet-table-wrap"
+    elif view == "table":
+        body, class_name = fleet_table(shown.groups, datetime.now(UTC)), "tw-fleet-table-wrap"
     else:
-        body, class_name = fleet_cards(shown.groups, now), "tw-grid"
+        body = fleet_cards(shown.groups, datetime.now(UTC))
+    sent, now_drawn, touched = plan_draw(body, drawn)
+    if touched == 0:
+        sent = no_update  # the same shape and the same values: nothing to send
     first, last = shown.number == 1, shown.number == shown.pages
-    return body, class_name, shown.number, url, count, not pages, first, last, info, errors
+    return (
+        sent,
+        class_name if touched < 0 else no_update,
+        shown.number,
+        url,
+        count,
+        not pages,
+        first,
+        last,
+        info,
+        errors,
+        msgspec.to_builtins(now_drawn),
+    )
 
 
 # The URL follows the controls without a navigation: replaceState re-runs no page layout.

@@ -2,10 +2,12 @@
 
 Each live number sits in an element whose id is ``live_id(vps, field)``:
 ``{"type": "fleet-live", "vps": <id>, "field": "status" | "cpu" | "memory" | "disk" | "network"}``.
-The element's text is the formatted value (``42.1%``, ``↓ 1.2 MiB/s  ↑ 80 KiB/s``); the
-status element is the badge (``tw-status tw-status-online`` and the word). Both views
-use the same ids, and only one view is in the page at a time, so a pushed value can
-update either in place.
+The element's text (``children``) is the formatted value: ``42.1%``,
+``↓ 1.2 MiB/s  ↑ 80 KiB/s``, or ``online``/``offline`` for the status, whose
+``className`` holds ``tw-status-online`` or ``tw-status-offline``.
+A card's meter bar is its parent's ``--tw-fill`` style; the next draw sets it again.
+Both views use the same ids, and only one view is in the page at a time, so a pushed
+value can update either in place.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Literal
 from dash import dcc, html
 from dash.development.base_component import Component
 
-from dashboards.components import meter, status_badge, usage_level, with_id
+from dashboards.components import usage_level
+from dashboards.fleet_patch import LIVE_CLASS
 from dashboards.fleet_view import FleetGroup, FleetRow
 from dashboards.units import format_ago, format_bytes, format_duration, format_percent, format_rate
 
@@ -61,48 +64,69 @@ def _label_text(labels: dict[str, str], limit: int | None = None) -> list[str]:
 
 
 # --- Cards ------------------------------------------------------------------------------------
+# Dash's renderer does work per component on every store change, so the page's cost
+# grows with its component count: text stays plain strings where no id or style needs
+# an element, and a meter's bar is the meter's own background (fleet.css).
+
+
+def _status(row: FleetRow, element: type[html.Span] | type[html.Td] = html.Span) -> Component:
+    """The live status: one element, its dot drawn by CSS."""
+    state = "online" if row.online else "offline"
+    return element(
+        state, id=live_id(row.id, "status"), className=f"tw-status tw-status-{state} tw-fleet-status"
+    )
+
+
+def _meter(row: FleetRow, field: LiveField, label: str, value: float | None, detail: str) -> html.Div:
+    """Label, live value and detail; the bar's width is ``--tw-fill``."""
+    width = 0.0 if value is None else max(0.0, min(100.0, value))
+    return html.Div(
+        [
+            label,
+            html.Span(format_percent(value), id=live_id(row.id, field), className="tw-meter-value"),
+            detail,
+        ],
+        className=f"tw-fleet-meter tw-fill-{usage_level(value)} {LIVE_CLASS}",
+        style={"--tw-fill": f"{width:.1f}%"},
+    )
 
 
 def _card(row: FleetRow, now: datetime) -> dcc.Link:
-    """One server; the whole card links to its detail page (the look of components.vps_card)."""
-    if row.has_data:
-        body: list[html.Div] | html.Div = [
-            meter("CPU", row.cpu_percent, f"load {row.load_1 or 0:.2f}", live_id(row.id, "cpu")),
-            meter(
-                "Memory",
-                row.memory_percent,
-                _used_of(row.memory_used_bytes, row.memory_total_bytes),
-                live_id(row.id, "memory"),
-            ),
-            meter(
-                "Disk",
-                row.disk_percent,
-                _used_of(row.disk_used_bytes, row.disk_total_bytes),
-                live_id(row.id, "disk"),
-            ),
-        ]
-    else:
-        body = html.Div(
-            ["No data yet — is the agent running?", html.Br(), "Open the server for its install command."],
-            className="tw-card-empty",
-        )
-    labels = _label_text(row.labels, MAX_LABELS_ON_CARD)
-    children: list[Component] = [
-        html.Div(
-            [
-                html.Span(row.name, className="tw-card-title"),
-                status_badge(row.online, live_id(row.id, "status")),
-            ],
-            className="tw-card-head",
-        ),
+    """One server; the whole card links to its detail page."""
+    children: list[Component | str] = [
+        html.Div([html.Span(row.name, className="tw-card-title"), _status(row)], className="tw-card-head"),
         html.Div(row.system or "Waiting for the agent's first report", className="tw-card-sub"),
     ]
     if row.clock_note:
         children.append(html.Div(row.clock_note, className="tw-warn-badge tw-clock-skew"))
+    labels = _label_text(row.labels, MAX_LABELS_ON_CARD)
     if labels:
-        # One text node, not a chip each: 500 cards x 4 labels would be 2000 more components.
         children.append(html.Div(" · ".join(labels), className="tw-fleet-labels", title=", ".join(labels)))
-    children.append(html.Div(body, className="tw-card-body"))
+    if row.has_data:
+        children += [
+            _meter(row, "cpu", "CPU", row.cpu_percent, f"load {row.load_1 or 0:.2f}"),
+            _meter(
+                row,
+                "memory",
+                "Memory",
+                row.memory_percent,
+                _used_of(row.memory_used_bytes, row.memory_total_bytes),
+            ),
+            _meter(
+                row, "disk", "Disk", row.disk_percent, _used_of(row.disk_used_bytes, row.disk_total_bytes)
+            ),
+        ]
+    else:
+        children.append(
+            html.Div(
+                [
+                    "No data yet — is the agent running?",
+                    html.Br(),
+                    "Open the server for its install command.",
+                ],
+                className="tw-card-empty",
+            )
+        )
     if row.expiry_text:
         children.append(
             html.Div(
@@ -112,22 +136,16 @@ def _card(row: FleetRow, now: datetime) -> dcc.Link:
                 title="within the renewal reminder window" if row.expiry_urgent else "billing expiry",
             )
         )
+    network = network_text(row) if row.has_data else row.ip_address
     children.append(
         html.Div(
-            [
-                with_id(
-                    html.Span(network_text(row) if row.has_data else row.ip_address),
-                    live_id(row.id, "network") if row.has_data else None,
-                ),
-                html.Span(_since(row, now)),
-            ],
-            className="tw-card-foot",
+            [html.Span(network, id=live_id(row.id, "network")), _since(row, now)], className="tw-card-foot"
         )
     )
     return dcc.Link(
         children,
         href=f"/vps/{row.id}",
-        className=f"tw-card tw-vps-card {'is-online' if row.online else 'is-offline'}",
+        className=f"tw-card tw-vps-card tw-fleet-card {'is-online' if row.online else 'is-offline'}",
     )
 
 
@@ -148,7 +166,7 @@ def _number_cell(row: FleetRow, field: LiveField, value: float | None, title: st
     return html.Td(
         format_percent(value),
         id=live_id(row.id, field),
-        className=f"tw-num tw-text-{usage_level(value)}",
+        className=f"tw-num tw-text-{usage_level(value)} {LIVE_CLASS}",
         title=title,
     )
 
@@ -159,15 +177,15 @@ def _table_row(row: FleetRow, now: datetime) -> html.Tr:
         [
             html.Td(dcc.Link(row.name, href=f"/vps/{row.id}"), className="tw-fleet-name"),
             html.Td(row.hostname or row.ip_address, className="tw-fleet-host"),
-            html.Td(status_badge(row.online, live_id(row.id, "status"))),
+            _status(row, html.Td),
             _number_cell(row, "cpu", row.cpu_percent, f"load {row.load_1:.2f}" if row.load_1 else ""),
             _number_cell(
                 row, "memory", row.memory_percent, _used_of(row.memory_used_bytes, row.memory_total_bytes)
             ),
             _number_cell(row, "disk", row.disk_percent, _used_of(row.disk_used_bytes, row.disk_total_bytes)),
-            html.Td(network_text(row), id=live_id(row.id, "network"), className="tw-num"),
+            html.Td(network_text(row), id=live_id(row.id, "network"), className=f"tw-num {LIVE_CLASS}"),
             html.Td("  ".join(labels), className="tw-fleet-labels-cell", title=", ".join(labels)),
-            html.Td(_since(row, now), className="tw-num tw-muted"),
+            html.Td(_since(row, now), className=f"tw-num tw-muted {LIVE_CLASS}"),
         ],
         className="is-online" if row.online else "is-offline",
     )

@@ -86,7 +86,7 @@ def layout(**query: str | list[str]) -> html.Div:
             html.Div(id="fleet-error"),
             html.Div(id="fleet-grid", className="tw-grid"),
         ],
-        className="tw-page",
+        className="tw-page tw-fleet-page",
     )
 
 
@@ -113,6 +113,7 @@ def _billing(token: str) -> tuple[list[BillingOut], int]:
 
 @callback(
     Output("fleet-rows", "data"),
+    Output("fleet-size", "data"),
     Output("fleet-summary", "children"),
     Output("fleet-error", "children"),
     Output("fleet-group", "options"),
@@ -122,23 +123,33 @@ def _billing(token: str) -> tuple[list[BillingOut], int]:
     Input("fleet-created", "data"),
     State("app-session", "data"),
     State("fleet-group", "value"),
+    State("fleet-size", "data"),
     prevent_initial_call="initial_duplicate",
 )
-def refresh(_: int | None, __: Any, session: dict[str, Any] | None, group: str | None) -> tuple[Any, ...]:
+def refresh(
+    _: int | None, __: Any, session: dict[str, Any] | None, group: str | None, size: int | None
+) -> tuple[Any, ...]:
     token = token_of(session)
     if token is None:
-        return (no_update,) * 6
+        return (no_update,) * 7
     try:
         fleet = api().list_vps(token)
     except ApiError as exc:
         if exc.unauthorized:
-            return (*(no_update,) * 5, None)
-        return no_update, no_update, alert(f"Could not load the fleet: {exc.detail}"), *(no_update,) * 3
+            return (*(no_update,) * 6, None)
+        return (
+            no_update,
+            no_update,
+            no_update,
+            alert(f"Could not load the fleet: {exc.detail}"),
+            *(no_update,) * 3,
+        )
     billing, window = _billing(token)
     by_vps = {item.vps_id: item for item in billing}
     rows = [fleet_row(v, expiry_note(by_vps.get(v.id), window)) for v in fleet]
     return (
         fleet_controls.encode_rows(rows),
+        len(rows) if len(rows) != size else no_update,  # each change runs choose_view: only real ones
         _summary(fleet, billing),
         None,
         fleet_controls.group_options(rows, group),

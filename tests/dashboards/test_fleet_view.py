@@ -283,10 +283,28 @@ def test_both_views_carry_one_live_id_per_server_and_field(view: str) -> None:
     assert "env=prod" in text and "55.0%" in text and "↓ 1000 B/s  ↑ 1000 B/s" in text
 
 
-def test_a_server_without_data_shows_how_to_start_its_agent_and_no_live_numbers() -> None:
+def test_a_server_without_data_shows_how_to_start_its_agent() -> None:
     card = fleet_cards([FleetGroup(None, (FLEET[3],))], NOW)[0]
-    ids = list(_ids(card))
-    assert ids == [live_id(4, "status")]
-    assert "No data yet" in str(_json(card))
+    # Its traffic slot shows the address until a pushed value replaces it.
+    assert list(_ids(card)) == [live_id(4, "status"), live_id(4, "network")]
+    assert "No data yet" in str(_json(card)) and "192.0.2.4" in str(_json(card))
     row_text = str(_json(fleet_table([FleetGroup(None, (FLEET[3],))], NOW)))
     assert "seen never" in row_text and "—" in row_text
+
+
+def _components(component: Any) -> int:
+    data = _json(component)
+    if isinstance(data, dict):
+        return 1 + _components(data.get("props", {}).get("children"))
+    if isinstance(data, list | tuple):
+        return sum(_components(child) for child in data)
+    return 0  # text costs the renderer nothing of its own
+
+
+def test_cards_and_rows_stay_lean_because_the_renderer_pays_per_component() -> None:
+    # bench/fleet_render.py: Dash's renderer re-runs a selector per component on every
+    # store change, so these counts, times the page size, set the cost of each update.
+    row = FLEET[0]
+    assert _components(fleet_cards([FleetGroup(None, (row,))], NOW)[0]) <= 14
+    one, two = (_components(fleet_table([FleetGroup(None, (row,) * n)], NOW)) for n in (1, 2))
+    assert two - one <= 11
