@@ -155,7 +155,7 @@ def controls(query: FleetQuery) -> html.Div:
                         hidden=True,
                     ),
                 ],
-                className="tw-fleet-status",
+                className="tw-fleet-countbar",
             ),
         ],
         className="tw-fleet-toolbar",

@@ -73,7 +73,7 @@ def _status(row: FleetRow, element: type[html.Span] | type[html.Td] = html.Span)
     """The live status: one element, its dot drawn by CSS."""
     state = "online" if row.online else "offline"
     return element(
-        state, id=live_id(row.id, "status"), className=f"tw-status tw-status-{state} tw-fleet-status"
+        state, id=live_id(row.id, "status"), className=f"tw-status-{state} tw-fleet-status {LIVE_CLASS}"
     )
 
 
