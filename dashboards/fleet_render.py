@@ -20,7 +20,6 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from dashboards.components import usage_level
-from dashboards.fleet_patch import LIVE_CLASS
 from dashboards.fleet_view import FleetGroup, FleetRow
 from dashboards.units import format_ago, format_bytes, format_duration, format_percent, format_rate
 
@@ -72,9 +71,7 @@ def _label_text(labels: dict[str, str], limit: int | None = None) -> list[str]:
 def _status(row: FleetRow, element: type[html.Span] | type[html.Td] = html.Span) -> Component:
     """The live status: one element, its dot drawn by CSS."""
     state = "online" if row.online else "offline"
-    return element(
-        state, id=live_id(row.id, "status"), className=f"tw-status-{state} tw-fleet-status {LIVE_CLASS}"
-    )
+    return element(state, id=live_id(row.id, "status"), className=f"tw-status-{state} tw-fleet-status")
 
 
 def _meter(row: FleetRow, field: LiveField, label: str, value: float | None, detail: str) -> html.Div:
@@ -86,7 +83,7 @@ def _meter(row: FleetRow, field: LiveField, label: str, value: float | None, det
             html.Span(format_percent(value), id=live_id(row.id, field), className="tw-meter-value"),
             detail,
         ],
-        className=f"tw-fleet-meter tw-fill-{usage_level(value)} {LIVE_CLASS}",
+        className=f"tw-fleet-meter tw-fill-{usage_level(value)}",
         style={"--tw-fill": f"{width:.1f}%"},
     )
 
@@ -166,7 +163,7 @@ def _number_cell(row: FleetRow, field: LiveField, value: float | None, title: st
     return html.Td(
         format_percent(value),
         id=live_id(row.id, field),
-        className=f"tw-num tw-text-{usage_level(value)} {LIVE_CLASS}",
+        className=f"tw-num tw-text-{usage_level(value)}",
         title=title,
     )
 
@@ -183,9 +180,9 @@ def _table_row(row: FleetRow, now: datetime) -> html.Tr:
                 row, "memory", row.memory_percent, _used_of(row.memory_used_bytes, row.memory_total_bytes)
             ),
             _number_cell(row, "disk", row.disk_percent, _used_of(row.disk_used_bytes, row.disk_total_bytes)),
-            html.Td(network_text(row), id=live_id(row.id, "network"), className=f"tw-num {LIVE_CLASS}"),
+            html.Td(network_text(row), id=live_id(row.id, "network"), className="tw-num"),
             html.Td("  ".join(labels), className="tw-fleet-labels-cell", title=", ".join(labels)),
-            html.Td(_since(row, now), className=f"tw-num tw-muted {LIVE_CLASS}"),
+            html.Td(_since(row, now), className="tw-num tw-muted"),
         ],
         className="is-online" if row.online else "is-offline",
     )

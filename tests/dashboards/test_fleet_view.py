@@ -12,7 +12,7 @@ import msgspec
 import pytest
 
 from common.api_models import VpsOut
-from dashboards.fleet_controls import encode_rows, group_options
+from dashboards.fleet_controls import drawn_digest, encode_rows, group_options
 from dashboards.fleet_render import LIVE_FIELDS, fleet_cards, fleet_table, live_id
 from dashboards.fleet_view import (
     FleetGroup,
@@ -308,3 +308,14 @@ def test_cards_and_rows_stay_lean_because_the_renderer_pays_per_component() -> N
     assert _components(fleet_cards([FleetGroup(None, (row,))], NOW)[0]) <= 14
     one, two = (_components(fleet_table([FleetGroup(None, (row,) * n)], NOW)) for n in (1, 2))
     assert two - one <= 11
+
+
+def test_an_equal_draw_has_the_same_digest_and_a_new_value_another() -> None:
+    def draw(cpu: float) -> Any:
+        row = msgspec.structs.replace(FLEET[0], cpu_percent=cpu)
+        return fleet_cards([FleetGroup(None, (row, FLEET[1]))], NOW)
+
+    assert drawn_digest(draw(20.0)) == drawn_digest(draw(20.0))
+    assert drawn_digest(draw(20.0)) != drawn_digest(draw(20.1))
+    table = fleet_table([FleetGroup(None, (FLEET[0],))], NOW)
+    assert drawn_digest(table) != drawn_digest(draw(20.0))
