@@ -19,7 +19,6 @@ __all__ = [
     "panel",
     "secret_panel",
     "status_badge",
-    "usage_level",
     "vps_card",
     "vps_header",
 ]
@@ -34,8 +33,7 @@ def status_badge(online: bool) -> html.Span:
     return html.Span([html.Span(className="tw-dot"), state], className=f"tw-status tw-status-{state}")
 
 
-def usage_level(value: float | None) -> str:
-    """How full a usage percentage is: ``ok``, ``warn``, ``critical``, or ``none`` when unknown."""
+def _level(value: float | None) -> str:
     if value is None:
         return "none"
     return "critical" if value >= CRITICAL_PERCENT else "warn" if value >= WARN_PERCENT else "ok"
@@ -52,7 +50,7 @@ def meter(label: str, value: float | None, detail: str) -> html.Div:
             ),
             html.Div(
                 html.Div(
-                    className=f"tw-meter-fill tw-level-{usage_level(value)}", style={"width": f"{width:.1f}%"}
+                    className=f"tw-meter-fill tw-level-{_level(value)}", style={"width": f"{width:.1f}%"}
                 ),
                 className="tw-meter-track",
             ),

@@ -31,13 +31,13 @@ class DeferredCallbacks:
 
         return remember
 
-    def clientside_callback(self, source: str, *args: Any, **kwargs: Any) -> None:
-        """Like ``dash.clientside_callback`` with JavaScript source, registered by ``register()``."""
-        self._clientside.append((source, args, kwargs))
+    def clientside_callback(self, function: str, *args: Any, **kwargs: Any) -> None:
+        """Like ``dash.clientside_callback``, registered only when ``register()`` runs."""
+        self._clientside.append((function, args, kwargs))
 
     def register(self) -> None:
         """Hand every callback to the app whose pages are being loaded."""
         for args, kwargs, function in self._pending:
             callback(*args, **kwargs)(function)
         for source, args, kwargs in self._clientside:
-            clientside_callback(source, *args, **kwargs)
+            clientside_callback(source, *args, **kwargs)  # type: ignore[no-untyped-call]

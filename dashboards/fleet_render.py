@@ -1,40 +1,37 @@
 """The fleet as cards or as a dense table. Pure: rows in, Dash components out.
 
-Each live number sits in an element whose id is ``live_id(vps, field)``:
-``{"type": "fleet-live", "vps": <id>, "field": "status" | "cpu" | "memory" | "disk" | "network"}``.
-The element's text (``children``) is the formatted value: ``42.1%``,
-``↓ 1.2 MiB/s  ↑ 80 KiB/s``, or ``online``/``offline`` for the status, whose
-``className`` holds ``tw-status-online`` or ``tw-status-offline``.
-A card's meter bar is its parent's ``--tw-fill`` style; the next draw sets it again.
-Both views use the same ids, and only one view is in the page at a time, so a pushed
-value can update either in place.
+The live elements carry ``dashboards.live_ids.live_id(vps, field)`` ids, which the live
+feed (``assets/live_feed.js``) sets from pushed samples: ``status`` (a badge),
+``cpu`` and ``memory`` (the value), ``cpu-bar`` and ``memory-bar`` (the bar: class and
+width), ``cpu-detail`` and ``memory-detail``, and ``net``. Both views use them (the
+table has values, no bars); only one view is in the page at a time, so ids stay unique.
+Disk has no live id: the feed does not push it; the next draw brings it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Literal
 
 from dash import dcc, html
 from dash.development.base_component import Component
 
-from dashboards.components import usage_level
+from dashboards.components import CRITICAL_PERCENT, WARN_PERCENT
 from dashboards.fleet_view import FleetGroup, FleetRow
+from dashboards.live_ids import live_id
 from dashboards.units import format_ago, format_bytes, format_duration, format_percent, format_rate
 
-__all__ = ["LIVE_FIELDS", "LIVE_TYPE", "fleet_cards", "fleet_table", "live_id", "network_text"]
+__all__ = ["TABLE_COLUMNS", "fleet_cards", "fleet_table", "network_text"]
 
-LiveField = Literal["status", "cpu", "memory", "disk", "network"]
-LIVE_TYPE = "fleet-live"
-LIVE_FIELDS: tuple[LiveField, ...] = ("status", "cpu", "memory", "disk", "network")
 MAX_LABELS_ON_CARD = 4
 TABLE_COLUMNS = ("Server", "Host", "Status", "CPU", "Memory", "Disk", "Network", "Labels", "Uptime")
 
 
-def live_id(vps_id: int, field: LiveField) -> dict[str, str | int]:
-    """The id of the element that shows ``field`` of VPS ``vps_id``, in either view."""
-    return {"type": LIVE_TYPE, "vps": vps_id, "field": field}
+def _level(value: float | None) -> str:
+    # components.meter's levels (and the live feed's), for elements built here.
+    if value is None:
+        return "none"
+    return "critical" if value >= CRITICAL_PERCENT else "warn" if value >= WARN_PERCENT else "ok"
 
 
 def network_text(row: FleetRow) -> str:
@@ -64,27 +61,40 @@ def _label_text(labels: dict[str, str], limit: int | None = None) -> list[str]:
 
 # --- Cards ------------------------------------------------------------------------------------
 # Dash's renderer does work per component on every store change, so the page's cost
-# grows with its component count: text stays plain strings where no id or style needs
-# an element, and a meter's bar is the meter's own background (fleet.css).
+# grows with its component count (bench/fleet_render.py): text stays plain strings where
+# no id needs an element, and the status dot is CSS.
 
 
-def _status(row: FleetRow, element: type[html.Span] | type[html.Td] = html.Span) -> Component:
-    """The live status: one element, its dot drawn by CSS."""
+def _status(row: FleetRow) -> html.Span:
+    """The status badge; the live feed rewrites it as components.status_badge's shape."""
     state = "online" if row.online else "offline"
-    return element(state, id=live_id(row.id, "status"), className=f"tw-status-{state} tw-fleet-status")
+    return html.Span(
+        state, id=live_id(row.id, "status"), className=f"tw-status tw-status-{state} tw-fleet-status"
+    )
 
 
-def _meter(row: FleetRow, field: LiveField, label: str, value: float | None, detail: str) -> html.Div:
-    """Label, live value and detail; the bar's width is ``--tw-fill``."""
+def _meter(row: FleetRow, field: str | None, label: str, value: float | None, detail: str) -> html.Div:
+    """Label and value, the bar, the detail; ``field`` names the live ids (None: none)."""
     width = 0.0 if value is None else max(0.0, min(100.0, value))
+
+    def ids(suffix: str) -> dict[str, dict[str, str | int]]:
+        return {"id": live_id(row.id, field + suffix)} if field else {}
+
     return html.Div(
         [
             label,
-            html.Span(format_percent(value), id=live_id(row.id, field), className="tw-meter-value"),
-            detail,
+            html.Span(format_percent(value), className="tw-meter-value", **ids("")),  # type: ignore[arg-type]
+            html.Div(
+                html.Div(
+                    className=f"tw-meter-fill tw-level-{_level(value)}",
+                    style={"width": f"{width:.1f}%"},
+                    **ids("-bar"),  # type: ignore[arg-type]
+                ),
+                className="tw-meter-track",
+            ),
+            html.Span(detail, className="tw-meter-detail", **ids("-detail")),  # type: ignore[arg-type]
         ],
-        className=f"tw-fleet-meter tw-fill-{usage_level(value)}",
-        style={"--tw-fill": f"{width:.1f}%"},
+        className="tw-fleet-meter",
     )
 
 
@@ -109,9 +119,7 @@ def _card(row: FleetRow, now: datetime) -> dcc.Link:
                 row.memory_percent,
                 _used_of(row.memory_used_bytes, row.memory_total_bytes),
             ),
-            _meter(
-                row, "disk", "Disk", row.disk_percent, _used_of(row.disk_used_bytes, row.disk_total_bytes)
-            ),
+            _meter(row, None, "Disk", row.disk_percent, _used_of(row.disk_used_bytes, row.disk_total_bytes)),
         ]
     else:
         children.append(
@@ -135,9 +143,7 @@ def _card(row: FleetRow, now: datetime) -> dcc.Link:
         )
     network = network_text(row) if row.has_data else row.ip_address
     children.append(
-        html.Div(
-            [html.Span(network, id=live_id(row.id, "network")), _since(row, now)], className="tw-card-foot"
-        )
+        html.Div([html.Span(network, id=live_id(row.id, "net")), _since(row, now)], className="tw-card-foot")
     )
     return dcc.Link(
         children,
@@ -159,12 +165,12 @@ def fleet_cards(groups: Sequence[FleetGroup], now: datetime) -> list[Component]:
 # --- Table ------------------------------------------------------------------------------------
 
 
-def _number_cell(row: FleetRow, field: LiveField, value: float | None, title: str) -> html.Td:
+def _number_cell(row: FleetRow, field: str | None, value: float | None, title: str) -> html.Td:
     return html.Td(
         format_percent(value),
-        id=live_id(row.id, field),
-        className=f"tw-num tw-text-{usage_level(value)}",
+        className=f"tw-num tw-text-{_level(value)}",
         title=title,
+        **({"id": live_id(row.id, field)} if field else {}),  # type: ignore[arg-type]
     )
 
 
@@ -174,13 +180,13 @@ def _table_row(row: FleetRow, now: datetime) -> html.Tr:
         [
             html.Td(dcc.Link(row.name, href=f"/vps/{row.id}"), className="tw-fleet-name"),
             html.Td(row.hostname or row.ip_address, className="tw-fleet-host"),
-            _status(row, html.Td),
+            html.Td(_status(row)),
             _number_cell(row, "cpu", row.cpu_percent, f"load {row.load_1:.2f}" if row.load_1 else ""),
             _number_cell(
                 row, "memory", row.memory_percent, _used_of(row.memory_used_bytes, row.memory_total_bytes)
             ),
-            _number_cell(row, "disk", row.disk_percent, _used_of(row.disk_used_bytes, row.disk_total_bytes)),
-            html.Td(network_text(row), id=live_id(row.id, "network"), className="tw-num"),
+            _number_cell(row, None, row.disk_percent, _used_of(row.disk_used_bytes, row.disk_total_bytes)),
+            html.Td(network_text(row), id=live_id(row.id, "net"), className="tw-num"),
             html.Td("  ".join(labels), className="tw-fleet-labels-cell", title=", ".join(labels)),
             html.Td(_since(row, now), className="tw-num tw-muted"),
         ],
