@@ -6,9 +6,12 @@ in, and opens the fleet page in headless Chromium, in each view, at the page siz
 the page uses (and, with ``--whole``, with every server on one page), side by side:
 
 * first render: navigation start to the grid drawn (every callback on the way);
-* update: a poll tick while a writer adds a sample for every server every 2 s, as a
-  live fleet does: the refresh round trip (API read + rows), the draw round trip
-  (filter, sort, components), and the browser's part (response to laid-out DOM);
+* update: a re-read of the fleet (what the page's interval or the live feed's resync
+  asks for) while a writer adds a sample for every server every 2 s: the refresh
+  round trip (API read + rows), the draw round trip (filter, sort, components), and
+  the browser's part (response to laid-out DOM);
+* push: what ``assets/live_feed.js`` does with a batch holding a sample of every
+  server shown (``set_props`` on their live ids, no callback), to the DOM laid out;
 * control: a click on "sort by CPU" to the re-sorted grid laid out.
 
 The browser's part ends at the frame after the last DOM change, with layout forced
@@ -30,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import httpx
@@ -49,7 +53,7 @@ from tests.processes import Service
 
 from common.api_models import Role  # isort: skip
 
-REFRESH_MS = 2000
+WRITE_EVERY_S = 2.0
 QUIET_REFRESH_MS = 24 * 3600 * 1000
 STEP_TIMEOUT_S = 90.0
 SCRIPT_TIMEOUT_S = 5
@@ -301,25 +305,79 @@ def first_and_sort(page: Page, clock: CpuClock, base: str, view: str, per_page: 
     return [first, sort]
 
 
-def poll_updates(
+_REREAD = 'window.dash_clientside.set_props("fleet-interval", {n_intervals: Date.now()});'
+# What assets/live_feed.js does with one batch holding a sample of every server shown.
+_PUSH = """
+const domId = (id) => "{" + Object.keys(id).sort().map((k) => JSON.stringify(k) + ":" + JSON.stringify(id[k])).join(",") + "}";
+const set = (vps, field, props) => {
+  const id = {type: "fleet-live", vps: vps, field: field};
+  if (document.getElementById(domId(id))) window.dash_clientside.set_props(id, props);
+};
+const shown = Array.from(document.querySelectorAll("[id^='{']")).map((e) => {
+  try { return JSON.parse(e.id); } catch (error) { return null; }
+}).filter((id) => id && id.type === "fleet-live" && id.field === "status").map((id) => id.vps);
+const began = performance.now();
+for (const vps of shown) {
+  set(vps, "status", {className: "tw-status tw-status-online",
+    children: [{type: "Span", namespace: "dash_html_components", props: {className: "tw-dot"}}, "online"]});
+  for (const field of ["cpu", "memory"]) {
+    const value = Math.random() * 100;
+    set(vps, field, {children: value.toFixed(1) + "%"});
+    set(vps, field + "-bar", {className: "tw-meter-fill tw-level-ok", style: {width: value.toFixed(1) + "%"}});
+    set(vps, field + "-detail", {children: "load " + (value / 25).toFixed(2)});
+  }
+  set(vps, "net", {children: "↓ " + (value => value.toFixed(1))(Math.random() * 999) + " KiB/s  ↑ 1.0 KiB/s"});
+}
+return [began, shown.length];
+"""
+
+
+def reread_updates(
     page: Page, clock: CpuClock, base: str, view: str, per_page: int, rows: int, ticks: int
 ) -> list[Step]:
-    """On the polling dashboards: each tick from the previous one's settled grid to its own."""
+    """Re-reads of the fleet, as the page's interval (or the live feed's resync) asks for
+    them, each after the writer has added new samples: from the ask to the grid laid out."""
     page.driver.get(f"{base}/?view={view}&per_page={per_page}")
     page.settled_draw(0.0, view, rows)
-    before = clock.read()
     steps = []
     for _ in range(ticks):
-        state, draw = page.settled_draw(page.now_ms(), view, rows)
-        after = clock.read()
-        steps.append(page.step(state, draw, 0.0, True, _spent(before, after)))
-        before = after
+        time.sleep(WRITE_EVERY_S)  # new samples for every server
+        before = clock.read()
+        asked = page.now_ms()
+        _js(page.driver, _REREAD)
+        state, draw = page.settled_draw(asked, view, rows)
+        steps.append(page.step(state, draw, asked, True, _spent(before, clock.read())))
+    return steps
+
+
+def _settled_after(page: Page, began: float) -> dict[str, Any] | None:
+    state = page.state()
+    now = _js(page.driver, "return performance.now()")
+    if not state or not now or state["lastMutation"] < began:
+        return None
+    return state if now - state["lastMutation"] > QUIET_S * 1000 else None
+
+
+def pushes(page: Page, clock: CpuClock, view: str, count: int) -> list[Step]:
+    """Live-feed batches set in place (no callback, no draw): to the grid laid out."""
+    steps = []
+    for _ in range(count):
+        before = clock.read()
+        began, shown = _until(lambda: _js(page.driver, _PUSH), "a pushed batch")
+        if not shown:
+            raise StepTimeout(f"no live elements in the {view} view")
+
+        state = _until(partial(_settled_after, page, began), "the pushed values laid out")
+        blocked = sum(d for start, d in state["longTasks"] if start >= began)
+        total = state["painted"] - began
+        steps.append(Step(total, None, 0.0, total, blocked, _spent(before, clock.read())))
     return steps
 
 
 def _median(steps: list[Step]) -> Step:
     def med(values: list[float | None]) -> float:
-        return statistics.median(v for v in values if v is not None)
+        known = [v for v in values if v is not None]
+        return statistics.median(known) if known else 0.0
 
     return Step(
         total=med([s.total for s in steps]),
@@ -385,23 +443,20 @@ def main() -> int:
             log_name="bench-fleet-api",
         )
         services.append(api.start(api_port))
-        # Two dashboards: one that never polls (first render and clicks, undisturbed) and
-        # one that polls as deployed (the updates).
-        dashboards: dict[str, str] = {}
-        for name, refresh_ms in (("quiet", QUIET_REFRESH_MS), ("polling", REFRESH_MS)):
-            port = free_port()
-            service = Service(
-                "dashboards",
-                ["tidewatch-dashboards"],
-                env={
-                    "TIDEWATCH_DASHBOARDS_LISTEN": f"127.0.0.1:{port}",
-                    "TIDEWATCH_DASHBOARDS_API_URL": f"http://127.0.0.1:{api_port}",
-                    "TIDEWATCH_DASHBOARDS_LIVE_REFRESH_MS": str(refresh_ms),
-                },
-                log_name=f"bench-fleet-dashboards-{name}",
-            )
-            services.append(service.start(port))
-            dashboards[name] = f"http://127.0.0.1:{port}"
+        # The dashboards never poll by themselves here: the bench asks for each re-read.
+        dash_port = free_port()
+        dashboards = Service(
+            "dashboards",
+            ["tidewatch-dashboards"],
+            env={
+                "TIDEWATCH_DASHBOARDS_LISTEN": f"127.0.0.1:{dash_port}",
+                "TIDEWATCH_DASHBOARDS_API_URL": f"http://127.0.0.1:{api_port}",
+                "TIDEWATCH_DASHBOARDS_LIVE_REFRESH_MS": str(QUIET_REFRESH_MS),
+            },
+            log_name="bench-fleet-dashboards",
+        )
+        services.append(dashboards.start(dash_port))
+        quiet = f"http://127.0.0.1:{dash_port}"
         started = time.monotonic()
         with httpx.Client(base_url=f"http://127.0.0.1:{api_port}") as client:
             token = client.post("/api/auth/login", json={"username": username, "password": PASSWORD})
@@ -417,9 +472,7 @@ def main() -> int:
         driver.set_script_timeout(SCRIPT_TIMEOUT_S)
         driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": _PROBE})
         page = Page(driver)
-        quiet, polling = dashboards["quiet"], dashboards["polling"]
-        for base in (quiet, polling):
-            _sign_in(driver, base, username)
+        _sign_in(driver, quiet, username)
         clock = CpuClock(
             {
                 "browser": [driver.service.process.pid],
@@ -427,13 +480,14 @@ def main() -> int:
                 "api": [_pid(services[0])],
             }
         )
-        writer = FleetWriter(dsn, REFRESH_MS / 1000)
+        writer = FleetWriter(dsn, WRITE_EVERY_S)
         writer.start()
         print(
             f"{args.vps} servers; ms. wall: from the trigger to the grid laid out; refresh and draw:"
             " the two callbacks' round trips; browser: draw response to layout; blocked: long tasks."
-            f" cpu: CPU time each process used in the step. Updates: a poll every {REFRESH_MS} ms"
-            f" while every server gets a sample every {REFRESH_MS} ms."
+            " cpu: CPU time each process used in the step. Update: a re-read of the fleet (the"
+            f" page's interval, or the live feed's resync) after every server got a new sample;"
+            " push: the live feed's set_props for every server shown, no callback."
         )
         print(HEADER)
         results: dict[tuple[str, int], dict[str, Step]] = {}
@@ -443,7 +497,8 @@ def main() -> int:
                 rows = min(per_page, args.vps)
                 try:
                     first, sort = first_and_sort(page, clock, quiet, view, per_page, rows)
-                    updates = poll_updates(page, clock, polling, view, per_page, rows, args.ticks)
+                    updates = reread_updates(page, clock, quiet, view, per_page, rows, args.ticks)
+                    pushed = pushes(page, clock, view, args.ticks)
                 except StepTimeout as exc:
                     print(f"{view:5} {rows:4}  gave up: {exc}", flush=True)
                     continue
@@ -451,6 +506,7 @@ def main() -> int:
                 print(_line(view, rows, "first render", first))
                 print(_line(view, rows, f"update (median {args.ticks})", _median(updates)))
                 print(_line(view, rows, "update (worst)", max(updates, key=lambda s: s.total)))
+                print(_line(view, rows, f"push (median {args.ticks})", _median(pushed)))
                 print(_line(view, rows, "sort by CPU", sort), flush=True)
         for view in PER_PAGE:
             paged, whole = results.get((view, PER_PAGE[view])), results.get((view, args.vps))
