@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import dash
@@ -10,21 +9,25 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 
 from common.api_models import VpsOut
 from common.api_models.alerts import BillingOut
+from dashboards import fleet_controls
 from dashboards.billing_format import expiry_note, format_totals, monthly_totals, reminder_days
 from dashboards.client import ApiError
-from dashboards.components import alert, empty_state, secret_panel, vps_card
+from dashboards.components import alert, secret_panel
 from dashboards.context import api, token_of
 from dashboards.fleet_live import RESYNC_MS, fleet_live_feed
+from dashboards.fleet_view import fleet_row, query_from_params
 
 dash.register_page(  # type: ignore[no-untyped-call]
     __name__, path="/", title="Fleet · Tidewatch", name="Fleet"
 )
 
 WRITERS = ("operator", "admin")
+fleet_controls.CALLBACKS.register()
 
 
-def layout(**_: Any) -> html.Div:
-    """Header with counts, the add-server form, and the server grid."""
+def layout(**query: str | list[str]) -> html.Div:
+    """Header with counts, the add-server form, the view controls (as the URL's query
+    string sets them), and the servers."""
     return html.Div(
         [
             # Live numbers are pushed (dashboards/fleet_live.py); this re-reads the fleet's list.
@@ -86,9 +89,11 @@ def layout(**_: Any) -> html.Div:
                 hidden=True,
             ),
             html.Div(id="fleet-token-panel"),
+            fleet_controls.controls(query_from_params(query)),
+            html.Div(id="fleet-error"),
             html.Div(id="fleet-grid", className="tw-grid"),
         ],
-        className="tw-page",
+        className="tw-page tw-fleet-page",
     )
 
 
@@ -114,38 +119,50 @@ def _billing(token: str) -> tuple[list[BillingOut], int]:
 
 
 @callback(
-    Output("fleet-grid", "children"),
+    Output("fleet-rows", "data"),
+    Output("fleet-size", "data"),
     Output("fleet-summary", "children"),
+    Output("fleet-error", "children"),
+    Output("fleet-group", "options"),
+    Output("fleet-label-options", "children"),
     Output("app-session", "data", allow_duplicate=True),
     Input("fleet-interval", "n_intervals"),
     Input("fleet-created", "data"),
     State("app-session", "data"),
+    State("fleet-group", "value"),
+    State("fleet-size", "data"),
     prevent_initial_call="initial_duplicate",
 )
-def refresh(_: int | None, __: Any, session: dict[str, Any] | None) -> tuple[Any, Any, Any]:
+def refresh(
+    _: int | None, __: Any, session: dict[str, Any] | None, group: str | None, size: int | None
+) -> tuple[Any, ...]:
     token = token_of(session)
     if token is None:
-        return no_update, no_update, no_update
+        return (no_update,) * 7
     try:
         fleet = api().list_vps(token)
     except ApiError as exc:
         if exc.unauthorized:
-            return no_update, no_update, None
-        return alert(f"Could not load the fleet: {exc.detail}"), no_update, no_update
-    billing, window = _billing(token)
-    if not fleet:
+            return (*(no_update,) * 6, None)
         return (
-            empty_state(
-                "No servers yet",
-                "Add your first server above; you will get its agent token and start command.",
-            ),
-            _summary(fleet, billing),
             no_update,
+            no_update,
+            no_update,
+            alert(f"Could not load the fleet: {exc.detail}"),
+            *(no_update,) * 3,
         )
-    now = datetime.now(UTC)
+    billing, window = _billing(token)
     by_vps = {item.vps_id: item for item in billing}
-    cards = [vps_card(v, now, expiry_note(by_vps.get(v.id), window)) for v in fleet]
-    return cards, _summary(fleet, billing), no_update
+    rows = [fleet_row(v, expiry_note(by_vps.get(v.id), window)) for v in fleet]
+    return (
+        fleet_controls.encode_rows(rows),
+        len(rows) if len(rows) != size else no_update,  # each change runs choose_view: only real ones
+        _summary(fleet, billing),
+        None,
+        fleet_controls.group_options(rows, group),
+        fleet_controls.label_suggestions(rows),
+        no_update,
+    )
 
 
 @callback(
