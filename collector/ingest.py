@@ -257,9 +257,10 @@ class IngestWriter:
             self._db.connection("ingest write", self._db.write_limit_s) as conn,
         ):
             cur = conn.cursor()
+            # Binary parameters (%b): no text quoting of five arrays per flush.
             await cur.execute(
                 "INSERT INTO ingested_batches (vps_id, epoch, sequence, batch_time, row_count)"
-                " SELECT * FROM unnest(%s::int8[], %s::int8[], %s::int8[], %s::timestamptz[], %s::int4[])"
+                " SELECT * FROM unnest(%b::int8[], %b::int8[], %b::int8[], %b::timestamptz[], %b::int4[])"
                 " ON CONFLICT DO NOTHING RETURNING vps_id, epoch, sequence, batch_time",
                 (
                     [b.vps_id for b in unique],
