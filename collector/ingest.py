@@ -139,10 +139,14 @@ class IngestWriter:
                 lambda: self._queued_rows == 0 or self._queued_rows + rows <= self._queue_max_rows, wait_s
             )
             future: asyncio.Future[AckResult] = asyncio.get_running_loop().create_future()
+            was_empty = not self._queue
             self._queue.append(PendingBatch(vps_id, epoch, batch, future))
             self._queued_rows += rows
             metrics.QUEUE_ROWS.set(self._queued_rows)
-            self._changed.notify_all()
+            # Only flushers wait for a submit: for a first batch, or for a full flush.
+            # Waking them on every batch costs two task switches per batch for nothing.
+            if was_empty or self._queued_rows >= self._flush_max_rows:
+                self._changed.notify_all()
             return future
 
     async def _wait_until(self, room: Callable[[], bool], wait_s: float) -> None:
