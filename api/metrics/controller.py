@@ -10,10 +10,12 @@ from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.openapi import ResponseSpec
 from litestar.params import QueryParameter
+from psycopg.rows import tuple_row
 
 from api import paths
 from api.auth.guards import requires_viewer
 from api.errors import invalid, not_found
+from api.metrics.context import retention, vps_exists
 from api.metrics.resolution import Coverage, WindowError, choose_plan, resolve_window
 from api.metrics.series import (
     CONTAINERS,
@@ -59,11 +61,6 @@ _RESPONSES = {
     404: ResponseSpec(Problem, description="No such VPS"),
     422: ResponseSpec(Problem, description="Bad from/to/resolution"),
 }
-_CONTEXT = """
-SELECT EXISTS (SELECT 1 FROM vps WHERE id = %(vps_id)s) AS vps_exists,
-       coalesce((SELECT keep FROM retention_settings WHERE relation = %(raw)s), interval '7 days') AS raw_keep,
-       coalesce((SELECT keep FROM retention_settings WHERE relation = %(rollup_1m)s), interval '90 days') AS keep_1m
-"""
 
 
 async def _query(
@@ -75,24 +72,25 @@ async def _query(
     to: str | None,
     resolution: ResolutionChoice,
 ) -> tuple[dict[str, Any], dict[str | None, dict[str, list[Any]]]]:
-    """The response's window fields and the columns of each series."""
+    """The response's window fields and the columns of each series (one round trip, usually)."""
     now = datetime.now(UTC)
     try:
         start, end = resolve_window(from_, to, now)
     except WindowError as exc:
         raise invalid(exc.field, exc.message) from None
-    cur = await db.execute(_CONTEXT, {"vps_id": vps_id, "raw": spec.table, "rollup_1m": f"{spec.table}_1m"})
-    context = await cur.fetchone()
-    assert context is not None
-    if not context["vps_exists"]:
-        raise not_found("VPS", vps_id)
     res = get_resources(state)
-    coverage = Coverage(now=now, raw_keep=context["raw_keep"], keep_1m=context["keep_1m"])
+    keep = await retention(db, spec.table)
+    coverage = Coverage(now=now, raw_keep=keep.raw_keep, keep_1m=keep.keep_1m)
     plan = choose_plan(start, end, resolution, res.settings.max_points_per_series, coverage)
     live_rollups = await res.edition(db) is Edition.COMMUNITY
-    cur = await db.execute(
+    # Tuple rows: to_columns transposes them in C, with no dict per row.
+    cur = db.cursor(row_factory=tuple_row)
+    await cur.execute(
         build_query(spec, plan, live_rollups=live_rollups), query_params(vps_id, start, end, plan.step)
     )
+    rows = await cur.fetchall()
+    if not rows and not await vps_exists(db, vps_id):
+        raise not_found("VPS", vps_id)
     window = {
         "vps_id": vps_id,
         "resolution": plan.resolution,
@@ -100,7 +98,7 @@ async def _query(
         "from_ms": round(start.timestamp() * 1000),
         "to_ms": round(end.timestamp() * 1000),
     }
-    return window, to_columns(spec, await cur.fetchall())
+    return window, to_columns(spec, rows)
 
 
 def _grouped(
