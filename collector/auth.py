@@ -28,6 +28,9 @@ __all__ = ["AgentAuthenticator", "AgentIdentity", "AuthFailure", "token_digest"]
 
 log = logging.getLogger("tidewatch.collector.auth")
 
+# Digests verified within this long of each other are stored in one statement.
+DIGEST_WRITE_DELAY_S = 0.5
+
 
 class AuthFailure(Exception):
     """The token is missing, malformed, unknown or wrong; the message is safe to return."""
@@ -54,6 +57,8 @@ class AgentAuthenticator:
         # Its query limit answers UNAVAILABLE well inside the agent's handshake timeout.
         self._db = db
         self._verified: dict[tuple[str, str], int] = {}
+        self._pending_digests: dict[int, tuple[str, bytes]] = {}
+        self._digest_writer: asyncio.Task[None] | None = None
 
     async def authenticate(self, authorization: str | None) -> AgentIdentity:
         """The identity for an ``authorization: Bearer <token>`` value, or AuthFailure."""
@@ -91,17 +96,33 @@ class AgentAuthenticator:
             if len(self._verified) > 100_000:
                 self._verified.clear()
             self._verified[cache_key] = vps_id
-        await self._store_digest(vps_id, token_hash, digest)
+        self._remember_digest(vps_id, token_hash, digest)
         return AgentIdentity(vps_id, token_hash)
 
-    async def _store_digest(self, vps_id: int, token_hash: str, digest: bytes) -> None:
-        """Remember the verified token's digest, unless the hash changed since it was read."""
+    def _remember_digest(self, vps_id: int, token_hash: str, digest: bytes) -> None:
+        """Store the verified token's digest soon, outside the handshake: one UPDATE for many."""
+        self._pending_digests[vps_id] = (token_hash, digest)
+        if self._digest_writer is None or self._digest_writer.done():
+            self._digest_writer = asyncio.create_task(self._write_digests(), name="agent-token-digests")
+
+    async def digests_written(self) -> None:
+        """Wait until the digests remembered so far are written (or failed)."""
+        while self._digest_writer is not None and not self._digest_writer.done():
+            await asyncio.shield(self._digest_writer)
+
+    async def _write_digests(self) -> None:
+        await asyncio.sleep(DIGEST_WRITE_DELAY_S)  # gather a storm's digests into one statement
+        pending, self._pending_digests = self._pending_digests, {}
+        ids = list(pending)
         try:
-            async with self._db.connection("agent token digest") as conn:
+            async with self._db.connection("agent token digests") as conn:
+                # Only while the hash is still the one verified: a rotation meanwhile wins.
                 await conn.execute(
-                    "UPDATE vps SET agent_token_digest = %s"
-                    " WHERE id = %s AND agent_token_hash = %s AND agent_token_digest IS NULL",
-                    (digest, vps_id, token_hash),
+                    "UPDATE vps SET agent_token_digest = d.digest"
+                    " FROM unnest(%s::int8[], %s::text[], %s::bytea[]) AS d (id, token_hash, digest)"
+                    " WHERE vps.id = d.id AND vps.agent_token_hash = d.token_hash"
+                    " AND vps.agent_token_digest IS NULL",
+                    (ids, [pending[i][0] for i in ids], [pending[i][1] for i in ids]),
                 )
         except (psycopg.OperationalError, PoolTimeout) as exc:  # the next handshake tries again
-            log.warning("vps %d: agent token digest not stored (database?): %s", vps_id, str(exc).strip())
+            log.warning("%d agent token digest(s) not stored (database?): %s", len(ids), str(exc).strip())

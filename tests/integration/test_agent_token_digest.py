@@ -28,9 +28,11 @@ async def _authenticate(dsn: str, token: str) -> int:
     """A fresh authenticator each time: what a restarted collector sees."""
     db = Database(collector_settings(), dsn)
     await db.pool.open(wait=True)
+    auth = AgentAuthenticator(db)
     try:
-        return (await AgentAuthenticator(db).authenticate(f"Bearer {token}")).vps_id
+        return (await auth.authenticate(f"Bearer {token}")).vps_id
     finally:
+        await auth.digests_written()
         await db.pool.close()
 
 
