@@ -193,24 +193,39 @@ def main() -> int:
     parser.add_argument("--interval-s", type=float, default=60.0)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--keep", action="store_true", help="keep the database (its DSN is printed)")
+    parser.add_argument(
+        "--reuse", metavar="DSN", default="",
+        help="time against a database an earlier --keep run built (kept again), to compare two builds of the API",
+    )  # fmt: skip
     args = parser.parse_args()
 
-    dsn = create_test_database("tidewatch_bench_ranges")
+    dsn = args.reuse or create_test_database("tidewatch_bench_ranges")
+    if args.reuse:
+        args.keep = True
+        with psycopg.connect(dsn) as conn:
+            newest = conn.execute("SELECT max(time) FROM host_metrics").fetchone()
+            args.vps = int(conn.execute("SELECT count(*) FROM vps").fetchone()[0])  # type: ignore[index]
+        assert newest is not None and newest[0] is not None, "the database to reuse holds no host rows"
+        end = newest[0].replace(second=0, microsecond=0) + timedelta(minutes=1)
+    else:
+        end = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
     print(f"database: {psycopg.conninfo.conninfo_to_dict(dsn)['dbname']}", flush=True)
-    end = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
     process = None
     try:
         began = time.monotonic()
-        build_dataset(dsn, args.vps, args.days, timedelta(seconds=args.interval_s), end)
-        asyncio.run(build_rollups(dsn))
-        report_sizes(dsn, args.vps, args.days)
-        print(
-            f"dataset ({args.vps} VPS x {args.days} d at {args.interval_s:g} s) in {time.monotonic() - began:.0f} s"
-        )
+        if not args.reuse:
+            build_dataset(dsn, args.vps, args.days, timedelta(seconds=args.interval_s), end)
+            asyncio.run(build_rollups(dsn))
+            report_sizes(dsn, args.vps, args.days)
+            print(
+                f"dataset ({args.vps} VPS x {args.days} d at {args.interval_s:g} s)"
+                f" in {time.monotonic() - began:.0f} s"
+            )
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("ANALYZE")
             conn.execute(
-                "INSERT INTO users (username, password_hash, role) VALUES ('bench', %s, 'admin')",
+                "INSERT INTO users (username, password_hash, role) VALUES ('bench', %s, 'admin')"
+                " ON CONFLICT DO NOTHING",
                 (hash_password(PASSWORD),),
             )
             row = conn.execute("SELECT min(id) FROM vps").fetchone()

@@ -30,7 +30,8 @@ import psycopg
 
 from bench.fleet import create_bench_database, drop_bench_database
 from collector.containers import ContainerCache, write_containers
-from collector.rows import ContainerState, TimeRules, convert_batch
+from collector.row_checks import rows_ok
+from collector.rows import ContainerState, TimeRules, checked_convert_batch, convert_batch
 from collector.tables import TABLES
 from collector.validation import check_row
 from tests import frozen_rows
@@ -85,6 +86,21 @@ def bench_conversion(batches: int, repeat: int) -> dict[str, float]:
         for table, row in rows:
             check_row(table, row, "snapshots[0]")
 
+    def checked_perf() -> None:
+        for batch in perf:
+            checked_convert_batch("performance_batch", batch, 1, rules)
+
+    def checked_docker() -> None:
+        for batch in docker:
+            checked_convert_batch("docker_batch", batch, 1, rules)
+
+    converted = [convert_batch("performance_batch", batch, 1, rules).rows for batch in perf]
+
+    def check_batches() -> None:
+        for tables_rows in converted:
+            for name, table_rows in tables_rows.items():
+                rows_ok(TABLES[name], table_rows)
+
     def frozen_perf() -> None:
         for batch in perf:
             frozen_rows.convert_batch("performance_batch", batch, 1, rules)
@@ -96,12 +112,20 @@ def bench_conversion(batches: int, repeat: int) -> dict[str, float]:
     # Registry-built and frozen positional conversion, timed in alternating passes.
     perf_new, perf_old = _best_pair(convert_perf, frozen_perf, batches, repeat)
     docker_new, docker_old = _best_pair(convert_docker, frozen_docker, batches, repeat)
+    # The fast path (convert_batch) beside the checked item-by-item conversion it falls back to.
+    perf_fast, perf_checked = _best_pair(convert_perf, checked_perf, batches, repeat)
+    docker_fast, docker_checked = _best_pair(convert_docker, checked_docker, batches, repeat)
     return {
         "convert performance batch (5 snapshots)": perf_new,
+        "  checked item-by-item conversion (performance)": perf_checked,
+        "  fast ÷ checked (performance, ratio)": perf_fast / perf_checked,
+        "  of which batch row checks (fast path)": _best_us(check_batches, batches, repeat),
+        "  check_row per row (checked path)": _best_us(check_rows, batches, repeat),
         "  frozen positional conversion (performance)": perf_old,
         "  registry ÷ frozen (performance, ratio)": perf_new / perf_old,
-        "  of which check_row": _best_us(check_rows, batches, repeat),
         "convert docker batch (10 containers)": docker_new,
+        "  checked item-by-item conversion (docker)": docker_checked,
+        "  fast ÷ checked (docker, ratio)": docker_fast / docker_checked,
         "  frozen positional conversion (docker)": docker_old,
         "  registry ÷ frozen (docker, ratio)": docker_new / docker_old,
     }

@@ -2,11 +2,13 @@
 
     .venv/bin/python -m bench.reconnect_storm --agents 2000
 
-After a collector restart every agent loses its stream in the same instant. Two rounds
+After a collector restart every agent loses its stream in the same instant. Three rounds
 run side by side, each against a freshly started real ``tidewatch-collector`` (its auth
 cache empty, as after a restart) on one database with a VPS and token per agent:
-- ``at once``: every agent opens its stream in the same instant (what the agent did
-  before, with its first retry drawn from 0 to 0.5 s);
+- ``at once, first handshake``: every agent opens its stream in the same instant, each
+  token checked by argon2 (no digest stored yet: new tokens, or rows from before sql/0019);
+- ``at once, after a restart``: the same, now that each token's SHA-256 digest is stored
+  (collector/auth.py), which is the storm a collector restart causes;
 - ``spread``: each waits uniform(0, --spread) seconds first, as the agent now does after
   a stable stream drops (agent/runtime/client.py ``reconnect_delay``).
 Each reports handshakes acknowledged, failed or timed out (by status), the time until
@@ -107,7 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     log_dir = Path(tempfile.mkdtemp(prefix="tidewatch-storm-"))
     try:
         insert_vps(dsn, tokens)
-        for name, spread in (("at once", 0.0), (f"spread over {args.spread:g} s", args.spread)):
+        rounds = (
+            ("at once, first handshake of each token (argon2)", 0.0),
+            ("at once, after a restart (stored token digests)", 0.0),
+            (f"spread over {args.spread:g} s, after a restart", args.spread),
+        )
+        for name, spread in rounds:
             # A fresh collector each round: as after a restart, its auth cache starts empty.
             collector = CollectorProcess(dsn, log_dir / f"collector-{spread:g}.log", {})
             try:

@@ -1,24 +1,35 @@
 """Authenticate agents by their per-VPS token.
 
-The token names its key id, which finds the VPS row; argon2 verifies the token
-against the stored hash. Successful checks are cached by a digest of the token
-and the stored hash, so reconnect storms do not each pay for argon2, and a
-rotated token (a new stored hash) misses the cache at once.
+The token names its key id, which finds the VPS row. A row with a stored
+SHA-256 digest of the token (``vps.agent_token_digest``, sql/0019) is checked
+against it in microseconds: agent tokens carry 256 random bits, so the digest
+is as safe as argon2 for them. Otherwise argon2 verifies the token against the
+stored hash, and the digest is stored for the next handshake (only while the
+hash is still the one verified; a rotation clears the digest in the database).
+Successful checks are also cached by a digest of the token and the stored hash,
+and a rotated token (a new stored hash) misses the cache at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
 from typing import NamedTuple
+
+import psycopg
+from psycopg_pool import PoolTimeout
 
 from collector.database import Database
 from common.tokens import AGENT_TOKEN_PREFIX, parse_token, verify_token
 
-__all__ = ["AgentAuthenticator", "AgentIdentity", "AuthFailure"]
+__all__ = ["AgentAuthenticator", "AgentIdentity", "AuthFailure", "token_digest"]
 
 log = logging.getLogger("tidewatch.collector.auth")
+
+# Digests verified within this long of each other are stored in one statement.
+DIGEST_WRITE_DELAY_S = 0.5
 
 
 class AuthFailure(Exception):
@@ -36,11 +47,18 @@ class AgentIdentity(NamedTuple):
     token_hash: str
 
 
+def token_digest(token: str) -> bytes:
+    """What ``vps.agent_token_digest`` holds for ``token`` (domain-separated SHA-256)."""
+    return hashlib.sha256(b"tidewatch agent token digest v1\x00" + token.encode()).digest()
+
+
 class AgentAuthenticator:
     def __init__(self, db: Database) -> None:
         # Its query limit answers UNAVAILABLE well inside the agent's handshake timeout.
         self._db = db
         self._verified: dict[tuple[str, str], int] = {}
+        self._pending_digests: dict[int, tuple[str, bytes]] = {}
+        self._digest_writer: asyncio.Task[None] | None = None
 
     async def authenticate(self, authorization: str | None) -> AgentIdentity:
         """The identity for an ``authorization: Bearer <token>`` value, or AuthFailure."""
@@ -55,20 +73,56 @@ class AgentAuthenticator:
             raise AuthFailure("malformed agent token (expected twa_<key>.<secret>)")
         async with self._db.connection("agent authentication") as conn:
             row = await (
-                await conn.execute("SELECT id, agent_token_hash FROM vps WHERE agent_key_id = %s", (key_id,))
+                await conn.execute(
+                    "SELECT id, agent_token_hash, agent_token_digest FROM vps WHERE agent_key_id = %s",
+                    (key_id,),
+                )
             ).fetchone()
         if row is None:
             raise AuthFailure(
                 "unknown agent token: no VPS in Tidewatch has it (was this VPS removed?);"
                 " create the VPS in Tidewatch and reinstall the agent with its token"
             )
-        vps_id, token_hash = int(row[0]), str(row[1])
-        cache_key = (hashlib.sha256(token.encode()).hexdigest(), token_hash)
-        if self._verified.get(cache_key) == vps_id:
+        vps_id, token_hash, stored_digest = int(row[0]), str(row[1]), row[2]
+        digest = token_digest(token)
+        if stored_digest is not None:
+            if not hmac.compare_digest(digest, bytes(stored_digest)):
+                raise AuthFailure("wrong agent token (was it rotated?)")
             return AgentIdentity(vps_id, token_hash)
-        if not await asyncio.to_thread(verify_token, token_hash, token):
-            raise AuthFailure("wrong agent token (was it rotated?)")
-        if len(self._verified) > 100_000:
-            self._verified.clear()
-        self._verified[cache_key] = vps_id
+        cache_key = (hashlib.sha256(token.encode()).hexdigest(), token_hash)
+        if self._verified.get(cache_key) != vps_id:
+            if not await asyncio.to_thread(verify_token, token_hash, token):
+                raise AuthFailure("wrong agent token (was it rotated?)")
+            if len(self._verified) > 100_000:
+                self._verified.clear()
+            self._verified[cache_key] = vps_id
+        self._remember_digest(vps_id, token_hash, digest)
         return AgentIdentity(vps_id, token_hash)
+
+    def _remember_digest(self, vps_id: int, token_hash: str, digest: bytes) -> None:
+        """Store the verified token's digest soon, outside the handshake: one UPDATE for many."""
+        self._pending_digests[vps_id] = (token_hash, digest)
+        if self._digest_writer is None or self._digest_writer.done():
+            self._digest_writer = asyncio.create_task(self._write_digests(), name="agent-token-digests")
+
+    async def digests_written(self) -> None:
+        """Wait until the digests remembered so far are written (or failed)."""
+        while self._digest_writer is not None and not self._digest_writer.done():
+            await asyncio.shield(self._digest_writer)
+
+    async def _write_digests(self) -> None:
+        await asyncio.sleep(DIGEST_WRITE_DELAY_S)  # gather a storm's digests into one statement
+        pending, self._pending_digests = self._pending_digests, {}
+        ids = list(pending)
+        try:
+            async with self._db.connection("agent token digests") as conn:
+                # Only while the hash is still the one verified: a rotation meanwhile wins.
+                await conn.execute(
+                    "UPDATE vps SET agent_token_digest = d.digest"
+                    " FROM unnest(%s::int8[], %s::text[], %s::bytea[]) AS d (id, token_hash, digest)"
+                    " WHERE vps.id = d.id AND vps.agent_token_hash = d.token_hash"
+                    " AND vps.agent_token_digest IS NULL",
+                    (ids, [pending[i][0] for i in ids], [pending[i][1] for i in ids]),
+                )
+        except (psycopg.OperationalError, PoolTimeout) as exc:  # the next handshake tries again
+            log.warning("%d agent token digest(s) not stored (database?): %s", len(ids), str(exc).strip())

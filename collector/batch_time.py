@@ -7,7 +7,6 @@ collector's own clock and stored; see docs/architecture.md, "Agent clocks".
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,11 +42,12 @@ def clock_rules(rules: TimeRules, batch: Any, stream_offset_ms: int | None) -> T
     measured its clock) is corrected with the collector's current estimate for
     the stream, ``stream_offset_ms``; with none, it is checked as sent.
     """
+    # Built directly: dataclasses.replace costs several microseconds per batch.
     if batch.clock_offset_known:
         offset = applied_offset_ms(int(batch.clock_offset_ms))
-        return dataclasses.replace(rules, offset_ms=offset, identity_offset_ms=offset)
-    return dataclasses.replace(
-        rules, offset_ms=applied_offset_ms(stream_offset_ms or 0), identity_offset_ms=0
+        return TimeRules(rules.now_ms, rules.max_future_ms, rules.max_age_ms, offset, offset)
+    return TimeRules(
+        rules.now_ms, rules.max_future_ms, rules.max_age_ms, applied_offset_ms(stream_offset_ms or 0), 0
     )
 
 

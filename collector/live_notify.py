@@ -29,7 +29,8 @@ class LiveNotifier:
         if key is None:
             return  # the live view waits; the batch itself must still commit
         payloads = [sign_live_payload(key, json.dumps(s, separators=(",", ":")).encode()) for s in summaries]
-        await cur.execute("SELECT pg_notify(%s, p) FROM unnest(%s::text[]) AS p", (LIVE_CHANNEL, payloads))
+        # Binary (%b): the JSON payloads are sent as they are, not quoted into an array literal.
+        await cur.execute("SELECT pg_notify(%s, p) FROM unnest(%b::text[]) AS p", (LIVE_CHANNEL, payloads))
 
     async def _load_key(self, cur: psycopg.AsyncCursor[Any]) -> bytes | None:
         try:

@@ -13,9 +13,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
-from operator import attrgetter
 from typing import Any
 
 from collector import tables
@@ -27,58 +24,22 @@ from collector.batch_time import (
     optional_time,
     stored_time,
 )
-from collector.validation import BatchLimits, InvalidBatch, check_count, check_row
+from collector.row_shapes import ContainerState, ConvertedBatch, live_summary, row_builder
+from collector.rows_fast import DEFAULT_LIMITS, convert_fast, remember_containers
+from collector.validation import BatchLimits, InvalidBatch, check_count
 from proto import agent_pb2
 
-__all__ = ["ContainerState", "ConvertedBatch", "TimeRules", "clock_rules", "convert_batch", "row_builder"]
+__all__ = [
+    "ContainerState",
+    "ConvertedBatch",
+    "TimeRules",
+    "checked_convert_batch",
+    "clock_rules",
+    "convert_batch",
+    "row_builder",
+]
 
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:.]{0,199}$")
-Row = tuple[Any, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ContainerState:
-    """Container metadata from a Docker batch, for the ``containers`` table."""
-
-    container_id: str
-    name: str
-    image: str
-    state: str
-    status: str
-    created_at: datetime | None
-    started_at: datetime | None
-    finished_at: datetime | None
-    restart_count: int
-    exit_code: int | None
-    oom_killed: bool
-    labels_json: str
-    ports: list[str]
-
-
-@dataclass(slots=True)
-class ConvertedBatch:
-    kind: str
-    sequence: int
-    batch_time: datetime
-    rows: dict[str, list[Row]] = field(default_factory=dict)
-    containers: list[ContainerState] | None = None
-    docker_time: datetime | None = None
-    live: dict[str, Any] | None = None
-    # The identity for deduplication when it differs from batch_time (see TimeRules).
-    identity_time: datetime | None = None
-
-    @property
-    def dedup_time(self) -> datetime:
-        """The time in the batch's identity (vps, epoch, sequence, time)."""
-        return self.identity_time or self.batch_time
-
-    @property
-    def row_count(self) -> int:
-        return sum(len(r) for r in self.rows.values())
-
-    def add(self, table: tables.Table, row: Row, path: str) -> None:
-        check_row(table, row, path)
-        self.rows.setdefault(table.name, []).append(row)
 
 
 # The same labels arrive with every Docker sample: remember the JSON of small,
@@ -115,70 +76,6 @@ def _check_timed_items(name: str, items: Any, limit: int, rules: TimeRules) -> i
     for i, item in enumerate(items):
         check_corrected(f"{name}[{i}].timestamp_unix_ms", item.timestamp_unix_ms, rules)
     return min(item.timestamp_unix_ms for item in items)  # type: ignore[no-any-return]
-
-
-RowBuilder = Callable[[datetime, int, Any], Row]
-
-
-def row_builder(table: tables.Table) -> RowBuilder:
-    """A function (time, vps_id, message) -> row for ``table``, from its registry entry.
-
-    Built once per table when the module loads: ``attrgetter`` reads the proto
-    fields in column order; repeated fields become lists (COPY needs them).
-    No source is generated. Every column after time and vps_id must have a proto field.
-    """
-    columns = table.columns[2:]
-    fields = [c.proto_field for c in columns]
-    if any(f is None for f in fields):
-        raise ValueError(f"{table.name}: a column without a proto field needs its own conversion")
-    names = [f for f in fields if f is not None]
-    get = attrgetter(*names)
-    arrays = tuple(i for i, c in enumerate(columns) if c.is_array)
-    if len(columns) == 1:
-
-        def single(t: datetime, vps_id: int, msg: Any) -> Row:
-            return (t, vps_id, list(get(msg)) if arrays else get(msg))
-
-        return single
-    if not arrays:
-
-        def plain(t: datetime, vps_id: int, msg: Any) -> Row:
-            return (t, vps_id, *get(msg))
-
-        return plain
-    one_array = _one_array_builder(names, arrays)
-    if one_array is not None:
-        return one_array
-
-    def with_arrays(t: datetime, vps_id: int, msg: Any) -> Row:
-        values = list(get(msg))
-        for i in arrays:
-            values[i] = list(values[i])
-        return (t, vps_id, *values)
-
-    return with_arrays
-
-
-def _one_array_builder(fields: list[str], arrays: tuple[int, ...]) -> RowBuilder | None:
-    """The common shape, one repeated field after one or more others and before two or more:
-    three getters, no intermediate list (a fifth faster than copying the values)."""
-    if len(arrays) != 1 or arrays[0] == 0 or len(fields) - arrays[0] < 3:
-        return None
-    i = arrays[0]
-    array, tail = attrgetter(fields[i]), attrgetter(*fields[i + 1 :])
-    if i == 1:
-        first = attrgetter(fields[0])
-
-        def after_one(t: datetime, vps_id: int, msg: Any) -> Row:
-            return (t, vps_id, first(msg), list(array(msg)), *tail(msg))
-
-        return after_one
-    head = attrgetter(*fields[:i])
-
-    def after_many(t: datetime, vps_id: int, msg: Any) -> Row:
-        return (t, vps_id, *head(msg), list(array(msg)), *tail(msg))
-
-    return after_many
 
 
 _host_row = row_builder(tables.HOST)
@@ -221,27 +118,8 @@ def _convert_performance(
         if latest is None or s.timestamp_unix_ms >= latest.timestamp_unix_ms:
             latest = s
     assert latest is not None
-    out.live = _live_summary(vps_id, latest, offset)
+    out.live = live_summary(vps_id, latest, offset)
     return out
-
-
-def _live_summary(vps_id: int, s: agent_pb2.PerformanceSnapshot, offset_ms: int) -> dict[str, Any]:
-    """The small NOTIFY payload the API fans out to live views."""
-    root = next((d for d in s.disks if d.mountpoint == "/"), s.disks[0] if s.disks else None)
-    return {
-        "vps_id": vps_id,
-        "time_ms": s.timestamp_unix_ms + offset_ms,
-        "cpu_percent": round(s.cpu_percent, 2),
-        "memory_used_bytes": s.memory_used_bytes,
-        "memory_total_bytes": s.memory_total_bytes,
-        "swap_used_bytes": s.swap_used_bytes,
-        "load_1": round(s.load_1, 2),
-        "rx_bytes_per_second": round(sum(n.rx_bytes_per_second for n in s.network_interfaces), 1),
-        "tx_bytes_per_second": round(sum(n.tx_bytes_per_second for n in s.network_interfaces), 1),
-        "disk_used_bytes": root.used_bytes if root else None,
-        "disk_total_bytes": root.total_bytes if root else None,
-        "uptime_seconds": s.uptime_seconds,
-    }
 
 
 def _convert_docker(
@@ -331,8 +209,31 @@ _CONVERTERS: dict[str, Callable[[Any, int, TimeRules, BatchLimits], ConvertedBat
 def convert_batch(
     payload_name: str, message: Any, vps_id: int, rules: TimeRules, limits: BatchLimits | None = None
 ) -> ConvertedBatch:
-    """Validate and convert one batch; raise InvalidBatch naming the bad field."""
-    converted = _CONVERTERS[payload_name](message, vps_id, rules, limits or BatchLimits())
+    """Validate and convert one batch; raise InvalidBatch naming the bad field.
+
+    The fast path (``collector.rows_fast``) converts valid batches whole; what it
+    doubts, the checked conversion decides, with the same result or error.
+    """
+    limits = limits or DEFAULT_LIMITS
+    try:
+        converted = convert_fast(payload_name, message, vps_id, rules, limits)
+    except InvalidBatch:
+        converted = None
+    if converted is None:
+        converted = checked_convert_batch(payload_name, message, vps_id, rules, limits)
+        if payload_name == "docker_batch":
+            remember_containers(message, converted, rules.offset_ms, limits)
+    return _check_sequence(converted)
+
+
+def checked_convert_batch(
+    payload_name: str, message: Any, vps_id: int, rules: TimeRules, limits: BatchLimits | None = None
+) -> ConvertedBatch:
+    """The item-by-item conversion, which names the first bad field (the reference)."""
+    return _check_sequence(_CONVERTERS[payload_name](message, vps_id, rules, limits or DEFAULT_LIMITS))
+
+
+def _check_sequence(converted: ConvertedBatch) -> ConvertedBatch:
     if converted.sequence <= 0:
         raise InvalidBatch("sequence: must be a positive number")
     if converted.sequence > tables.BIGINT_MAX:

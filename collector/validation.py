@@ -4,24 +4,22 @@ Every value an agent sends is checked against its column's rule before any of
 the batch is queued, and the first failure names the field path, so the agent
 log and the collector log say exactly what was wrong.
 
-Rows are checked by one function per table, generated from the table's column
-rules (``row_check``): a single boolean expression that accepts exactly what
-the column-by-column loop accepts, at a third of the cost. Only a row it
-refuses goes through the loop, which finds and names the bad field.
+Rows are checked by ``collector.row_checks``, built from each table's column
+rules when the module loads: it accepts exactly what the column-by-column loop
+here accepts, at a fraction of the cost. Only a row it refuses goes through
+the loop, which finds and names the bad field.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from collector.tables import BIGINT_MAX, FLOAT_MAX, INT_MAX, TABLES, Check, Table
+from collector.row_checks import row_check
+from collector.tables import BIGINT_MAX, FLOAT_MAX, INT_MAX, Check, Table
 
 __all__ = ["BatchLimits", "InvalidBatch", "check_count", "check_row", "check_time", "row_check"]
-
-RowCheck = Callable[[tuple[Any, ...]], bool]
 
 
 class InvalidBatch(Exception):
@@ -77,13 +75,7 @@ def check_row(table: Table, row: tuple[Any, ...], path: str) -> None:
     Time and vps_id (the first two columns) are set by the collector and
     checked elsewhere.
     """
-    entry = _ROW_CHECKS.get(id(table))
-    fast = entry[1] if entry is not None else row_check(table)
-    try:
-        ok = fast(row)
-    except Exception:  # a malformed row: the loop below raises the same error
-        ok = False
-    if not ok:
+    if not row_check(table)(row):  # also a malformed row: the loop below raises the error
         _check_each_column(table, row, path)
 
 
@@ -112,56 +104,3 @@ def _check_each_column(table: Table, row: tuple[Any, ...], path: str) -> None:
             ok = False
         if not ok:
             raise _bad(path, column.name, value, check)
-
-
-# Each rule of _check_each_column as an expression over one value ``{v}``; for a
-# float, ``-inf < v < inf`` is exactly math.isfinite(v). Keep the two in step:
-# tests/unit/test_validation.py compares them on random rows.
-_RULES: dict[Check, str] = {
-    Check.PERCENT: "isinstance({v}, float) and 0.0 <= {v} <= 100.0",
-    Check.FLOAT_NONNEG: f"isinstance({{v}}, float) and 0.0 <= {{v}} <= {FLOAT_MAX!r}",
-    Check.FLOAT: "isinstance({v}, float) and -_inf < {v} < _inf",
-    Check.BIGINT_NONNEG: f"isinstance({{v}}, int) and 0 <= {{v}} <= {BIGINT_MAX!r}",
-    Check.INT_NONNEG: f"isinstance({{v}}, int) and 0 <= {{v}} <= {INT_MAX!r}",
-    Check.NAME: "isinstance({v}, str) and 0 < len({v}) <= 256 and '\\x00' not in {v}",
-    Check.PATH: "isinstance({v}, str) and len({v}) <= 4096 and '\\x00' not in {v}",
-    Check.PERCENT_ARRAY: "all(0.0 <= x <= 100.0 for x in {v})",
-    Check.JSON: "isinstance({v}, str) and '\\\\u0000' not in {v}",
-}
-
-# Keyed by id(): hashing a Table (all its columns) would cost more than the check.
-# The Table is kept in the value, so its id cannot be reused.
-_ROW_CHECKS: dict[int, tuple[Table, RowCheck]] = {}
-
-
-def row_check(table: Table) -> RowCheck:
-    """True if every value of a row satisfies its column's rule; compiled once per table.
-
-    A row of the wrong length or shape may raise instead of returning False.
-    """
-    entry = _ROW_CHECKS.get(id(table))
-    if entry is None:
-        entry = _ROW_CHECKS[id(table)] = (table, _compile(table))
-    return entry[1]
-
-
-def _compile(table: Table) -> RowCheck:
-    # The source comes only from our own table definitions, never from input.
-    names = [f"v{i}" for i in range(len(table.columns))]
-    tests = [
-        f"({_RULES[c.check].format(v=name)})" if c.check in _RULES else "False"
-        for c, name in zip(table.columns[2:], names[2:], strict=True)
-    ]
-    source = (
-        "def row_ok(row):\n"
-        f"    {', '.join(['_', '_', *names[2:]])}, = row\n"
-        f"    return {' and '.join(tests) or 'True'}\n"
-    )
-    namespace: dict[str, Any] = {"_inf": math.inf}
-    exec(compile(source, f"<row check for {table.name}>", "exec"), namespace)
-    fn: RowCheck = namespace["row_ok"]
-    return fn
-
-
-for _table in TABLES.values():
-    row_check(_table)

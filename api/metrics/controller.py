@@ -9,6 +9,7 @@ from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.openapi import ResponseSpec
 from litestar.params import QueryParameter
+from psycopg.rows import tuple_row
 
 from api import paths
 from api.auth.guards import requires_viewer
@@ -67,13 +68,18 @@ async def _query(
     to: str | None,
     resolution: ResolutionChoice,
 ) -> tuple[dict[str, Any], dict[str | None, dict[str, list[Any]]]]:
-    """The response's window fields and the columns of each series."""
-    planned = await plan_window(db, state, vps_id, spec.table, from_, to, resolution)
-    cur = await db.execute(
+    """The response's window fields and the columns of each series (one round trip, usually)."""
+    planned = await plan_window(db, state, vps_id, spec.table, from_, to, resolution, defer_existence=True)
+    # Tuple rows: to_columns transposes them in C, with no dict per row.
+    cur = db.cursor(row_factory=tuple_row)
+    await cur.execute(
         build_query(spec, planned.plan, live_rollups=planned.live_rollups),
         query_params(vps_id, planned.start, planned.end, planned.plan.step),
     )
-    return planned.fields, to_columns(spec, await cur.fetchall())
+    rows = await cur.fetchall()
+    if not rows:
+        await planned.ensure_exists(db)
+    return planned.fields, to_columns(spec, rows)
 
 
 def _grouped(

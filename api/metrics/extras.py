@@ -16,6 +16,7 @@ from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.openapi import ResponseSpec
 from litestar.params import QueryParameter
+from psycopg.rows import tuple_row
 
 from api import paths
 from api.auth.guards import requires_viewer
@@ -108,7 +109,8 @@ class MetricExtrasController(Controller):
     ) -> TemperatureSeries:
         async with statements_alone(db):
             planned = await plan_window(db, state, vps_id, TEMPERATURES.table, from_, to, "raw")
-            cur = await db.execute(
+            cur = db.cursor(row_factory=tuple_row)
+            await cur.execute(
                 build_query(TEMPERATURES, planned.plan, live_rollups=planned.live_rollups),
                 query_params(vps_id, planned.start, planned.end, planned.plan.step),
             )

@@ -12,18 +12,13 @@ from typing import Any
 from litestar.datastructures import State
 
 from api.errors import invalid, not_found
+from api.metrics.context import retention, vps_exists
 from api.metrics.resolution import Coverage, Plan, WindowError, choose_plan, resolve_window
 from api.resources import Connection, get_resources
 from common.api_models.metrics import ResolutionChoice
 from common.edition import Edition
 
 __all__ = ["PlannedWindow", "plan_window"]
-
-_CONTEXT = """
-SELECT EXISTS (SELECT 1 FROM vps WHERE id = %(vps_id)s) AS vps_exists,
-       coalesce((SELECT keep FROM retention_settings WHERE relation = %(raw)s), interval '7 days') AS raw_keep,
-       coalesce((SELECT keep FROM retention_settings WHERE relation = %(rollup_1m)s), interval '90 days') AS keep_1m
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +42,11 @@ class PlannedWindow:
             "to_ms": round(self.end.timestamp() * 1000),
         }
 
+    async def ensure_exists(self, db: Connection) -> None:
+        """404 unless the VPS exists (for callers that deferred the check)."""
+        if not await vps_exists(db, self.vps_id):
+            raise not_found("VPS", self.vps_id)
+
     def params(self) -> dict[str, Any]:
         """Query parameters ``vps_id``, ``start``, ``end`` and ``step``."""
         return {"vps_id": self.vps_id, "start": self.start, "end": self.end, "step": self.plan.step}
@@ -60,23 +60,25 @@ async def plan_window(
     from_: str | None,
     to: str | None,
     resolution: ResolutionChoice,
+    *,
+    defer_existence: bool = False,
 ) -> PlannedWindow:
     """Parse the window (422 naming the field), check the VPS (404) and plan the read of ``table``.
 
     ``resolution="raw"`` for a table without rollups: the step still grows to keep the point limit.
+    With ``defer_existence`` the caller checks the VPS itself (``ensure_exists``), e.g. only
+    when its rows come back empty, saving a round trip on the common path.
     """
     now = datetime.now(UTC)
     try:
         start, end = resolve_window(from_, to, now)
     except WindowError as exc:
         raise invalid(exc.field, exc.message) from None
-    cur = await db.execute(_CONTEXT, {"vps_id": vps_id, "raw": table, "rollup_1m": f"{table}_1m"})
-    context = await cur.fetchone()
-    assert context is not None
-    if not context["vps_exists"]:
+    if not defer_existence and not await vps_exists(db, vps_id):
         raise not_found("VPS", vps_id)
+    keep = await retention(db, table)
     res = get_resources(state)
-    coverage = Coverage(now=now, raw_keep=context["raw_keep"], keep_1m=context["keep_1m"])
+    coverage = Coverage(now=now, raw_keep=keep.raw_keep, keep_1m=keep.keep_1m)
     plan = choose_plan(start, end, resolution, res.settings.max_points_per_series, coverage)
     live_rollups = await res.edition(db) is Edition.COMMUNITY
     return PlannedWindow(vps_id, start, end, plan, live_rollups)

@@ -1,4 +1,4 @@
-"""Conversion fast paths: the compiled row check accepts exactly what the column rules accept,
+"""Conversion fast paths: the registry-built row check accepts exactly what the column rules accept,
 and remembered label JSON is still checked per call."""
 
 from __future__ import annotations

@@ -1,0 +1,111 @@
+"""Two builds of the API against one kept dataset, their requests interleaved.
+
+    .venv/bin/python -m bench.api_side_by_side --dsn "<DSN kept by bench.api_ranges --keep>" \\
+        --other-source /path/to/an/older/checkout [--requests 200]
+
+On a shared, noisy machine two runs of ``bench.api_ranges`` minutes apart differ
+more than two builds of the API do. Here both ``tidewatch-api`` processes run
+at once (the other one with ``PYTHONPATH`` set to ``--other-source``, so it
+imports that tree's ``api`` and ``common``) and every request to one is
+followed by the same request to the other, so both see the same moment of the
+machine. Prints p50 and p99 of each for the host, network, disks and
+containers series over 1 h, 24 h and 30 d, and ``GET /api/vps``. A benchmark,
+not a test: nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from bench.api_ranges import PASSWORD, RANGES, SPECS
+from bench.probes import percentile
+from common.tokens import hash_password
+from tests.conftest import free_port
+
+__all__ = ["main"]
+
+
+def _start(dsn: str, pythonpath: str | None) -> tuple[subprocess.Popen[bytes], httpx.Client, dict[str, str]]:
+    port = free_port()
+    env = {**os.environ, "TIDEWATCH_DSN": dsn, "TIDEWATCH_API_LISTEN": f"127.0.0.1:{port}"}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    api_bin = Path(sys.executable).with_name("tidewatch-api")
+    process = subprocess.Popen([str(api_bin)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if client.get("/api/health").status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise SystemExit("tidewatch-api did not become healthy")
+        time.sleep(0.2)
+    login = client.post("/api/auth/login", json={"username": "bench", "password": PASSWORD})
+    login.raise_for_status()
+    return process, client, {"Authorization": f"Bearer {login.json()['token']}"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="bench.api_side_by_side", description=__doc__.split("\n\n")[0])
+    p.add_argument("--dsn", required=True, help="a database kept by bench.api_ranges --keep")
+    p.add_argument("--other-source", required=True, help="the source tree of the other build")
+    p.add_argument("--requests", type=int, default=200)
+    args = p.parse_args(argv)
+    with psycopg.connect(args.dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO users (username, password_hash, role) VALUES ('bench', %s, 'admin') ON CONFLICT DO NOTHING",
+            (hash_password(PASSWORD),),
+        )
+        row = conn.execute("SELECT min(id), (SELECT max(time) FROM host_metrics) FROM vps").fetchone()
+    assert row is not None and row[1] is not None, "the database holds no VPS or no host rows"
+    vps_id, end = int(row[0]), row[1].replace(second=0, microsecond=0) + timedelta(minutes=1)
+    sides = {"this": _start(args.dsn, None), "other": _start(args.dsn, args.other_source)}
+    try:
+        print(f"{args.requests} interleaved requests each, after warm-up; times in ms")
+        print(f"{'query':<18}{'this p50':>10}{'p99':>8}{'other p50':>11}{'p99':>8}{'this÷other p50':>16}")
+        queries = [
+            (f"{name} {label}", f"/api/vps/{vps_id}/metrics/{path}", RANGES[label])
+            for name, (_, path) in SPECS.items()
+            for label in ("1h", "24h", "30d")
+        ]
+        for label, url, width in [*queries, ("GET /api/vps", "/api/vps", None)]:
+            params = (
+                {"from": str(int((end - width).timestamp() * 1000)), "to": str(int(end.timestamp() * 1000))}
+                if width is not None
+                else {}
+            )
+            samples: dict[str, list[float]] = {"this": [], "other": []}
+            for i in range(args.requests + max(5, args.requests // 10)):
+                for side in ("this", "other") if i % 2 else ("other", "this"):
+                    _, client, headers = sides[side]
+                    began = time.perf_counter()
+                    client.get(url, params=params, headers=headers).raise_for_status()
+                    if i >= max(5, args.requests // 10):
+                        samples[side].append(time.perf_counter() - began)
+            t50, t99, o50, o99 = (
+                percentile(samples[s], q) * 1000
+                for s, q in (("this", 0.5), ("this", 0.99), ("other", 0.5), ("other", 0.99))
+            )
+            print(f"{label:<18}{t50:>10.1f}{t99:>8.1f}{o50:>11.1f}{o99:>8.1f}{t50 / o50:>16.2f}", flush=True)
+    finally:
+        for process, client, _ in sides.values():
+            client.close()
+            process.terminate()
+            process.wait(15)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
