@@ -1,41 +1,50 @@
-"""argon2 work on a small thread pool of its own, with a bounded queue.
+"""argon2 work in a small, low-priority process pool with an admission limit.
 
-Hashing a password is meant to be slow. Run on the default executor, a burst
-of bad logins would take every thread (and, before, every pooled database
-connection) and stall all other requests. Here at most ``workers`` hashes run
-at once (half the cores by default, so the event loop and the database keep
-the rest) and at most ``max_waiting`` more wait; beyond that the caller gets a
-503 with Retry-After at once instead of queueing without bound.
+Hashing a password is meant to be slow, so a burst of bad logins must neither
+stall other requests nor queue without bound:
 
-The pool's threads run at the lowest CPU priority (nice 19 on Linux, where a
-thread's priority is its own and the threads argon2 starts for its lanes
-inherit it): hashing then uses the CPU that serving requests leaves idle, so a
-storm of logins slows logins, not the rest of the API.
+- The work runs in worker *processes* at nice 10 (half the cores by default).
+  Threads would share the GIL with the event loop: a low-priority thread that
+  holds it while the kernel leaves it waiting (a busy machine favours everyone
+  else) stalls every request until it runs again. A process shares no lock with
+  the event loop, and its low priority lets request handling come first.
+- At most ``workers + max_waiting`` password checks are admitted at once;
+  beyond that the caller gets a 503 problem with Retry-After at once instead of
+  waiting in a queue that only grows while the storm lasts.
+- A few slots are reserved for callers the login route trusts (an address and
+  username that signed in successfully lately, api.auth.recent_logins), so an
+  attacker who fills the general slots from many addresses does not keep the
+  real admin out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import multiprocessing
 import os
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import AbstractAsyncContextManager
 from typing import TypeVar
 
 from api.errors import ProblemError
 
-__all__ = ["HashingPool", "default_workers"]
+__all__ = ["HashingPool", "HashingSlot", "default_workers"]
 
 T = TypeVar("T")
 
-MAX_WAITING = 64
-HASHING_NICENESS = 19
+HASHING_NICENESS = 10
+RESERVED_SLOTS = 2
+
+log = logging.getLogger("tidewatch.api.hashing")
 
 
-def _lower_priority() -> None:
-    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed: keep the default
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+def _lower_priority(niceness: int) -> None:
+    with contextlib.suppress(OSError):  # not allowed: keep the default priority
+        os.nice(niceness)
 
 
 def default_workers() -> int:
@@ -44,28 +53,87 @@ def default_workers() -> int:
     return max(1, cores // 2)
 
 
-class HashingPool:
-    """Runs argon2 calls off the event loop, ``workers`` at a time."""
+def _busy() -> ProblemError:
+    return ProblemError(
+        503,
+        "too many password checks are in progress; try again shortly",
+        title="Busy",
+        headers={"Retry-After": "1"},
+    )
 
-    def __init__(self, workers: int | None = None, max_waiting: int = MAX_WAITING) -> None:
-        self.workers = workers or default_workers()
-        self._executor = ThreadPoolExecutor(
-            max_workers=self.workers, thread_name_prefix="tidewatch-argon2", initializer=_lower_priority
-        )
-        self._admitted = asyncio.Semaphore(self.workers + max_waiting)
+
+class HashingSlot:
+    """An admitted caller's right to run argon2 work on the pool."""
+
+    def __init__(self, pool: HashingPool) -> None:
+        self._pool = pool
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
-        """``fn(*args)`` on the pool; 503 when the queue is full."""
-        if self._admitted.locked():
-            raise ProblemError(
-                503,
-                "too many password checks are queued; try again shortly",
-                title="Busy",
-                headers={"Retry-After": "1"},
-            )
-        async with self._admitted:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        """``fn(*args)`` in a worker process (``fn`` and its arguments must pickle)."""
+        return await self._pool._submit(fn, *args)
+
+
+class HashingPool:
+    """Runs argon2 calls in ``workers`` low-priority processes, admitting a bounded number."""
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        max_waiting: int | None = None,
+        reserved_slots: int = RESERVED_SLOTS,
+        niceness: int = HASHING_NICENESS,
+    ) -> None:
+        self.workers = workers or default_workers()
+        self.max_waiting = self.workers if max_waiting is None else max_waiting
+        self._niceness = niceness
+        self._general = asyncio.Semaphore(self.workers + self.max_waiting)
+        self._reserved = asyncio.Semaphore(reserved_slots)
+        self._executor = self._new_executor()
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        # spawn: the API process runs threads, which fork would copy mid-flight.
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_lower_priority,
+            initargs=(self._niceness,),
+        )
+
+    def warm(self) -> None:
+        """Start the worker processes now, not on the first login (returns at once)."""
+        self._executor.submit(os.getpid)
+
+    def admission(self, trusted: bool = False) -> AbstractAsyncContextManager[HashingSlot]:
+        """A slot for one caller's hashing (enter it at once), or a 503 when none is free.
+
+        ``trusted`` callers use the reserved slots first, then the general ones.
+        """
+        for lane in [self._reserved, self._general] if trusted else [self._general]:
+            if not lane.locked():
+                return self._hold(lane)
+        raise _busy()
+
+    @contextlib.asynccontextmanager
+    async def _hold(self, lane: asyncio.Semaphore) -> AsyncIterator[HashingSlot]:
+        async with lane:
+            yield HashingSlot(self)
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        """``fn(*args)`` in a general slot; 503 when none is free."""
+        async with self.admission() as slot:
+            return await slot.run(fn, *args)
+
+    async def _submit(self, fn: Callable[..., T], *args: object) -> T:
+        executor = self._executor
+        try:
+            return await asyncio.wrap_future(executor.submit(fn, *args))
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory): start a fresh pool for the next caller.
+            log.error("a password hashing process died; starting a new pool")
+            if self._executor is executor:
+                self._executor = self._new_executor()
+            raise _busy() from None
 
     def close(self) -> None:
-        """Stop the threads (queued work is cancelled)."""
+        """Stop the processes (queued work is cancelled)."""
         self._executor.shutdown(wait=False, cancel_futures=True)
