@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import itertools
+import json
 import multiprocessing
 import os
 import statistics
@@ -61,13 +63,17 @@ DRAIN_LIMIT_S = 15.0
 
 
 def _attack(
-    base_url: str,
+    port: int,
     niceness: int,
     mode: Synchronized[int],
     in_flight: Synchronized[int],
     counts: MutableMapping[str, int],
 ) -> None:
-    """32 threads of wrong passwords while ``mode`` says so (runs in its own process)."""
+    """32 threads of wrong passwords while ``mode`` says so (runs in its own process).
+
+    Plain http.client: an attacker's requests should cost the server, not the
+    attacking process (httpx builds an SSL context for every new client).
+    """
     os.nice(niceness)
     tally: Counter[str] = Counter()
     lock = threading.Lock()
@@ -75,33 +81,39 @@ def _attack(
 
     def worker(index: int) -> None:
         local: Counter[str] = Counter()
-        client = httpx.Client(base_url=base_url, timeout=10)
+        body = json.dumps({"username": f"admin{index % 4}", "password": "not the password"})
+        headers = {"Content-Type": "application/json"}
+        conn: http.client.HTTPConnection | None = None
         while (current := mode.value) != STOP:
             if current == IDLE:
                 time.sleep(0.02)
                 continue
-            if current == MANY_ADDRESSES:
-                with lock:
-                    n = next(addresses)
-                client.close()
-                # A fresh source address (127.0.0.0/8 is all loopback) defeats per-address limits.
-                address = f"127.{1 + n // 65025 % 250}.{n // 255 % 255}.{1 + n % 254}"
-                client = httpx.Client(
-                    base_url=base_url, timeout=10, transport=httpx.HTTPTransport(local_address=address)
-                )
+            if current == MANY_ADDRESSES or conn is None:
+                if conn is not None:
+                    conn.close()
+                source = None
+                if current == MANY_ADDRESSES:
+                    with lock:
+                        n = next(addresses)
+                    # A fresh source address (127.0.0.0/8 is all loopback) defeats per-address limits.
+                    source = (f"127.{1 + n // 65025 % 250}.{n // 255 % 255}.{1 + n % 254}", 0)
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=source)
             with in_flight.get_lock():
                 in_flight.value += 1
             try:
-                response = client.post(
-                    "/api/auth/login", json={"username": f"admin{index % 4}", "password": "not the password"}
-                )
-                local[f"{current} {response.status_code}"] += 1
-            except httpx.HTTPError as exc:
+                conn.request("POST", "/api/auth/login", body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                local[f"{current} {response.status}"] += 1
+            except OSError as exc:
                 local[f"{current} {type(exc).__name__}"] += 1
+                conn.close()
+                conn = None
             finally:
                 with in_flight.get_lock():
                     in_flight.value -= 1
-        client.close()
+        if conn is not None:
+            conn.close()
         with lock:
             tally.update(local)
 
@@ -200,7 +212,7 @@ def main() -> int:
             in_flight: Synchronized[int] = multiprocessing.Value("i", 0)
             counts: MutableMapping[str, int] = manager.dict()
             attacker = multiprocessing.Process(
-                target=_attack, args=(base_url, args.attacker_nice, mode, in_flight, counts)
+                target=_attack, args=(port, args.attacker_nice, mode, in_flight, counts)
             )
             attacker.start()
             latencies: dict[int, list[float]] = {m: [] for m in MODE_NAMES}
