@@ -16,7 +16,9 @@ idle of ten seconds later: each storm window sits between idle windows of the
 same round. Printed: p50/p99 per mode over all rounds, the pooled p99 ratio of
 each storm to idle, and the spread (min, median, max) of the per-round ratios,
 each round's storm p99 over the mean of the idle windows either side. The
-target is a ratio of at most 2.
+idle row's spread is the noise floor: each round's middle idle window against
+the idle windows around it, a ratio that only the shared machine moves. The
+target is a storm ratio of at most 2.
 
 Attackers run in another process, so their threads do not share the measuring
 thread's GIL. On a small machine their client work competes with the server
@@ -218,7 +220,7 @@ def main() -> int:
             latencies: dict[int, list[float]] = {m: [] for m in MODE_NAMES}
             answers: dict[int, Counter[str]] = {m: Counter() for m in MODE_NAMES}
             cpu_s: dict[int, float] = dict.fromkeys(MODE_NAMES, 0.0)
-            round_ratios: dict[int, list[float]] = {ONE_ADDRESS: [], MANY_ADDRESSES: []}
+            round_ratios: dict[int, list[float]] = {m: [] for m in MODE_NAMES}
             try:
                 for _ in range(args.rounds):
                     idle_p99s: list[float] = []
@@ -242,6 +244,8 @@ def main() -> int:
                     round_ratios[MANY_ADDRESSES].append(
                         storm_p99s[MANY_ADDRESSES] / statistics.mean(idle_p99s[1:])
                     )
+                    # The noise floor: the middle idle window against the idle windows around it.
+                    round_ratios[IDLE].append(idle_p99s[1] / statistics.mean([idle_p99s[0], idle_p99s[2]]))
             finally:
                 mode.value = STOP
                 attacker.join(30)
@@ -263,10 +267,8 @@ def main() -> int:
         for current, name in MODE_NAMES.items():
             samples = latencies[current]
             p50, p99 = percentile(samples, 0.5), percentile(samples, 0.99)
-            spread = ""
-            if current in round_ratios:
-                ratios = round_ratios[current]
-                spread = f"{min(ratios):.2f} / {statistics.median(ratios):.2f} / {max(ratios):.2f}"
+            ratios = round_ratios[current]
+            spread = f"{min(ratios):.2f} / {statistics.median(ratios):.2f} / {max(ratios):.2f}"
             windows_s = total_s * (3 if current == IDLE else 1)
             print(
                 f"{name:<24}{len(samples):>9}{p50 * 1000:>8.1f}{p99 * 1000:>8.1f}{p99 / idle_p99:>9.2f}"
