@@ -8,9 +8,11 @@ stall other requests nor queue without bound:
   holds it while the kernel leaves it waiting (a busy machine favours everyone
   else) stalls every request until it runs again. A process shares no lock with
   the event loop, and its low priority lets request handling come first.
-- At most ``workers + max_waiting`` password checks are admitted at once;
-  beyond that the caller gets a 503 problem with Retry-After at once instead of
-  waiting in a queue that only grows while the storm lasts.
+- At most ``workers + max_waiting`` password checks are admitted at once, and
+  at most GENERAL_RATE a second; beyond that the caller gets a 503 problem
+  with Retry-After at once instead of waiting in a queue that only grows while
+  the storm lasts. The rate bounds the CPU a storm can spend on argon2 even on
+  an idle machine, where a low priority takes nothing back.
 - A few slots are reserved for callers the login route trusts (an address and
   username that signed in successfully lately, api.auth.recent_logins), so an
   attacker who fills the general slots from many addresses does not keep the
@@ -24,12 +26,14 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractAsyncContextManager
 from typing import TypeVar
 
+from api.auth.throttle import BucketRule, TokenBuckets
 from api.errors import ProblemError
 
 __all__ = ["HashingPool", "HashingSlot", "default_workers"]
@@ -38,6 +42,10 @@ T = TypeVar("T")
 
 HASHING_NICENESS = 10
 RESERVED_SLOTS = 2
+# General slots also admit at most this many checks a second (in bursts of 8): ~10 % of a
+# core at today's parameters, whatever the storm. The reserved slots are not rate-limited.
+GENERAL_RATE = BucketRule(capacity=8, per_minute=4 * 60)
+_GENERAL = "general"
 
 log = logging.getLogger("tidewatch.api.hashing")
 
@@ -82,12 +90,15 @@ class HashingPool:
         max_waiting: int | None = None,
         reserved_slots: int = RESERVED_SLOTS,
         niceness: int = HASHING_NICENESS,
+        general_rate: BucketRule | None = GENERAL_RATE,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.workers = workers or default_workers()
         self.max_waiting = self.workers if max_waiting is None else max_waiting
         self._niceness = niceness
         self._general = asyncio.Semaphore(self.workers + self.max_waiting)
         self._reserved = asyncio.Semaphore(reserved_slots)
+        self._general_rate = TokenBuckets(general_rate, clock) if general_rate is not None else None
         self._executor = self._new_executor()
 
     def _new_executor(self) -> ProcessPoolExecutor:
@@ -108,9 +119,14 @@ class HashingPool:
 
         ``trusted`` callers use the reserved slots first, then the general ones.
         """
-        for lane in [self._reserved, self._general] if trusted else [self._general]:
-            if not lane.locked():
-                return self._hold(lane)
+        if trusted and not self._reserved.locked():
+            return self._hold(self._reserved)
+        if not self._general.locked():
+            if self._general_rate is None:
+                return self._hold(self._general)
+            if self._general_rate.wait_s(_GENERAL) == 0:
+                self._general_rate.take(_GENERAL)
+                return self._hold(self._general)
         raise _busy()
 
     @contextlib.asynccontextmanager

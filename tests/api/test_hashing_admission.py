@@ -19,6 +19,7 @@ from psycopg.rows import DictRow
 from api.app import create_app
 from api.auth.hashing import HASHING_NICENESS, HashingPool, default_workers
 from api.auth.recent_logins import RecentLogins
+from api.auth.throttle import BucketRule
 from api.errors import ProblemError
 from api.resources import get_resources
 from common.api_models import Role
@@ -59,6 +60,31 @@ async def test_admission_is_bounded_says_busy_at_once_and_keeps_reserved_slots()
                     pool.admission(trusted=True)  # reserved and general slots are all taken
         async with pool.admission() as slot:  # freed again
             assert await asyncio.wait_for(slot.run(os.getpid), 60) > 0
+    finally:
+        pool.close()
+
+
+async def test_general_slots_admit_a_bounded_rate_and_reserved_slots_do_not_count() -> None:
+    now = [1000.0]
+    pool = HashingPool(
+        workers=1,
+        max_waiting=10,
+        reserved_slots=1,
+        general_rate=BucketRule(capacity=2, per_minute=60),
+        clock=lambda: now[0],
+    )
+    try:
+        for _ in range(2):
+            async with pool.admission():
+                pass
+        with pytest.raises(ProblemError) as busy:
+            pool.admission()  # slots are free, but the second's budget is spent
+        assert busy.value.status_code == 503
+        async with pool.admission(trusted=True) as slot:
+            assert await asyncio.wait_for(slot.run(os.getpid), 60) != os.getpid()
+        now[0] += 1.0
+        async with pool.admission():
+            pass
     finally:
         pool.close()
 
