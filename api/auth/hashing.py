@@ -26,6 +26,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -41,6 +42,7 @@ __all__ = ["HashingPool", "HashingSlot", "default_workers"]
 T = TypeVar("T")
 
 HASHING_NICENESS = 10
+PARENT_CHECK_S = 1.0
 RESERVED_SLOTS = 2
 # General slots also admit at most this many checks a second (in bursts of 8): ~10 % of a
 # core at today's parameters, whatever the storm. The reserved slots are not rate-limited.
@@ -50,9 +52,19 @@ _GENERAL = "general"
 log = logging.getLogger("tidewatch.api.hashing")
 
 
-def _lower_priority(niceness: int) -> None:
+def _watch_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(0)
+
+
+def _start_worker(niceness: int) -> None:
+    """Set up a worker process: low priority, and gone when the API process is."""
     with contextlib.suppress(OSError):  # not allowed: keep the default priority
         os.nice(niceness)
+    # A worker blocks on a queue whose write end it holds too, so it would outlive an
+    # API process that was killed: it watches for being orphaned instead.
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
 
 
 def default_workers() -> int:
@@ -106,7 +118,7 @@ class HashingPool:
         return ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_lower_priority,
+            initializer=_start_worker,
             initargs=(self._niceness,),
         )
 

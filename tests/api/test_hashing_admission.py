@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import time
 from contextlib import AsyncExitStack
+from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 from argon2 import PasswordHasher
@@ -26,6 +30,7 @@ from common.api_models import Role
 from common.settings import ApiSettings
 from common.tokens import hash_password, password_needs_rehash, verify_password
 from tests.api.conftest import PASSWORD, assert_problem, audit_rows, create_user, roomy_throttle
+from tests.conftest import free_port
 
 Db = psycopg.Connection[DictRow]
 
@@ -157,3 +162,31 @@ async def test_login_upgrades_a_hash_made_with_older_parameters(
     assert verify_password(row["password_hash"], PASSWORD)
     logins = [r for r in audit_rows(db, f"user:{user_id}") if r["action"] == "auth.login"]
     assert [r["detail"] for r in logins] == [{"password_rehashed": True}, {}]
+
+
+@pytest.mark.db
+def test_hashing_processes_do_not_outlive_a_killed_api(db_dsn: str) -> None:
+    port = free_port()
+    env = {**os.environ, "TIDEWATCH_DSN": db_dsn, "TIDEWATCH_API_LISTEN": f"127.0.0.1:{port}"}
+    api_bin = Path(sys.executable).with_name("tidewatch-api")
+    api = subprocess.Popen([str(api_bin)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        workers: list[psutil.Process] = []
+        deadline = time.monotonic() + 60
+        while not workers and time.monotonic() < deadline:  # the lifespan starts them at once
+            assert api.poll() is None, "tidewatch-api exited during start"
+            workers = [
+                child
+                for child in psutil.Process(api.pid).children(recursive=True)
+                if "spawn_main" in " ".join(child.cmdline())
+            ]
+            time.sleep(0.2)
+        assert workers, "no hashing process started within 60 s"
+        api.kill()
+        api.wait(30)
+        _, alive = psutil.wait_procs(workers, timeout=20)
+        assert alive == [], f"hashing processes left behind: {alive}"
+    finally:
+        if api.poll() is None:
+            api.kill()
+            api.wait(30)
