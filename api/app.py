@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 
 from litestar import Litestar
@@ -21,6 +22,7 @@ from api.alerts.forecast import DiskForecastController
 from api.alerts.rules import RulesController
 from api.alerts.silences import SilencesController
 from api.auth.controller import AuthController
+from api.auth.hashing import HashingPool
 from api.auth.middleware import BearerAuthMiddleware
 from api.auth.sessions import SessionCache
 from api.auth.throttle import AuthThrottle
@@ -84,6 +86,7 @@ def create_app(
     dsn: str | None = None,
     install: InstallSettings | None = None,
     throttle: AuthThrottle | None = None,
+    hashing: Callable[[], HashingPool] | None = None,
 ) -> Litestar:
     """Build the API. Nothing connects until the app's lifespan starts."""
     settings = settings or load_settings(ApiSettings, "TIDEWATCH_API_")
@@ -99,6 +102,7 @@ def create_app(
         command_updates=CommandUpdates(conninfo),
         throttle=throttle or AuthThrottle(),
         watch=WatchLeases(grace_s=settings.live_watch_grace_s),
+        hashing_factory=hashing or HashingPool,
     )
     return Litestar(
         route_handlers=[

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import cast
@@ -19,6 +19,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from api.auth.hashing import HashingPool
+from api.auth.recent_logins import RecentLogins
 from api.auth.sessions import SessionCache
 from api.auth.throttle import AuthThrottle
 from api.commands.updates import CommandUpdates
@@ -64,6 +65,8 @@ class Resources:
     watch: WatchLeases = field(default_factory=WatchLeases)
     # The public status page (None: turned off), loaded at most once per period.
     status_page: TimedCache[StatusPageOut | None] = field(default_factory=TimedCache)
+    recent_logins: RecentLogins = field(default_factory=RecentLogins)
+    hashing_factory: Callable[[], HashingPool] = HashingPool
     _pool: AsyncConnectionPool[Connection] | None = None
     _hashing: HashingPool | None = None
     _edition: Edition | None = field(default=None, repr=False)
@@ -151,7 +154,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         name="tidewatch-api",
     )
     await res._pool.open(wait=False)
-    res._hashing = HashingPool()
+    res._hashing = res.hashing_factory()
+    res._hashing.warm()
     await res.live.start()
     await res.command_updates.start()
     await res.watch.start(res.connection)

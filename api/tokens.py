@@ -104,7 +104,7 @@ class TokensController(Controller):
     ) -> TokenCreated:
         owner = request.user
         await _admit_one_more(db, owner.id)
-        issued = await get_resources(state).hashing.run(issue_token, API_TOKEN_PREFIX)
+        issued = await get_resources(state).hashing.run(issue_token, API_TOKEN_PREFIX, trusted=True)
         cur = await db.execute(
             "INSERT INTO api_tokens (user_id, key_id, token_hash, description, expires_at, kind)"
             " VALUES (%s, %s, %s, %s, now() + make_interval(days => %s), 'personal')"

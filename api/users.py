@@ -60,7 +60,7 @@ class UsersController(Controller):
     async def create_user(
         self, data: JSONBody[UserCreate], db: Db, state: State, request: Request[AuthUser, str, Any]
     ) -> UserOut:
-        password_hash = await get_resources(state).hashing.run(hash_password, data.password)
+        password_hash = await get_resources(state).hashing.run(hash_password, data.password, trusted=True)
         user = await insert_user(db, data.username, password_hash, data.role)
         await record_audit(
             db,
@@ -100,7 +100,7 @@ class UsersController(Controller):
             raise invalid("body", "give at least one of role, disabled or password", "body")
         if data.password is not msgspec.UNSET:
             # Hashed before taking a connection: argon2 must not hold one.
-            changes["password_hash"] = await res.hashing.run(hash_password, data.password)
+            changes["password_hash"] = await res.hashing.run(hash_password, data.password, trusted=True)
         # Committed before the session cache forgets the user: evicting first would let a
         # concurrent request re-cache a token from rows not yet changed.
         async with res.connection("update user") as db:

@@ -119,8 +119,10 @@ class CollectorProcess:
                 "TIDEWATCH_COLLECTOR_METRICS_LISTEN": f"127.0.0.1:{self.metrics_port}",
                 "TIDEWATCH_COLLECTOR_COLLECTOR_ID": f"bench-{os.getpid()}",
                 # The simulated fleet connects from 127.0.0.1 alone; a real one from an IP
-                # per VPS. Without this the per-IP limit refuses most of its handshakes.
+                # per VPS. Without these the per-IP limits refuse most of its handshakes
+                # and close its connections before their streams are established.
                 "TIDEWATCH_COLLECTOR_UNESTABLISHED_STREAMS_PER_IP": "1000000",
+                "TIDEWATCH_COLLECTOR_UNAUTHENTICATED_CONNECTIONS_PER_IP": "1000000",
             }
         )
         env.update(extra_env)

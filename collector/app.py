@@ -16,6 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 from collector.agent_state import AgentStateWriter
 from collector.auth import AgentAuthenticator
 from collector.commands import CommandRelay
+from collector.connection_cap import ConnectionCap
 from collector.database import Database
 from collector.ingest import IngestWriter
 from collector.listener import NotificationListener
@@ -94,6 +95,9 @@ class CollectorApp:
             raw_retention_s=await self._raw_retention_s(),
         )
         self._server, self.port = build_server(self.settings, service)
+        self.connection_cap = ConnectionCap(
+            self.port, self.settings.unauthenticated_connections_per_ip, service.established_peers.keys
+        )
         self.writer.start()
         listener = NotificationListener(
             make_conninfo(self._dsn, **connect_kwargs(self._dsn, self.settings.db_connect_timeout_s)),
@@ -117,6 +121,7 @@ class CollectorApp:
             asyncio.create_task(self._dispatch_safety_net(), name="dispatch-safety-net"),
             asyncio.create_task(self._flush_agent_state(), name="agent-state"),
             asyncio.create_task(self._end_lapsed_watches(), name="watch-recheck"),
+            asyncio.create_task(self.connection_cap.run(), name="connection-cap"),
         ]
         await self._server.start()
         log.info(

@@ -8,9 +8,11 @@ one address cannot keep agents elsewhere, or already connected, out.
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter
+from urllib.parse import unquote
 
-__all__ = ["StreamsPerIp", "peer_ip"]
+__all__ = ["StreamsPerIp", "normalise_ip", "peer_address", "peer_ip"]
 
 
 def peer_ip(peer: str) -> str:
@@ -21,6 +23,29 @@ def peer_ip(peer: str) -> str:
     if kind == "ipv6":
         return rest.rpartition(":")[0].strip("[]") or rest
     return peer
+
+
+def normalise_ip(host: str) -> str:
+    """``::ffff:1.2.3.4`` as ``1.2.3.4``; other addresses in their canonical text."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+def peer_address(peer: str) -> tuple[str, int] | None:
+    """(ip, port) of an ``ipv4:`` or ``ipv6:`` peer string, the IP as
+    :func:`normalise_ip` writes it; None for other kinds."""
+    kind, _, rest = peer.partition(":")
+    if kind not in ("ipv4", "ipv6"):
+        return None
+    host, _, port = unquote(rest).rpartition(":")
+    if not port.isdigit():
+        return None
+    return normalise_ip(host.strip("[]")), int(port)
 
 
 class StreamsPerIp:

@@ -58,6 +58,8 @@ def build_server(settings: CollectorSettings, service: AgentStreamService) -> tu
             # grpcio's default on Linux, made explicit: several collectors on one host may
             # listen on the same port and the kernel spreads new connections among them.
             ("grpc.so_reuseport", 1),
+            # gRPC's default, made explicit: the per-IP connection cap counts sockets through channelz.
+            ("grpc.enable_channelz", 1),
         ],
     )
     handler = grpc.method_handlers_generic_handler(

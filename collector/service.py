@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any, NoReturn
 
@@ -25,7 +26,7 @@ from collector.agent_state import AgentStateWriter
 from collector.auth import AgentAuthenticator, AuthFailure
 from collector.commands import CommandRelay
 from collector.ingest import AckResult, IngestWriter, Outcome, QueueFull
-from collector.peer_limits import StreamsPerIp, peer_ip
+from collector.peer_limits import StreamsPerIp, peer_address, peer_ip
 from collector.rows import TimeRules, clock_rules, convert_batch
 from collector.sessions import AgentSession, SessionRegistry
 from collector.validation import InvalidBatch
@@ -91,6 +92,7 @@ class AgentStreamService:
         # connections to the flushers.
         self._handshakes = asyncio.Semaphore(max(1, settings.pool_max_size - 2))
         self.unestablished = StreamsPerIp(settings.unestablished_streams_per_ip)
+        self.established_peers: Counter[tuple[str, int]] = Counter()
 
     def _time_rules(self) -> TimeRules:
         return TimeRules(
@@ -131,6 +133,10 @@ class AgentStreamService:
         finally:
             self.unestablished.release(ip)
         vps_id = session.vps_id
+        # The connection cap (collector.connection_cap) never closes a connection carrying an agent.
+        address = peer_address(context.peer())
+        if address is not None:
+            self.established_peers[address] += 1
 
         writer = _CallWriter(context, session, self._settings.heartbeat_interval_s)
         writing = asyncio.create_task(writer.run(), name=f"agent-{vps_id}-writer")
@@ -159,6 +165,10 @@ class AgentStreamService:
             # The status goes out only after the last write has left: see _CallWriter.
             await writer.stop(writing)
             await asyncio.gather(reader, cut, return_exceptions=True)
+            if address is not None:
+                self.established_peers[address] -= 1
+                if self.established_peers[address] <= 0:
+                    del self.established_peers[address]
             await self._registry.close(session)
             try:
                 await self._commands.fail_in_flight(vps_id, session.stream_id)

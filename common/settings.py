@@ -81,6 +81,9 @@ class CollectorSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True)
     # Streams per peer IP that have not finished their agent handshake yet; more are
     # refused with RESOURCE_EXHAUSTED. Established agents do not count.
     unestablished_streams_per_ip: int = 16
+    # TCP connections per peer IP without an established agent stream; the oldest are
+    # kept, the rest closed within a second (collector/connection_cap.py).
+    unauthenticated_connections_per_ip: int = 64
     # Fleet-wide agent settings pushed at connect; 0 leaves each agent's own
     # value. Per-VPS overrides (vps.agent_config) win over these.
     snapshot_interval_ms: int = 0

@@ -8,7 +8,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import Controller, Request, get, post
@@ -23,7 +23,7 @@ from api.audit import client_ip, record_audit
 from api.auth.guards import requires_viewer
 from api.auth.sessions import AuthUser, create_session, issue_session_token
 from api.errors import ProblemError, problem_responses
-from api.resources import Db, get_resources
+from api.resources import Connection, Db, get_resources
 from api.settings.store import registration_open
 from common.api_models import (
     LoginRequest,
@@ -34,11 +34,13 @@ from common.api_models import (
     UserOut,
 )
 from common.records import AuditAction
-from common.tokens import hash_password, verify_password
+from common.tokens import hash_password, password_needs_rehash, verify_password
 
 __all__ = ["AuthController"]
 
 log = logging.getLogger("tidewatch.api.auth")
+
+T = TypeVar("T")
 
 
 @functools.cache
@@ -52,12 +54,21 @@ def _dummy_password_hash() -> str:
 REFUSAL_DELAY_S = 1.0
 
 
-async def _admit(check: Callable[..., None], *args: str) -> None:
+async def _admit(check: Callable[..., T], *args: object) -> T:
     try:
-        check(*args)
+        return check(*args)
     except ProblemError:
         await asyncio.sleep(REFUSAL_DELAY_S)
         raise
+
+
+async def _store_rehash(db: Connection, user_id: int, old_hash: str, new_hash: str) -> bool:
+    """Replace the hash unless the password changed meanwhile; True when replaced."""
+    cur = await db.execute(
+        "UPDATE users SET password_hash = %s WHERE id = %s AND password_hash = %s",
+        (new_hash, user_id, old_hash),
+    )
+    return cur.rowcount == 1
 
 
 class AuthController(Controller):
@@ -125,38 +136,55 @@ class AuthController(Controller):
         self, data: JSONBody[LoginRequest], state: State, request: Request[Any, Any, Any]
     ) -> SessionOut:
         res = get_resources(state)
-        await _admit(res.throttle.admit_login, client_ip(request), data.username)
-        # No connection is held while argon2 runs: slow hashes must not drain the pool.
-        async with res.pool.connection() as db:
-            cur = await db.execute(
-                f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = %s", (data.username,)
-            )
-            row = await cur.fetchone()
-        stored_hash = row["password_hash"] if row else _dummy_password_hash()
-        password_ok = await res.hashing.run(verify_password, stored_hash, data.password)
-        if row is None or not password_ok or row["disabled"]:
-            reason = "disabled" if row is not None and password_ok else "bad credentials"
+        address = client_ip(request)
+        await _admit(res.throttle.admit_login, address, data.username)
+        # Full slots answer 503 at once: a queue would only grow while a storm lasts.
+        trusted = (address, data.username) in res.recent_logins
+        async with await _admit(res.hashing.admission, trusted) as hashing:
+            # No connection is held while argon2 runs: slow hashes must not drain the pool.
             async with res.pool.connection() as db:
-                await record_audit(
-                    db,
-                    request,
-                    AuditAction.LOGIN_FAILED,
-                    user=None,
-                    actor=data.username,
-                    target=f"user:{row['id']}" if row else "",
-                    detail={"reason": reason},
+                cur = await db.execute(
+                    f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = %s", (data.username,)
                 )
-            if reason == "disabled":
-                raise NotAuthorizedException("this account is disabled")
-            raise NotAuthorizedException("wrong username or password")
+                row = await cur.fetchone()
+            stored_hash = row["password_hash"] if row else _dummy_password_hash()
+            password_ok = await hashing.run(verify_password, stored_hash, data.password)
+            if row is None or not password_ok or row["disabled"]:
+                reason = "disabled" if row is not None and password_ok else "bad credentials"
+                async with res.pool.connection() as db:
+                    await record_audit(
+                        db,
+                        request,
+                        AuditAction.LOGIN_FAILED,
+                        user=None,
+                        actor=data.username,
+                        target=f"user:{row['id']}" if row else "",
+                        detail={"reason": reason},
+                    )
+                if reason == "disabled":
+                    raise NotAuthorizedException("this account is disabled")
+                raise NotAuthorizedException("wrong username or password")
+            # Hashes made with older parameters are upgraded while the password is at hand.
+            new_hash = None
+            if password_needs_rehash(stored_hash):
+                new_hash = await hashing.run(hash_password, data.password)
+            issued = await hashing.run(issue_session_token)
         user = msgspec.convert(row, UserOut)
         ttl = timedelta(hours=res.settings.session_ttl_hours)
-        issued = await res.hashing.run(issue_session_token)
         async with res.pool.connection() as db:
+            rehashed = new_hash is not None and await _store_rehash(db, user.id, stored_hash, new_hash)
             token, expires_at = await create_session(
-                db, user.id, ttl, f"login from {client_ip(request) or 'unknown'}", issued
+                db, user.id, ttl, f"login from {address or 'unknown'}", issued
             )
-            await record_audit(db, request, AuditAction.LOGIN, user=user, target=f"user:{user.id}")
+            await record_audit(
+                db,
+                request,
+                AuditAction.LOGIN,
+                user=user,
+                target=f"user:{user.id}",
+                detail={"password_rehashed": True} if rehashed else None,
+            )
+        res.recent_logins.record(address, data.username)
         return SessionOut(token=token, expires_at=expires_at, user=user)
 
     @post(

@@ -22,6 +22,7 @@ from litestar.testing import AsyncTestClient
 from psycopg.rows import DictRow, dict_row
 
 from api.app import create_app
+from api.auth.hashing import HashingPool
 from api.auth.throttle import AuthThrottle, BucketRule
 from common.api_models import Role
 from common.edition import Edition
@@ -84,9 +85,14 @@ def roomy_throttle() -> AuthThrottle:
     return AuthThrottle(login_per_ip_and_user=ROOMY, login_per_ip=ROOMY, register_per_ip=ROOMY)
 
 
+def roomy_hashing() -> HashingPool:
+    """The hashing pool without its rate on general slots (test_hashing_admission.py checks it)."""
+    return HashingPool(general_rate=None)
+
+
 @pytest.fixture(scope="session")
 def app(api_settings: ApiSettings, db_dsn: str) -> Litestar:
-    return create_app(api_settings, db_dsn, throttle=roomy_throttle())
+    return create_app(api_settings, db_dsn, throttle=roomy_throttle(), hashing=roomy_hashing)
 
 
 @pytest.fixture(scope="session")

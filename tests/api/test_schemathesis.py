@@ -24,7 +24,7 @@ import uvicorn
 from api.app import create_app
 from common.settings import ApiSettings
 from common.tokens import hash_password
-from tests.api.conftest import PASSWORD, fresh_database, roomy_throttle
+from tests.api.conftest import PASSWORD, fresh_database, roomy_hashing, roomy_throttle
 from tests.conftest import create_vps, drop_test_database, free_port
 
 pytestmark = [pytest.mark.db, pytest.mark.timeout(600)]
@@ -56,7 +56,7 @@ def live_api() -> Iterator[str]:
             (first.id,),
         )
     port = free_port()
-    app = create_app(ApiSettings(), dsn, throttle=roomy_throttle())
+    app = create_app(ApiSettings(), dsn, throttle=roomy_throttle(), hashing=roomy_hashing)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="schemathesis-api", daemon=True)
     thread.start()

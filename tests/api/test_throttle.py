@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
-
 import psycopg
 import pytest
 from litestar import Litestar
@@ -12,7 +9,6 @@ from litestar.testing import AsyncTestClient
 from psycopg.rows import DictRow
 
 from api.app import create_app
-from api.auth.hashing import HashingPool
 from api.auth.throttle import AuthThrottle, BucketRule, TokenBuckets
 from api.errors import ProblemError
 from common.api_models import Role
@@ -107,27 +103,3 @@ async def test_login_and_registration_answer_429_with_retry_after(db_dsn: str, d
         )
         assert_problem(refused, 429)
         assert int(refused.headers["retry-after"]) >= 1
-
-
-async def test_the_hashing_pool_is_bounded_and_says_busy() -> None:
-    pool = HashingPool(workers=1, max_waiting=1)
-    release = threading.Event()
-    started = threading.Event()
-
-    def slow() -> str:
-        started.set()
-        assert release.wait(30)
-        return "done"
-
-    try:
-        running = asyncio.ensure_future(pool.run(slow))
-        waiting = asyncio.ensure_future(pool.run(slow))
-        await asyncio.wait_for(asyncio.to_thread(started.wait, 30), 35)
-        with pytest.raises(ProblemError) as busy:
-            await pool.run(slow)
-        assert busy.value.status_code == 503 and (busy.value.headers or {}).get("Retry-After") == "1"
-        release.set()
-        assert list(await asyncio.wait_for(asyncio.gather(running, waiting), 30)) == ["done", "done"]
-    finally:
-        release.set()
-        pool.close()
