@@ -65,6 +65,7 @@ class CollectorApp:
         self._tasks: list[asyncio.Task[None]] = []
         self._server: grpc.aio.Server | None = None
         self.service: AgentStreamService | None = None
+        self.auth: AgentAuthenticator | None = None
         self.port = 0
 
     async def _raw_retention_s(self) -> float:
@@ -85,9 +86,10 @@ class CollectorApp:
 
     async def start(self) -> int:
         await self.pool.open(wait=False)
+        self.auth = AgentAuthenticator(self.db)
         self.service = service = AgentStreamService(
             self.settings,
-            AgentAuthenticator(self.db),
+            self.auth,
             self.registry,
             self.writer,
             self.commands,
@@ -142,6 +144,9 @@ class CollectorApp:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.auth is not None:
+            # Its digest writer uses the pool: let it finish first, or it outlives the collector.
+            await self.auth.digests_written()
         await self.pool.close()
         log.info("collector stopped")
 

@@ -28,8 +28,14 @@ from tests.unit.test_agent_stream import TOKEN, FakeCollector, fake_collector, w
 __all__ = ["fake_collector"]  # the fixture, shared with test_agent_stream
 
 
+# Only this module's records: tasks another test left behind may log too.
+OVERRUNS_LOGGER = "agent.runtime.overruns"
+
+
 def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    return [
+        r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == OVERRUNS_LOGGER
+    ]
 
 
 def _recoveries(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -37,7 +43,7 @@ def _recoveries(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def test_an_overrun_streak_is_logged_once_with_its_figures(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="agent.runtime.overruns")
+    caplog.set_level(logging.INFO, logger=OVERRUNS_LOGGER)
     watch = OverrunWatch("Docker")
     watch.note(0.4, 5.0, 300)
     assert watch.total == 0 and not caplog.records
@@ -60,7 +66,7 @@ def test_an_overrun_streak_is_logged_once_with_its_figures(caplog: pytest.LogCap
 
 
 async def test_the_docker_loop_times_samples_with_its_clock(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="agent.runtime.overruns")
+    caplog.set_level(logging.INFO, logger=OVERRUNS_LOGGER)
     # The injected clock runs with real time (the loop also waits on it) plus whatever
     # time each fake sample "takes": far more than the interval, or nothing.
     skew = [0.0]
