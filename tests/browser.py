@@ -29,6 +29,7 @@ __all__ = [
     "choose",
     "click",
     "click_xpath",
+    "css_id",
     "retry",
     "sign_in",
     "text_of",
@@ -55,6 +56,18 @@ def retry(step: Callable[[], T], what: str, timeout_s: float = STEP_TIMEOUT_S) -
             if time.monotonic() >= deadline:
                 raise AssertionError(f"{what}: still failing after {timeout_s:.0f} s: {error!r}") from error
             time.sleep(0.2)
+
+
+def css_id(element_id: dict[str, Any]) -> str:
+    """A CSS selector for the DOM id Dash gives a dict id (keys sorted, no spaces)."""
+    text = (
+        "{"
+        + ",".join(
+            f'"{k}":' + (f'"{v}"' if isinstance(v, str) else str(v)) for k, v in sorted(element_id.items())
+        )
+        + "}"
+    )
+    return "[id='" + text + "']"
 
 
 def _find(dash_duo: Any, selector: str) -> WebElement:

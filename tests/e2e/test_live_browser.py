@@ -16,7 +16,7 @@ import pytest
 
 from dashboards.live_ids import live_id
 from dashboards.units import format_bytes, format_percent, format_rate
-from tests.browser import click, retry, sign_in, text_of
+from tests.browser import click, css_id, retry, sign_in, text_of
 from tests.dashboards.conftest import SCREENSHOTS
 from tests.e2e.live_stack import ADMIN, PASSWORD, LiveStack, live_stack
 
@@ -54,18 +54,6 @@ def _distinct_values(read: Callable[[], str], count: int, timeout_s: float) -> l
     return seen
 
 
-def _css_id(element_id: dict[str, Any]) -> str:
-    """A CSS selector for Dash's DOM id of a dict id."""
-    text = (
-        "{"
-        + ",".join(
-            f'"{k}":' + (f'"{v}"' if isinstance(v, str) else str(v)) for k, v in sorted(element_id.items())
-        )
-        + "}"
-    )
-    return "[id='" + text + "']"
-
-
 def test_fleet_and_vps_pages_update_from_pushed_samples(stack: LiveStack, dash_duo: Any) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     driver = dash_duo.driver
@@ -75,14 +63,14 @@ def test_fleet_and_vps_pages_update_from_pushed_samples(stack: LiveStack, dash_d
 
     # Fleet: the card's numbers change in place; the fleet is not re-read meanwhile.
     vps = stack.vps.id
-    net = _css_id(live_id(vps, "net"))
+    net = css_id(live_id(vps, "net"))
     # A card drawn before the agent's first report gets its meters from a re-read the feed asks for.
-    dash_duo.wait_for_element(_css_id(live_id(vps, "cpu-detail")), timeout=60)
+    dash_duo.wait_for_element(css_id(live_id(vps, "cpu-detail")), timeout=60)
     dash_duo.wait_for_contains_text("#fleet-live-status", "live", timeout=30)
     mark = _log_size(stack)
     first_text = text_of(dash_duo, net)
     fleet_values = _distinct_values(
-        lambda: text_of(dash_duo, _css_id(live_id(vps, "cpu-detail"))) + text_of(dash_duo, net), UPDATES, 60
+        lambda: text_of(dash_duo, css_id(live_id(vps, "cpu-detail"))) + text_of(dash_duo, net), UPDATES, 60
     )
     assert _queries_since(stack, mark) == [], stack.logs()
     assert "every sample" in text_of(dash_duo, "#fleet-live-status")  # a fleet of one is watched
