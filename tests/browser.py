@@ -30,6 +30,7 @@ __all__ = [
     "click",
     "click_xpath",
     "css_id",
+    "replace_text",
     "retry",
     "sign_in",
     "text_of",
@@ -89,6 +90,12 @@ def type_into(dash_duo: Any, selector: str, text: str, timeout_s: float = STEP_T
     To replace a value, ``dash_duo.clear_input`` first: a plain clear() skips React's onChange.
     """
     retry(lambda: _find(dash_duo, selector).send_keys(text), f"type into {selector}", timeout_s)
+
+
+def replace_text(dash_duo: Any, selector: str, text: str) -> None:
+    """Replace the field's value with ``text``, as typing does (React sees each change)."""
+    dash_duo.clear_input(selector)
+    type_into(dash_duo, selector, text)
 
 
 def text_of(dash_duo: Any, selector: str, timeout_s: float = STEP_TIMEOUT_S) -> str:

@@ -16,7 +16,7 @@ from common.api_models import Role
 from common.settings import DashboardSettings
 from dashboards.app import create_app
 from tests.api.conftest import PASSWORD, create_user, unique
-from tests.browser import click, sign_in, text_of, type_into
+from tests.browser import click, replace_text, sign_in, text_of, type_into
 from tests.conftest import free_port
 from tests.dashboards.conftest import DemoFleet
 
@@ -38,11 +38,6 @@ def admin_name(db_dsn: str) -> Iterator[str]:
         )
 
 
-def _replace(dash_duo: Any, selector: str, text: str) -> None:
-    dash_duo.clear_input(selector)
-    type_into(dash_duo, selector, text)
-
-
 def test_settings_page_sets_the_address_that_add_server_gives(
     dash_duo: Any, api_url: str, demo_fleet: DemoFleet, admin_name: str, screenshots: Path
 ) -> None:
@@ -58,13 +53,13 @@ def test_settings_page_sets_the_address_that_add_server_gives(
     # Until an admin saves, the environment's defaults are in force.
     assert text_of(dash_duo, "#settings-updated") == "Environment defaults in force"
 
-    _replace(dash_duo, "#settings-collector-host", "bad host")
+    replace_text(dash_duo, "#settings-collector-host", "bad host")
     click(dash_duo, "#settings-save")
     dash_duo.wait_for_contains_text("#settings-message", "collector_host", timeout=15)
 
-    _replace(dash_duo, "#settings-api-url", PUBLIC_URL)
-    _replace(dash_duo, "#settings-collector-host", "collector.example.org")
-    _replace(dash_duo, "#settings-collector-port", "7443")
+    replace_text(dash_duo, "#settings-api-url", PUBLIC_URL)
+    replace_text(dash_duo, "#settings-collector-host", "collector.example.org")
+    replace_text(dash_duo, "#settings-collector-port", "7443")
     click(dash_duo, "#settings-save")
     dash_duo.wait_for_contains_text("#settings-message", "Saved", timeout=15)
     assert text_of(dash_duo, "#settings-command-text") == (

@@ -29,7 +29,7 @@ from selenium.webdriver.common.by import By
 
 from common.tokens import hash_password
 from dashboards.live_ids import live_id
-from tests.browser import click, css_id, retry, sign_in, text_of, type_into
+from tests.browser import click, css_id, replace_text, retry, sign_in, text_of, type_into
 from tests.conftest import ARTIFACTS, create_test_database, drop_test_database, free_port
 from tests.dashboards.conftest import SCREENSHOTS
 from tests.docker_fixtures import docker_engine
@@ -135,19 +135,14 @@ def _exec(container: Any, command: str, user: str = "root") -> tuple[int, str]:
     return exit_code, output.decode(errors="replace")
 
 
-def _replace(dash_duo: Any, selector: str, text: str) -> None:
-    dash_duo.clear_input(selector)
-    type_into(dash_duo, selector, text)
-
-
 def _set_collector_address_in_settings(dash_duo: Any, stack: InstallStack) -> None:
     """The Settings page, as an admin: this stack's API and collector, without TLS."""
     click(dash_duo, "a.tw-nav-link[href='/settings']")
     # The form is filled from the environment's (wrong) defaults once the settings load.
     dash_duo.wait_for_text_to_equal("#settings-api-url", WRONG_INSTALL_ENV["TIDEWATCH_INSTALL_API_URL"], 20)
-    _replace(dash_duo, "#settings-api-url", stack.api_url)
-    _replace(dash_duo, "#settings-collector-host", "127.0.0.1")
-    _replace(dash_duo, "#settings-collector-port", str(stack.grpc_port))
+    replace_text(dash_duo, "#settings-api-url", stack.api_url)
+    replace_text(dash_duo, "#settings-collector-host", "127.0.0.1")
+    replace_text(dash_duo, "#settings-collector-port", str(stack.grpc_port))
     tls = "#settings-collector-tls input[type='checkbox']"
     if retry(lambda: dash_duo.driver.find_element(By.CSS_SELECTOR, tls).is_selected(), "read TLS"):
         click(dash_duo, tls)
