@@ -16,6 +16,7 @@ from selenium.common.exceptions import TimeoutException
 __all__ = [
     "PROBE",
     "PUSH",
+    "PUSH_FEED",
     "QUIET_S",
     "REREAD",
     "SCRIPT_TIMEOUT_S",
@@ -115,10 +116,10 @@ def until(condition: Callable[[], Any], what: str, timeout_s: float = STEP_TIMEO
         time.sleep(0.05)
 
 
-def js(driver: webdriver.Chrome, script: str) -> Any:
+def js(driver: webdriver.Chrome, script: str, *args: Any) -> Any:
     """The script's value, or None while the page's main thread is too busy to answer."""
     try:
-        return driver.execute_script(script)  # type: ignore[no-untyped-call]
+        return driver.execute_script(script, *args)  # type: ignore[no-untyped-call]
     except TimeoutException:
         return None
 
@@ -221,3 +222,28 @@ def settled_after(page: Page, began: float) -> dict[str, Any] | None:
     if not state or not now or state["lastMutation"] < began:
         return None
     return state if now - state["lastMutation"] > QUIET_S * 1000 else None
+
+
+# The feed's own renderer (assets/live_feed.js) with one batch for every server shown,
+# in which only CPU and the inbound rate moved since the last one (memory, load and the
+# status stay): arguments[0] false writes every element, as the feed did before it
+# compared with the page.
+PUSH_FEED = """
+const shown = Array.from(document.querySelectorAll("[id^='{']")).map((e) => {
+  try { return JSON.parse(e.id); } catch (error) { return null; }
+}).filter((id) => id && id.type === "fleet-live" && id.field === "status").map((id) => id.vps);
+const live = window.tidewatchLive;
+live.writes.check = arguments[0];
+const batch = {};
+const now = Date.now();
+for (const vps of shown) {
+  batch[vps] = [{vps_id: vps, time_ms: now, cpu_percent: Math.random() * 100, load_1: 0.5,
+    memory_used_bytes: 2 ** 30, memory_total_bytes: 4 * 2 ** 30,
+    rx_bytes_per_second: Math.random() * 1e6, tx_bytes_per_second: 1024}];
+}
+const made = live.writes.made;
+const began = performance.now();
+live.render.fleet({levels: [75, 90], resync: null, root: "fleet-live"}, batch);
+live.writes.check = true;
+return [began, shown.length, live.writes.made - made];
+"""

@@ -12,6 +12,9 @@ the page uses (and, with ``--whole``, with every server on one page), side by si
   the browser's part (response to laid-out DOM);
 * push: what ``assets/live_feed.js`` does with a batch holding a sample of every
   server shown (``set_props`` on their live ids, no callback), to the DOM laid out;
+* feed all / feed diff: the feed's own renderer on batches where only CPU and the
+  inbound rate moved, writing every live element (as it did before) against only the
+  changed ones (what ships), side by side, with the set_props count per batch;
 * control: a click on "sort by CPU" to the re-sorted grid laid out.
 
 The browser's part ends at the frame after the last DOM change, with layout forced
@@ -44,6 +47,7 @@ from bench.fleet import create_bench_database, drop_bench_database
 from bench.fleet_page import (
     PROBE,
     PUSH,
+    PUSH_FEED,
     REREAD,
     SCRIPT_TIMEOUT_S,
     CpuClock,
@@ -189,6 +193,22 @@ def pushes(page: Page, clock: CpuClock, view: str, count: int) -> list[Step]:
     return steps
 
 
+def feed_pushes(page: Page, clock: CpuClock, view: str, count: int, check: bool) -> tuple[list[Step], int]:
+    """The feed's own renderer on batches where CPU and rx moved: writing only what
+    changed (``check``) or every element. Returns the steps and set_props per batch."""
+    steps, writes = [], 0
+    for _ in range(count):
+        before = clock.read()
+        began, shown, writes = until(lambda: js(page.driver, PUSH_FEED, check), "a pushed batch")
+        if not shown:
+            raise StepTimeout(f"no live elements in the {view} view")
+        state = until(partial(settled_after, page, began), "the pushed values laid out")
+        blocked = sum(d for start, d in state["longTasks"] if start >= began)
+        total = state["painted"] - began
+        steps.append(Step(total, None, 0.0, total, blocked, _spent(before, clock.read())))
+    return steps, writes
+
+
 def _median(steps: list[Step]) -> Step:
     def med(values: list[float | None]) -> float:
         known = [v for v in values if v is not None]
@@ -314,6 +334,9 @@ def main() -> int:
                     first, sort = first_and_sort(page, clock, quiet, view, per_page, rows)
                     updates = reread_updates(page, clock, quiet, view, per_page, rows, args.ticks)
                     pushed = pushes(page, clock, view, args.ticks)
+                    feed_pushes(page, clock, view, 1, True)  # the page now shows the fixed values
+                    every, every_writes = feed_pushes(page, clock, view, args.ticks, False)
+                    changed, changed_writes = feed_pushes(page, clock, view, args.ticks, True)
                 except StepTimeout as exc:
                     print(f"{view:5} {rows:4}  gave up: {exc}", flush=True)
                     continue
@@ -322,6 +345,13 @@ def main() -> int:
                 print(_line(view, rows, f"update (median {args.ticks})", _median(updates)))
                 print(_line(view, rows, "update (worst)", max(updates, key=lambda s: s.total)))
                 print(_line(view, rows, f"push (median {args.ticks})", _median(pushed)))
+                print(_line(view, rows, f"feed all {every_writes:4d}", _median(every)))
+                print(_line(view, rows, f"feed diff {changed_writes:4d}", _median(changed)))
+                ratio = _median(every).total / max(_median(changed).total, 0.001)
+                cpu = _median(every).cpu["browser"] / max(_median(changed).cpu["browser"], 1.0)
+                print(
+                    f"{view:5} {rows:4}  feed every element / changed only: wall x{ratio:.1f}, browser cpu x{cpu:.1f}"
+                )
                 print(_line(view, rows, "sort by CPU", sort), flush=True)
         for view in PER_PAGE:
             paged, whole = results.get((view, PER_PAGE[view])), results.get((view, args.vps))

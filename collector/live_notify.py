@@ -1,4 +1,5 @@
-"""Announce committed samples on ``tidewatch_live``, signed (see common.live_signing)."""
+"""Announce committed samples and status changes on ``tidewatch_live``, signed (see
+common.live_signing)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import psycopg
 from common.channels import LIVE_CHANNEL
 from common.live_signing import LIVE_KEY_QUERY, sign_live_payload
 
-__all__ = ["LiveNotifier"]
+__all__ = ["LiveNotifier", "record_status_event"]
 
 log = logging.getLogger("tidewatch.collector.live")
 
@@ -44,3 +45,23 @@ class LiveNotifier:
             return None
         self._key = bytes(row[0])
         return self._key
+
+
+async def record_status_event(
+    conn: psycopg.AsyncConnection[Any], live: LiveNotifier, vps_id: int, online: bool, reason: str
+) -> None:
+    """Record an online/offline transition and announce it to live views, in the caller's
+    transaction. ``time_ms`` is the database's clock, shared by every collector, so the
+    API can drop a status older than one it has already relayed."""
+    status = "online" if online else "offline"
+    cur = conn.cursor()
+    row = await (
+        await cur.execute(
+            "INSERT INTO vps_status_events (vps_id, status, reason) VALUES (%s, %s, %s)"
+            " RETURNING (extract(epoch FROM time) * 1000)::bigint",
+            (vps_id, status, reason),
+        )
+    ).fetchone()
+    time_ms = int(row[0]) if row else 0
+    message = {"kind": "status", "vps_id": vps_id, "time_ms": time_ms, "online": online, "reason": reason}
+    await live.notify(cur, [message])

@@ -22,6 +22,7 @@ import grpc
 from collector import metrics
 from collector.agent_clock import AgentClock, RejectionTally, record_agent_health
 from collector.database import Database
+from collector.live_notify import LiveNotifier, record_status_event
 from common.channels import SESSION_TAKEN_CHANNEL
 from common.db_limits import is_connection_failure
 from common.epoch import YEAR_10000_MS
@@ -139,6 +140,8 @@ class SessionRegistry:
         self._rejections: dict[int, RejectionTally] = {}
         # Whether this process has written its collector_instances row since it started.
         self._announced = False
+        # Signs the online/offline messages for live views.
+        self._live = LiveNotifier()
         # Set by the app: ends the commands sent on a stream that is gone (vps id, stream id).
         self.on_stream_gone: Callable[[int, str], Awaitable[object]] | None = None
 
@@ -208,10 +211,7 @@ class SessionRegistry:
             # re-reads connected_collector (the truth) and cuts it.
             await conn.execute("SELECT pg_notify(%s, %s)", (SESSION_TAKEN_CHANNEL, str(session.vps_id)))
             if not was_online:
-                await conn.execute(
-                    "INSERT INTO vps_status_events (vps_id, status, reason) VALUES (%s, 'online', %s)",
-                    (session.vps_id, "agent connected"),
-                )
+                await record_status_event(conn, self._live, session.vps_id, True, "agent connected")
         if not was_online:
             log.info("vps %d is online (agent connected)", session.vps_id)
         # Registered last, with no await before the caller queues the handshake ack: commands
@@ -359,10 +359,7 @@ class SessionRegistry:
                 ).fetchall()
                 for vps_id, was_online in came_back:
                     if not was_online:
-                        await conn.execute(
-                            "INSERT INTO vps_status_events (vps_id, status, reason) VALUES (%s, 'online', %s)",
-                            (vps_id, "agent heard from again"),
-                        )
+                        await record_status_event(conn, self._live, vps_id, True, "agent heard from again")
                         log.info("vps %d is online again", vps_id)
             gone = await (
                 await conn.execute(
@@ -383,10 +380,7 @@ class SessionRegistry:
                 )
             for vps_id, last_seen in gone:
                 reason = f"no heartbeat for {self._settings.offline_after_s:.0f} s (last seen {last_seen:%H:%M:%S})"
-                await conn.execute(
-                    "INSERT INTO vps_status_events (vps_id, status, reason) VALUES (%s, 'offline', %s)",
-                    (vps_id, reason),
-                )
+                await record_status_event(conn, self._live, vps_id, False, reason)
                 log.warning("vps %d is offline: %s", vps_id, reason)
 
         await self._record_health()

@@ -228,7 +228,8 @@ def vps_header(vps: VpsOut, now: datetime | None = None) -> html.Div:
     return html.Div(
         [
             html.Div(
-                [html.H1(vps.name), status_badge(vps.online)],
+                # The live feed rewrites the badge when the VPS goes online or offline.
+                [html.H1(vps.name), status_badge(vps.online, live_id(vps.id, "status"))],
                 className="tw-detail-title",
             ),
             html.Div(system or "The agent has not reported this host yet", className="tw-muted"),

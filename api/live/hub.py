@@ -2,12 +2,13 @@
 
 The collector NOTIFYs ``tidewatch_live`` after each commit with a small JSON
 object, signed (common.live_signing). The hub verifies the signature, reads the
-``vps_id``, wraps it once as a ``sample`` message and hands the same bytes to
-every subscriber that wants that VPS. A slow client loses its oldest queued
-samples; it never slows the hub or other clients.
+``vps_id``, wraps it once as a ``sample`` message (or a ``status`` message, for the
+collector's online/offline transitions) and hands the same bytes to every
+subscriber that wants that VPS. A slow client loses its oldest queued messages;
+it never slows the hub or other clients.
 
 Any database role may NOTIFY: an unsigned or wrongly signed payload is dropped,
-and so is a genuine one replayed after a newer sample of the same VPS.
+and so is a genuine one replayed after a newer one of the same kind and VPS.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import psycopg
 from psycopg import sql
 
 from common.api_models import LIVE_CHANNEL, LiveSampleHeader
+from common.api_models.live import LiveStatus, LiveStatusPayload
 from common.backoff import Backoff
 from common.live_signing import LIVE_KEY_QUERY, verify_live_payload
 
@@ -33,6 +35,9 @@ QUEUE_SIZE = 256
 RECONNECT_MIN_S = 0.5
 RECONNECT_MAX_S = 15.0
 _header_decoder = msgspec.json.Decoder(LiveSampleHeader)
+_status_decoder = msgspec.json.Decoder(LiveStatusPayload)
+_encoder = msgspec.json.Encoder()
+KINDS = ("sample", "status")
 
 
 @dataclass(eq=False)
@@ -65,7 +70,8 @@ class LiveHub:
         self._subscribers: set[Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
         self._key: bytes | None = None
-        self._newest_ms: dict[int, int] = {}
+        # Per kind, the newest time_ms relayed for each VPS: older ones are replays.
+        self._newest_ms: dict[str, dict[int, int]] = {kind: {} for kind in KINDS}
         self.refused = 0
         self.listening = asyncio.Event()
 
@@ -98,18 +104,26 @@ class LiveHub:
             return
         try:
             header = _header_decoder.decode(raw)
+            status = _status_decoder.decode(raw) if header.kind == "status" else None
         except msgspec.DecodeError as exc:
             self._refuse(f"malformed payload: {exc}")
             return
-        if header.time_ms <= self._newest_ms.get(header.vps_id, -(2**63)):
-            self._refuse(f"vps {header.vps_id}: not newer than the last sample (a replay?)")
+        if header.kind not in KINDS:
+            self._refuse(f"unknown kind {header.kind!r}")
             return
-        self._newest_ms[header.vps_id] = header.time_ms
+        newest = self._newest_ms[header.kind]
+        if header.time_ms <= newest.get(header.vps_id, -(2**63)):
+            self._refuse(f"vps {header.vps_id}: {header.kind} not newer than the last one (a replay?)")
+            return
+        newest[header.vps_id] = header.time_ms
         targets = [s for s in self._subscribers if s.wants(header.vps_id)]
         if not targets:
             return
-        # The payload decoded as a JSON object above, so it embeds as is.
-        message = b'{"type":"sample","vps_id":%d,"sample":%b}' % (header.vps_id, raw)
+        if status is not None:
+            message = _encoder.encode(LiveStatus(status.vps_id, status.online, status.time_ms, status.reason))
+        else:
+            # The payload decoded as a JSON object above, so it embeds as is.
+            message = b'{"type":"sample","vps_id":%d,"sample":%b}' % (header.vps_id, raw)
         for subscriber in targets:
             subscriber.offer(message)
 

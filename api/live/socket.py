@@ -1,4 +1,4 @@
-"""``GET /api/live``: newest samples of the VPSes a client subscribes to.
+"""``GET /api/live``: newest samples, and online/offline changes, of the VPSes a client subscribes to.
 
 Authenticate with ``?token=`` or, to keep the token out of access logs, with
 a first message ``{"type": "auth", "token": "twu_…"}`` within 10 seconds.
@@ -186,7 +186,7 @@ async def _write(session: SocketSession, subscriber: Subscriber) -> None:
 
 @websocket(paths.LIVE, name="live", opt={"exclude_from_auth": True})
 async def live_socket(socket: WebSocket[Any, Any, Any]) -> None:
-    """Push samples of the subscribed VPSes as the collector commits them."""
+    """Push samples and status changes of the subscribed VPSes as the collector commits them."""
     await socket.accept()
     session = SocketSession(socket)
     res = get_resources(socket.app.state)

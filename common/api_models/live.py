@@ -2,12 +2,15 @@
 
 Client to server: ``auth`` (unless the token came as a query parameter),
 ``subscribe`` and ``ping``. Server to client: ``welcome``, ``subscribed``,
-``sample``, ``pong`` and ``error``. Every message is a JSON object whose
+``sample``, ``status``, ``pong`` and ``error``. Every message is a JSON object whose
 ``type`` field says which one it is.
 
 A ``sample`` carries ``vps_id`` and, under ``sample``, the collector's payload
 as it was published: at least ``vps_id`` and ``time_ms``, and the newest
 values such as ``cpu_percent``, ``memory_used_bytes`` and ``memory_total_bytes``.
+
+A ``status`` says a VPS went online or offline, when the collector recorded it
+(``time_ms``) and why.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ __all__ = [
     "LivePing",
     "LivePong",
     "LiveSampleHeader",
+    "LiveStatus",
+    "LiveStatusPayload",
     "LiveSubscribe",
     "LiveSubscribed",
     "LiveWelcome",
@@ -91,7 +96,27 @@ class LiveError(Struct, tag="error", tag_field="type"):
 
 
 class LiveSampleHeader(Struct):
-    """The part of a collector payload the server reads to route it."""
+    """The part of a collector payload the server reads to route it. ``kind`` is
+    ``sample`` (the default: samples predate it) or ``status``."""
 
     vps_id: int
     time_ms: int
+    kind: str = "sample"
+
+
+class LiveStatusPayload(Struct):
+    """A collector's ``status`` payload: a VPS went online or offline."""
+
+    vps_id: int
+    time_ms: int
+    online: bool
+    reason: str = ""
+
+
+class LiveStatus(Struct, tag="status", tag_field="type"):
+    """Pushed when a subscribed VPS goes online or offline."""
+
+    vps_id: int
+    online: bool
+    time_ms: int
+    reason: str

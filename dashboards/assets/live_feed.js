@@ -5,7 +5,9 @@
  * reconnects with jittered exponential backoff; a refused token (4401) stops.
  * Samples are written into the page with dash_clientside.set_props, coalesced per
  * VPS into one update every FLUSH_MS: charts grow in place (extendData, with a
- * maxPoints window), numbers are replaced. The feed closes when its page is gone.
+ * maxPoints window), numbers are replaced, and only where the page shows another
+ * value. "status" messages (a VPS went online or offline) rewrite the VPS's status
+ * badge at once. The feed closes when its page is gone.
  *
  * The number formats mirror dashboards/units.py (tests/dashboards/test_live_browser.py
  * compares both).
@@ -54,6 +56,9 @@
   }
 
   // -- writing into the page -----------------------------------------------------------
+  function fleetId(vpsId, field) {
+    return { type: "fleet-live", vps: vpsId, field: field };
+  }
   function domId(id) {
     if (typeof id === "string") return id;
     // Dash's stringifyId: keys sorted, values as JSON.
@@ -64,9 +69,53 @@
   function present(id) {
     return document.getElementById(domId(id)) !== null;
   }
+  // Whether the element already shows `props`. The page itself is the last value: a
+  // shadow copy would go stale when a fleet or header re-read redraws the element.
+  function shows(el, props) {
+    return Object.keys(props).every(function (key) {
+      var want = props[key];
+      if (key === "className") return el.className === want;
+      if (key === "style") {
+        return Object.keys(want).every(function (k) { return el.style[k] === want[k]; });
+      }
+      if (key === "children" && typeof want === "string") {
+        return el.childElementCount === 0 && el.textContent === want;
+      }
+      return false; // extendData, component children: always written
+    });
+  }
+  // check: false writes every element (the old behaviour), for bench/fleet_render.py's
+  // side-by-side comparison only.
+  var writes = { made: 0, skipped: 0, check: true };
   function setProps(id, props) {
-    // Only what is on the page: another page (or view) may be showing.
-    if (present(id)) window.dash_clientside.set_props(id, props);
+    // Only what is on the page (another page or view may be showing), and only a change:
+    // each set_props costs Dash a store update and a render (bench/fleet_render.py).
+    var el = document.getElementById(domId(id));
+    if (el === null) return;
+    if (writes.check && shows(el, props)) {
+      writes.skipped += 1;
+      return;
+    }
+    writes.made += 1;
+    window.dash_clientside.set_props(id, props);
+  }
+
+  var DOT = { type: "Span", namespace: "dash_html_components", props: { className: "tw-dot" } };
+  // A VPS's status badge (live id field "status": a fleet card or row, the VPS page's
+  // header): its word and its tw-status-* class, keeping its other classes and its shape.
+  function renderStatus(vpsId, online) {
+    var id = fleetId(vpsId, "status");
+    var el = document.getElementById(domId(id));
+    if (el === null) return;
+    var state = online ? "online" : "offline";
+    var className = el.className.replace(/\btw-status-(online|offline)\b/, "tw-status-" + state);
+    if (className.indexOf("tw-status-" + state) < 0) className += " tw-status-" + state;
+    var dotted = el.querySelector(".tw-dot") !== null;
+    if (writes.check && el.className === className && el.textContent === state) {
+      writes.skipped += 1;
+      return;
+    }
+    setProps(id, { className: className, children: dotted ? [DOT, state] : state });
   }
 
   function renderVps(config, batch) {
@@ -107,11 +156,9 @@
     setProps("vps-live-tx-value", { children: formatRate(s.tx_bytes_per_second) });
     setProps("vps-live-updated", { children: "sample at " + new Date(s.time_ms).toLocaleTimeString() });
     setProps("vps-live-sample-ms", { children: String(s.time_ms) });
+    renderStatus(vpsId, true);
   }
 
-  function fleetId(vpsId, field) {
-    return { type: "fleet-live", vps: vpsId, field: field };
-  }
   var lastResync = 0;
   function resync(config) {
     // A card drawn before its agent's first report has no meters yet: re-read the fleet.
@@ -128,10 +175,7 @@
       var id = s.vps_id;
       if (!present(fleetId(id, "status")) && !present(fleetId(id, "net"))) return;
       if (!present(fleetId(id, "cpu"))) resync(config);
-      setProps(fleetId(id, "status"), {
-        className: "tw-status tw-status-online",
-        children: [{ type: "Span", namespace: "dash_html_components", props: { className: "tw-dot" } }, "online"],
-      });
+      renderStatus(id, true);
       var memory = percent(s.memory_used_bytes, s.memory_total_bytes);
       [["cpu", s.cpu_percent, "load " + (s.load_1 || 0).toFixed(2)],
        ["memory", memory, formatBytes(s.memory_used_bytes) + " of " + formatBytes(s.memory_total_bytes)]]
@@ -215,6 +259,9 @@
         status(message.listening ? (watching ? "live · every sample" : "live") : "live · feed paused", "live");
       } else if (message.type === "sample") {
         queue(message.sample);
+      } else if (message.type === "status") {
+        // Rare and urgent: written at once, not coalesced with samples.
+        if (feed.config) renderStatus(message.vps_id, message.online);
       }
     };
     ws.onclose = function (event) {
@@ -266,6 +313,8 @@
 
   window.tidewatchLive = {
     feed: feed,
+    writes: writes,
+    render: VIEWS,
     format: { bytes: formatBytes, rate: formatRate, percent: formatPercent },
   };
   window.dash_clientside = window.dash_clientside || {};

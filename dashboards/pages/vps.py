@@ -12,14 +12,14 @@ from typing import Any
 import dash
 from dash import Input, Output, State, callback, dcc, html, no_update
 
-from common.install import install_command
 from dashboards.client import ApiError
-from dashboards.components import alert, empty_state, secret_panel, vps_header
-from dashboards.context import api, install_settings, settings, token_of
+from dashboards.components import alert, secret_panel, vps_header
+from dashboards.context import api, settings, token_of
 from dashboards.history.callbacks import CALLBACKS as HISTORY_CALLBACKS
 from dashboards.history.layout import history_section
 from dashboards.live_view import live_section
 from dashboards.operations import operations_section
+from dashboards.vps_empty import agent_missing
 
 dash.register_page(  # type: ignore[no-untyped-call]
     __name__, path_template="/vps/<vps_id>", title="Server · Tidewatch", name="Server"
@@ -95,14 +95,7 @@ def refresh_header(_: int | None, vps_id: int | None, session: dict[str, Any] | 
             return no_update, no_update, no_update, None
         return alert(exc.detail), True, None, no_update
     if vps.latest is None and vps.last_seen is None:
-        command = install_command(install_settings(), "YOUR_AGENT_TOKEN")
-        empty = empty_state(
-            "No data yet — is the agent running?",
-            "Start the agent on the server with the token shown when the server was added. "
-            "Lost it? Rotate the token with the button above. Install command:",
-            command,
-            "vps-empty-command",
-        )
+        empty = agent_missing(api(), token, session.get("role") if session else None)
         return vps_header(vps), True, empty, no_update
     return vps_header(vps), False, None, no_update
 

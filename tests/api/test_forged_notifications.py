@@ -196,3 +196,29 @@ async def test_forged_live_samples_never_reach_a_viewer(
                 await forge(reader_dsn, LIVE_CHANNEL, forged)
             await genuine(t0 + 2000)  # the next sample the viewer sees is the genuine one
     await stream.close()
+
+
+async def test_forged_status_changes_never_reach_a_viewer(
+    client: Client, collector: CollectorApp, db_dsn: str, reader_dsn: str, viewer: SignedIn
+) -> None:
+    vps = create_vps(db_dsn)  # never connected: offline
+    ws = await client.websocket_connect("/api/live", params={"token": viewer.token})
+    with ws:
+        assert ws.receive_json(timeout=5)["type"] == "welcome"
+        for _ in range(100):
+            ws.send_json({"type": "subscribe", "vps_ids": [vps.id]})
+            if ws.receive_json(timeout=5)["listening"]:
+                break
+            await asyncio.sleep(0.1)
+        body = {"kind": "status", "vps_id": vps.id, "time_ms": now_ms(), "online": False, "reason": "forged"}
+        plain = json.dumps(body)
+        for forged in (plain, sign_live_payload(b"k" * 48, plain.encode()), "v1.." + plain):
+            await forge(reader_dsn, LIVE_CHANNEL, forged)
+        # The genuine change, delivered after the forgeries: the agent connects.
+        stream = await open_stream(collector, vps.token)
+        while (message := await asyncio.to_thread(ws.receive_json, timeout=10))["type"] != "status":
+            pass
+        assert message["vps_id"] == vps.id
+        assert message["online"] is True, "a forged status reached the viewer"
+        assert message["reason"] == "agent connected"
+    await stream.close()

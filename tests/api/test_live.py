@@ -104,3 +104,35 @@ async def test_bad_tokens_close_the_socket(client: Client) -> None:
         assert "auth" in ws.receive_json(timeout=5)["detail"]
         ws.receive(timeout=5)
     assert closed.value.code == 4401
+
+
+async def test_status_changes_are_pushed_and_replays_dropped(
+    client: Client, db_dsn: str, viewer: SignedIn
+) -> None:
+    ws = await client.websocket_connect("/api/live", params={"token": viewer.token})
+    with ws:
+        assert ws.receive_json(timeout=5)["type"] == "welcome"
+        assert _subscribe_when_listening(ws, {"type": "subscribe", "vps_ids": [8]})["listening"]
+        offline = {"kind": "status", "vps_id": 8, "time_ms": 5000, "online": False, "reason": "no heartbeat"}
+        # A sample newer than the status does not make the status look like a replay.
+        _notify(db_dsn, {"vps_id": 8, "time_ms": 9000, "cpu_percent": 3.0})
+        assert ws.receive_json(timeout=5)["type"] == "sample"
+        _notify(db_dsn, offline)
+        assert ws.receive_json(timeout=5) == {
+            "type": "status",
+            "vps_id": 8,
+            "online": False,
+            "time_ms": 5000,
+            "reason": "no heartbeat",
+        }
+        _notify(db_dsn, {**offline, "online": True, "time_ms": 4000})  # older: a replay
+        _notify(db_dsn, {"kind": "status", "vps_id": 8, "time_ms": 6000})  # no "online": malformed
+        _notify(db_dsn, {"kind": "mystery", "vps_id": 8, "time_ms": 7000})
+        _notify(db_dsn, {**offline, "online": True, "time_ms": 6000, "reason": "agent connected"})
+        assert ws.receive_json(timeout=5) == {
+            "type": "status",
+            "vps_id": 8,
+            "online": True,
+            "time_ms": 6000,
+            "reason": "agent connected",
+        }

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 
 from common.api_models import VpsOut
 from dashboards.components import agent_warnings, vps_card, vps_header
+from dashboards.live_ids import live_id
 
 
 def _vps(**fields: object) -> VpsOut:
@@ -48,3 +50,21 @@ def test_skew_and_refused_batches_are_shown() -> None:
     assert "clock skewed by 9 min 56 s (ahead)" in _text(vps_card(vps))
     header = _text(vps_header(vps))
     assert "tw-alert-warning" in header and "2 batches refused" in header
+
+
+def test_the_vps_header_badge_is_the_live_feeds_status_element() -> None:
+    """assets/live_feed.js rewrites the badge with this id on pushed status changes."""
+    header = vps_header(_vps(id=7, online=False))
+    badges = [c for c in _walk(header) if getattr(c, "id", None) == live_id(7, "status")]
+    assert len(badges) == 1
+    assert badges[0].className == "tw-status tw-status-offline"
+    assert "tw-dot" in _text(badges[0])  # the feed keeps this shape: a dot, then the word
+
+
+def _walk(component: Any) -> list[Any]:
+    children = getattr(component, "children", None)
+    found = [component]
+    for child in children if isinstance(children, list) else [children]:
+        if child is not None and not isinstance(child, str):
+            found += _walk(child)
+    return found

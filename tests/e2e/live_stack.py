@@ -54,7 +54,9 @@ class LiveStack:
 
 
 @contextmanager
-def live_stack(tmp: Path, apis: int = 1, watch_grace_s: float = 30.0) -> Iterator[LiveStack]:
+def live_stack(
+    tmp: Path, apis: int = 1, watch_grace_s: float = 30.0, collector_env: dict[str, str] | None = None
+) -> Iterator[LiveStack]:
     dsn = create_test_database("tidewatch_live")
     with psycopg.connect(dsn) as conn:
         conn.execute(
@@ -73,6 +75,7 @@ def live_stack(tmp: Path, apis: int = 1, watch_grace_s: float = 30.0) -> Iterato
             "TIDEWATCH_COLLECTOR_LISTEN": f"127.0.0.1:{grpc_port}",
             "TIDEWATCH_COLLECTOR_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
             "TIDEWATCH_COLLECTOR_FLUSH_INTERVAL_MS": "50",
+            **(collector_env or {}),
         },
         log_name="live-collector",
     )

@@ -2,7 +2,9 @@
 the dashboards in headless Chromium, with no range queries while they change.
 
 The API's access log is the counter: between the first and the last of several pushed
-updates, no ``/metrics/`` range query and no fleet re-read reaches the API.
+updates, no ``/metrics/`` range query and no fleet re-read reaches the API. The same
+holds while the agent is killed and started again: the card's status follows the
+collector's pushed ``status`` messages.
 """
 
 from __future__ import annotations
@@ -23,12 +25,18 @@ from tests.e2e.live_stack import ADMIN, PASSWORD, LiveStack, live_stack
 pytestmark = [pytest.mark.db, pytest.mark.slow, pytest.mark.browser]
 
 UPDATES = 4
+OFFLINE_AFTER_S = 4
 RANGE_OR_FLEET_QUERY = re.compile(r'"GET /api/vps(\?|/\d+/metrics/| HTTP)')
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
-    with live_stack(tmp_path_factory.mktemp("live-browser")) as s:
+    collector_env = {
+        # Heartbeats every second keep the live agent well inside the shortened offline limit.
+        "TIDEWATCH_COLLECTOR_AGENT_HEARTBEAT_INTERVAL_MS": "1000",
+        "TIDEWATCH_COLLECTOR_OFFLINE_AFTER_S": str(OFFLINE_AFTER_S),
+    }
+    with live_stack(tmp_path_factory.mktemp("live-browser"), collector_env=collector_env) as s:
         yield s
 
 
@@ -129,6 +137,28 @@ def test_fleet_and_vps_pages_update_from_pushed_samples(stack: LiveStack, dash_d
     # The browser logs the socket's failed reconnection attempts while the API is down; nothing else.
     logs = [entry for entry in dash_duo.get_logs() if "WebSocket connection to" not in entry["message"]]
     assert logs == []
+    # Values the page already shows are not written again (one set_props each, otherwise).
+    writes = driver.execute_script("return window.tidewatchLive.writes")
+    assert writes["made"] > 0 and writes["skipped"] > 0, writes
+
+    # The agent dies, then comes back: the fleet card's status follows, with no re-read.
+    click(dash_duo, ".tw-back")
+    badge = _css_id(live_id(vps, "status"))
+    dash_duo.wait_for_contains_text(badge, "online", timeout=30)
+    dash_duo.wait_for_contains_text("#fleet-live-status", "live", timeout=30)
+    mark = _log_size(stack)
+    stack.agent.kill()
+    dash_duo.wait_for_contains_text(badge, "offline", timeout=OFFLINE_AFTER_S + 30)
+    classes = dash_duo.find_element(badge).get_attribute("class").split()
+    assert "tw-status-offline" in classes and "tw-status-online" not in classes, classes
+    assert "tw-fleet-status" in classes, classes  # the card's own classes are kept
+    assert _queries_since(stack, mark) == [], stack.logs()
+    driver.save_screenshot(str(SCREENSHOTS / "live-fleet-offline.png"))
+    stack.agent.start()
+    dash_duo.wait_for_contains_text(badge, "online", timeout=60)
+    assert "tw-status-online" in dash_duo.find_element(badge).get_attribute("class").split()
+    assert _queries_since(stack, mark) == [], stack.logs()
+    assert dash_duo.get_logs() == []
 
 
 def _points(driver: Any) -> int:
