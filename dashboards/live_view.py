@@ -1,8 +1,10 @@
 """The VPS page's live section: numbers and sliding-window charts fed by pushed samples.
 
-Nothing here polls. The charts start empty and grow in place as the feed
-(``assets/live_feed.js``) hands each sample to their ``extendData`` with a
-``maxPoints`` window; the numbers are set from the same sample. While the section
+Nothing here polls. On open, and after the feed reconnects, the charts are seeded
+once with their last window from the range endpoints (``dashboards/live_seed.py``);
+then they grow in place as the feed (``assets/live_feed.js``) hands each newer
+sample to their ``extendData`` with a ``maxPoints`` window; the numbers are set from
+the same sample. While the section
 is open the API holds the VPS in watch mode, so its agent sends every snapshot.
 """
 
@@ -17,12 +19,17 @@ from dashboards.components import panel
 from dashboards.context import settings
 from dashboards.figures import PALETTE, live_layout
 from dashboards.live_feed import feed_config, register_feed
+from dashboards.live_seed import register_seed
 
 __all__ = ["LIVE_CHARTS", "WINDOW_POINTS", "live_charts", "live_figure", "live_section"]
 
 ROOT = "vps-live"
 CONFIG = "vps-live-config"
 STATUS = "vps-live-status"
+SEED_ASK = "vps-live-seed-ask"
+SEED = "vps-live-seed"
+# How many seeds the feed drew (or why the last one failed); for tests.
+SEEDED = "vps-live-seeded"
 # Five minutes of one-second samples; older points slide out.
 WINDOW_POINTS = 300
 CHART_HEIGHT_PX = 200
@@ -92,12 +99,21 @@ def live_section(vps_id: int | None) -> html.Section:
         None
         if vps_id is None
         else feed_config(
-            settings(), "vps", ROOT, STATUS, [vps_id], charts=list(LIVE_CHARTS), max_points=WINDOW_POINTS
+            settings(),
+            "vps",
+            ROOT,
+            STATUS,
+            [vps_id],
+            charts=list(LIVE_CHARTS),
+            max_points=WINDOW_POINTS,
+            seed={"ask": SEED_ASK},
         )
     )
     return html.Section(
         [
             dcc.Store(id=CONFIG, data=config),
+            dcc.Store(id=SEED_ASK),
+            dcc.Store(id=SEED),
             html.Div(
                 [
                     html.H2("Live"),
@@ -105,6 +121,7 @@ def live_section(vps_id: int | None) -> html.Section:
                     html.Span("", id="vps-live-updated", className="tw-muted tw-small"),
                     # The pushed sample's own time, for tests and bench/live_latency.py.
                     html.Span("", id="vps-live-sample-ms", hidden=True),
+                    html.Span("", id=SEEDED, hidden=True),
                 ],
                 className="tw-live-head",
             ),
@@ -118,3 +135,4 @@ def live_section(vps_id: int | None) -> html.Section:
 
 
 register_feed(CONFIG, STATUS)
+register_seed(SEED_ASK, SEED, SEEDED)

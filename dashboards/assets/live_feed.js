@@ -22,6 +22,8 @@
   var FLUSH_MS = 30;
   var RESUBSCRIBE_MS = 60000;
   var RESYNC_MIN_MS = 5000;
+  // A seed not back by then is given up: held samples go on the charts without it.
+  var SEED_TIMEOUT_MS = 20000;
   var UNAUTHORIZED = 4401;
   var BINARY_UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
 
@@ -118,14 +120,10 @@
     setProps(id, { className: className, children: dotted ? [DOT, state] : state });
   }
 
-  function renderVps(config, batch) {
-    var vpsId = config.subscribe.vps_ids[0];
-    var got = batch[vpsId];
-    if (!got || !got.length) return;
-    var shift = -new Date().getTimezoneOffset() * 60000;
-    var xs = got.map(function (s) { return s.time_ms + shift; });
-    function column(f) { return got.map(f); }
-    var columns = {
+  // The live charts' columns of `samples`, by chart id, in each chart's trace order.
+  function chartColumns(samples) {
+    function column(f) { return samples.map(f); }
+    return {
       "vps-live-cpu": [column(function (s) { return s.cpu_percent; })],
       "vps-live-memory": [column(function (s) { return percent(s.memory_used_bytes, s.memory_total_bytes); })],
       "vps-live-network": [
@@ -134,17 +132,44 @@
       ],
       "vps-live-load": [column(function (s) { return s.load_1; })],
     };
-    config.charts.forEach(function (chart) {
-      var ys = columns[chart];
-      if (!ys) return;
-      setProps(chart, {
-        extendData: [
-          { x: ys.map(function () { return xs; }), y: ys },
-          ys.map(function (_, i) { return i; }),
-          config.max_points,
-        ],
-      });
+  }
+  function chartState(chart) {
+    return feed.charts[chart] || (feed.charts[chart] = window.tidewatchSeries.create());
+  }
+  // Extend `chart` by rows {x, y} (epoch ms, UTC), shown in the browser's time zone.
+  function extendChart(config, chart, rows) {
+    if (!rows.x.length) return;
+    var shift = -new Date().getTimezoneOffset() * 60000;
+    var xs = rows.x.map(function (t) { return t + shift; });
+    setProps(chart, {
+      extendData: [
+        { x: rows.y.map(function () { return xs; }), y: rows.y },
+        rows.y.map(function (_, i) { return i; }),
+        config.max_points,
+      ],
     });
+  }
+  // Pushed samples onto the charts: only what each chart does not show yet, in order.
+  function extendCharts(config, samples) {
+    var times = samples.map(function (s) { return s.time_ms; });
+    var columns = chartColumns(samples);
+    config.charts.forEach(function (chart) {
+      if (!columns[chart]) return;
+      extendChart(config, chart, window.tidewatchSeries.take(chartState(chart), times, columns[chart]));
+    });
+  }
+
+  function renderVps(config, batch) {
+    var vpsId = config.subscribe.vps_ids[0];
+    var got = batch[vpsId];
+    if (!got || !got.length) return;
+    got = got.slice().sort(function (a, b) { return a.time_ms - b.time_ms; });
+    if (feed.seeding) {
+      // The seed is on its way: these wait for it, then take only what it lacks.
+      feed.held = feed.held.concat(got).slice(-config.max_points);
+    } else {
+      extendCharts(config, got);
+    }
     var s = got[got.length - 1];
     setProps("vps-live-cpu-value", { children: formatPercent(s.cpu_percent) });
     setProps("vps-live-memory-value", {
@@ -207,7 +232,48 @@
     pending: {},
     flushTimer: null,
     samples: 0,
+    // Live charts: each one's state (live_series.js), and the seed read once on open and
+    // after each reconnection (dashboards/live_seed.py).
+    charts: {},
+    seeding: false,
+    seedSeq: 0,
+    seedAskedAt: 0,
+    seeds: 0,
+    held: [],
   };
+
+  // Ask the server for the charts' last window (one read of the range endpoints).
+  // Pushed samples are held meanwhile, so the seed goes on the charts first.
+  function askSeed() {
+    var config = feed.config;
+    if (!config || !config.seed || !present(config.root)) return;
+    feed.seedSeq += 1;
+    feed.seeding = true;
+    feed.seedAskedAt = Date.now();
+    window.dash_clientside.set_props(config.seed.ask, {
+      data: { seq: feed.seedSeq, vps_id: config.subscribe.vps_ids[0] },
+    });
+  }
+  function releaseHeld() {
+    feed.seeding = false;
+    var held = feed.held;
+    feed.held = [];
+    if (held.length && feed.config) extendCharts(feed.config, held);
+  }
+  // The seed is back (a clientside callback on the seed store): draw it, then the held samples.
+  function applySeed(seed) {
+    var config = feed.config;
+    var none = window.dash_clientside.no_update;
+    if (!seed || !config || !config.seed || seed.seq !== feed.seedSeq) return none;
+    if (seed.vps_id !== config.subscribe.vps_ids[0]) return none;
+    var charts = seed.charts || {};
+    config.charts.forEach(function (chart) {
+      if (charts[chart]) extendChart(config, chart, window.tidewatchSeries.seed(chartState(chart), charts[chart]));
+    });
+    releaseHeld();
+    feed.seeds += 1;
+    return seed.error ? "seed failed: " + seed.error : String(feed.seeds);
+  }
 
   function status(text, state) {
     if (feed.config) setProps(feed.config.status, { children: text, className: "tw-live-status is-" + state });
@@ -254,6 +320,7 @@
       if (message.type === "welcome") {
         feed.retryMs = BACKOFF_MIN_MS;
         subscribe();
+        askSeed(); // on open, and after a gap: the charts take what they missed
       } else if (message.type === "subscribed") {
         var watching = (message.watching || []).length > 0;
         status(message.listening ? (watching ? "live · every sample" : "live") : "live · feed paused", "live");
@@ -285,8 +352,14 @@
     feed.config = config;
     feed.token = token;
     feed.pending = {};
-    if (same) subscribe();
-    else {
+    // A page's charts are new: they start from nothing, and from a seed.
+    feed.charts = {};
+    feed.held = [];
+    feed.seeding = false;
+    if (same) {
+      subscribe();
+      askSeed();
+    } else {
       stop();
       feed.retryMs = BACKOFF_MIN_MS;
       connect();
@@ -302,6 +375,7 @@
       feed.config = null;
       stop();
     }
+    if (feed.seeding && Date.now() - feed.seedAskedAt > SEED_TIMEOUT_MS) releaseHeld();
   }, CHECK_MS);
   setInterval(function () { send({ type: "ping" }); }, PING_MS);
   setInterval(function () {
@@ -320,5 +394,6 @@
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.tidewatch = Object.assign(window.dash_clientside.tidewatch || {}, {
     configureLive: configure,
+    seedLive: applySeed,
   });
 })();
