@@ -18,7 +18,9 @@ SOURCE = (Path(dashboards.__file__).parent / "assets" / "live_series.js").read_t
 S = 1000
 
 
-def _seed(times: list[int], values: list[float | None], until_ms: int | None, gap_ms: int = S) -> dict[str, Any]:
+def _seed(
+    times: list[int], values: list[float | None], until_ms: int | None, gap_ms: int = S
+) -> dict[str, Any]:
     return {"time_ms": times, "columns": [values], "until_ms": until_ms, "gap_ms": gap_ms}
 
 
