@@ -137,17 +137,40 @@
     return feed.charts[chart] || (feed.charts[chart] = window.tidewatchSeries.create());
   }
   // Extend `chart` by rows {x, y} (epoch ms, UTC), shown in the browser's time zone.
+  // Rows wait in an outbox until the chart is drawn, and go in one extendData per chart
+  // per flush: a second extendData set before the Graph renders would replace the first.
+  var outbox = {};
+  var outboxTimer = null;
   function extendChart(config, chart, rows) {
     if (!rows.x.length) return;
+    var box = outbox[chart] || (outbox[chart] = { x: [], y: rows.y.map(function () { return []; }) });
+    box.x = box.x.concat(rows.x);
+    box.y = box.y.map(function (column, i) { return column.concat(rows.y[i]).slice(-config.max_points); });
+    box.x = box.x.slice(-config.max_points);
+    if (outboxTimer === null) outboxTimer = setTimeout(flushCharts, 0);
+  }
+  function flushCharts() {
+    outboxTimer = null;
+    var config = feed.config;
+    if (!config) {
+      outbox = {};
+      return;
+    }
     var shift = -new Date().getTimezoneOffset() * 60000;
-    var xs = rows.x.map(function (t) { return t + shift; });
-    setProps(chart, {
-      extendData: [
-        { x: rows.y.map(function () { return xs; }), y: rows.y },
-        rows.y.map(function (_, i) { return i; }),
-        config.max_points,
-      ],
+    Object.keys(outbox).forEach(function (chart) {
+      if (document.querySelector("#" + chart + " .js-plotly-plot") === null) return;
+      var rows = outbox[chart];
+      delete outbox[chart];
+      var xs = rows.x.map(function (t) { return t + shift; });
+      setProps(chart, {
+        extendData: [
+          { x: rows.y.map(function () { return xs; }), y: rows.y },
+          rows.y.map(function (_, i) { return i; }),
+          config.max_points,
+        ],
+      });
     });
+    if (Object.keys(outbox).length) outboxTimer = setTimeout(flushCharts, 100);
   }
   // Pushed samples onto the charts: only what each chart does not show yet, in order.
   function extendCharts(config, samples) {
@@ -354,6 +377,7 @@
     feed.pending = {};
     // A page's charts are new: they start from nothing, and from a seed.
     feed.charts = {};
+    outbox = {};
     feed.held = [];
     feed.seeding = false;
     if (same) {

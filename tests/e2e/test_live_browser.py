@@ -2,13 +2,16 @@
 the dashboards in headless Chromium, with no range queries while they change.
 
 The API's access log is the counter: between the first and the last of several pushed
-updates, no ``/metrics/`` range query and no fleet re-read reaches the API. The same
+updates, no ``/metrics/`` range query and no fleet re-read reaches the API. The VPS page's
+live charts are seeded once on open (and after a reconnection) with one raw read of
+``/metrics/host`` and ``/metrics/network``; that read is checked for, before the window. The same
 holds while the agent is killed and started again: the card's status follows the
 collector's pushed ``status`` messages.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -85,22 +88,32 @@ def test_fleet_and_vps_pages_update_from_pushed_samples(stack: LiveStack, dash_d
     assert first_text.startswith("↓ ")
     driver.save_screenshot(str(SCREENSHOTS / "live-fleet.png"))
 
-    # VPS page: charts grow in place and numbers follow, with no range queries per tick.
+    # VPS page: the live charts open with the last window (one seed read), then grow in
+    # place and numbers follow, with no range queries per tick.
+    opened_mark = _log_size(stack)
+    opened_ms = int(time.time() * 1000)
     click(dash_duo, f"a[href='/vps/{vps}']")
+    seeds = _seeds_at_least(driver, 1)
+    # Points from before the page opened: the seed, drawn as soon as the chart is.
+    _until(lambda: len([t for t in _live_cpu_times(driver) if t < opened_ms]) >= 2, "seeded points", 60)
+    seed_reads = [q for q in _queries_since(stack, opened_mark) if "resolution=raw" in q]
+    assert len(seed_reads) == 2, seed_reads  # host and network, once
     dash_duo.wait_for_element("#vps-cpu .scatterlayer .trace", timeout=60)
     dash_duo.wait_for_contains_text("#vps-live-status", "every sample", timeout=30)
     _distinct_values(
         lambda: driver.find_element("id", "vps-live-sample-ms").get_attribute("textContent"), 1, 30
     )
     mark = _log_size(stack)
-    points_before = _points(driver)
+    newest_before = max(_live_cpu_times(driver))
     sample_times = _distinct_values(
         lambda: driver.find_element("id", "vps-live-sample-ms").get_attribute("textContent"), UPDATES, 30
     )
-    points_after = _points(driver)
+    times_after = _live_cpu_times(driver)
     assert _queries_since(stack, mark) == [], stack.logs()
     assert [int(t) for t in sample_times] == sorted(int(t) for t in sample_times)
-    assert points_after >= points_before + UPDATES - 1, (points_before, points_after)
+    new_points = [t for t in times_after if t > newest_before]
+    assert len(new_points) >= UPDATES - 1, (newest_before, times_after)
+    _assert_in_order(times_after)
     assert text_of(dash_duo, "#vps-live-cpu-value").endswith("%")
     assert text_of(dash_duo, "#vps-live-rx-value").endswith("/s")
     assert fleet_values
@@ -124,6 +137,7 @@ def test_fleet_and_vps_pages_update_from_pushed_samples(stack: LiveStack, dash_d
     dash_duo.wait_for_contains_text("#vps-live-status", "reconnecting", timeout=30)
     api.start(int(stack.api_urls[0].rsplit(":", 1)[1]))
     dash_duo.wait_for_contains_text("#vps-live-status", "every sample", timeout=60)
+    _seeds_at_least(driver, seeds + 1)  # the reconnected feed re-read what it missed
     last = int(sample_times[-1])
     _distinct_values(
         lambda: (
@@ -134,6 +148,7 @@ def test_fleet_and_vps_pages_update_from_pushed_samples(stack: LiveStack, dash_d
         2,
         30,
     )
+    _assert_in_order(_live_cpu_times(driver))
     # The browser logs the socket's failed reconnection attempts while the API is down; nothing else.
     logs = [entry for entry in dash_duo.get_logs() if "WebSocket connection to" not in entry["message"]]
     assert logs == []
@@ -143,7 +158,7 @@ def test_fleet_and_vps_pages_update_from_pushed_samples(stack: LiveStack, dash_d
 
     # The agent dies, then comes back: the fleet card's status follows, with no re-read.
     click(dash_duo, ".tw-back")
-    badge = _css_id(live_id(vps, "status"))
+    badge = css_id(live_id(vps, "status"))
     dash_duo.wait_for_contains_text(badge, "online", timeout=30)
     dash_duo.wait_for_contains_text("#fleet-live-status", "live", timeout=30)
     mark = _log_size(stack)
@@ -161,12 +176,39 @@ def test_fleet_and_vps_pages_update_from_pushed_samples(stack: LiveStack, dash_d
     assert dash_duo.get_logs() == []
 
 
-def _points(driver: Any) -> int:
-    return int(
-        retry(
-            lambda: driver.execute_script(
-                "return document.querySelector('#vps-live-cpu .js-plotly-plot').data[0].x.length"
-            ),
-            "points on the live CPU chart",
+def _live_cpu_times(driver: Any) -> list[int]:
+    """The live CPU chart's x values, back in UTC epoch ms (the feed shifts them to local
+    time); none while the chart is not drawn yet."""
+    return list(
+        driver.execute_script(
+            "var shift = -new Date().getTimezoneOffset() * 60000;"
+            " var plot = document.querySelector('#vps-live-cpu .js-plotly-plot');"
+            " return plot === null ? [] : plot.data[0].x.map(function (x) { return x - shift; });"
         )
     )
+
+
+def _until(check: Callable[[], bool], what: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout_s} s"
+        time.sleep(0.1)
+
+
+def _seeds_at_least(driver: Any, count: int, timeout_s: float = 60) -> int:
+    """Wait until the feed has drawn ``count`` seeds on this page's charts; how many it has."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        text = retry(
+            lambda: driver.find_element("id", "vps-live-seeded").get_attribute("textContent"), "seeds drawn"
+        )
+        if text.isdigit() and int(text) >= count:
+            return int(text)
+        assert time.monotonic() < deadline, f"seeds drawn: {text!r} after {timeout_s} s, waiting for {count}"
+        time.sleep(0.1)
+
+
+def _assert_in_order(times: list[int]) -> None:
+    """No point twice, none out of order (seed and pushes merged)."""
+    assert times, "an empty live chart"
+    assert all(a < b for a, b in itertools.pairwise(times)), times
