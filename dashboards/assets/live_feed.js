@@ -9,6 +9,11 @@
  * value. "status" messages (a VPS went online or offline) rewrite the VPS's status
  * badge at once. The feed closes when its page is gone.
  *
+ * A page whose config has "seed" (the VPS page's live charts) asks the server once for
+ * the charts' last window when it opens and after each reconnection
+ * (dashboards/live_seed.py); pushed samples are held until that seed is drawn, and a
+ * chart takes only points newer than what it shows (live_series.js).
+ *
  * The number formats mirror dashboards/units.py (tests/dashboards/test_live_browser.py
  * compares both).
  */

@@ -8,8 +8,8 @@ from typing import Any
 import msgspec
 
 from common.api_models import HostSeries, NetworkSeries
-from dashboards.live_seed import chart_seed, network_totals, seed_payload
-from dashboards.live_view import LIVE_CHARTS
+from dashboards.live_seed import SEED_WINDOW_MS, chart_seed, network_totals, seed_payload
+from dashboards.live_view import LIVE_CHARTS, WINDOW_POINTS
 
 GIB = 1 << 30
 WINDOW = {"vps_id": 1, "resolution": "raw", "step_ms": 1000, "from_ms": 0, "to_ms": 20_000}
@@ -95,3 +95,7 @@ def test_the_seed_fills_every_live_chart_in_its_trace_order() -> None:
     assert seed["vps-live-load"]["columns"] == [[0.5, 0.75, 1.0]]
     assert seed["vps-live-network"]["columns"] == [[100.0, 200.0, 300.0], [1.0, 2.0, 3.0]]
     assert all(s["until_ms"] == 4000 for s in seed.values())
+
+
+def test_the_seed_covers_the_charts_window_of_one_second_samples() -> None:
+    assert SEED_WINDOW_MS == WINDOW_POINTS * 1000
