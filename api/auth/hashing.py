@@ -58,13 +58,14 @@ def _watch_parent(parent_pid: int) -> None:
     os._exit(0)
 
 
-def _start_worker(niceness: int) -> None:
+def _start_worker(niceness: int, api_pid: int) -> None:
     """Set up a worker process: low priority, and gone when the API process is."""
     with contextlib.suppress(OSError):  # not allowed: keep the default priority
         os.nice(niceness)
     # A worker blocks on a queue whose write end it holds too, so it would outlive an
-    # API process that was killed: it watches for being orphaned instead.
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    # API process that was killed: it watches for being orphaned instead. The API's pid
+    # comes from the API: one killed before this runs would otherwise look like our parent.
+    threading.Thread(target=_watch_parent, args=(api_pid,), daemon=True).start()
 
 
 def default_workers() -> int:
@@ -119,7 +120,7 @@ class HashingPool:
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
-            initargs=(self._niceness,),
+            initargs=(self._niceness, os.getpid()),
         )
 
     def warm(self) -> None:

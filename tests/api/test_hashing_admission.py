@@ -217,3 +217,22 @@ def test_hashing_processes_do_not_outlive_a_killed_api(db_dsn: str) -> None:
         if api.poll() is None:
             api.kill()
             api.wait(30)
+
+
+def test_a_worker_started_after_its_api_died_exits() -> None:
+    # The race the killed-API test can hit under load: the API dies before a worker's
+    # initializer runs, so the worker's parent is already someone else.
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait(30)
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\nfrom api.auth.hashing import _start_worker\n"
+            f"_start_worker(0, {gone.pid})\ntime.sleep(120)",
+        ]
+    )
+    try:
+        assert worker.wait(60) == 0  # it noticed its API is gone, well before the sleep ends
+    finally:
+        worker.kill()

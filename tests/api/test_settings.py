@@ -27,6 +27,7 @@ from tests.api.conftest import (
     assert_problem,
     audit_rows,
     fresh_database,
+    roomy_hashing,
     roomy_throttle,
     sign_in,
     unique,
@@ -51,7 +52,13 @@ def settings_dsn() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 async def settings_client(settings_dsn: str) -> AsyncIterator[Client]:
-    app = create_app(ApiSettings(allow_registration=True), settings_dsn, ENV_INSTALL, roomy_throttle())
+    app = create_app(
+        ApiSettings(allow_registration=True),
+        settings_dsn,
+        ENV_INSTALL,
+        roomy_throttle(),
+        hashing=roomy_hashing,
+    )
     async with AsyncTestClient(app=app) as test_client:
         yield test_client
 
