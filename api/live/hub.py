@@ -14,17 +14,16 @@ and so is a genuine one replayed after a newer one of the same kind and VPS.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 import psycopg
-from psycopg import sql
 
+from api.listening import ListenLoop
 from common.api_models import LIVE_CHANNEL, LiveSampleHeader
 from common.api_models.live import LiveStatus, LiveStatusPayload
-from common.backoff import Backoff
 from common.live_signing import LIVE_KEY_QUERY, verify_live_payload
 
 __all__ = ["LiveHub", "Subscriber"]
@@ -32,8 +31,6 @@ __all__ = ["LiveHub", "Subscriber"]
 log = logging.getLogger("tidewatch.api.live")
 
 QUEUE_SIZE = 256
-RECONNECT_MIN_S = 0.5
-RECONNECT_MAX_S = 15.0
 _header_decoder = msgspec.json.Decoder(LiveSampleHeader)
 _status_decoder = msgspec.json.Decoder(LiveStatusPayload)
 _encoder = msgspec.json.Encoder()
@@ -68,25 +65,30 @@ class LiveHub:
         self._dsn = dsn
         self._channel = channel
         self._subscribers: set[Subscriber] = set()
-        self._task: asyncio.Task[None] | None = None
         self._key: bytes | None = None
         # Per kind, the newest time_ms relayed for each VPS: older ones are replays.
         self._newest_ms: dict[str, dict[int, int]] = {kind: {} for kind in KINDS}
         self.refused = 0
-        self.listening = asyncio.Event()
+        self._listen = ListenLoop(
+            dsn,
+            channel,
+            application_name="tidewatch-api-live",
+            label="live feed",
+            log=log,
+            on_notify=self.publish,
+            on_listen=self._load_key,
+        )
+
+    @property
+    def listening(self) -> asyncio.Event:
+        return self._listen.listening
 
     async def start(self) -> None:
         """Begin listening in the background; returns at once."""
-        self.listening = asyncio.Event()
-        self._task = asyncio.create_task(self._run(), name="tidewatch-live-hub")
+        self._listen.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        self.listening.clear()
+        await self._listen.stop()
 
     def subscribe(self) -> Subscriber:
         subscriber = Subscriber()
@@ -132,26 +134,8 @@ class LiveHub:
         if self.refused & (self.refused - 1) == 0:  # 1st, 2nd, 4th…: a flood cannot flood the log
             log.warning("dropped %d %s notification(s); latest: %s", self.refused, self._channel, why)
 
-    async def _run(self) -> None:
-        backoff = Backoff(base_s=RECONNECT_MIN_S, cap_s=RECONNECT_MAX_S)
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    self._dsn, autocommit=True, application_name="tidewatch-api-live"
-                ) as conn:
-                    row = await (await conn.execute(LIVE_KEY_QUERY)).fetchone()
-                    if row is None:
-                        raise psycopg.ProgrammingError("no live_notify_hmac key: run tidewatch-migrate")
-                    self._key = bytes(row[0])
-                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
-                    self.listening.set()
-                    backoff.reset()
-                    log.info("live feed listening on %s", self._channel)
-                    async for notify in conn.notifies():
-                        self.publish(notify.payload)
-            except psycopg.Error as exc:
-                log.warning(
-                    "live feed lost (%s); reconnecting within %.1fs", str(exc).strip(), backoff.ceiling()
-                )
-            self.listening.clear()
-            await asyncio.sleep(backoff.next_delay())
+    async def _load_key(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        row = await (await conn.execute(LIVE_KEY_QUERY)).fetchone()
+        if row is None:
+            raise psycopg.ProgrammingError("no live_notify_hmac key: run tidewatch-migrate")
+        self._key = bytes(row[0])
