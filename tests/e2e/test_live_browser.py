@@ -143,7 +143,7 @@ def test_fleet_and_vps_pages_update_from_pushed_samples(stack: LiveStack, dash_d
 
     # The agent dies, then comes back: the fleet card's status follows, with no re-read.
     click(dash_duo, ".tw-back")
-    badge = _css_id(live_id(vps, "status"))
+    badge = css_id(live_id(vps, "status"))
     dash_duo.wait_for_contains_text(badge, "online", timeout=30)
     dash_duo.wait_for_contains_text("#fleet-live-status", "live", timeout=30)
     mark = _log_size(stack)
