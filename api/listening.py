@@ -1,8 +1,8 @@
 """The API's background tasks, and the LISTEN connection lifecycle they share.
 
-:class:`ListenLoop` connects, LISTENs on one channel, runs ``on_listen`` (load a
-key, or wake everyone who may have missed a hint while disconnected), then hands
-each payload to ``on_notify``. A lost connection is re-established with jittered
+:class:`ListenLoop` connects, LISTENs on one channel, runs :meth:`~ListenLoop.on_listen`
+(load a key, or wake everyone who may have missed a hint while disconnected), then
+hands each payload to :meth:`~ListenLoop.on_notify`; subclasses say what those do. A lost connection is re-established with jittered
 backoff (common.backoff); ``listening`` is set only while LISTEN holds.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any
 
 import psycopg
@@ -47,33 +47,30 @@ class ListenLoop:
     """Keeps one LISTEN connection up, reconnecting with backoff, until stopped."""
 
     def __init__(
-        self,
-        dsn: str,
-        channel: str,
-        *,
-        application_name: str,
-        label: str,
-        log: logging.Logger,
-        on_notify: Callable[[str], None],
-        on_listen: Callable[[psycopg.AsyncConnection[Any]], Awaitable[None]] | None = None,
+        self, dsn: str, channel: str, *, application_name: str, label: str, log: logging.Logger
     ) -> None:
         self._dsn = dsn
         self.channel = channel
         self._application_name = application_name
         self._label = label
         self._log = log
-        self._on_notify = on_notify
-        self._on_listen = on_listen
-        self._task = BackgroundTask(application_name)
+        self._listen_task = BackgroundTask(application_name)
         self.listening = asyncio.Event()
 
-    def start(self) -> None:
+    def on_notify(self, payload: str) -> None:
+        """One notification's payload."""
+        raise NotImplementedError
+
+    async def on_listen(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """After each (re)connect, once LISTEN holds and before the first payload."""
+
+    async def start(self) -> None:
         """Begin listening in the background; returns at once."""
         self.listening = asyncio.Event()
-        self._task.start(self._run())
+        self._listen_task.start(self._run())
 
     async def stop(self) -> None:
-        await self._task.stop()
+        await self._listen_task.stop()
         self.listening.clear()
 
     async def _run(self) -> None:
@@ -85,13 +82,12 @@ class ListenLoop:
                 ) as conn:
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
                     # Notifications arriving meanwhile wait in psycopg's backlog.
-                    if self._on_listen is not None:
-                        await self._on_listen(conn)
+                    await self.on_listen(conn)
                     self.listening.set()
                     backoff.reset()
                     self._log.info("%s listening on %s", self._label, self.channel)
                     async for notify in conn.notifies():
-                        self._on_notify(notify.payload)
+                        self.on_notify(notify.payload)
             except psycopg.Error as exc:
                 self._log.warning(
                     "%s lost (%s); reconnecting within %.1fs",

@@ -22,28 +22,12 @@ __all__ = ["CommandUpdates"]
 log = logging.getLogger("tidewatch.api.commands")
 
 
-class CommandUpdates:
+class CommandUpdates(ListenLoop):
     def __init__(self, dsn: str, channel: str = COMMAND_UPDATES_CHANNEL) -> None:
-        self._watchers: dict[str, set[asyncio.Event]] = {}
-        self._listen = ListenLoop(
-            dsn,
-            channel,
-            application_name="tidewatch-api-commands",
-            label="command updates",
-            log=log,
-            on_notify=self.hint,
-            on_listen=self._wake_all,
+        super().__init__(
+            dsn, channel, application_name="tidewatch-api-commands", label="command updates", log=log
         )
-
-    @property
-    def listening(self) -> asyncio.Event:
-        return self._listen.listening
-
-    async def start(self) -> None:
-        self._listen.start()
-
-    async def stop(self) -> None:
-        await self._listen.stop()
+        self._watchers: dict[str, set[asyncio.Event]] = {}
 
     def watch(self, command_id: str) -> asyncio.Event:
         """An event set whenever ``command_id`` may have changed; pass it to :meth:`unwatch`."""
@@ -62,8 +46,11 @@ class CommandUpdates:
         for event in self._watchers.get(command_id, ()):
             event.set()
 
-    async def _wake_all(self, _conn: psycopg.AsyncConnection[Any]) -> None:
-        """After (re)connecting: hints may have been missed meanwhile."""
+    def on_notify(self, payload: str) -> None:
+        self.hint(payload)
+
+    async def on_listen(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Wake every watcher: hints may have been missed while disconnected."""
         for watchers in self._watchers.values():
             for event in watchers:
                 event.set()

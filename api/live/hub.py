@@ -58,37 +58,16 @@ class Subscriber:
         self.queue.put_nowait(message)
 
 
-class LiveHub:
+class LiveHub(ListenLoop):
     """Keeps the LISTEN connection up (reconnecting with backoff) and routes samples."""
 
     def __init__(self, dsn: str, channel: str = LIVE_CHANNEL) -> None:
-        self._dsn = dsn
-        self._channel = channel
+        super().__init__(dsn, channel, application_name="tidewatch-api-live", label="live feed", log=log)
         self._subscribers: set[Subscriber] = set()
         self._key: bytes | None = None
         # Per kind, the newest time_ms relayed for each VPS: older ones are replays.
         self._newest_ms: dict[str, dict[int, int]] = {kind: {} for kind in KINDS}
         self.refused = 0
-        self._listen = ListenLoop(
-            dsn,
-            channel,
-            application_name="tidewatch-api-live",
-            label="live feed",
-            log=log,
-            on_notify=self.publish,
-            on_listen=self._load_key,
-        )
-
-    @property
-    def listening(self) -> asyncio.Event:
-        return self._listen.listening
-
-    async def start(self) -> None:
-        """Begin listening in the background; returns at once."""
-        self._listen.start()
-
-    async def stop(self) -> None:
-        await self._listen.stop()
 
     def subscribe(self) -> Subscriber:
         subscriber = Subscriber()
@@ -132,9 +111,13 @@ class LiveHub:
     def _refuse(self, why: str) -> None:
         self.refused += 1
         if self.refused & (self.refused - 1) == 0:  # 1st, 2nd, 4th…: a flood cannot flood the log
-            log.warning("dropped %d %s notification(s); latest: %s", self.refused, self._channel, why)
+            log.warning("dropped %d %s notification(s); latest: %s", self.refused, self.channel, why)
 
-    async def _load_key(self, conn: psycopg.AsyncConnection[Any]) -> None:
+    def on_notify(self, payload: str) -> None:
+        self.publish(payload)
+
+    async def on_listen(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Load the collector's signing key: nothing is relayed before it."""
         row = await (await conn.execute(LIVE_KEY_QUERY)).fetchone()
         if row is None:
             raise psycopg.ProgrammingError("no live_notify_hmac key: run tidewatch-migrate")
