@@ -9,7 +9,7 @@
  * value. "status" messages (a VPS went online or offline) rewrite the VPS's status
  * badge at once. The feed closes when its page is gone.
  *
- * The number formats mirror dashboards/units.py (tests/e2e/test_live_browser.py
+ * The number formats mirror dashboards/units.py (tests/dashboards/test_live_browser.py
  * compares both).
  */
 (function () {
