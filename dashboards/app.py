@@ -9,10 +9,10 @@ from typing import Any
 import dash
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
-from common.settings import INSTALL_PREFIX, DashboardSettings, InstallSettings, load_settings
+from common.settings import DashboardSettings, load_settings
 from dashboards import admin_nav
 from dashboards.client import ApiClient, ApiError
-from dashboards.context import API_KEY, INSTALL_KEY, SETTINGS_KEY, token_of
+from dashboards.context import API_KEY, SETTINGS_KEY, token_of
 from dashboards.theme import register_theme, theme_toggle
 
 __all__ = ["LOGIN_PATH", "create_app"]
@@ -143,10 +143,9 @@ def _register_shell_callbacks(app: Dash) -> None:
     )
 
 
-def create_app(settings: DashboardSettings | None = None, install: InstallSettings | None = None) -> Dash:
+def create_app(settings: DashboardSettings | None = None) -> Dash:
     """Build the dashboards app; it talks only to the API at ``settings.api_url``."""
     settings = settings or load_settings(DashboardSettings, "TIDEWATCH_DASHBOARDS_")
-    install = install or load_settings(InstallSettings, INSTALL_PREFIX)
     app = Dash(
         __name__,
         use_pages=True,
@@ -156,7 +155,6 @@ def create_app(settings: DashboardSettings | None = None, install: InstallSettin
         assets_folder=str(Path(__file__).resolve().parent / "assets"),
     )
     app.server.config[SETTINGS_KEY] = settings
-    app.server.config[INSTALL_KEY] = install
     app.server.config[API_KEY] = ApiClient(settings.api_url)
     app.layout = _shell()
     _register_shell_callbacks(app)

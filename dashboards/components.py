@@ -10,7 +10,7 @@ from dash.development.base_component import Component
 
 from common.api_models import VpsOut
 from dashboards.live_ids import live_id
-from dashboards.units import format_ago, format_bytes, format_duration, format_percent, format_rate, percent
+from dashboards.units import format_ago, format_bytes, format_duration, format_percent
 
 __all__ = [
     "agent_warnings",
@@ -21,7 +21,6 @@ __all__ = [
     "panel",
     "secret_panel",
     "status_badge",
-    "vps_card",
     "vps_header",
 ]
 
@@ -81,79 +80,6 @@ def agent_warnings(vps: VpsOut) -> list[str]:
         reason = f": {vps.last_rejection}" if vps.last_rejection else ""
         warnings.append(f"{vps.rejected_batches_total} batches refused by the collector{reason}")
     return warnings
-
-
-def vps_card(vps: VpsOut, now: datetime | None = None, expiry: tuple[str, bool] | None = None) -> dcc.Link:
-    """One server in the fleet grid; the whole card links to its detail page.
-    ``expiry`` is the billing note and whether it falls in the reminder window."""
-    now = now or datetime.now(UTC)
-    system = (
-        " · ".join(part for part in (vps.hostname, _os(vps)) if part)
-        or "Waiting for the agent's first report"
-    )
-    latest = vps.latest
-    if latest is None:
-        body: list[html.Div] | html.Div = html.Div(
-            ["No data yet — is the agent running?", html.Br(), "Open the server for its install command."],
-            className="tw-card-empty",
-        )
-    else:
-        memory = percent(latest.memory_used_bytes, latest.memory_total_bytes)
-        disk = percent(latest.disk_used_bytes, latest.disk_total_bytes)
-        body = [
-            meter("CPU", latest.cpu_percent, f"load {latest.load_1:.2f}", (vps.id, "cpu")),
-            meter(
-                "Memory",
-                memory,
-                f"{format_bytes(latest.memory_used_bytes)} of {format_bytes(latest.memory_total_bytes)}",
-                (vps.id, "memory"),
-            ),
-            meter(
-                "Disk",
-                disk,
-                f"{format_bytes(latest.disk_used_bytes)} of {format_bytes(latest.disk_total_bytes)}",
-            ),
-        ]
-    footer = [
-        html.Span(
-            f"↓ {format_rate(latest.net_rx_bytes_per_second)}  ↑ {format_rate(latest.net_tx_bytes_per_second)}"
-            if latest
-            else vps.ip_address or "",
-            id=live_id(vps.id, "net"),
-        ),
-        html.Span(
-            f"up {format_duration(latest.uptime_seconds)}"
-            if latest and vps.online
-            else f"seen {format_ago(vps.last_seen, now)}"
-        ),
-    ]
-    return dcc.Link(
-        [
-            html.Div(
-                [
-                    html.Span(vps.name, className="tw-card-title"),
-                    status_badge(vps.online, live_id(vps.id, "status")),
-                ],
-                className="tw-card-head",
-            ),
-            html.Div(system, className="tw-card-sub"),
-            *([html.Div(vps.clock_note, className="tw-warn-badge tw-clock-skew")] if vps.clock_note else []),
-            html.Div(body, className="tw-card-body"),
-            *([_expiry_badge(vps.id, *expiry)] if expiry else []),
-            html.Div(footer, className="tw-card-foot"),
-        ],
-        href=f"/vps/{vps.id}",
-        className=f"tw-card tw-vps-card {'is-online' if vps.online else 'is-offline'}",
-    )
-
-
-def _expiry_badge(vps_id: int, text: str, urgent: bool) -> html.Div:
-    return html.Div(
-        text,
-        id=f"fleet-expiry-{vps_id}",
-        className="tw-expiry tw-expiry-soon" if urgent else "tw-expiry",
-        title="within the renewal reminder window" if urgent else "billing expiry",
-    )
 
 
 def _os(vps: VpsOut) -> str:

@@ -10,14 +10,13 @@ from typing import Any, cast
 
 import flask
 
-from common.settings import DashboardSettings, InstallSettings
+from common.settings import DashboardSettings
 from dashboards.client import ApiClient
 
-__all__ = ["API_KEY", "INSTALL_KEY", "SETTINGS_KEY", "api", "install_settings", "settings", "token_of"]
+__all__ = ["API_KEY", "SETTINGS_KEY", "api", "settings", "token_of"]
 
 API_KEY = "TIDEWATCH_API"
 SETTINGS_KEY = "TIDEWATCH_SETTINGS"
-INSTALL_KEY = "TIDEWATCH_INSTALL"
 
 
 def api() -> ApiClient:
@@ -28,11 +27,6 @@ def api() -> ApiClient:
 def settings() -> DashboardSettings:
     """The app's settings."""
     return cast(DashboardSettings, flask.current_app.config[SETTINGS_KEY])
-
-
-def install_settings() -> InstallSettings:
-    """How agents reach the collector, for the install commands the pages show."""
-    return cast(InstallSettings, flask.current_app.config[INSTALL_KEY])
 
 
 def token_of(session: dict[str, Any] | None) -> str | None:

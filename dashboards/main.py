@@ -6,7 +6,7 @@ import logging
 import sys
 
 from common.listen import split_listen
-from common.settings import INSTALL_PREFIX, DashboardSettings, InstallSettings, SettingsError, load_settings
+from common.settings import DashboardSettings, SettingsError, load_settings
 from dashboards.app import create_app
 
 __all__ = ["main"]
@@ -19,12 +19,11 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings(DashboardSettings, "TIDEWATCH_DASHBOARDS_")
-        install = load_settings(InstallSettings, INSTALL_PREFIX)
         host, port = split_listen(settings.listen)
     except SettingsError as exc:
         log.error("%s", exc)
         return 2
-    app = create_app(settings, install)
+    app = create_app(settings)
     log.info("dashboards on http://%s:%s, reading the API at %s", host, port, settings.api_url)
     app.run(host=host, port=port, debug=False)
     return 0

@@ -10,15 +10,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 from common.api_models.commands import FINAL_STATUSES, AgentStateOut, CommandOut, ContainerOut
 from dashboards.client import ApiError
 from dashboards.components import alert
 from dashboards.context import api, token_of
+from dashboards.deferred import DeferredCallbacks
 from dashboards.units import format_bytes, format_duration, format_percent
 
-__all__ = ["operations_section"]
+__all__ = ["CALLBACKS", "operations_section"]
+
+# Registered by the page that shows the section (pages/vps.py), for every app.
+CALLBACKS = DeferredCallbacks()
 
 WRITERS = ("operator", "admin")
 POLL_MS = 500
@@ -86,7 +90,7 @@ def operations_section() -> html.Div:
     )
 
 
-@callback(
+@CALLBACKS.callback(
     Output("ops-pane-containers", "hidden"),
     Output("ops-pane-run", "hidden"),
     Output("ops-agent", "hidden"),
@@ -170,7 +174,7 @@ def agent_panel(state: AgentStateOut) -> Any:
     )
 
 
-@callback(
+@CALLBACKS.callback(
     Output("ops-containers", "children"),
     Output("ops-agent", "children"),
     Output("ops-history", "children"),
@@ -228,7 +232,7 @@ def _start(vps_id: int, token: str, body: dict[str, Any]) -> tuple[dict[str, Any
     return {"id": created.id}, None
 
 
-@callback(
+@CALLBACKS.callback(
     Output("ops-command", "data", allow_duplicate=True),
     Output("ops-poll", "disabled", allow_duplicate=True),
     Output("ops-ctr-status", "children", allow_duplicate=True),
@@ -259,7 +263,7 @@ def act(_: Any, __: Any, vps_id: int | None, session: dict[str, Any] | None) -> 
     return command, False, spinner
 
 
-@callback(
+@CALLBACKS.callback(
     Output("ops-command", "data", allow_duplicate=True),
     Output("ops-poll", "disabled", allow_duplicate=True),
     Output("ops-run-status", "children", allow_duplicate=True),
@@ -310,7 +314,7 @@ def _result(record: CommandOut, label: str) -> Any:
     return html.Div(message, className=f"tw-alert tw-alert-{'info' if ok else 'error'}", id="ops-result")
 
 
-@callback(
+@CALLBACKS.callback(
     Output("ops-ctr-status", "children"),
     Output("ops-run-status", "children"),
     Output("ops-output", "children"),

@@ -16,7 +16,7 @@ __all__ = ["HEADER_END", "UNIT_FILE", "install_script", "script_body"]
 BODY_FILE = Path(__file__).with_name("install.sh")
 # The line after the filled-in values.
 HEADER_END = "# --- end of the values from the Tidewatch server ---"
-# The unit scripts/install-agent.sh installs too; the script embeds its text.
+# The script embeds this unit's text (scripts/install-agent.sh passes the same file).
 UNIT_FILE = Path(__file__).resolve().parents[2] / "packaging" / "systemd" / "tidewatch-agent.service"
 
 

@@ -9,41 +9,25 @@ connection every watcher is woken, since hints may have been missed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+from typing import Any
 
 import psycopg
-from psycopg import sql
 
+from api.listening import ListenLoop
 from common.api_models.commands import COMMAND_UPDATES_CHANNEL
 
 __all__ = ["CommandUpdates"]
 
 log = logging.getLogger("tidewatch.api.commands")
 
-RECONNECT_MIN_S = 0.5
-RECONNECT_MAX_S = 15.0
 
-
-class CommandUpdates:
+class CommandUpdates(ListenLoop):
     def __init__(self, dsn: str, channel: str = COMMAND_UPDATES_CHANNEL) -> None:
-        self._dsn = dsn
-        self._channel = channel
+        super().__init__(
+            dsn, channel, application_name="tidewatch-api-commands", label="command updates", log=log
+        )
         self._watchers: dict[str, set[asyncio.Event]] = {}
-        self._task: asyncio.Task[None] | None = None
-        self.listening = asyncio.Event()
-
-    async def start(self) -> None:
-        self.listening = asyncio.Event()
-        self._task = asyncio.create_task(self._run(), name="tidewatch-command-updates")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        self.listening.clear()
 
     def watch(self, command_id: str) -> asyncio.Event:
         """An event set whenever ``command_id`` may have changed; pass it to :meth:`unwatch`."""
@@ -62,26 +46,11 @@ class CommandUpdates:
         for event in self._watchers.get(command_id, ()):
             event.set()
 
-    def _wake_all(self) -> None:
+    def on_notify(self, payload: str) -> None:
+        self.hint(payload)
+
+    async def on_listen(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Wake every watcher: hints may have been missed while disconnected."""
         for watchers in self._watchers.values():
             for event in watchers:
                 event.set()
-
-    async def _run(self) -> None:
-        delay = RECONNECT_MIN_S
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    self._dsn, autocommit=True, application_name="tidewatch-api-commands"
-                ) as conn:
-                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
-                    self.listening.set()
-                    self._wake_all()
-                    delay = RECONNECT_MIN_S
-                    async for notify in conn.notifies():
-                        self.hint(notify.payload)
-            except psycopg.Error as exc:
-                log.warning("command updates lost (%s); reconnecting in %.1fs", str(exc).strip(), delay)
-            self.listening.clear()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RECONNECT_MAX_S)

@@ -14,17 +14,16 @@ and so is a genuine one replayed after a newer one of the same kind and VPS.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 import psycopg
-from psycopg import sql
 
+from api.listening import ListenLoop
 from common.api_models import LIVE_CHANNEL, LiveSampleHeader
 from common.api_models.live import LiveStatus, LiveStatusPayload
-from common.backoff import Backoff
 from common.live_signing import LIVE_KEY_QUERY, verify_live_payload
 
 __all__ = ["LiveHub", "Subscriber"]
@@ -32,8 +31,6 @@ __all__ = ["LiveHub", "Subscriber"]
 log = logging.getLogger("tidewatch.api.live")
 
 QUEUE_SIZE = 256
-RECONNECT_MIN_S = 0.5
-RECONNECT_MAX_S = 15.0
 _header_decoder = msgspec.json.Decoder(LiveSampleHeader)
 _status_decoder = msgspec.json.Decoder(LiveStatusPayload)
 _encoder = msgspec.json.Encoder()
@@ -61,32 +58,16 @@ class Subscriber:
         self.queue.put_nowait(message)
 
 
-class LiveHub:
+class LiveHub(ListenLoop):
     """Keeps the LISTEN connection up (reconnecting with backoff) and routes samples."""
 
     def __init__(self, dsn: str, channel: str = LIVE_CHANNEL) -> None:
-        self._dsn = dsn
-        self._channel = channel
+        super().__init__(dsn, channel, application_name="tidewatch-api-live", label="live feed", log=log)
         self._subscribers: set[Subscriber] = set()
-        self._task: asyncio.Task[None] | None = None
         self._key: bytes | None = None
         # Per kind, the newest time_ms relayed for each VPS: older ones are replays.
         self._newest_ms: dict[str, dict[int, int]] = {kind: {} for kind in KINDS}
         self.refused = 0
-        self.listening = asyncio.Event()
-
-    async def start(self) -> None:
-        """Begin listening in the background; returns at once."""
-        self.listening = asyncio.Event()
-        self._task = asyncio.create_task(self._run(), name="tidewatch-live-hub")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        self.listening.clear()
 
     def subscribe(self) -> Subscriber:
         subscriber = Subscriber()
@@ -130,28 +111,14 @@ class LiveHub:
     def _refuse(self, why: str) -> None:
         self.refused += 1
         if self.refused & (self.refused - 1) == 0:  # 1st, 2nd, 4th…: a flood cannot flood the log
-            log.warning("dropped %d %s notification(s); latest: %s", self.refused, self._channel, why)
+            log.warning("dropped %d %s notification(s); latest: %s", self.refused, self.channel, why)
 
-    async def _run(self) -> None:
-        backoff = Backoff(base_s=RECONNECT_MIN_S, cap_s=RECONNECT_MAX_S)
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    self._dsn, autocommit=True, application_name="tidewatch-api-live"
-                ) as conn:
-                    row = await (await conn.execute(LIVE_KEY_QUERY)).fetchone()
-                    if row is None:
-                        raise psycopg.ProgrammingError("no live_notify_hmac key: run tidewatch-migrate")
-                    self._key = bytes(row[0])
-                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
-                    self.listening.set()
-                    backoff.reset()
-                    log.info("live feed listening on %s", self._channel)
-                    async for notify in conn.notifies():
-                        self.publish(notify.payload)
-            except psycopg.Error as exc:
-                log.warning(
-                    "live feed lost (%s); reconnecting within %.1fs", str(exc).strip(), backoff.ceiling()
-                )
-            self.listening.clear()
-            await asyncio.sleep(backoff.next_delay())
+    def on_notify(self, payload: str) -> None:
+        self.publish(payload)
+
+    async def on_listen(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Load the collector's signing key: nothing is relayed before it."""
+        row = await (await conn.execute(LIVE_KEY_QUERY)).fetchone()
+        if row is None:
+            raise psycopg.ProgrammingError("no live_notify_hmac key: run tidewatch-migrate")
+        self._key = bytes(row[0])

@@ -26,6 +26,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import PoolTimeout
 
+from api.listening import BackgroundTask
 from common.channels import AGENT_CONFIG_CHANNEL
 
 __all__ = ["FLEET_IDS", "WatchLeases", "watchable"]
@@ -73,7 +74,7 @@ class WatchLeases:
         self._new: set[int] = set()
         self._left: set[int] = set()
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("tidewatch-watch-leases")
         self._connection: ConnectionFactory | None = None
 
     def watched(self) -> frozenset[int]:
@@ -99,14 +100,10 @@ class WatchLeases:
     async def start(self, connection: ConnectionFactory) -> None:
         self._connection = connection
         self._wake = asyncio.Event()
-        self._task = asyncio.create_task(self._run(), name="tidewatch-watch-leases")
+        self._task.start(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
 
     async def _run(self) -> None:
         while True:

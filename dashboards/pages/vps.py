@@ -18,6 +18,7 @@ from dashboards.context import api, settings, token_of
 from dashboards.history.callbacks import CALLBACKS as HISTORY_CALLBACKS
 from dashboards.history.layout import history_section
 from dashboards.live_view import live_section
+from dashboards.operations import CALLBACKS as OPERATIONS_CALLBACKS
 from dashboards.operations import operations_section
 from dashboards.vps_empty import agent_missing
 
@@ -25,6 +26,7 @@ dash.register_page(  # type: ignore[no-untyped-call]
     __name__, path_template="/vps/<vps_id>", title="Server · Tidewatch", name="Server"
 )
 HISTORY_CALLBACKS.register()
+OPERATIONS_CALLBACKS.register()
 
 WRITERS = ("operator", "admin")
 # Facts and status (last seen, uptime): at most this old.

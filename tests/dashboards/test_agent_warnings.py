@@ -8,7 +8,9 @@ from typing import Any
 import msgspec
 
 from common.api_models import VpsOut
-from dashboards.components import agent_warnings, vps_card, vps_header
+from dashboards.components import agent_warnings, vps_header
+from dashboards.fleet_render import fleet_cards
+from dashboards.fleet_view import FleetGroup, fleet_row
 from dashboards.live_ids import live_id
 
 
@@ -29,10 +31,16 @@ def _text(component: object) -> str:
     return str(component.to_plotly_json())  # type: ignore[attr-defined]
 
 
+def _fleet_card(vps: VpsOut) -> str:
+    """The VPS's card as the fleet page draws it."""
+    (card,) = fleet_cards([FleetGroup(None, (fleet_row(vps),))], datetime.now(UTC))
+    return _text(card)
+
+
 def test_a_healthy_agent_has_no_warnings() -> None:
     vps = _vps(clock_offset_ms=1200)
     assert agent_warnings(vps) == []
-    assert "tw-clock-skew" not in _text(vps_card(vps)) and "tw-alert" not in _text(vps_header(vps))
+    assert "tw-clock-skew" not in _fleet_card(vps) and "tw-alert" not in _text(vps_header(vps))
 
 
 def test_skew_and_refused_batches_are_shown() -> None:
@@ -47,7 +55,7 @@ def test_skew_and_refused_batches_are_shown() -> None:
         "clock skewed by 9 min 56 s (ahead): its samples are stored at corrected times; fix its time sync (NTP)",
         "2 batches refused by the collector: snapshots[0].cpu_percent: 250.0 is not a percent",
     ]
-    assert "clock skewed by 9 min 56 s (ahead)" in _text(vps_card(vps))
+    assert "clock skewed by 9 min 56 s (ahead)" in _fleet_card(vps)
     header = _text(vps_header(vps))
     assert "tw-alert-warning" in header and "2 batches refused" in header
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from common.settings import DashboardSettings, InstallSettings
+from common.settings import DashboardSettings
 from dashboards.app import create_app
 from tests.api.conftest import PASSWORD, unique
 from tests.browser import click, click_xpath, retry, sign_in, text_of, type_into
@@ -24,8 +24,7 @@ def _shot(dash_duo: Any, folder: Path, name: str) -> None:
 def test_sign_in_fleet_add_server_and_detail(
     dash_duo: Any, api_url: str, demo_fleet: DemoFleet, screenshots: Path
 ) -> None:
-    install = InstallSettings(collector_address="collector.example.net:7443", tls=False)
-    app = create_app(DashboardSettings(api_url=api_url, live_refresh_ms=1000), install)
+    app = create_app(DashboardSettings(api_url=api_url, live_refresh_ms=1000))
     dash_duo.start_server(app, port=free_port())
     dash_duo.driver.set_window_size(1440, 1000)
 

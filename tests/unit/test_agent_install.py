@@ -1,19 +1,19 @@
-"""scripts/install-agent.sh: syntax, dry run, and a real install into a temporary root."""
+"""scripts/install-agent.sh, the install from a checkout: it hands the local wheel to the
+served one-line install script (api/agent_install/install.sh). Syntax, clear refusals, and
+a real install into a temporary directory."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.prerequisites import missing
-
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "install-agent.sh"
+BODY = ROOT / "api" / "agent_install" / "install.sh"
 UNIT = ROOT / "packaging" / "systemd" / "tidewatch-agent.service"
 
 
@@ -23,35 +23,9 @@ def _install(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str
     )
 
 
-def test_script_parses() -> None:
-    subprocess.run(["bash", "-n", str(SCRIPT)], check=True)
-
-
-def test_dry_run_shows_every_action_and_changes_nothing(tmp_path: Path) -> None:
-    target = tmp_path / "root"
-    result = _install(
-        "--dry-run", "--root", str(target), "--server", "c.example.com:50051", "--token", "tok", str(ROOT)
-    )
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
-    assert f"venv {target}/opt/tidewatch-agent/venv" in out
-    # The plain package: no extras, so only grpcio, protobuf, psutil and docker come along.
-    assert f"pip install --quiet --disable-pip-version-check --upgrade {ROOT}\n" in out
-    assert "[server]" not in out and "[dev]" not in out
-    assert f"install -m 0644 {ROOT}/scripts/../packaging/systemd/tidewatch-agent.service" in out
-    assert "writing (mode 0640" in out
-    assert not target.exists()
-
-
-def test_dry_run_on_the_real_system_plans_user_and_service() -> None:
-    if Path("/etc/tidewatch/agent.toml").exists():
-        missing("a machine without an installed agent (/etc/tidewatch/agent.toml exists)")
-    result = _install("--dry-run", "--server", "c.example.com:50051", "--token", "tok", "--docker", str(ROOT))
-    assert result.returncode == 0, result.stderr
-    if subprocess.run(["id", "-u", "tidewatch-agent"], capture_output=True).returncode != 0:
-        assert "useradd --system" in result.stdout
-    assert "chown root:tidewatch-agent /etc/tidewatch" in result.stdout
-    assert not Path("/opt/tidewatch-agent/venv").exists() or "exists" in result.stdout
+def test_scripts_parse() -> None:
+    for script in (SCRIPT, BODY):
+        subprocess.run(["bash", "-n", str(script)], check=True)
 
 
 @pytest.mark.parametrize(
@@ -59,20 +33,18 @@ def test_dry_run_on_the_real_system_plans_user_and_service() -> None:
     [
         ([], "SOURCE"),
         (["/no/such/wheel.whl"], "does not exist"),
-        (["--bogus", "."], "unknown option --bogus"),
-        (["--token", "t", "."], "--server host:port is required"),
-        (["--server", "c:1", "."], "--token is required"),
-        (["--server", 'c:1"', "--token", "t", "."], "quotes"),
+        (["--bogus", "WHEEL"], "unknown option --bogus"),
+        (["--token", "t", "WHEEL"], "--server host:port is required"),
+        (["--server", "c:1", "WHEEL"], "--token is required"),
+        (["--server", 'c:1"', "--token", "t", "WHEEL"], "is not host:port"),
     ],
 )
 def test_bad_invocations_fail_clearly(tmp_path: Path, args: list[str], message: str) -> None:
-    if args and args[-1] == ".":
-        args = [*args[:-1], str(ROOT)]
-    # The venv step would run first; point --root at a ready fake venv to reach the config step.
-    venv_python = tmp_path / "opt" / "tidewatch-agent" / "venv" / "bin" / "python"
-    venv_python.parent.mkdir(parents=True)
-    venv_python.symlink_to(shutil.which("true") or "/bin/true")
-    result = _install("--root", str(tmp_path), *args)
+    # The served script checks its options before it reads the wheel: an empty file will do.
+    wheel = tmp_path / "tidewatch-0-py3-none-any.whl"
+    wheel.write_bytes(b"")
+    args = [str(wheel) if arg == "WHEEL" else arg for arg in args]
+    result = _install("--root", str(tmp_path / "agent"), *args)
     assert result.returncode != 0
     assert message in result.stderr
 
@@ -94,25 +66,16 @@ def test_unit_is_hardened_and_restarts() -> None:
 
 
 @pytest.mark.slow
-def test_real_install_into_a_temporary_root(tmp_path: Path) -> None:
-    result = _install(
-        "--root",
-        str(tmp_path),
-        "--server",
-        "127.0.0.1:50051",
-        "--token",
-        "tok",
-        "--no-tls",
-        str(ROOT),
-        timeout=600,
-    )
+def test_real_install_into_a_temporary_directory(tmp_path: Path) -> None:
+    target = tmp_path / "agent"
+    args = ("--root", str(target), "--server", "127.0.0.1:50051", "--token", "tok", "--no-tls", str(ROOT))
+    result = _install(*args, timeout=600)
     assert result.returncode == 0, result.stderr
-    venv = tmp_path / "opt" / "tidewatch-agent" / "venv"
-    config = tmp_path / "etc" / "tidewatch" / "agent.toml"
+    assert "building a wheel" in result.stdout and "sha256 checked" in result.stdout
+    venv = target / "venv"
+    config = target / "agent.toml"
     assert stat.S_IMODE(config.stat().st_mode) == 0o640
-    assert (
-        tmp_path / "etc" / "systemd" / "system" / "tidewatch-agent.service"
-    ).read_text() == UNIT.read_text()
+    assert 'address = "127.0.0.1:50051"' in config.read_text()
     check = subprocess.run(
         [str(venv / "bin" / "tidewatch-agent"), "--check-config", "--config", str(config)],
         capture_output=True,
@@ -126,9 +89,11 @@ def test_real_install_into_a_temporary_root(tmp_path: Path) -> None:
     installed = {line.split("==")[0].lower() for line in freeze.stdout.splitlines()}
     assert {"grpcio", "protobuf", "psutil", "docker"} <= installed
     assert not installed & {"pandas", "dash", "psycopg", "litestar", "msgspec", "plotly"}
-    # Idempotent: a second run keeps the config and succeeds.
+    # Idempotent, as the served script is: a second run rewrites the config from the
+    # options and keeps the operator's edited one beside it.
     config.write_text(config.read_text() + "\n# edited by the operator\n")
-    again = _install("--root", str(tmp_path), str(ROOT), timeout=600)
+    again = _install(*args, timeout=600)
     assert again.returncode == 0, again.stderr
-    assert "exists: kept" in again.stdout
-    assert config.read_text().endswith("# edited by the operator\n")
+    assert "the old one is kept" in again.stdout
+    assert (target / "agent.toml.previous").read_text().endswith("# edited by the operator\n")
+    assert "# edited by the operator" not in config.read_text()

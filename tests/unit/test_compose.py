@@ -130,10 +130,9 @@ def test_out_of_the_box_the_agent_speaks_plaintext_like_the_collector(
     assert agent.tls.enabled is False
     assert agent.server.address == "127.0.0.1:50051"
     # And the command shown for other VPSes says the same.
-    for name in ("api", "dashboards"):
-        assert install_settings(services[name]) == InstallSettings(
-            collector_address="127.0.0.1:50051", tls=False
-        )
+    assert install_settings(services["api"]) == InstallSettings(
+        collector_address="127.0.0.1:50051", tls=False
+    )
 
 
 def test_with_a_certificate_agents_are_told_to_use_tls(
@@ -155,5 +154,4 @@ def test_with_a_certificate_agents_are_told_to_use_tls(
     expected = InstallSettings(
         collector_address="collector.example.com:50051", tls=True, ca_file="/etc/tidewatch/ca.crt"
     )
-    for name in ("api", "dashboards"):
-        assert install_settings(services[name]) == expected
+    assert install_settings(services["api"]) == expected
