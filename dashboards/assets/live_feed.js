@@ -14,7 +14,7 @@
  * (dashboards/live_seed.py); pushed samples are held until that seed is drawn, and a
  * chart takes only points newer than what it shows (live_series.js).
  *
- * The number formats mirror dashboards/units.py (tests/dashboards/test_live_browser.py
+ * The number formats mirror dashboards/units.py (tests/e2e/test_live_browser.py
  * compares both).
  */
 (function () {
