@@ -159,6 +159,9 @@ def test_fleet_and_vps_pages_update_from_pushed_samples(stack: LiveStack, dash_d
     # The agent dies, then comes back: the fleet card's status follows, with no re-read.
     click(dash_duo, ".tw-back")
     badge = css_id(live_id(vps, "status"))
+    # Only a fleet card has this element, so the fleet page's first read is done: the VPS
+    # page's header carries a status badge with the same live id.
+    dash_duo.wait_for_element(css_id(live_id(vps, "cpu-detail")), timeout=60)
     dash_duo.wait_for_contains_text(badge, "online", timeout=30)
     dash_duo.wait_for_contains_text("#fleet-live-status", "live", timeout=30)
     mark = _log_size(stack)
