@@ -110,10 +110,11 @@ def qualified_call(module: Module, call: ast.Call) -> str | None:
 
 
 def _calls(nodes: Sequence[ast.AST]) -> Iterator[ast.Call]:
-    for node in nodes:
-        for inner in ast.walk(node):
-            if isinstance(inner, ast.Call):
-                yield inner
+    # A nested function's body runs when it is called, not when its parent is: only its
+    # decorators and defaults count for the parent.
+    for inner in _walk_outside_functions(nodes):
+        if isinstance(inner, ast.Call):
+            yield inner
 
 
 def clock_reaching(modules: list[Module]) -> set[str]:
@@ -201,6 +202,16 @@ from datetime import datetime, UTC
 def now_ms():
     return int(time.time() * 1000)
 
+def register(handlers):
+    def handler():
+        return now_ms()
+    handlers.append(handler)
+
+def register_stamped(handlers):
+    def handler(at=now_ms()):
+        return at
+    handlers.append(handler)
+
 def sample(offset):
     return now_ms() - offset
 
@@ -221,9 +232,10 @@ def test_scan_finds_direct_and_indirect_reads_at_import() -> None:
 import time
 import pytest
 from datetime import datetime
-from pkg.helpers import now_ms, sample, Rules
+from pkg.helpers import now_ms, sample, Rules, register_stamped
 
 A = time.time()
+register_stamped([])
 B = [sample(5) for _ in range(2)]
 C = Rules()
 
@@ -236,6 +248,7 @@ def test_a(t, default=time.monotonic()):
 """
     assert _reads(source) == [
         "time.time()",
+        "register_stamped([])",
         "sample(5)",
         "Rules()",
         "datetime.now()",
@@ -249,9 +262,10 @@ def test_scan_allows_reads_inside_tests_and_fixed_times() -> None:
 import time
 import pytest
 from hypothesis import strategies as st
-from pkg.helpers import now_ms, sample
+from pkg.helpers import now_ms, sample, register
 
 FIXED_MS = 1_800_000_000_000
+register([])  # defines a handler that reads the clock when called, later
 later = lambda: now_ms()
 
 @st.composite
