@@ -184,6 +184,31 @@ def _row(name: str, resolution: str, api: list[float], sql: list[float]) -> str:
     return f"{name:<18}{resolution:>11}{a50:>9.1f}{a99:>8.1f}{s50:>9.1f}{s99:>8.1f}{a99 / s99:>13.2f}"
 
 
+def start_api(dsn: str, pythonpath: str | None = None) -> tuple[subprocess.Popen[bytes], httpx.Client, str]:
+    """A real ``tidewatch-api`` on ``dsn`` (importing ``pythonpath``'s tree first, if given),
+    once healthy: the process, a client on it and the bench user's bearer token."""
+    port = free_port()
+    env = {**os.environ, "TIDEWATCH_DSN": dsn, "TIDEWATCH_API_LISTEN": f"127.0.0.1:{port}"}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    api_bin = Path(sys.executable).with_name("tidewatch-api")
+    process = subprocess.Popen([str(api_bin)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if client.get("/api/health").status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise SystemExit("tidewatch-api did not become healthy")
+        time.sleep(0.2)
+    login = client.post("/api/auth/login", json={"username": "bench", "password": PASSWORD})
+    login.raise_for_status()
+    return process, client, str(login.json()["token"])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -230,26 +255,11 @@ def main() -> int:
             )
             row = conn.execute("SELECT min(id) FROM vps").fetchone()
             vps_id = int(row[0]) if row else 0
-        port = free_port()
-        api_bin = Path(sys.executable).with_name("tidewatch-api")
-        env = {**os.environ, "TIDEWATCH_DSN": dsn, "TIDEWATCH_API_LISTEN": f"127.0.0.1:{port}"}
-        process = subprocess.Popen(
-            [str(api_bin)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if client.get("/api/health").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise SystemExit("tidewatch-api did not become healthy")
-                time.sleep(0.2)
-            login = client.post("/api/auth/login", json={"username": "bench", "password": PASSWORD})
-            login.raise_for_status()
-            lines = measure(dsn, client, login.json()["token"], vps_id, args.requests, end)
+        process, client, token = start_api(dsn)
+        try:
+            lines = measure(dsn, client, token, vps_id, args.requests, end)
+        finally:
+            client.close()
         print(f"{args.requests} requests each after warm-up, one VPS of {args.vps}; times in ms")
         print("\n".join(lines))
         return 0

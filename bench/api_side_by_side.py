@@ -16,45 +16,26 @@ not a test: nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import psycopg
 
-from bench.api_ranges import PASSWORD, RANGES, SPECS
+from bench.api_ranges import PASSWORD, RANGES, SPECS, start_api
 from bench.probes import percentile
 from common.tokens import hash_password
-from tests.conftest import free_port
 
 __all__ = ["main"]
 
 
-def _start(dsn: str, pythonpath: str | None) -> tuple[subprocess.Popen[bytes], httpx.Client, dict[str, str]]:
-    port = free_port()
-    env = {**os.environ, "TIDEWATCH_DSN": dsn, "TIDEWATCH_API_LISTEN": f"127.0.0.1:{port}"}
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath
-    api_bin = Path(sys.executable).with_name("tidewatch-api")
-    process = subprocess.Popen([str(api_bin)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if client.get("/api/health").status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise SystemExit("tidewatch-api did not become healthy")
-        time.sleep(0.2)
-    login = client.post("/api/auth/login", json={"username": "bench", "password": PASSWORD})
-    login.raise_for_status()
-    return process, client, {"Authorization": f"Bearer {login.json()['token']}"}
+def _with_headers(
+    started: tuple[subprocess.Popen[bytes], httpx.Client, str],
+) -> tuple[subprocess.Popen[bytes], httpx.Client, dict[str, str]]:
+    process, client, token = started
+    return process, client, {"Authorization": f"Bearer {token}"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         row = conn.execute("SELECT min(id), (SELECT max(time) FROM host_metrics) FROM vps").fetchone()
     assert row is not None and row[1] is not None, "the database holds no VPS or no host rows"
     vps_id, end = int(row[0]), row[1].replace(second=0, microsecond=0) + timedelta(minutes=1)
-    sides = {"this": _start(args.dsn, None), "other": _start(args.dsn, args.other_source)}
+    sides = {
+        name: _with_headers(start_api(args.dsn, source))
+        for name, source in (("this", None), ("other", args.other_source))
+    }
     try:
         print(f"{args.requests} interleaved requests each, after warm-up; times in ms")
         print(f"{'query':<18}{'this p50':>10}{'p99':>8}{'other p50':>11}{'p99':>8}{'this÷other p50':>16}")
