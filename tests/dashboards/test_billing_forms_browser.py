@@ -15,17 +15,15 @@ import psycopg
 import pytest
 from selenium.common.exceptions import (
     ElementNotInteractableException,
-    NoAlertPresentException,
     NoSuchElementException,
     StaleElementReferenceException,
-    WebDriverException,
 )
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 
 from common.settings import DashboardSettings
 from dashboards.app import create_app
 from tests.api.conftest import PASSWORD, unique
+from tests.browser import accept_confirm, choose
 from tests.conftest import free_port
 from tests.dashboards.conftest import DemoFleet
 
@@ -65,42 +63,6 @@ def _type(dash_duo: Any, selector: str, text: str) -> None:
         return bool(dash_duo.find_element(selector).get_attribute("value") == text)
 
     _retry(type_in, f"type into {selector}")
-
-
-def _choose(dash_duo: Any, selector: str, label: str) -> None:
-    """Pick ``label`` in a dcc.Dropdown by searching for it (the list may be long)."""
-
-    def choose() -> bool:
-        if label in dash_duo.find_element(selector).text:
-            return True
-        dash_duo.find_element(selector).click()
-        search = dash_duo.driver.find_element(By.CSS_SELECTOR, ".dash-dropdown-search")
-        search.send_keys(label)
-        for option in dash_duo.driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option"):
-            if option.text.strip() == label:
-                option.click()
-                break
-        else:
-            search.send_keys(Keys.ESCAPE)
-        return label in dash_duo.find_element(selector).text
-
-    _retry(choose, f"choose {label} in {selector}")
-
-
-def _accept_confirm(dash_duo: Any) -> str:
-    seen: list[str] = []
-
-    def accept() -> bool:
-        try:
-            dialog = dash_duo.driver.switch_to.alert
-            seen.append(dialog.text)
-            dialog.accept()
-            return True
-        except (NoAlertPresentException, WebDriverException):
-            return False
-
-    _retry(accept, "the confirm dialog")
-    return seen[-1]
 
 
 @pytest.fixture
@@ -157,11 +119,11 @@ def test_billing_quota_and_rule_forms(
     # Billing facts through the form; a bad currency first shows the API's problem detail.
     dash_duo.driver.get(f"{dash_duo.server_url}/billing")
     dash_duo.wait_for_element("#billing-forms:not([hidden])", timeout=TIMEOUT_S)
-    _choose(dash_duo, "#billing-form-vps", name)
+    choose(dash_duo, "#billing-form-vps", name, TIMEOUT_S)
     _type(dash_duo, "#billing-form-provider", "Contabo")
     _type(dash_duo, "#billing-form-price", "30")
     _type(dash_duo, "#billing-form-currency", "X1")
-    _choose(dash_duo, "#billing-form-cycle", "quarterly")
+    choose(dash_duo, "#billing-form-cycle", "quarterly", TIMEOUT_S)
     _type(dash_duo, "#billing-form-expires", expires.isoformat())
     _click(dash_duo, "#billing-form-submit")
     dash_duo.wait_for_contains_text("#billing-form-result", "currency", timeout=TIMEOUT_S)
@@ -171,7 +133,7 @@ def test_billing_quota_and_rule_forms(
     dash_duo.wait_for_contains_text("#billing-table", "Contabo", timeout=TIMEOUT_S)
 
     # The quota: 1.5 GiB of outbound traffic, resetting on the 15th in Berlin.
-    _choose(dash_duo, "#quota-form-direction", "out")
+    choose(dash_duo, "#quota-form-direction", "out", TIMEOUT_S)
     _type(dash_duo, "#quota-form-gib", "1.5")
     _type(dash_duo, "#quota-form-reset-day", "15")
     _type(dash_duo, "#quota-form-timezone", "Europe/Berlin")
@@ -228,7 +190,7 @@ def test_billing_quota_and_rule_forms(
 
     # Delete it behind the confirm dialog.
     _click(dash_duo, f"#alerts-rule-{rule_id} button[id*='alerts-delete']")
-    assert renamed in _accept_confirm(dash_duo)
+    assert renamed in accept_confirm(dash_duo, TIMEOUT_S)
     dash_duo.wait_for_contains_text(
         "#alerts-action-result", f"Deleted the alert rule '{renamed}'", timeout=TIMEOUT_S
     )
@@ -242,7 +204,7 @@ def test_billing_quota_and_rule_forms(
     # A rule of another kind: a renewal reminder 45 days ahead, its threshold fields disabled.
     reminder = unique("renewal")
     arranged["created"].append(reminder)
-    _choose(dash_duo, "#alerts-rule-kind", "renewal reminder")
+    choose(dash_duo, "#alerts-rule-kind", "renewal reminder", TIMEOUT_S)
     dash_duo.wait_for_text_to_equal("#alerts-rule-setting-label", "Days before expiry", timeout=TIMEOUT_S)
     assert dash_duo.find_element("#alerts-rule-threshold").get_attribute("disabled") is not None
     _type(dash_duo, "#alerts-rule-name", reminder)
