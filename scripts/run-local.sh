@@ -118,7 +118,7 @@ cat <<MSG
     Dashboards   http://127.0.0.1:$DASH_PORT
     API          http://127.0.0.1:$API_PORT   (OpenAPI: http://127.0.0.1:$API_PORT/schema)
     Agent link   127.0.0.1:$GRPC_PORT (gRPC)   Collector metrics: http://127.0.0.1:$METRICS_PORT/metrics
-    Database     $(sed -E 's#//([^:]+):[^@]*@#//\1:***@#' <<<"$TIDEWATCH_DSN")
+    Database     $(sed -E 's#//([^:]+):[^@]*@#//\1:***@#; s#password=[^ ]*#password=***#' <<<"$TIDEWATCH_DSN")
 
     Log in as    admin / $password
 
