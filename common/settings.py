@@ -11,7 +11,7 @@ import re
 import socket
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import msgspec
 
@@ -126,6 +126,8 @@ class DashboardSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True)
     # The API's address as the browser reaches it, for the live WebSocket (for example
     # https://monitor.example.com behind a proxy); empty means api_url.
     public_api_url: str = ""
+    # Requests served at once: each Dash callback waits on the API while it runs.
+    threads: Annotated[int, msgspec.Meta(ge=1, le=256)] = 8
 
 
 class InstallSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from waitress import serve
+
 from common.listen import split_listen
 from common.settings import DashboardSettings, SettingsError, load_settings
 from dashboards.app import create_app
@@ -25,7 +27,8 @@ def main() -> int:
         return 2
     app = create_app(settings)
     log.info("dashboards on http://%s:%s, reading the API at %s", host, port, settings.api_url)
-    app.run(host=host, port=port, debug=False)
+    # Flask's own server warns it is not for production; waitress is.
+    serve(app.server, host=host, port=port, threads=settings.threads, ident="tidewatch")
     return 0
 
 

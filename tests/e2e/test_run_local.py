@@ -149,6 +149,8 @@ def test_run_local_starts_the_stack_with_two_collectors_and_stops_on_ctrl_c(
             assert len(fleet) == 1 and fleet[0].get("online") is True, fleet
             assert fleet[0]["name"] == socket.gethostname().split(".")[0]
         assert httpx.get(f"http://127.0.0.1:{dash_port}/", timeout=30).status_code == 200
+        # Served by a production WSGI server, not Flask's development one (which warns so).
+        assert "development server" not in (state / "logs" / "dashboards.log").read_text()
         for index in range(2):
             metrics = httpx.get(f"http://127.0.0.1:{metrics_port + index}/metrics", timeout=30)
             assert metrics.status_code == 200 and "tidewatch_collector" in metrics.text
