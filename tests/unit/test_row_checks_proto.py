@@ -24,12 +24,14 @@ PROTO_TABLES = [t for t in tables.TABLES.values() if t.proto is not None and t i
 _EDGE_FLOATS = [0.0, -0.0, 100.0, math.nextafter(100.0, math.inf), -1e-300, FLOAT_MAX, 1e308, -1e308]
 _EDGE_FLOATS += [math.nextafter(FLOAT_MAX, math.inf), math.inf, -math.inf, math.nan]
 _EDGE_UINTS = [0, 1, INT_MAX, INT_MAX + 1, 2**32 - 1, BIGINT_MAX, BIGINT_MAX + 1, 2**64 - 1]
-_TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=300)
+_TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=300)
 _EDGE_TEXT = ["", "a", "\x00", "a\x00b", "x" * 256, "x" * 257, "/" * 4096, "/" * 4097]
 
 
 def _values(field: FieldDescriptor, valid: bool) -> st.SearchStrategy[Any]:
     """Any value the field can hold; with ``valid``, mostly plain ones (so whole rows pass)."""
+    plain: st.SearchStrategy[Any]
+    edge: st.SearchStrategy[Any]
     if field.type == FieldDescriptor.TYPE_DOUBLE:
         plain = st.floats(0.0, 100.0)
         edge = st.floats() | st.sampled_from(_EDGE_FLOATS)
