@@ -147,7 +147,8 @@ def _container_key(c: agent_pb2.DockerContainerInfo, offset_ms: int) -> tuple[An
     labels = c.labels
     return (
         _metadata(c),
-        tuple(sorted(labels.items())) if labels else (),
+        # Not labels.items(): a proto map's items view iterates in Python, key by key.
+        tuple([(key, labels[key]) for key in sorted(labels)]) if labels else (),
         tuple(c.ports),
         offset_ms,
     )
