@@ -144,15 +144,7 @@ class IngestWriter:
     ) -> asyncio.Future[AckResult]:
         """Queue a batch; its future resolves after commit. Raises QueueFull after ``wait_s``."""
         row_count = batch.row_count
-        pending = PendingBatch(
-            vps_id,
-            epoch,
-            batch,
-            asyncio.get_running_loop().create_future(),
-            row_count,
-            (vps_id, epoch, batch.sequence, batch.dedup_time),
-        )
-        rows = pending.weight
+        rows = max(row_count, 1)
         queued = self._queued_rows
         # The common case: room, and no flusher to wake (see below). Nothing here
         # awaits, so this is what the locked path below does, without the lock.
@@ -162,25 +154,32 @@ class IngestWriter:
             and queued + rows <= self._queue_max_rows
             and queued + rows < self._flush_max_rows
         ):
-            self._append(pending, rows)
-            return pending.future
+            return self._append(vps_id, epoch, batch, row_count)
         async with self._changed:
             # A batch larger than the whole queue still goes in alone, or it never could.
             await self._wait_until(
                 lambda: self._queued_rows == 0 or self._queued_rows + rows <= self._queue_max_rows, wait_s
             )
             was_empty = not self._queue
-            self._append(pending, rows)
+            future = self._append(vps_id, epoch, batch, row_count)
             # Only flushers wait for a submit: for a first batch, or for a full flush.
             # Waking them on every batch costs two task switches per batch for nothing.
             if was_empty or self._queued_rows >= self._flush_max_rows:
                 self._changed.notify_all()
-            return pending.future
+            return future
 
-    def _append(self, pending: PendingBatch, rows: int) -> None:
+    def _append(
+        self, vps_id: int, epoch: int, batch: ConvertedBatch, row_count: int
+    ) -> asyncio.Future[AckResult]:
+        """Queue the batch now (received now, for the flush interval); its future."""
+        future: asyncio.Future[AckResult] = asyncio.get_running_loop().create_future()
+        pending = PendingBatch(
+            vps_id, epoch, batch, future, row_count, (vps_id, epoch, batch.sequence, batch.dedup_time)
+        )
         self._queue.append(pending)
-        self._queued_rows += rows
+        self._queued_rows += pending.weight
         metrics.QUEUE_ROWS.set(self._queued_rows)
+        return future
 
     async def _wait_until(self, room: Callable[[], bool], wait_s: float) -> None:
         """With ``_changed`` held: wait for ``room()``, or raise QueueFull (timeout, shutdown)."""
