@@ -10,6 +10,7 @@ import sys
 
 from collector import metrics
 from collector.app import CollectorApp
+from collector.gc_tuning import tune_gc
 from common.settings import CollectorSettings, SettingsError, load_settings, resolve_dsn
 
 __all__ = ["main"]
@@ -20,6 +21,7 @@ log = logging.getLogger("tidewatch.collector")
 async def _run(settings: CollectorSettings, dsn: str) -> None:
     app = CollectorApp(settings, dsn)
     await app.start()
+    tune_gc()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

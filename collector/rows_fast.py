@@ -22,7 +22,7 @@ from typing import Any
 
 from collector import tables
 from collector.batch_time import TimeRules, identity_time, stored_time
-from collector.row_checks import rows_check
+from collector.row_checks_proto import proto_rows_check
 from collector.row_shapes import ContainerState, ConvertedBatch, Row, live_summary, row_builder
 from collector.validation import BatchLimits
 from proto import agent_pb2
@@ -51,12 +51,12 @@ _disk_io_values = _values_of(tables.DISK_IO)
 _network_values = _values_of(tables.NETWORK)
 _temperature_values = _values_of(tables.TEMPERATURE)
 _container_values = _values_of(tables.CONTAINER)
-_check_host = rows_check(tables.HOST)
-_check_disk = rows_check(tables.DISK)
-_check_disk_io = rows_check(tables.DISK_IO)
-_check_network = rows_check(tables.NETWORK)
-_check_temperature = rows_check(tables.TEMPERATURE)
-_check_container = rows_check(tables.CONTAINER)
+_check_host = proto_rows_check(tables.HOST)
+_check_disk = proto_rows_check(tables.DISK)
+_check_disk_io = proto_rows_check(tables.DISK_IO)
+_check_network = proto_rows_check(tables.NETWORK)
+_check_temperature = proto_rows_check(tables.TEMPERATURE)
+_check_container = proto_rows_check(tables.CONTAINER)
 
 
 def _time_ok(ms: int, rules: TimeRules) -> bool:
@@ -147,7 +147,8 @@ def _container_key(c: agent_pb2.DockerContainerInfo, offset_ms: int) -> tuple[An
     labels = c.labels
     return (
         _metadata(c),
-        tuple(sorted(labels.items())) if labels else (),
+        # Not labels.items(): a proto map's items view iterates in Python, key by key.
+        tuple([(key, labels[key]) for key in sorted(labels)]) if labels else (),
         tuple(c.ports),
         offset_ms,
     )
