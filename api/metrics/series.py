@@ -24,12 +24,14 @@ from common.metric_tables import Agg, MetricTable
 
 __all__ = [
     "CONTAINERS",
+    "CONTAINER_LABELS",
     "DISKIO",
     "DISKS",
     "HOST",
     "NETWORK",
     "Agg",
     "Field",
+    "SeriesLabels",
     "SeriesSpec",
     "build_query",
     "query_params",
@@ -72,11 +74,23 @@ def spec_for(table: MetricTable) -> SeriesSpec:
     return SeriesSpec(table.name, table.series_key, tuple(fields))
 
 
+@dataclass(frozen=True, slots=True)
+class SeriesLabels:
+    """Text columns of each series kept in another table (``table``, keyed on ``vps_id`` and
+    ``key`` = the series key), read in the same statement as the series: one round trip."""
+
+    table: str
+    key: str
+    columns: tuple[str, ...]
+
+
 HOST = spec_for(metric_tables.HOST)
 NETWORK = spec_for(metric_tables.NETWORK)
 DISKS = spec_for(metric_tables.DISK)
 DISKIO = spec_for(metric_tables.DISK_IO)
 CONTAINERS = spec_for(metric_tables.CONTAINER)
+# A container's name and image, from its current record.
+CONTAINER_LABELS = SeriesLabels("containers", "container_id", ("name", "image"))
 
 _DOUBLE = sql.SQL("::double precision")
 
@@ -100,12 +114,31 @@ def _rollup_agg(f: Field) -> sql.Composable:
     return sql.SQL("{}({})").format(sql.SQL(f.agg.value), col)
 
 
-def build_query(spec: SeriesSpec, plan: Plan, *, live_rollups: bool) -> sql.Composed:
+def build_query(
+    spec: SeriesSpec, plan: Plan, *, live_rollups: bool, labels: SeriesLabels | None = None
+) -> sql.Composed:
     """The query for ``spec`` under ``plan``; parameters ``vps_id``, ``start``, ``end``, ``step``.
 
     ``live_rollups``: the rollup is a real-time continuous aggregate (Community
     edition). Otherwise buckets past the rollup's watermark come from raw rows.
+    ``labels``: each row also carries these text columns of its series (``NULL`` when
+    the other table has no record of it), after the fields.
     """
+    series_query = _series_query(spec, plan, live_rollups=live_rollups)
+    if labels is None or spec.series_key is None:
+        return series_query
+    return sql.SQL(
+        "SELECT s.*, {columns} FROM ({series_query}) s LEFT JOIN {table} l"
+        " ON l.vps_id = %(vps_id)s AND l.{key} = s.series ORDER BY s.series, s.bucket"
+    ).format(
+        columns=sql.SQL(", ").join(sql.SQL("l.{}").format(sql.Identifier(c)) for c in labels.columns),
+        series_query=series_query,
+        table=sql.Identifier(labels.table),
+        key=sql.Identifier(labels.key),
+    )
+
+
+def _series_query(spec: SeriesSpec, plan: Plan, *, live_rollups: bool) -> sql.Composed:
     key = sql.SQL(", {}").format(sql.Identifier(spec.series_key)) if spec.series_key else sql.SQL("")
     series = (
         sql.SQL(", {} AS series").format(sql.Identifier(spec.series_key)) if spec.series_key else sql.SQL("")
@@ -164,21 +197,28 @@ def build_query(spec: SeriesSpec, plan: Plan, *, live_rollups: bool) -> sql.Comp
     )
 
 
-def to_columns(spec: SeriesSpec, rows: list[tuple[Any, ...]]) -> dict[str | None, dict[str, list[Any]]]:
+def to_columns(
+    spec: SeriesSpec, rows: list[tuple[Any, ...]], labels: SeriesLabels | None = None
+) -> dict[str | None, dict[str, Any]]:
     """Tuple rows of :func:`build_query`, ordered by series then bucket, as one columnar dict per series.
 
     Transposed with ``zip`` (in C): no Python work per value but the bucket's epoch milliseconds.
+    With ``labels``, each series also gets those columns' values (from its first row; ``""``
+    where the label table has no record).
     """
     if not rows:
         return {}
     names = [f.name for f in spec.fields]
     first = 1 if spec.series_key is None else 2  # the columns after bucket (and series)
+    end = first + len(names)
+    label_names = labels.columns if labels is not None and spec.series_key is not None else ()
     groups = [(None, rows)] if spec.series_key is None else groupby(rows, key=itemgetter(1))
-    out: dict[str | None, dict[str, list[Any]]] = {}
+    out: dict[str | None, dict[str, Any]] = {}
     for key, part in groups:
         columns = list(zip(*part, strict=True))
-        series = {"time_ms": [round(bucket.timestamp() * 1000) for bucket in columns[0]]}
-        series.update(zip(names, map(list, columns[first:]), strict=True))
+        series: dict[str, Any] = {k: columns[end + i][0] or "" for i, k in enumerate(label_names)}
+        series["time_ms"] = [round(bucket.timestamp() * 1000) for bucket in columns[0]]
+        series.update(zip(names, map(list, columns[first:end]), strict=True))
         out[key] = series
     return out
 
