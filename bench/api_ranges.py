@@ -66,7 +66,9 @@ SPECS: dict[str, tuple[SeriesSpec, str, SeriesLabels | None]] = {
     "containers": (CONTAINERS, "containers", CONTAINER_LABELS),
 }
 # The API's session settings (api.resources.lifespan), for the SQL side.
-API_SESSION_OPTIONS = f"-c statement_timeout={round(ApiSettings().db_query_timeout_s * 1000)} {SESSION_OPTIONS}"
+API_SESSION_OPTIONS = (
+    f"-c statement_timeout={round(ApiSettings().db_query_timeout_s * 1000)} {SESSION_OPTIONS}"
+)
 RANGES = {
     "1h": timedelta(hours=1),
     "24h": timedelta(hours=24),
