@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
@@ -20,6 +21,7 @@ from psycopg import sql
 
 from api.metrics.resolution import TIER_WIDTHS, Plan
 from common import metric_tables
+from common.api_models.metrics import Resolution
 from common.metric_tables import Agg, MetricTable
 
 __all__ = [
@@ -116,15 +118,32 @@ def _rollup_agg(f: Field) -> sql.Composable:
 
 def build_query(
     spec: SeriesSpec, plan: Plan, *, live_rollups: bool, labels: SeriesLabels | None = None
-) -> sql.Composed:
+) -> bytes:
     """The query for ``spec`` under ``plan``; parameters ``vps_id``, ``start``, ``end``, ``step``.
 
     ``live_rollups``: the rollup is a real-time continuous aggregate (Community
     edition). Otherwise buckets past the rollup's watermark come from raw rows.
     ``labels``: each row also carries these text columns of its series (``NULL`` when
     the other table has no record of it), after the fields.
+
+    The text depends only on the spec, the tier and these flags (the step is a
+    parameter), so it is composed once and remembered: composing it took about a
+    tenth of a short request's time in the API process.
     """
-    series_query = _series_query(spec, plan, live_rollups=live_rollups)
+    return _statement(spec, plan.resolution, live_rollups, labels)
+
+
+@lru_cache(maxsize=256)
+def _statement(
+    spec: SeriesSpec, resolution: Resolution, live_rollups: bool, labels: SeriesLabels | None
+) -> bytes:
+    return _compose(spec, resolution, live_rollups=live_rollups, labels=labels).as_bytes(None)
+
+
+def _compose(
+    spec: SeriesSpec, resolution: Resolution, *, live_rollups: bool, labels: SeriesLabels | None
+) -> sql.Composed:
+    series_query = _series_query(spec, resolution, live_rollups=live_rollups)
     if labels is None or spec.series_key is None:
         return series_query
     return sql.SQL(
@@ -138,13 +157,13 @@ def build_query(
     )
 
 
-def _series_query(spec: SeriesSpec, plan: Plan, *, live_rollups: bool) -> sql.Composed:
+def _series_query(spec: SeriesSpec, resolution: Resolution, *, live_rollups: bool) -> sql.Composed:
     key = sql.SQL(", {}").format(sql.Identifier(spec.series_key)) if spec.series_key else sql.SQL("")
     series = (
         sql.SQL(", {} AS series").format(sql.Identifier(spec.series_key)) if spec.series_key else sql.SQL("")
     )
     order = sql.SQL("series, ") if spec.series_key else sql.SQL("")
-    if plan.resolution == "raw":
+    if resolution == "raw":
         outputs = sql.SQL(", ").join(
             sql.SQL("{}{} AS {}").format(_raw_agg(f), _DOUBLE, sql.Identifier(f.name)) for f in spec.fields
         )
@@ -154,7 +173,7 @@ def _series_query(spec: SeriesSpec, plan: Plan, *, live_rollups: bool) -> sql.Co
             " GROUP BY 1{key} ORDER BY {order}bucket"
         ).format(series=series, outputs=outputs, table=sql.Identifier(spec.table), key=key, order=order)
 
-    rollup = f"{spec.table}_{plan.resolution}"
+    rollup = f"{spec.table}_{resolution}"
     columns = list(dict.fromkeys(f.rollup_column for f in spec.fields if f.rollup_column is not None))
     by_column = {f.rollup_column: f for f in spec.fields}
     stored = sql.SQL(", ").join(sql.Identifier(c) for c in [*columns, "sample_count"])
@@ -187,7 +206,7 @@ def _series_query(spec: SeriesSpec, plan: Plan, *, live_rollups: bool) -> sql.Co
         key=key,
         stored=stored,
         rollup=sql.Identifier(rollup),
-        width=sql.Literal(TIER_WIDTHS[plan.resolution]),
+        width=sql.Literal(TIER_WIDTHS[resolution]),
         watermark=watermark,
         computed=computed,
         table=sql.Identifier(spec.table),
