@@ -168,8 +168,16 @@ class LeanClient:
     def get(
         self, path: str, params: dict[str, str] | None = None, headers: dict[str, str] | None = None
     ) -> bytes:
-        self._conn.request("GET", f"{path}?{urlencode(params)}" if params else path, headers=headers or {})
-        response = self._conn.getresponse()
+        target = f"{path}?{urlencode(params)}" if params else path
+        try:
+            self._conn.request("GET", target, headers=headers or {})
+            response = self._conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # uvicorn closes a connection idle for 5 s (while the SQL side ran): connect again.
+            # Each query's warm-up requests come first, so this is never a timed request.
+            self._conn.close()
+            self._conn.request("GET", target, headers=headers or {})
+            response = self._conn.getresponse()
         body = response.read()
         if response.status != 200:
             raise RuntimeError(f"GET {path}: {response.status} {body[:200]!r}")
