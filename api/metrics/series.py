@@ -195,7 +195,7 @@ def _series_query(spec: SeriesSpec, resolution: Resolution, *, live_rollups: boo
         "WITH src AS ("
         " SELECT bucket{key}, {stored} FROM {rollup}"
         "  WHERE vps_id = %(vps_id)s AND bucket >= time_bucket({width}, %(start)s)"
-        "  AND bucket < least(%(end)s, {watermark})"
+        "  AND bucket < %(end)s AND bucket < {watermark}"
         " UNION ALL"
         " SELECT time_bucket({width}, time) AS bucket{key}, {computed} FROM {table}"
         "  WHERE vps_id = %(vps_id)s AND time >= greatest(time_bucket({width}, %(start)s), {watermark})"
