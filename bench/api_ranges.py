@@ -208,7 +208,7 @@ def measure(dsn: str, client: LeanClient, token: str, vps_id: int, requests: int
                 args = query_params(vps_id, start, end, plan.step)
 
                 def direct(sql: Any = sql, args: Any = args) -> None:
-                    conn.execute(sql, args).fetchall()
+                    conn.cursor(binary=True).execute(sql, args).fetchall()  # as the API fetches
 
                 lines.append(
                     _row(f"{name} {label}", plan.resolution, _timed(api, requests), _timed(direct, requests))

@@ -77,8 +77,9 @@ async def _query(
 ) -> tuple[dict[str, Any], dict[str | None, dict[str, Any]]]:
     """The response's window fields and the columns of each series (one round trip, usually)."""
     planned = await plan_window(db, state, vps_id, spec.table, from_, to, resolution, defer_existence=True)
-    # Tuple rows: to_columns transposes them in C, with no dict per row.
-    cur = db.cursor(row_factory=tuple_row)
+    # Tuple rows: to_columns transposes them in C, with no dict per row. Binary results:
+    # doubles and integers arrive as machine values, with no text to parse.
+    cur = db.cursor(row_factory=tuple_row, binary=True)
     await cur.execute(
         build_query(spec, planned.plan, live_rollups=planned.live_rollups, labels=labels),
         query_params(vps_id, planned.start, planned.end, planned.plan.step),

@@ -97,6 +97,14 @@ CONTAINER_LABELS = SeriesLabels("containers", "container_id", ("name", "image"))
 _DOUBLE = sql.SQL("::double precision")
 
 
+# A bucket's start as epoch milliseconds, computed by PostgreSQL once per output row:
+# converting each datetime in Python took an eighth of a 24-hour request's time.
+def _time_ms(column: str) -> sql.Composed:
+    return sql.SQL("(1000 * extract(epoch FROM time_bucket(%(step)s, {})))::bigint").format(
+        sql.Identifier(column)
+    )
+
+
 def _raw_agg(f: Field) -> sql.Composable:
     col = sql.Identifier(f.column)
     if f.agg is Agg.LAST:
@@ -148,7 +156,7 @@ def _compose(
         return series_query
     return sql.SQL(
         "SELECT s.*, {columns} FROM ({series_query}) s LEFT JOIN {table} l"
-        " ON l.vps_id = %(vps_id)s AND l.{key} = s.series ORDER BY s.series, s.bucket"
+        " ON l.vps_id = %(vps_id)s AND l.{key} = s.series ORDER BY s.series, s.time_ms"
     ).format(
         columns=sql.SQL(", ").join(sql.SQL("l.{}").format(sql.Identifier(c)) for c in labels.columns),
         series_query=series_query,
@@ -168,10 +176,17 @@ def _series_query(spec: SeriesSpec, resolution: Resolution, *, live_rollups: boo
             sql.SQL("{}{} AS {}").format(_raw_agg(f), _DOUBLE, sql.Identifier(f.name)) for f in spec.fields
         )
         return sql.SQL(
-            "SELECT time_bucket(%(step)s, time) AS bucket{series}, {outputs} FROM {table}"
+            "SELECT {time_ms} AS time_ms{series}, {outputs} FROM {table}"
             " WHERE vps_id = %(vps_id)s AND time >= %(start)s AND time < %(end)s"
-            " GROUP BY 1{key} ORDER BY {order}bucket"
-        ).format(series=series, outputs=outputs, table=sql.Identifier(spec.table), key=key, order=order)
+            " GROUP BY time_bucket(%(step)s, time){key} ORDER BY {order}time_bucket(%(step)s, time)"
+        ).format(
+            time_ms=_time_ms("time"),
+            series=series,
+            outputs=outputs,
+            table=sql.Identifier(spec.table),
+            key=key,
+            order=order,
+        )
 
     rollup = f"{spec.table}_{resolution}"
     columns = list(dict.fromkeys(f.rollup_column for f in spec.fields if f.rollup_column is not None))
@@ -200,9 +215,10 @@ def _series_query(spec: SeriesSpec, resolution: Resolution, *, live_rollups: boo
         " SELECT time_bucket({width}, time) AS bucket{key}, {computed} FROM {table}"
         "  WHERE vps_id = %(vps_id)s AND time >= greatest(time_bucket({width}, %(start)s), {watermark})"
         "  AND time < %(end)s GROUP BY 1{key})"
-        " SELECT time_bucket(%(step)s, bucket) AS bucket{series}, {outputs} FROM src"
-        " GROUP BY 1{key} ORDER BY {order}bucket"
+        " SELECT {time_ms} AS time_ms{series}, {outputs} FROM src"
+        " GROUP BY time_bucket(%(step)s, bucket){key} ORDER BY {order}time_bucket(%(step)s, bucket)"
     ).format(
+        time_ms=_time_ms("bucket"),
         key=key,
         stored=stored,
         rollup=sql.Identifier(rollup),
@@ -221,7 +237,8 @@ def to_columns(
 ) -> dict[str | None, dict[str, Any]]:
     """Tuple rows of :func:`build_query`, ordered by series then bucket, as one columnar dict per series.
 
-    Transposed with ``zip`` (in C): no Python work per value but the bucket's epoch milliseconds.
+    Transposed with ``zip`` (in C): no Python work per value (the query gives each bucket
+    as epoch milliseconds already).
     With ``labels``, each series also gets those columns' values (from its first row; ``""``
     where the label table has no record).
     """
@@ -236,7 +253,7 @@ def to_columns(
     for key, part in groups:
         columns = list(zip(*part, strict=True))
         series: dict[str, Any] = {k: columns[end + i][0] or "" for i, k in enumerate(label_names)}
-        series["time_ms"] = [round(bucket.timestamp() * 1000) for bucket in columns[0]]
+        series["time_ms"] = list(columns[0])
         series.update(zip(names, map(list, columns[first:end]), strict=True))
         out[key] = series
     return out

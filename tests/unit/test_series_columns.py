@@ -1,4 +1,5 @@
-"""``to_columns``: tuple rows of a series query, transposed into one columnar dict per series."""
+"""``to_columns``: tuple rows of a series query (epoch-ms bucket first), transposed into one
+columnar dict per series."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def _ms(t: datetime) -> int:
 
 def test_one_series_without_a_key() -> None:
     values = [tuple(float(i * 100 + j) for j in range(len(HOST.fields))) for i in range(3)]
-    rows: list[tuple[Any, ...]] = [(T0 + timedelta(minutes=i), *v) for i, v in enumerate(values)]
+    rows: list[tuple[Any, ...]] = [(_ms(T0 + timedelta(minutes=i)), *v) for i, v in enumerate(values)]
     out = to_columns(HOST, rows)
     assert list(out) == [None]
     series = out[None]
@@ -29,9 +30,9 @@ def test_one_series_without_a_key() -> None:
 def test_rows_split_by_series_key_in_order() -> None:
     width = len(DISKS.fields)
     rows: list[tuple[Any, ...]] = [
-        (T0, "/", *([1] * width)),
-        (T0 + timedelta(hours=1), "/", *([2] * width)),
-        (T0, "/data", *([None] * width)),
+        (_ms(T0), "/", *([1] * width)),
+        (_ms(T0 + timedelta(hours=1)), "/", *([2] * width)),
+        (_ms(T0), "/data", *([None] * width)),
     ]
     out = to_columns(DISKS, rows)
     assert list(out) == ["/", "/data"]
@@ -47,9 +48,9 @@ def test_no_rows_no_series() -> None:
 def test_label_columns_come_once_per_series_and_null_is_empty() -> None:
     width = len(CONTAINERS.fields)
     rows: list[tuple[Any, ...]] = [
-        (T0, "c1", *([1.0] * width), "web", "nginx"),
-        (T0 + timedelta(minutes=1), "c1", *([2.0] * width), "web", "nginx"),
-        (T0, "c2", *([3.0] * width), None, None),
+        (_ms(T0), "c1", *([1.0] * width), "web", "nginx"),
+        (_ms(T0 + timedelta(minutes=1)), "c1", *([2.0] * width), "web", "nginx"),
+        (_ms(T0), "c2", *([3.0] * width), None, None),
     ]
     out = to_columns(CONTAINERS, rows, CONTAINER_LABELS)
     assert list(out) == ["c1", "c2"]
