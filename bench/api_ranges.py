@@ -9,8 +9,11 @@ maintenance (``collector.maintenance.Maintenance``), as a collector would.
 Each VPS has one network interface, one mount, one container. Then, for one
 VPS, it times ``--requests`` requests after warm-up of the host, network, disks
 and containers series over 1 h, 24 h, 7 d and 30 d, and of ``GET /api/vps``;
-beside each, in the same run, the same SQL (the plan the API chooses, built by
-``api.metrics.series``) through psycopg; and prints p50/p99 and API ÷ SQL.
+beside each, in the same run, the same SQL (the statement the API builds with
+``api.metrics.series`` for the plan it chooses, with the API's session options and
+binary results) through psycopg; and prints p50/p99 and API ÷ SQL. The API is timed
+over one keep-alive ``http.client`` connection (``LeanClient``), so the client's own
+cost stays out of the figure.
 
     .venv/bin/python -m bench.api_ranges --vps 200 --days 30     # the scale
     .venv/bin/python -m bench.api_ranges --vps 20 --days 30      # a quick run
