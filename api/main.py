@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import sys
@@ -41,6 +42,9 @@ def main() -> int:
         return 2
     for name in ("uvicorn.access", "uvicorn.error"):
         logging.getLogger(name).addFilter(RedactTokens())
+    # The app's long-lived objects (routes, schemas, Structs) leave the collector's view,
+    # so a full collection during a request does not walk them all.
+    gc.freeze()
     uvicorn.run(app, host=host, port=port, proxy_headers=False, log_level="info")
     return 0
 

@@ -9,8 +9,11 @@ maintenance (``collector.maintenance.Maintenance``), as a collector would.
 Each VPS has one network interface, one mount, one container. Then, for one
 VPS, it times ``--requests`` requests after warm-up of the host, network, disks
 and containers series over 1 h, 24 h, 7 d and 30 d, and of ``GET /api/vps``;
-beside each, in the same run, the same SQL (the plan the API chooses, built by
-``api.metrics.series``) through psycopg; and prints p50/p99 and API ÷ SQL.
+beside each, in the same run, the same SQL (the statement the API builds with
+``api.metrics.series`` for the plan it chooses, with the API's session options and
+binary results) through psycopg; and prints p50/p99 and API ÷ SQL. The API is timed
+over one keep-alive ``http.client`` connection (``LeanClient``), so the client's own
+cost stays out of the figure.
 
     .venv/bin/python -m bench.api_ranges --vps 200 --days 30     # the issue's scale
     .venv/bin/python -m bench.api_ranges --vps 20 --days 30      # a quick run
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import os
 import subprocess
 import sys
@@ -30,26 +34,44 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from api.metrics.resolution import Coverage, choose_plan
-from api.metrics.series import CONTAINERS, DISKS, HOST, NETWORK, SeriesSpec, build_query, query_params
+from api.metrics.series import (
+    CONTAINER_LABELS,
+    CONTAINERS,
+    DISKS,
+    HOST,
+    NETWORK,
+    SeriesLabels,
+    SeriesSpec,
+    build_query,
+    query_params,
+)
+from api.resources import SESSION_OPTIONS
 from api.vps.queries import _SELECT as FLEET_SELECT
 from bench.probes import percentile
 from collector.maintenance import Maintenance
+from common.settings import ApiSettings
 from common.tokens import hash_password
 from tests.conftest import create_test_database, drop_test_database, free_port
 
 PASSWORD = "bench password 1"
-SPECS: dict[str, tuple[SeriesSpec, str]] = {
-    "host": (HOST, "host"),
-    "network": (NETWORK, "network"),
-    "disks": (DISKS, "disks"),
-    "containers": (CONTAINERS, "containers"),
+# Each endpoint's spec, path and labels: the SQL side runs the very statement the API builds.
+SPECS: dict[str, tuple[SeriesSpec, str, SeriesLabels | None]] = {
+    "host": (HOST, "host", None),
+    "network": (NETWORK, "network", None),
+    "disks": (DISKS, "disks", None),
+    "containers": (CONTAINERS, "containers", CONTAINER_LABELS),
 }
+# The API's session settings (api.resources.lifespan), for the SQL side.
+API_SESSION_OPTIONS = (
+    f"-c statement_timeout={round(ApiSettings().db_query_timeout_s * 1000)} {SESSION_OPTIONS}"
+)
 RANGES = {
     "1h": timedelta(hours=1),
     "24h": timedelta(hours=24),
@@ -137,38 +159,66 @@ def _timed(call: Callable[[], Any], requests: int) -> list[float]:
     return samples
 
 
-def measure(
-    dsn: str, client: httpx.Client, token: str, vps_id: int, requests: int, end: datetime
-) -> list[str]:
+class LeanClient:
+    """One keep-alive HTTP/1.1 connection on ``http.client``, for timing.
+
+    The figure is the API's cost: a full-featured client (httpx) adds a few hundred
+    microseconds of its own per request, which at 1 h ranges would be most of it."""
+
+    def __init__(self, port: int) -> None:
+        self._conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def get(
+        self, path: str, params: dict[str, str] | None = None, headers: dict[str, str] | None = None
+    ) -> bytes:
+        target = f"{path}?{urlencode(params)}" if params else path
+        try:
+            self._conn.request("GET", target, headers=headers or {})
+            response = self._conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # uvicorn closes a connection idle for 5 s (while the SQL side ran): connect again.
+            # Each query's warm-up requests come first, so this is never a timed request.
+            self._conn.close()
+            self._conn.request("GET", target, headers=headers or {})
+            response = self._conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"GET {path}: {response.status} {body[:200]!r}")
+        return body
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def measure(dsn: str, client: LeanClient, token: str, vps_id: int, requests: int, end: datetime) -> list[str]:
     headers = {"Authorization": f"Bearer {token}"}
     lines = [
         f"{'query':<18}{'resolution':>11}{'API p50':>9}{'p99':>8}{'SQL p50':>9}{'p99':>8}{'API÷SQL p99':>13}"
     ]
     coverage = Coverage(now=datetime.now(UTC), raw_keep=timedelta(days=3660), keep_1m=timedelta(days=3660))
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SET jit = off")
-        for name, (spec, path) in SPECS.items():
+    with psycopg.connect(dsn, autocommit=True, options=API_SESSION_OPTIONS) as conn:
+        for name, (spec, path, labels) in SPECS.items():
             for label, width in RANGES.items():
                 start = end - width
                 params = {"from": str(int(start.timestamp() * 1000)), "to": str(int(end.timestamp() * 1000))}
                 url = f"/api/vps/{vps_id}/metrics/{path}"
 
                 def api(url: str = url, params: dict[str, str] = params) -> None:
-                    client.get(url, params=params, headers=headers).raise_for_status()
+                    client.get(url, params, headers)
 
                 plan = choose_plan(start, end, "auto", 1500, coverage)
-                sql = build_query(spec, plan, live_rollups=False)
+                sql = build_query(spec, plan, live_rollups=False, labels=labels)
                 args = query_params(vps_id, start, end, plan.step)
 
                 def direct(sql: Any = sql, args: Any = args) -> None:
-                    conn.execute(sql, args).fetchall()
+                    conn.cursor(binary=True).execute(sql, args).fetchall()  # as the API fetches
 
                 lines.append(
                     _row(f"{name} {label}", plan.resolution, _timed(api, requests), _timed(direct, requests))
                 )
 
         def fleet_api() -> None:
-            client.get("/api/vps", headers=headers).raise_for_status()
+            client.get("/api/vps", headers=headers)
 
         def fleet_sql() -> None:
             conn.execute(FLEET_SELECT + " ORDER BY v.name").fetchall()  # type: ignore[arg-type]
@@ -184,9 +234,9 @@ def _row(name: str, resolution: str, api: list[float], sql: list[float]) -> str:
     return f"{name:<18}{resolution:>11}{a50:>9.1f}{a99:>8.1f}{s50:>9.1f}{s99:>8.1f}{a99 / s99:>13.2f}"
 
 
-def start_api(dsn: str, pythonpath: str | None = None) -> tuple[subprocess.Popen[bytes], httpx.Client, str]:
+def start_api(dsn: str, pythonpath: str | None = None) -> tuple[subprocess.Popen[bytes], LeanClient, str]:
     """A real ``tidewatch-api`` on ``dsn`` (importing ``pythonpath``'s tree first, if given),
-    once healthy: the process, a client on it and the bench user's bearer token."""
+    once healthy: the process, a lean client on it and the bench user's bearer token."""
     port = free_port()
     env = {**os.environ, "TIDEWATCH_DSN": dsn, "TIDEWATCH_API_LISTEN": f"127.0.0.1:{port}"}
     if pythonpath:
@@ -206,7 +256,8 @@ def start_api(dsn: str, pythonpath: str | None = None) -> tuple[subprocess.Popen
         time.sleep(0.2)
     login = client.post("/api/auth/login", json={"username": "bench", "password": PASSWORD})
     login.raise_for_status()
-    return process, client, str(login.json()["token"])
+    client.close()
+    return process, LeanClient(port), str(login.json()["token"])
 
 
 def main() -> int:
@@ -218,6 +269,10 @@ def main() -> int:
     parser.add_argument("--interval-s", type=float, default=60.0)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--keep", action="store_true", help="keep the database (its DSN is printed)")
+    parser.add_argument(
+        "--api-source", metavar="DIR", default=None,
+        help="run the API from this source tree (PYTHONPATH), e.g. a checkout of main; the SQL side stays this tree's",
+    )  # fmt: skip
     parser.add_argument(
         "--reuse", metavar="DSN", default="",
         help="time against a database an earlier --keep run built (kept again), to compare two builds of the API",
@@ -255,7 +310,7 @@ def main() -> int:
             )
             row = conn.execute("SELECT min(id) FROM vps").fetchone()
             vps_id = int(row[0]) if row else 0
-        process, client, token = start_api(dsn)
+        process, client, token = start_api(dsn, args.api_source)
         try:
             lines = measure(dsn, client, token, vps_id, args.requests, end)
         finally:

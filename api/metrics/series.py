@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
@@ -20,16 +21,19 @@ from psycopg import sql
 
 from api.metrics.resolution import TIER_WIDTHS, Plan
 from common import metric_tables
+from common.api_models.metrics import Resolution
 from common.metric_tables import Agg, MetricTable
 
 __all__ = [
     "CONTAINERS",
+    "CONTAINER_LABELS",
     "DISKIO",
     "DISKS",
     "HOST",
     "NETWORK",
     "Agg",
     "Field",
+    "SeriesLabels",
     "SeriesSpec",
     "build_query",
     "query_params",
@@ -72,13 +76,33 @@ def spec_for(table: MetricTable) -> SeriesSpec:
     return SeriesSpec(table.name, table.series_key, tuple(fields))
 
 
+@dataclass(frozen=True, slots=True)
+class SeriesLabels:
+    """Text columns of each series kept in another table (``table``, keyed on ``vps_id`` and
+    ``key`` = the series key), read in the same statement as the series: one round trip."""
+
+    table: str
+    key: str
+    columns: tuple[str, ...]
+
+
 HOST = spec_for(metric_tables.HOST)
 NETWORK = spec_for(metric_tables.NETWORK)
 DISKS = spec_for(metric_tables.DISK)
 DISKIO = spec_for(metric_tables.DISK_IO)
 CONTAINERS = spec_for(metric_tables.CONTAINER)
+# A container's name and image, from its current record.
+CONTAINER_LABELS = SeriesLabels("containers", "container_id", ("name", "image"))
 
 _DOUBLE = sql.SQL("::double precision")
+
+
+# A bucket's start as epoch milliseconds, computed by PostgreSQL once per output row:
+# converting each datetime in Python took an eighth of a 24-hour request's time.
+def _time_ms(column: str) -> sql.Composed:
+    return sql.SQL("(1000 * extract(epoch FROM time_bucket(%(step)s, {})))::bigint").format(
+        sql.Identifier(column)
+    )
 
 
 def _raw_agg(f: Field) -> sql.Composable:
@@ -100,28 +124,71 @@ def _rollup_agg(f: Field) -> sql.Composable:
     return sql.SQL("{}({})").format(sql.SQL(f.agg.value), col)
 
 
-def build_query(spec: SeriesSpec, plan: Plan, *, live_rollups: bool) -> sql.Composed:
+def build_query(
+    spec: SeriesSpec, plan: Plan, *, live_rollups: bool, labels: SeriesLabels | None = None
+) -> bytes:
     """The query for ``spec`` under ``plan``; parameters ``vps_id``, ``start``, ``end``, ``step``.
 
     ``live_rollups``: the rollup is a real-time continuous aggregate (Community
     edition). Otherwise buckets past the rollup's watermark come from raw rows.
+    ``labels``: each row also carries these text columns of its series (``NULL`` when
+    the other table has no record of it), after the fields.
+
+    The text depends only on the spec, the tier and these flags (the step is a
+    parameter), so it is composed once and remembered: composing it took about a
+    tenth of a short request's time in the API process.
     """
+    return _statement(spec, plan.resolution, live_rollups, labels)
+
+
+@lru_cache(maxsize=256)
+def _statement(
+    spec: SeriesSpec, resolution: Resolution, live_rollups: bool, labels: SeriesLabels | None
+) -> bytes:
+    return _compose(spec, resolution, live_rollups=live_rollups, labels=labels).as_bytes(None)
+
+
+def _compose(
+    spec: SeriesSpec, resolution: Resolution, *, live_rollups: bool, labels: SeriesLabels | None
+) -> sql.Composed:
+    series_query = _series_query(spec, resolution, live_rollups=live_rollups)
+    if labels is None or spec.series_key is None:
+        return series_query
+    return sql.SQL(
+        "SELECT s.*, {columns} FROM ({series_query}) s LEFT JOIN {table} l"
+        " ON l.vps_id = %(vps_id)s AND l.{key} = s.series ORDER BY s.series, s.time_ms"
+    ).format(
+        columns=sql.SQL(", ").join(sql.SQL("l.{}").format(sql.Identifier(c)) for c in labels.columns),
+        series_query=series_query,
+        table=sql.Identifier(labels.table),
+        key=sql.Identifier(labels.key),
+    )
+
+
+def _series_query(spec: SeriesSpec, resolution: Resolution, *, live_rollups: bool) -> sql.Composed:
     key = sql.SQL(", {}").format(sql.Identifier(spec.series_key)) if spec.series_key else sql.SQL("")
     series = (
         sql.SQL(", {} AS series").format(sql.Identifier(spec.series_key)) if spec.series_key else sql.SQL("")
     )
     order = sql.SQL("series, ") if spec.series_key else sql.SQL("")
-    if plan.resolution == "raw":
+    if resolution == "raw":
         outputs = sql.SQL(", ").join(
             sql.SQL("{}{} AS {}").format(_raw_agg(f), _DOUBLE, sql.Identifier(f.name)) for f in spec.fields
         )
         return sql.SQL(
-            "SELECT time_bucket(%(step)s, time) AS bucket{series}, {outputs} FROM {table}"
+            "SELECT {time_ms} AS time_ms{series}, {outputs} FROM {table}"
             " WHERE vps_id = %(vps_id)s AND time >= %(start)s AND time < %(end)s"
-            " GROUP BY 1{key} ORDER BY {order}bucket"
-        ).format(series=series, outputs=outputs, table=sql.Identifier(spec.table), key=key, order=order)
+            " GROUP BY time_bucket(%(step)s, time){key} ORDER BY {order}time_bucket(%(step)s, time)"
+        ).format(
+            time_ms=_time_ms("time"),
+            series=series,
+            outputs=outputs,
+            table=sql.Identifier(spec.table),
+            key=key,
+            order=order,
+        )
 
-    rollup = f"{spec.table}_{plan.resolution}"
+    rollup = f"{spec.table}_{resolution}"
     columns = list(dict.fromkeys(f.rollup_column for f in spec.fields if f.rollup_column is not None))
     by_column = {f.rollup_column: f for f in spec.fields}
     stored = sql.SQL(", ").join(sql.Identifier(c) for c in [*columns, "sample_count"])
@@ -143,18 +210,19 @@ def build_query(spec: SeriesSpec, plan: Plan, *, live_rollups: bool) -> sql.Comp
         "WITH src AS ("
         " SELECT bucket{key}, {stored} FROM {rollup}"
         "  WHERE vps_id = %(vps_id)s AND bucket >= time_bucket({width}, %(start)s)"
-        "  AND bucket < least(%(end)s, {watermark})"
+        "  AND bucket < %(end)s AND bucket < {watermark}"
         " UNION ALL"
         " SELECT time_bucket({width}, time) AS bucket{key}, {computed} FROM {table}"
         "  WHERE vps_id = %(vps_id)s AND time >= greatest(time_bucket({width}, %(start)s), {watermark})"
         "  AND time < %(end)s GROUP BY 1{key})"
-        " SELECT time_bucket(%(step)s, bucket) AS bucket{series}, {outputs} FROM src"
-        " GROUP BY 1{key} ORDER BY {order}bucket"
+        " SELECT {time_ms} AS time_ms{series}, {outputs} FROM src"
+        " GROUP BY time_bucket(%(step)s, bucket){key} ORDER BY {order}time_bucket(%(step)s, bucket)"
     ).format(
+        time_ms=_time_ms("bucket"),
         key=key,
         stored=stored,
         rollup=sql.Identifier(rollup),
-        width=sql.Literal(TIER_WIDTHS[plan.resolution]),
+        width=sql.Literal(TIER_WIDTHS[resolution]),
         watermark=watermark,
         computed=computed,
         table=sql.Identifier(spec.table),
@@ -164,21 +232,29 @@ def build_query(spec: SeriesSpec, plan: Plan, *, live_rollups: bool) -> sql.Comp
     )
 
 
-def to_columns(spec: SeriesSpec, rows: list[tuple[Any, ...]]) -> dict[str | None, dict[str, list[Any]]]:
+def to_columns(
+    spec: SeriesSpec, rows: list[tuple[Any, ...]], labels: SeriesLabels | None = None
+) -> dict[str | None, dict[str, Any]]:
     """Tuple rows of :func:`build_query`, ordered by series then bucket, as one columnar dict per series.
 
-    Transposed with ``zip`` (in C): no Python work per value but the bucket's epoch milliseconds.
+    Transposed with ``zip`` (in C): no Python work per value (the query gives each bucket
+    as epoch milliseconds already).
+    With ``labels``, each series also gets those columns' values (from its first row; ``""``
+    where the label table has no record).
     """
     if not rows:
         return {}
     names = [f.name for f in spec.fields]
     first = 1 if spec.series_key is None else 2  # the columns after bucket (and series)
+    end = first + len(names)
+    label_names = labels.columns if labels is not None and spec.series_key is not None else ()
     groups = [(None, rows)] if spec.series_key is None else groupby(rows, key=itemgetter(1))
-    out: dict[str | None, dict[str, list[Any]]] = {}
+    out: dict[str | None, dict[str, Any]] = {}
     for key, part in groups:
         columns = list(zip(*part, strict=True))
-        series = {"time_ms": [round(bucket.timestamp() * 1000) for bucket in columns[0]]}
-        series.update(zip(names, map(list, columns[first:]), strict=True))
+        series: dict[str, Any] = {k: columns[end + i][0] or "" for i, k in enumerate(label_names)}
+        series["time_ms"] = list(columns[0])
+        series.update(zip(names, map(list, columns[first:end]), strict=True))
         out[key] = series
     return out
 

@@ -1,11 +1,12 @@
-"""``to_columns``: tuple rows of a series query, transposed into one columnar dict per series."""
+"""``to_columns``: tuple rows of a series query (epoch-ms bucket first), transposed into one
+columnar dict per series."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from api.metrics.series import DISKS, HOST, to_columns
+from api.metrics.series import CONTAINER_LABELS, CONTAINERS, DISKS, HOST, to_columns
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 
@@ -16,7 +17,7 @@ def _ms(t: datetime) -> int:
 
 def test_one_series_without_a_key() -> None:
     values = [tuple(float(i * 100 + j) for j in range(len(HOST.fields))) for i in range(3)]
-    rows: list[tuple[Any, ...]] = [(T0 + timedelta(minutes=i), *v) for i, v in enumerate(values)]
+    rows: list[tuple[Any, ...]] = [(_ms(T0 + timedelta(minutes=i)), *v) for i, v in enumerate(values)]
     out = to_columns(HOST, rows)
     assert list(out) == [None]
     series = out[None]
@@ -29,9 +30,9 @@ def test_one_series_without_a_key() -> None:
 def test_rows_split_by_series_key_in_order() -> None:
     width = len(DISKS.fields)
     rows: list[tuple[Any, ...]] = [
-        (T0, "/", *([1] * width)),
-        (T0 + timedelta(hours=1), "/", *([2] * width)),
-        (T0, "/data", *([None] * width)),
+        (_ms(T0), "/", *([1] * width)),
+        (_ms(T0 + timedelta(hours=1)), "/", *([2] * width)),
+        (_ms(T0), "/data", *([None] * width)),
     ]
     out = to_columns(DISKS, rows)
     assert list(out) == ["/", "/data"]
@@ -42,3 +43,20 @@ def test_rows_split_by_series_key_in_order() -> None:
 
 def test_no_rows_no_series() -> None:
     assert to_columns(DISKS, []) == {}
+
+
+def test_label_columns_come_once_per_series_and_null_is_empty() -> None:
+    width = len(CONTAINERS.fields)
+    rows: list[tuple[Any, ...]] = [
+        (_ms(T0), "c1", *([1.0] * width), "web", "nginx"),
+        (_ms(T0 + timedelta(minutes=1)), "c1", *([2.0] * width), "web", "nginx"),
+        (_ms(T0), "c2", *([3.0] * width), None, None),
+    ]
+    out = to_columns(CONTAINERS, rows, CONTAINER_LABELS)
+    assert list(out) == ["c1", "c2"]
+    assert (out["c1"]["name"], out["c1"]["image"]) == ("web", "nginx")
+    assert out["c1"][CONTAINERS.fields[-1].name] == [1.0, 2.0]
+    assert out["c1"]["time_ms"] == [_ms(T0), _ms(T0 + timedelta(minutes=1))]
+    # No record of the container: empty name and image, as before.
+    assert (out["c2"]["name"], out["c2"]["image"]) == ("", "")
+    assert out["c2"][CONTAINERS.fields[0].name] == [3.0]
