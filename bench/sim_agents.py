@@ -75,6 +75,7 @@ class _Agent:
     pending: dict[int, _Sent] = field(default_factory=dict)
     outbox: asyncio.Queue[int] = field(default_factory=asyncio.Queue)
     batches_sent: int = 0
+    online: bool = False  # a stream is up: heartbeats go into its outbox
 
 
 async def _status_of(call: Any) -> str | None:
@@ -139,11 +140,12 @@ class AgentProcess:
                     agent.outbox.put_nowait(sequence)
                 self.first_connect[agent.spec.index].set()
                 backoff.reset()
+                agent.online = True
+                # Two tasks per stream; heartbeats come from one process-wide task
+                # (``heartbeat_loop``), and ``close`` ends the streams by closing the channels.
                 tasks = [
                     asyncio.create_task(self._read_acks(call, agent)),
                     asyncio.create_task(self._send(call, agent)),
-                    asyncio.create_task(self._heartbeats(agent)),
-                    asyncio.create_task(self.closing.wait()),
                 ]
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
@@ -159,6 +161,7 @@ class AgentProcess:
                 status = await _status_of(call)
                 self.stats.errors[status or f"{type(exc).__name__}: {str(exc)[:120]}"] += 1
             finally:
+                agent.online = False
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
@@ -177,13 +180,30 @@ class AgentProcess:
             elif (sent := agent.pending.get(sequence)) is not None:
                 await call.write(sent.data)
 
-    async def _heartbeats(self, agent: _Agent) -> None:
-        """As agent.runtime.session: one now, then every interval; more when the collector asks."""
+    async def heartbeat_loop(self) -> None:
+        """As agent.runtime.session, every interval per agent (more when the collector asks).
+
+        One task wakes for all agents due at once, instead of a sleeping task per stream;
+        each agent keeps its own phase, so heartbeats stay spread over the interval.
+        """
         interval = self.plan.heartbeat_interval_s
-        await asyncio.sleep(interval * agent.spec.index / self.plan.fleet_size)
-        while True:
-            agent.outbox.put_nowait(HEARTBEAT)
-            await asyncio.sleep(interval)
+        started = time.monotonic()
+        due = [
+            (started + interval * agent.spec.index / self.plan.fleet_size, position)
+            for position, agent in enumerate(self.agents)
+        ]
+        heapq.heapify(due)
+        while due:
+            now = time.monotonic()
+            if due[0][0] > now:
+                await asyncio.sleep(due[0][0] - now)
+                continue
+            while due and due[0][0] <= now:
+                at, position = due[0]
+                agent = self.agents[position]
+                if agent.online:
+                    agent.outbox.put_nowait(HEARTBEAT)
+                heapq.heapreplace(due, (at + interval, position))
 
     async def _read_acks(self, call: Any, agent: _Agent) -> None:
         stats = self.stats
@@ -311,6 +331,7 @@ async def _main(plan: ProcessPlan, control: Connection, reports: Reports) -> Non
     runners = [
         asyncio.create_task(fleet.run_agent(position, agent)) for position, agent in enumerate(fleet.agents)
     ]
+    runners.append(asyncio.create_task(fleet.heartbeat_loop()))
     connected = [event.wait() for event in fleet.first_connect.values()]
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.gather(*connected), HANDSHAKE_TIMEOUT_S * 2)
