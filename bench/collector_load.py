@@ -50,6 +50,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--collectors", type=int, default=1,
         help="collector processes sharing one port (SO_REUSEPORT); their CPU is summed",
     )  # fmt: skip
+    p.add_argument(
+        "--wake-every", type=float, default=0.02,
+        help="generators: shortest sleep, s; agents due within it share a wake-up (0: one each)",
+    )  # fmt: skip
     p.add_argument("--batch-snapshots", type=int, default=5, help="snapshots per batch (1 = unbatched 1 Hz)")
     p.add_argument("--batch-max-delay", type=float, default=5.0, help="seconds an agent holds a snapshot")
     p.add_argument("--disks", type=int, default=4)
@@ -94,6 +98,7 @@ def _config(args: argparse.Namespace, agents: int, with_raw_copy: bool, log_dir:
         with_raw_copy=with_raw_copy,
         lag_csv=args.lag_csv,
         collectors=max(1, args.collectors),
+        wake_every_s=max(0.0, args.wake_every),
     )
 
 
@@ -106,6 +111,7 @@ def summarise(r: LoadResult) -> dict[str, Any]:
     out: dict[str, Any] = {
         "agents": c.agents,
         "collectors": c.collectors,
+        "generator_wake_every_s": c.wake_every_s,
         "batch_snapshots": c.batch_snapshots,
         "window_s": round(r.window_s, 1),
         "offered_rows_per_s": round(c.offered_rows_per_s),

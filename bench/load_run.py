@@ -58,6 +58,7 @@ def _plans(
             connect_concurrency=config.connect_concurrency,
             drain_timeout_s=config.drain_timeout_s,
             epoch_base=epoch_base * 100_000,
+            wake_every_s=config.wake_every_s,
         )
         for p in range(config.processes)
     ]

@@ -9,6 +9,10 @@ with backoff and resends what is unacknowledged (the collector deduplicates).
 
 Agents start at evenly spread phases, and their first batch is cut short at a
 staggered size, so batches arrive smoothly instead of in a burst every 5 s.
+One sampler and one heartbeat task per process drive all its agents, waking
+every ``wake_every_s`` at most (``ProcessPlan``) and handling every agent then
+due, so hundreds share a wake-up; each stream has a reader and a writer task.
+Samples are stamped when handled, so this shifts their times, never their lag.
 
 Lag is measured here: ack receipt time minus the batch's newest sample time
 (the delay the pipeline adds after the agent sends), and minus the oldest
@@ -196,7 +200,7 @@ class AgentProcess:
         while due:
             now = time.monotonic()
             if due[0][0] > now:
-                await asyncio.sleep(due[0][0] - now)
+                await asyncio.sleep(max(due[0][0] - now, self.plan.wake_every_s))
                 continue
             while due and due[0][0] <= now:
                 at, position = due[0]
@@ -284,7 +288,7 @@ class AgentProcess:
             now = time.time()
             due = heap[0][0]
             if due > now:
-                await asyncio.sleep(due - now)
+                await asyncio.sleep(max(due - now, plan.wake_every_s))
                 continue
             now_ms = int(now * 1000)
             self.stats.max_tick_late_s = max(self.stats.max_tick_late_s, now - due)
