@@ -131,10 +131,14 @@ class AgentProcess:
         metadata = (("authorization", f"Bearer {agent.spec.token}"),)
         backoff = Backoff(base_s=0.5, cap_s=5.0)  # full jitter, as real agents reconnect
         while not self.closing.is_set():
-            call = multicallable(metadata=metadata)
+            call: Any = None
             tasks: list[asyncio.Task[Any]] = []
             try:
                 async with self.connect_slots:
+                    # Open the stream only with a slot in hand: a real agent sends its
+                    # handshake at once, and a stream left waiting here would run out the
+                    # collector's handshake deadline (a bench artefact, not a finding).
+                    call = multicallable(metadata=metadata)
                     await call.write(self.handshakes[agent.spec.index])
                     first = await asyncio.wait_for(call.read(), HANDSHAKE_TIMEOUT_S)
                 if first is grpc.aio.EOF or first.WhichOneof("payload") != "server_handshake_ack":
@@ -162,14 +166,15 @@ class AgentProcess:
             except Exception as exc:
                 # A call the server ends before our first write raises InvalidStateError;
                 # whatever it is, an agent reconnects rather than dies.
-                status = await _status_of(call)
+                status = None if call is None else await _status_of(call)
                 self.stats.errors[status or f"{type(exc).__name__}: {str(exc)[:120]}"] += 1
             finally:
                 agent.online = False
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
-                call.cancel()
+                if call is not None:
+                    call.cancel()
             if self.closing.is_set():
                 return
             self.stats.reconnects += 1
