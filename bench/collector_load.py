@@ -46,6 +46,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, default=300.0, help="steady window, seconds (after warmup)")
     p.add_argument("--warmup", type=float, default=30.0, help="seconds of load before the window")
     p.add_argument("--processes", type=int, default=4, help="generator processes")
+    p.add_argument(
+        "--collectors", type=int, default=1,
+        help="collector processes sharing one port (SO_REUSEPORT); their CPU is summed",
+    )  # fmt: skip
+    p.add_argument(
+        "--wake-every", type=float, default=0.02,
+        help="generators: shortest sleep, s; agents due within it share a wake-up (0: one each)",
+    )  # fmt: skip
     p.add_argument("--batch-snapshots", type=int, default=5, help="snapshots per batch (1 = unbatched 1 Hz)")
     p.add_argument("--batch-max-delay", type=float, default=5.0, help="seconds an agent holds a snapshot")
     p.add_argument("--disks", type=int, default=4)
@@ -89,6 +97,8 @@ def _config(args: argparse.Namespace, agents: int, with_raw_copy: bool, log_dir:
         log_dir=log_dir,
         with_raw_copy=with_raw_copy,
         lag_csv=args.lag_csv,
+        collectors=max(1, args.collectors),
+        wake_every_s=max(0.0, args.wake_every),
     )
 
 
@@ -100,6 +110,8 @@ def summarise(r: LoadResult) -> dict[str, Any]:
     pg = cpu.get("postgres_bench", 0.0) + cpu.get("postgres_other", 0.0)
     out: dict[str, Any] = {
         "agents": c.agents,
+        "collectors": c.collectors,
+        "generator_wake_every_s": c.wake_every_s,
         "batch_snapshots": c.batch_snapshots,
         "window_s": round(r.window_s, 1),
         "offered_rows_per_s": round(c.offered_rows_per_s),
@@ -123,6 +135,7 @@ def summarise(r: LoadResult) -> dict[str, Any]:
         "cpu_postgres_all_s": round(pg, 1),
         "cpu_postgres_all_pct": round(100 * pg / window, 1),
         "cpu_generators_pct": round(100 * cpu.get("generators", 0.0) / window, 1),
+        "cpu_system_pct": round(100 * (cpu.get("collector", 0.0) + pg) / window, 1),
         "cpu_machine_pct": round(100 * cpu.get("machine", 0.0) / window, 1),
         "collector_cpu_s_per_mrows": round(cpu.get("collector", 0.0) / (m.rows_total / 1e6), 1)
         if m and m.rows_total
@@ -168,7 +181,10 @@ def _verdict(ok: bool) -> str:
 
 
 def print_report(s: dict[str, Any]) -> None:
-    print(f"\n=== collector load: {s['agents']} agents, {s['batch_snapshots']} snapshots/batch ===")
+    collectors = f", {s['collectors']} collector processes" if s.get("collectors", 1) > 1 else ""
+    print(
+        f"\n=== collector load: {s['agents']} agents, {s['batch_snapshots']} snapshots/batch{collectors} ==="
+    )
     print(f"steady window          {s['window_s']} s (after warmup); agents connected in {s['connect_s']} s")
     print(
         f"rows/s committed       {s['committed_rows_per_s']:,} of {s['offered_rows_per_s']:,} offered"
@@ -199,7 +215,12 @@ def print_report(s: dict[str, Any]) -> None:
     )
     print(f"CPU generators         {s['cpu_generators_pct']}%; whole machine {s['cpu_machine_pct']}% of 200%")
     print(
-        f"CPU per million rows   collector {s['collector_cpu_s_per_mrows']} s, PostgreSQL {s['pg_cpu_s_per_mrows']} s"
+        f"  without generators   collector + PostgreSQL {s['cpu_system_pct']}% of 200%"
+        " (the system under test, were the simulated fleet elsewhere)"
+    )
+    print(
+        f"CPU per million rows   collector {s['collector_cpu_s_per_mrows']} s, PostgreSQL {s['pg_cpu_s_per_mrows']} s,"
+        f" generators {s['generators_cpu_s_per_mrows']} s"
     )
     print(
         f"rollup maintenance     {len(s['maintenance_runs_s'])} runs, seconds each: {s['maintenance_runs_s']}"

@@ -105,10 +105,16 @@ def insert_vps(dsn: str, tokens: list[IssuedToken]) -> list[int]:
 
 
 class CollectorProcess:
-    """``tidewatch-collector`` as a subprocess on free loopback ports."""
+    """``tidewatch-collector`` as a subprocess on free loopback ports.
 
-    def __init__(self, dsn: str, log_path: Path, extra_env: dict[str, str]) -> None:
-        self.port = free_port()
+    Given ``port``, it listens on that one instead, beside other collectors: the
+    server sets ``grpc.so_reuseport``, so the kernel spreads new connections among them.
+    """
+
+    def __init__(
+        self, dsn: str, log_path: Path, extra_env: dict[str, str], port: int | None = None, index: int = 0
+    ) -> None:
+        self.port = port if port is not None else free_port()
         self.metrics_port = free_port()
         self.log_path = log_path
         env = {k: v for k, v in os.environ.items() if not k.startswith("TIDEWATCH_COLLECTOR_")}
@@ -117,7 +123,7 @@ class CollectorProcess:
                 "TIDEWATCH_DSN": dsn,
                 "TIDEWATCH_COLLECTOR_LISTEN": f"127.0.0.1:{self.port}",
                 "TIDEWATCH_COLLECTOR_METRICS_LISTEN": f"127.0.0.1:{self.metrics_port}",
-                "TIDEWATCH_COLLECTOR_COLLECTOR_ID": f"bench-{os.getpid()}",
+                "TIDEWATCH_COLLECTOR_COLLECTOR_ID": f"bench-{os.getpid()}-{index}",
                 # The simulated fleet connects from 127.0.0.1 alone; a real one from an IP
                 # per VPS. Without these the per-IP limits refuse most of its handshakes
                 # and close its connections before their streams are established.

@@ -1,4 +1,4 @@
-"""One load run: a fresh database, the collector subprocess, generator processes, measurements.
+"""One load run: a fresh database, the collector subprocess(es), generator processes, measurements.
 
 ``run_load`` drives the phases and returns a ``LoadResult``; it cleans up (the
 generators, the collector, the database) on every exit, Ctrl-C included.
@@ -12,6 +12,9 @@ import queue
 import re
 import time
 from array import array
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -55,9 +58,83 @@ def _plans(
             connect_concurrency=config.connect_concurrency,
             drain_timeout_s=config.drain_timeout_s,
             epoch_base=epoch_base * 100_000,
+            wake_every_s=config.wake_every_s,
         )
         for p in range(config.processes)
     ]
+
+
+@dataclass
+class _FleetCpuMonitor(CpuMonitor):
+    """``CpuMonitor`` that sums several collector processes into its ``collector`` group."""
+
+    more_collectors: list[psutil.Process] = field(default_factory=list)
+
+    def _tracked(self) -> Iterable[tuple[str | None, psutil.Process]]:
+        yield from super()._tracked()
+        for proc in self.more_collectors:
+            yield "collector", proc
+
+
+def sum_metrics(parts: list[CollectorMetrics]) -> CollectorMetrics:
+    """The counters of several collectors serving one database, added up."""
+    rows: dict[str, float] = {}
+    batches: dict[str, float] = {}
+    buckets: dict[float, float] = {}
+    for m in parts:
+        for table, n in m.rows.items():
+            rows[table] = rows.get(table, 0.0) + n
+        for key, n in m.batches.items():
+            batches[key] = batches.get(key, 0.0) + n
+        for le, n in m.lag_buckets:
+            buckets[le] = buckets.get(le, 0.0) + n
+    return CollectorMetrics(
+        rows=rows,
+        flushes=sum(m.flushes for m in parts),
+        flush_seconds=sum(m.flush_seconds for m in parts),
+        lag_buckets=tuple(sorted(buckets.items())),
+        queue_rows=sum(m.queue_rows for m in parts),
+        batches=batches,
+        agents_connected=sum(m.agents_connected for m in parts),
+    )
+
+
+class _Collectors:
+    """``count`` collector processes listening on one port (``SO_REUSEPORT``)."""
+
+    def __init__(self, dsn: str, count: int, log_dir: Path, agents: int, env: dict[str, str]) -> None:
+        self.processes: list[CollectorProcess] = []
+        for index in range(count):
+            suffix = f"-{index}" if count > 1 else ""
+            port = self.processes[0].port if self.processes else None
+            self.processes.append(
+                CollectorProcess(
+                    dsn, log_dir / f"collector-{agents}{suffix}.log", env, port=port, index=index
+                )
+            )
+
+    @property
+    def target(self) -> str:
+        return self.processes[0].target
+
+    def wait_ready(self) -> None:
+        for process in self.processes:
+            process.wait_ready()
+
+    def scrape(self) -> CollectorMetrics:
+        return sum_metrics([scrape_metrics(p.metrics_port) for p in self.processes])
+
+    def stop(self) -> int | None:
+        """Stop them all; the first non-zero exit status, else 0 (None if one never exited)."""
+        codes = [process.stop() for process in self.processes]
+        return next((code for code in codes if code != 0), 0)
+
+    def maintenance_runs_s(self) -> list[float]:
+        return [
+            float(m[2])
+            for p in self.processes
+            for m in MAINTENANCE_LINE.finditer(p.log_path.read_text(errors="replace"))
+        ]
 
 
 def _count_rows(dsn: str) -> tuple[dict[str, int], int]:
@@ -207,19 +284,19 @@ def run_load(config: LoadConfig, server_dsn: str, tokens: list[IssuedToken], say
         cleanup.callback(drop_bench_database, dsn)
         dbname = str(conninfo_to_dict(dsn)["dbname"])
         vps_ids = insert_vps(dsn, tokens[: config.agents])
-        collector = CollectorProcess(
-            dsn, config.log_dir / f"collector-{config.agents}.log", config.collector_env
-        )
+        collector = _Collectors(dsn, config.collectors, config.log_dir, config.agents, config.collector_env)
         cleanup.callback(collector.stop)
         collector.wait_ready()
-        say(
-            f"collector pid {collector.proc.pid} on {collector.target}; database {dbname}; log {collector.log_path}"
-        )
+        for process in collector.processes:
+            say(
+                f"collector pid {process.proc.pid} on {process.target}; database {dbname}; log {process.log_path}"
+            )
 
         run = _Run(config, result)
         cleanup.callback(run.stop_generators)
         run.start_generators(_plans(config, collector.target, tokens, vps_ids))
-        monitor = CpuMonitor(dbname, psutil.Process(collector.proc.pid))
+        first, *more = (psutil.Process(p.proc.pid) for p in collector.processes)
+        monitor = _FleetCpuMonitor(dbname, first, more_collectors=more)
         monitor.generators = [psutil.Process(p.pid) for p in run.processes]
 
         connect_started = time.monotonic()
@@ -263,14 +340,12 @@ def run_load(config: LoadConfig, server_dsn: str, tokens: list[IssuedToken], say
             now = time.time()
             cpu_last = monitor.sample(now)
             if m0 is None and now >= window_start:
-                m0, cpu_window0 = scrape_metrics(collector.metrics_port), cpu_last
+                m0, cpu_window0 = collector.scrape(), cpu_last
             elif m0 is not None and m1 is None and now >= stop_at:
-                m1, cpu_window1 = scrape_metrics(collector.metrics_port), cpu_last
+                m1, cpu_window1 = collector.scrape(), cpu_last
                 result.window_s = cpu_window1.wall - cpu_window0.wall
             if now - last_print[0] >= PROGRESS_EVERY_S:
-                line = _progress_line(
-                    run, start_at, now, last_print, cpu_last, scrape_metrics(collector.metrics_port)
-                )
+                line = _progress_line(run, start_at, now, last_print, cpu_last, collector.scrape())
                 result.progress.append(line)
                 say(line)
                 last_print = (now, run.acked_rows(), cpu_last)
@@ -285,7 +360,7 @@ def run_load(config: LoadConfig, server_dsn: str, tokens: list[IssuedToken], say
         )
 
         deadline = time.monotonic() + 30
-        while scrape_metrics(collector.metrics_port).queue_rows > 0 and time.monotonic() < deadline:
+        while collector.scrape().queue_rows > 0 and time.monotonic() < deadline:
             time.sleep(0.5)
         result.db_rows, result.ingested_batches = _count_rows(dsn)
         result.db_rows = {t: n for t, n in result.db_rows.items() if t in result.expected_rows or n}
@@ -293,9 +368,7 @@ def run_load(config: LoadConfig, server_dsn: str, tokens: list[IssuedToken], say
         result.rows_per_transaction = round(windowed.rows_total / windowed.flushes) if windowed.flushes else 0
         run.stop_generators()
         result.collector_exit = collector.stop()
-        result.maintenance_s = [
-            float(m[2]) for m in MAINTENANCE_LINE.finditer(collector.log_path.read_text(errors="replace"))
-        ]
+        result.maintenance_s = collector.maintenance_runs_s()
 
     if config.with_raw_copy and result.rows_per_transaction:
         say(

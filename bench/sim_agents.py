@@ -9,6 +9,10 @@ with backoff and resends what is unacknowledged (the collector deduplicates).
 
 Agents start at evenly spread phases, and their first batch is cut short at a
 staggered size, so batches arrive smoothly instead of in a burst every 5 s.
+One sampler and one heartbeat task per process drive all its agents, waking
+every ``wake_every_s`` at most (``ProcessPlan``) and handling every agent then
+due, so hundreds share a wake-up; each stream has a reader and a writer task.
+Samples are stamped when handled, so this shifts their times, never their lag.
 
 Lag is measured here: ack receipt time minus the batch's newest sample time
 (the delay the pipeline adds after the agent sends), and minus the oldest
@@ -75,6 +79,7 @@ class _Agent:
     pending: dict[int, _Sent] = field(default_factory=dict)
     outbox: asyncio.Queue[int] = field(default_factory=asyncio.Queue)
     batches_sent: int = 0
+    online: bool = False  # a stream is up: heartbeats go into its outbox
 
 
 async def _status_of(call: Any) -> str | None:
@@ -126,10 +131,14 @@ class AgentProcess:
         metadata = (("authorization", f"Bearer {agent.spec.token}"),)
         backoff = Backoff(base_s=0.5, cap_s=5.0)  # full jitter, as real agents reconnect
         while not self.closing.is_set():
-            call = multicallable(metadata=metadata)
+            call: Any = None
             tasks: list[asyncio.Task[Any]] = []
             try:
                 async with self.connect_slots:
+                    # Open the stream only with a slot in hand: a real agent sends its
+                    # handshake at once, and a stream left waiting here would run out the
+                    # collector's handshake deadline (a bench artefact, not a finding).
+                    call = multicallable(metadata=metadata)
                     await call.write(self.handshakes[agent.spec.index])
                     first = await asyncio.wait_for(call.read(), HANDSHAKE_TIMEOUT_S)
                 if first is grpc.aio.EOF or first.WhichOneof("payload") != "server_handshake_ack":
@@ -139,11 +148,12 @@ class AgentProcess:
                     agent.outbox.put_nowait(sequence)
                 self.first_connect[agent.spec.index].set()
                 backoff.reset()
+                agent.online = True
+                # Two tasks per stream; heartbeats come from one process-wide task
+                # (``heartbeat_loop``), and ``close`` ends the streams by closing the channels.
                 tasks = [
                     asyncio.create_task(self._read_acks(call, agent)),
                     asyncio.create_task(self._send(call, agent)),
-                    asyncio.create_task(self._heartbeats(agent)),
-                    asyncio.create_task(self.closing.wait()),
                 ]
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
@@ -156,13 +166,15 @@ class AgentProcess:
             except Exception as exc:
                 # A call the server ends before our first write raises InvalidStateError;
                 # whatever it is, an agent reconnects rather than dies.
-                status = await _status_of(call)
+                status = None if call is None else await _status_of(call)
                 self.stats.errors[status or f"{type(exc).__name__}: {str(exc)[:120]}"] += 1
             finally:
+                agent.online = False
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
-                call.cancel()
+                if call is not None:
+                    call.cancel()
             if self.closing.is_set():
                 return
             self.stats.reconnects += 1
@@ -177,13 +189,30 @@ class AgentProcess:
             elif (sent := agent.pending.get(sequence)) is not None:
                 await call.write(sent.data)
 
-    async def _heartbeats(self, agent: _Agent) -> None:
-        """As agent.runtime.session: one now, then every interval; more when the collector asks."""
+    async def heartbeat_loop(self) -> None:
+        """As agent.runtime.session, every interval per agent (more when the collector asks).
+
+        One task wakes for all agents due at once, instead of a sleeping task per stream;
+        each agent keeps its own phase, so heartbeats stay spread over the interval.
+        """
         interval = self.plan.heartbeat_interval_s
-        await asyncio.sleep(interval * agent.spec.index / self.plan.fleet_size)
-        while True:
-            agent.outbox.put_nowait(HEARTBEAT)
-            await asyncio.sleep(interval)
+        started = time.monotonic()
+        due = [
+            (started + interval * agent.spec.index / self.plan.fleet_size, position)
+            for position, agent in enumerate(self.agents)
+        ]
+        heapq.heapify(due)
+        while due:
+            now = time.monotonic()
+            if due[0][0] > now:
+                await asyncio.sleep(max(due[0][0] - now, self.plan.wake_every_s))
+                continue
+            while due and due[0][0] <= now:
+                at, position = due[0]
+                agent = self.agents[position]
+                if agent.online:
+                    agent.outbox.put_nowait(HEARTBEAT)
+                heapq.heapreplace(due, (at + interval, position))
 
     async def _read_acks(self, call: Any, agent: _Agent) -> None:
         stats = self.stats
@@ -264,7 +293,7 @@ class AgentProcess:
             now = time.time()
             due = heap[0][0]
             if due > now:
-                await asyncio.sleep(due - now)
+                await asyncio.sleep(max(due - now, plan.wake_every_s))
                 continue
             now_ms = int(now * 1000)
             self.stats.max_tick_late_s = max(self.stats.max_tick_late_s, now - due)
@@ -311,6 +340,7 @@ async def _main(plan: ProcessPlan, control: Connection, reports: Reports) -> Non
     runners = [
         asyncio.create_task(fleet.run_agent(position, agent)) for position, agent in enumerate(fleet.agents)
     ]
+    runners.append(asyncio.create_task(fleet.heartbeat_loop()))
     connected = [event.wait() for event in fleet.first_connect.values()]
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.gather(*connected), HANDSHAKE_TIMEOUT_S * 2)

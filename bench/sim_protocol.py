@@ -52,6 +52,7 @@ class ProcessPlan:
     connect_concurrency: int
     drain_timeout_s: float
     epoch_base: int
+    wake_every_s: float = 0.02  # the sampler's shortest sleep: agents due within it share a wake-up
 
 
 @dataclass(slots=True)
