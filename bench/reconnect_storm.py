@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import os
 import random
 import sys
 import tempfile
@@ -49,15 +50,17 @@ async def _one(
     began = time.monotonic()
     hello = agent_pb2.AgentHandshake(agent_version="bench", sequence_epoch=1)
     hello.host.hostname = "storm"
+    stage = "on write"  # grpc.aio reports a call that core ended under a write as INTERNAL
     try:
         await call.write(agent_pb2.MessageToServer(agent_handshake=hello))
+        stage = "awaiting the ack"
         reply = await asyncio.wait_for(call.read(), AGENT_HANDSHAKE_TIMEOUT_S)
     except TimeoutError:
         outcomes["agent timeout (no ack in 30 s)"] += 1
         call.cancel()
         return None
     except grpc.aio.AioRpcError as exc:
-        outcomes[f"{exc.code().name}: {exc.details()}"] += 1
+        outcomes[f"{exc.code().name}: {exc.details()} ({stage})"] += 1
         return None
     if reply is grpc.aio.EOF or not reply.HasField("server_handshake_ack"):
         status = await call.code()
@@ -103,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--spread", type=float, default=5.0, help="seconds the agents' first retry is spread over")
     p.add_argument("--agents-per-channel", type=int, default=10)
     args = p.parse_args(argv)
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the start", flush=True)
     print(f"issuing {args.agents} agent tokens (argon2)…", flush=True)
     tokens = issue_tokens(args.agents)
     dsn = create_bench_database()
@@ -114,9 +118,9 @@ def main(argv: list[str] | None = None) -> int:
             ("at once, after a restart (stored token digests)", 0.0),
             (f"spread over {args.spread:g} s, after a restart", args.spread),
         )
-        for name, spread in rounds:
+        for number, (name, spread) in enumerate(rounds, 1):
             # A fresh collector each round: as after a restart, its auth cache starts empty.
-            collector = CollectorProcess(dsn, log_dir / f"collector-{spread:g}.log", {})
+            collector = CollectorProcess(dsn, log_dir / f"collector-round{number}.log", {})
             try:
                 collector.wait_ready()
                 figures = asyncio.run(
@@ -125,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 collector.stop()
             print(f"\n=== {args.agents} agents reconnecting {name} ===")
+            print(f"{'load average':<18} {' '.join(f'{x:.2f}' for x in os.getloadavg())} (after the round)")
             for key, value in figures.items():
                 print(f"{key:<18} {value}")
     finally:

@@ -144,6 +144,7 @@ class CollectorApp:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.registry.stop_rechecks()
         if self.auth is not None:
             # Its digest writer uses the pool: let it finish first, or it outlives the collector.
             await self.auth.digests_written()
@@ -197,7 +198,7 @@ class CollectorApp:
 
     async def _on_token_rotated(self, payload: str) -> None:
         if payload.isdigit():
-            await self.registry.recheck_tokens([int(payload)])
+            self.registry.recheck_soon(int(payload))  # batched: a reconnect storm sends thousands
 
     async def _on_agent_config(self, payload: str) -> None:
         vps_ids = [int(payload)] if payload.isdigit() else []

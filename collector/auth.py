@@ -3,7 +3,8 @@
 The token names its key id, which finds the VPS row. A row with a stored
 SHA-256 digest of the token (``vps.agent_token_digest``, sql/0019) is checked
 against it in microseconds: agent tokens carry 256 random bits, so the digest
-is as safe as argon2 for them. Otherwise argon2 verifies the token against the
+is as safe as argon2 for them. The rows of handshakes that arrive together (a
+reconnect storm) are read with one SELECT. Otherwise argon2 verifies the token against the
 stored hash, and the digest is stored for the next handshake (only while the
 hash is still the one verified; a rotation clears the digest in the database).
 Successful checks are also cached by a digest of the token and the stored hash,
@@ -30,6 +31,10 @@ log = logging.getLogger("tidewatch.collector.auth")
 
 # Digests verified within this long of each other are stored in one statement.
 DIGEST_WRITE_DELAY_S = 0.5
+# Lookups of vps rows at once, each for every handshake waiting when it starts.
+LOOKUP_CONCURRENCY = 2
+# argon2 verifications at once (tokens with no stored digest yet).
+ARGON2_CONCURRENCY = 4
 
 
 class AuthFailure(Exception):
@@ -47,6 +52,12 @@ class AgentIdentity(NamedTuple):
     token_hash: str
 
 
+class _VpsRow(NamedTuple):
+    vps_id: int
+    token_hash: str
+    stored_digest: bytes | None
+
+
 def token_digest(token: str) -> bytes:
     """What ``vps.agent_token_digest`` holds for ``token`` (domain-separated SHA-256)."""
     return hashlib.sha256(b"tidewatch agent token digest v1\x00" + token.encode()).digest()
@@ -59,6 +70,11 @@ class AgentAuthenticator:
         self._verified: dict[tuple[str, str], int] = {}
         self._pending_digests: dict[int, tuple[str, bytes]] = {}
         self._digest_writer: asyncio.Task[None] | None = None
+        # Key ids waiting for the next lookup, each with the handshakes that want its row.
+        self._lookups: dict[str, list[asyncio.Future[_VpsRow | None]]] = {}
+        self._lookup_tasks: set[asyncio.Task[None]] = set()
+        # argon2 is slow and memory-hard: a storm of first handshakes must not run it all at once.
+        self._argon2_slots = asyncio.Semaphore(ARGON2_CONCURRENCY)
 
     async def authenticate(self, authorization: str | None) -> AgentIdentity:
         """The identity for an ``authorization: Bearer <token>`` value, or AuthFailure."""
@@ -71,19 +87,13 @@ class AgentAuthenticator:
         key_id = parse_token(token, AGENT_TOKEN_PREFIX)
         if key_id is None:
             raise AuthFailure("malformed agent token (expected twa_<key>.<secret>)")
-        async with self._db.connection("agent authentication") as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT id, agent_token_hash, agent_token_digest FROM vps WHERE agent_key_id = %s",
-                    (key_id,),
-                )
-            ).fetchone()
+        row = await self._lookup(key_id)
         if row is None:
             raise AuthFailure(
                 "unknown agent token: no VPS in Tidewatch has it (was this VPS removed?);"
                 " create the VPS in Tidewatch and reinstall the agent with its token"
             )
-        vps_id, token_hash, stored_digest = int(row[0]), str(row[1]), row[2]
+        vps_id, token_hash, stored_digest = row
         digest = token_digest(token)
         if stored_digest is not None:
             if not hmac.compare_digest(digest, bytes(stored_digest)):
@@ -91,13 +101,53 @@ class AgentAuthenticator:
             return AgentIdentity(vps_id, token_hash)
         cache_key = (hashlib.sha256(token.encode()).hexdigest(), token_hash)
         if self._verified.get(cache_key) != vps_id:
-            if not await asyncio.to_thread(verify_token, token_hash, token):
+            async with self._argon2_slots:
+                verified = await asyncio.to_thread(verify_token, token_hash, token)
+            if not verified:
                 raise AuthFailure("wrong agent token (was it rotated?)")
             if len(self._verified) > 100_000:
                 self._verified.clear()
             self._verified[cache_key] = vps_id
         self._remember_digest(vps_id, token_hash, digest)
         return AgentIdentity(vps_id, token_hash)
+
+    async def _lookup(self, key_id: str) -> _VpsRow | None:
+        """The vps row of ``key_id``: one SELECT for every handshake of the same instant."""
+        waiter: asyncio.Future[_VpsRow | None] = asyncio.get_running_loop().create_future()
+        self._lookups.setdefault(key_id, []).append(waiter)
+        if len(self._lookup_tasks) < LOOKUP_CONCURRENCY:
+            task = asyncio.create_task(self._run_lookups(), name="agent-token-lookups")
+            self._lookup_tasks.add(task)
+            task.add_done_callback(self._lookup_tasks.discard)
+        return await waiter
+
+    async def _run_lookups(self) -> None:
+        # Handshakes that arrive while the lookups run wait for the next free one: no timer,
+        # so a lone handshake waits for nothing and a storm's share a few statements. More
+        # than one at a time, so a handshake never waits out a slow lookup before its own.
+        await asyncio.sleep(0)
+        while self._lookups:
+            batch, self._lookups = self._lookups, {}
+            try:
+                async with self._db.connection("agent authentication") as conn:
+                    rows = await (
+                        await conn.execute(
+                            "SELECT agent_key_id, id, agent_token_hash, agent_token_digest FROM vps"
+                            " WHERE agent_key_id = ANY(%s)",
+                            (list(batch),),
+                        )
+                    ).fetchall()
+            except Exception as exc:  # each handshake answers UNAVAILABLE
+                for waiters in batch.values():
+                    for waiter in waiters:
+                        if not waiter.done():
+                            waiter.set_exception(exc)
+                continue
+            found = {str(r[0]): _VpsRow(int(r[1]), str(r[2]), r[3]) for r in rows}
+            for key_id, waiters in batch.items():
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(found.get(key_id))
 
     def _remember_digest(self, vps_id: int, token_hash: str, digest: bytes) -> None:
         """Store the verified token's digest soon, outside the handshake: one UPDATE for many."""

@@ -9,9 +9,12 @@ import grpc
 from collector.service import AgentStreamService, parse_message_to_server
 from common.settings import CollectorSettings, SettingsError
 
-__all__ = ["SERVICE_NAME", "build_server"]
+__all__ = ["PENDING_CALLS_HARD_LIMIT", "PENDING_CALLS_SOFT_LIMIT", "SERVICE_NAME", "build_server"]
 
 SERVICE_NAME = "tidewatch.v1.AgentCommunicationService"
+# gRPC core's backlog of calls not yet taken by the server (see build_server).
+PENDING_CALLS_SOFT_LIMIT = 20_000
+PENDING_CALLS_HARD_LIMIT = 40_000
 
 
 def _read(path: str, what: str) -> bytes:
@@ -60,6 +63,13 @@ def build_server(settings: CollectorSettings, service: AgentStreamService) -> tu
             ("grpc.so_reuseport", 1),
             # gRPC's default, made explicit: the per-IP connection cap counts sockets through channelz.
             ("grpc.enable_channelz", 1),
+            # Calls gRPC core holds until the Python server takes them (one per event-loop
+            # turn). Past the soft limit (core default 1,000) core cancels new calls at
+            # random (RST_STREAM CANCEL: agents read CANCELLED, or INTERNAL when mid-write),
+            # so a fleet reconnecting at once after a restart lost ~5 % of its handshakes.
+            # Sized for a fleet's storm; per-IP limits apply once the handler runs.
+            ("grpc.server.max_pending_requests", PENDING_CALLS_SOFT_LIMIT),
+            ("grpc.server.max_pending_requests_hard_limit", PENDING_CALLS_HARD_LIMIT),
         ],
     )
     handler = grpc.method_handlers_generic_handler(

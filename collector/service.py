@@ -87,7 +87,7 @@ class AgentStreamService:
         self._commands = commands
         self._agent_state = agent_state
         self._raw_retention_s = raw_retention_s
-        # Handshakes take pool connections (authenticate, register, pending commands): in a
+        # Registration takes pool connections (register, pending commands): in a
         # reconnect storm they queue here rather than time out on the pool, and leave
         # connections to the flushers.
         self._handshakes = asyncio.Semaphore(max(1, settings.pool_max_size - 2))
@@ -188,8 +188,9 @@ class AgentStreamService:
         """Authenticate, take the handshake, register the session and queue its ack."""
         metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
         try:
-            async with self._handshakes:
-                identity = await self._auth.authenticate(metadata.get("authorization"))
+            # Not under self._handshakes: the authenticator reads the rows of a storm's
+            # handshakes in one statement, and bounds its own argon2 work.
+            identity = await self._auth.authenticate(metadata.get("authorization"))
         except AuthFailure as exc:
             log.warning("refused agent from %s: %s", context.peer(), exc)
             await self._abort(context, grpc.StatusCode.UNAUTHENTICATED, str(exc))

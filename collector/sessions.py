@@ -57,6 +57,9 @@ WATCH_BATCH_MAX_DELAY_MS = 100  # the agent's floor; with batches of one it neve
 # Whether a VPS has an unexpired watch lease; read with its agent_config.
 _WATCHED = "EXISTS (SELECT 1 FROM live_watch_leases l WHERE l.vps_id = vps.id AND l.expires_at > now())"
 
+# Hints (NOTIFY) arriving within this long of each other share one re-read of the vps rows.
+HINT_GATHER_S = 0.02
+
 # A collector heartbeat older than this means it had stopped (or the database was away).
 _HEARTBEAT_GAP_S = 20.0
 
@@ -144,6 +147,9 @@ class SessionRegistry:
         self._live = LiveNotifier()
         # Set by the app: ends the commands sent on a stream that is gone (vps id, stream id).
         self.on_stream_gone: Callable[[int, str], Awaitable[object]] | None = None
+        # Hinted VPS ids waiting for one shared re-read (see recheck_soon).
+        self._recheck_ids: set[int] = set()
+        self._rechecker: asyncio.Task[None] | None = None
 
     def get(self, vps_id: int) -> AgentSession | None:
         return self._sessions.get(vps_id)
@@ -279,6 +285,35 @@ class SessionRegistry:
         session.config = config
         session.send(agent_pb2.MessageToAgent(agent_config=config))
         return True
+
+    def recheck_soon(self, vps_id: int) -> None:
+        """Re-read ``vps_id``'s row soon, with every other id hinted meanwhile, in one query.
+
+        Each registration NOTIFYs its VPS id, and every collector hears it, this one too:
+        a storm of 2,000 handshakes was 2,000 one-row re-reads, one after the other, on
+        the pool the handshakes need. Only ids this collector holds cost a query at all.
+        """
+        if vps_id not in self._sessions:
+            return  # nothing here to cut; a stream registered later authenticated afresh
+        self._recheck_ids.add(vps_id)
+        if self._rechecker is None or self._rechecker.done():
+            self._rechecker = asyncio.create_task(self._recheck_hinted(), name="session-recheck")
+
+    async def _recheck_hinted(self) -> None:
+        await asyncio.sleep(HINT_GATHER_S)  # a storm's hints arrive within milliseconds
+        while self._recheck_ids:
+            ids, self._recheck_ids = sorted(self._recheck_ids), set()
+            try:
+                await self.recheck_tokens(ids)
+            except Exception as exc:  # the 5 s safety-net poll re-reads every held stream
+                level = logging.DEBUG if is_connection_failure(exc) else logging.WARNING
+                log.log(level, "re-reading %d hinted VPS row(s) failed: %s", len(ids), str(exc).strip())
+
+    async def stop_rechecks(self) -> None:
+        """Cancel a hinted re-read still waiting or running (the collector is stopping)."""
+        if self._rechecker is not None:
+            self._rechecker.cancel()
+            await asyncio.gather(self._rechecker, return_exceptions=True)
 
     async def recheck_tokens(self, vps_ids: list[int]) -> int:
         """Cut held streams whose VPS is gone, whose token no longer matches, or whose agent

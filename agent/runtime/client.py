@@ -205,21 +205,30 @@ class StreamClient:
                 )
                 await asyncio.sleep(delay)
                 continue
-            delay = self.reconnect_delay(backoff, stable=self.stable_since(started))
+            delay = self.reconnect_delay(
+                backoff, stable=self.stable_since(started), established=self._session is not None
+            )
             log.info("reconnecting to %s in %.1f s", self._server.address, delay)
             await asyncio.sleep(delay)
 
-    def reconnect_delay(self, backoff: Backoff, *, stable: bool) -> float:
+    def reconnect_delay(self, backoff: Backoff, *, stable: bool, established: bool = False) -> float:
         """The wait before the next attempt.
 
         A stream that had been up for a while most often drops because its collector
         restarted, and then the whole fleet lost it at the same moment: the first retry is
         drawn over ``reconnect_spread_s`` (not the backoff's first half second), so the
         collector sees a few hundred handshakes a second instead of the fleet at once.
+        A stream that was established but dropped sooner (a second restart within
+        ``stable_after_s``, say) is spread as widely, and still counts as a failed attempt,
+        so a stream that keeps dropping backs off further.
         """
         if stable:
             self._backoff.reset()
             return random.uniform(0.0, min(self._reconnect_spread_s, self._backoff.cap_s))
+        if established:
+            ceiling = min(max(self._reconnect_spread_s, backoff.ceiling()), backoff.cap_s)
+            backoff.attempts += 1
+            return random.uniform(0.0, ceiling)
         return backoff.next_delay()
 
     def stable_since(self, started: float) -> bool:
