@@ -16,8 +16,8 @@ from collector.row_checks import rows_check
 from collector.row_checks_proto import proto_rows_check, typed_columns
 from collector.row_shapes import row_builder
 from collector.tables import BIGINT_MAX, FLOAT_MAX, INT_MAX, Check, Column, Table
-from collector.validation import InvalidBatch, _check_each_column
 from proto import agent_pb2
+from tests.unit.test_row_check import loop_accepts
 
 PROTO_TABLES = [t for t in tables.TABLES.values() if t.proto is not None and t is not tables.GENERIC]
 
@@ -78,16 +78,7 @@ def test_typed_checks_answer_as_the_untyped_ones_on_rows_from_messages(
     table, rows = case
     typed = proto_rows_check(table)(rows)
     assert typed is rows_check(table)(rows)
-    assert typed is all(_loop_accepts(table, row) for row in rows)
-
-
-def _loop_accepts(table: Table, row: tuple[Any, ...]) -> bool:
-    """The reference: the column-by-column loop that names the field."""
-    try:
-        _check_each_column(table, row, "x")
-    except InvalidBatch:
-        return False
-    return True
+    assert typed is all(loop_accepts(table, row) for row in rows)
 
 
 def test_only_scalar_fields_of_the_rule_s_type_skip_the_type_test() -> None:
