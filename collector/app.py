@@ -22,7 +22,7 @@ from collector.ingest import IngestWriter
 from collector.listener import NotificationListener
 from collector.maintenance import Maintenance
 from collector.server import build_server
-from collector.service import AgentStreamService
+from collector.service import AgentStreamService, new_handshake_slots
 from collector.sessions import SessionRegistry
 from common.channels import (
     AGENT_CONFIG_CHANNEL,
@@ -86,7 +86,8 @@ class CollectorApp:
 
     async def start(self) -> int:
         await self.pool.open(wait=False)
-        self.auth = AgentAuthenticator(self.db)
+        handshake_slots = new_handshake_slots(self.settings)
+        self.auth = AgentAuthenticator(self.db, handshake_slots)
         self.service = service = AgentStreamService(
             self.settings,
             self.auth,
@@ -95,6 +96,7 @@ class CollectorApp:
             self.commands,
             agent_state=self.agent_state,
             raw_retention_s=await self._raw_retention_s(),
+            handshake_slots=handshake_slots,
         )
         self._server, self.port = build_server(self.settings, service)
         self.connection_cap = ConnectionCap(

@@ -14,6 +14,7 @@ and a rotated token (a new stored hash) misses the cache at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -64,9 +65,12 @@ def token_digest(token: str) -> bytes:
 
 
 class AgentAuthenticator:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, slots: asyncio.Semaphore | None = None) -> None:
         # Its query limit answers UNAVAILABLE well inside the agent's handshake timeout.
         self._db = db
+        # The pool connections handshakes may hold at once, shared with registration
+        # (AgentStreamService), so that a storm leaves connections to the flushers.
+        self._slots = slots
         self._verified: dict[tuple[str, str], int] = {}
         self._pending_digests: dict[int, tuple[str, bytes]] = {}
         self._digest_writer: asyncio.Task[None] | None = None
@@ -129,7 +133,10 @@ class AgentAuthenticator:
         while self._lookups:
             batch, self._lookups = self._lookups, {}
             try:
-                async with self._db.connection("agent authentication") as conn:
+                async with (
+                    self._slots or contextlib.nullcontext(),
+                    self._db.connection("agent authentication") as conn,
+                ):
                     rows = await (
                         await conn.execute(
                             "SELECT agent_key_id, id, agent_token_hash, agent_token_digest FROM vps"

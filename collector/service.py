@@ -33,7 +33,7 @@ from collector.validation import InvalidBatch
 from common.settings import CollectorSettings
 from proto import agent_pb2
 
-__all__ = ["MALFORMED", "AgentStreamService", "parse_message_to_server"]
+__all__ = ["MALFORMED", "AgentStreamService", "new_handshake_slots", "parse_message_to_server"]
 
 log = logging.getLogger("tidewatch.collector.service")
 
@@ -69,6 +69,12 @@ def parse_message_to_server(data: bytes) -> agent_pb2.MessageToServer | _Malform
     return message
 
 
+def new_handshake_slots(settings: CollectorSettings) -> asyncio.Semaphore:
+    """Pool connections that handshakes (lookups and registrations) may hold at once:
+    all but two, which stay for the flushers."""
+    return asyncio.Semaphore(max(1, settings.pool_max_size - 2))
+
+
 class AgentStreamService:
     def __init__(
         self,
@@ -79,6 +85,7 @@ class AgentStreamService:
         commands: CommandRelay,
         raw_retention_s: float,
         agent_state: AgentStateWriter | None = None,
+        handshake_slots: asyncio.Semaphore | None = None,
     ) -> None:
         self._settings = settings
         self._auth = auth
@@ -89,8 +96,8 @@ class AgentStreamService:
         self._raw_retention_s = raw_retention_s
         # Registration takes pool connections (register, pending commands): in a
         # reconnect storm they queue here rather than time out on the pool, and leave
-        # connections to the flushers.
-        self._handshakes = asyncio.Semaphore(max(1, settings.pool_max_size - 2))
+        # connections to the flushers. The authenticator's lookups take the same slots.
+        self._handshakes = handshake_slots or new_handshake_slots(settings)
         self.unestablished = StreamsPerIp(settings.unestablished_streams_per_ip)
         self.established_peers: Counter[tuple[str, int]] = Counter()
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any, cast
 
@@ -13,9 +15,10 @@ import pytest
 from collector import service
 from collector.auth import AgentAuthenticator, AuthFailure
 from collector.commands import CommandRelay
+from collector.database import Database
 from collector.ingest import IngestWriter, QueueFull
 from collector.rows import TimeRules, convert_batch
-from collector.service import AgentStreamService, _StreamError
+from collector.service import AgentStreamService, _StreamError, new_handshake_slots
 from collector.sessions import AgentSession, SessionRegistry
 from proto import agent_pb2
 from tests.conftest import collector_settings
@@ -136,34 +139,48 @@ class Context:
         raise Aborted(code)
 
 
-class SlowAuthenticator:
-    """Takes a while per token (a database round trip and argon2) and counts how many overlap."""
+class _NoRows:
+    async def fetchall(self) -> list[Any]:
+        return []
+
+
+class _Connection:
+    async def execute(self, *_: Any) -> _NoRows:
+        return _NoRows()
+
+
+class CountingDatabase:
+    """Counts the pool connections held at once; no VPS row matches any token."""
 
     def __init__(self) -> None:
+        self.taken = 0
         self.active = 0
         self.peak = 0
 
-    async def authenticate(self, authorization: str | None) -> int:
+    @contextlib.asynccontextmanager
+    async def connection(self, what: str, limit_s: float | None = None) -> AsyncIterator[_Connection]:
+        self.taken += 1
         self.active += 1
         self.peak = max(self.peak, self.active)
-        await asyncio.sleep(0.01)
-        self.active -= 1
-        raise AuthFailure("wrong agent token (was it rotated?)")
+        try:
+            await asyncio.sleep(0.01)  # a round trip
+            yield _Connection()
+        finally:
+            self.active -= 1
 
 
-async def test_handshakes_queue_below_the_pool_size() -> None:
-    auth = SlowAuthenticator()
-    svc = service_with(writer(100), pool_max_size=5)
-    svc._auth = cast(AgentAuthenticator, auth)
-
-    async def no_messages() -> Any:
-        raise AssertionError("authentication failed: nothing is read")
-        yield
-
-    # A reconnect storm comes from many agents, each its own address (one address is capped).
-    results = await asyncio.gather(
-        *(svc.stream(no_messages(), cast(Any, Context(f"ipv4:10.0.0.{i}:1"))) for i in range(20)),
-        return_exceptions=True,
-    )
-    assert all(isinstance(r, Aborted) and r.code == grpc.StatusCode.UNAUTHENTICATED for r in results)
-    assert auth.peak == 3
+async def test_handshake_lookups_share_the_registrations_slots_below_the_pool_size() -> None:
+    slots = new_handshake_slots(collector_settings(pool_max_size=5))  # 3: two stay for the flushers
+    db = CountingDatabase()
+    auth = AgentAuthenticator(cast(Database, db), slots)
+    # Registrations of a storm hold every slot: no lookup may take a pool connection meanwhile.
+    for _ in range(3):
+        await slots.acquire()
+    storm = [asyncio.create_task(auth.authenticate(f"Bearer twa_{i:016d}.{'s' * 43}")) for i in range(20)]
+    await asyncio.sleep(0.05)
+    assert db.taken == 0 and not any(task.done() for task in storm)
+    slots.release()  # one registration ends
+    results = await asyncio.wait_for(asyncio.gather(*storm, return_exceptions=True), 10.0)
+    assert all(isinstance(r, AuthFailure) and "unknown agent token" in str(r) for r in results)
+    assert db.peak == 1  # the one free slot; the lookups of the storm share it
+    assert db.taken < len(storm)
