@@ -78,6 +78,14 @@ def _read_until(out: queue.Queue[str | None], marker: str, seen: list[str], time
     raise AssertionError(f"no {marker!r} within {timeout_s:.0f} s:\n" + "".join(seen[-40:]))
 
 
+def _command(process: psutil.Process) -> list[str]:
+    """Its command line, or [] once it has ended."""
+    try:
+        return process.cmdline()
+    except psutil.NoSuchProcess:
+        return []
+
+
 @pytest.fixture
 def database() -> Iterator[str]:
     dsn = create_test_database("tidewatch_run_local")
@@ -131,9 +139,10 @@ def test_run_local_starts_the_stack_with_two_collectors_and_stops_on_ctrl_c(
         secret = str(psycopg.conninfo.conninfo_to_dict(database)["password"])
         assert secret and secret not in banner
 
-        services = psutil.Process(process.pid).children(recursive=True)
-        collectors = [p for p in services if any("tidewatch-collector" in part for part in p.cmdline())]
-        assert len(collectors) == 2, [p.cmdline() for p in services]
+        # The script's own short-lived helpers (the banner's `cat`, say) may end meanwhile.
+        services = [p for p in psutil.Process(process.pid).children(recursive=True) if _command(p)]
+        collectors = [p for p in services if any("tidewatch-collector" in part for part in _command(p))]
+        assert len(collectors) == 2, [_command(p) for p in services]
 
         with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=30) as api:
             token = api.post("/api/auth/login", json={"username": "admin", "password": password})
@@ -159,7 +168,7 @@ def test_run_local_starts_the_stack_with_two_collectors_and_stops_on_ctrl_c(
         process.send_signal(signal.SIGINT)
         assert process.wait(60) is not None
         gone, alive = psutil.wait_procs(services, timeout=30)
-        assert not alive, [p.cmdline() for p in alive]
+        assert not alive, [_command(p) for p in alive]
         assert len(gone) == len(services)
     finally:
         # Whatever an assertion left running (the script and its services share one session).
