@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from litestar.testing.websocket_test_session import WebSocketTestSession
 from psycopg.rows import DictRow, dict_row
 
 from api.app import create_app
@@ -217,3 +218,14 @@ def fetch_one(conn: psycopg.Connection[DictRow], query: str, params: Any = None)
     row = conn.execute(query, params).fetchone()  # type: ignore[arg-type]
     assert row is not None, query
     return row
+
+
+def subscribe_when_listening(ws: WebSocketTestSession, message: dict[str, Any]) -> dict[str, Any]:
+    """Subscribe, repeating until the hub's LISTEN is up (it connects in the background)."""
+    deadline = time.monotonic() + 10
+    while True:
+        ws.send_json(message)
+        ack: dict[str, Any] = ws.receive_json(timeout=5)
+        if ack["listening"] or time.monotonic() > deadline:
+            return ack
+        time.sleep(0.1)

@@ -31,7 +31,7 @@ from common.channels import (
 from common.live_signing import LIVE_KEY_QUERY, sign_live_payload
 from common.tokens import AGENT_TOKEN_PREFIX, issue_token
 from proto import agent_pb2
-from tests.api.conftest import SignedIn
+from tests.api.conftest import SignedIn, subscribe_when_listening
 from tests.conftest import create_vps
 from tests.factories import now_ms, performance_batch
 from tests.integration.test_collector_ingest import open_stream
@@ -158,11 +158,7 @@ async def test_forged_live_samples_never_reach_a_viewer(
         ws = await client.websocket_connect("/api/live", params={"token": viewer.token})
         with ws:
             assert ws.receive_json(timeout=5)["type"] == "welcome"
-            for _ in range(100):
-                ws.send_json({"type": "subscribe", "vps_ids": [vps.id]})
-                if ws.receive_json(timeout=5)["listening"]:
-                    break
-                await asyncio.sleep(0.1)
+            assert subscribe_when_listening(ws, {"type": "subscribe", "vps_ids": [vps.id]})["listening"]
 
             t0 = now_ms() - 10_000
             sequence = 0
@@ -205,11 +201,7 @@ async def test_forged_status_changes_never_reach_a_viewer(
     ws = await client.websocket_connect("/api/live", params={"token": viewer.token})
     with ws:
         assert ws.receive_json(timeout=5)["type"] == "welcome"
-        for _ in range(100):
-            ws.send_json({"type": "subscribe", "vps_ids": [vps.id]})
-            if ws.receive_json(timeout=5)["listening"]:
-                break
-            await asyncio.sleep(0.1)
+        assert subscribe_when_listening(ws, {"type": "subscribe", "vps_ids": [vps.id]})["listening"]
         body = {"kind": "status", "vps_id": vps.id, "time_ms": now_ms(), "online": False, "reason": "forged"}
         plain = json.dumps(body)
         for forged in (plain, sign_live_payload(b"k" * 48, plain.encode()), "v1.." + plain):

@@ -94,16 +94,22 @@ async def test_general_slots_admit_a_bounded_rate_and_reserved_slots_do_not_coun
         pool.close()
 
 
-@pytest.mark.db
-async def test_a_full_pool_answers_503_at_once_but_lets_a_recent_user_in(db_dsn: str, db: Db) -> None:
-    _, admin = create_user(db, Role.ADMIN)
-    _, newcomer = create_user(db, Role.VIEWER)
-    app = create_app(
+def one_worker_app(db_dsn: str) -> Litestar:
+    """An API whose hashing pool has one worker, no queue and one reserved slot:
+    holding its one general admission is a storm that fills it."""
+    return create_app(
         ApiSettings(),
         db_dsn,
         throttle=roomy_throttle(),
         hashing=lambda: HashingPool(workers=1, max_waiting=0, reserved_slots=1),
     )
+
+
+@pytest.mark.db
+async def test_a_full_pool_answers_503_at_once_but_lets_a_recent_user_in(db_dsn: str, db: Db) -> None:
+    _, admin = create_user(db, Role.ADMIN)
+    _, newcomer = create_user(db, Role.VIEWER)
+    app = one_worker_app(db_dsn)
     async with AsyncTestClient(app=app, timeout=60) as client:
         first = await client.post("/api/auth/login", json={"username": admin, "password": PASSWORD})
         assert first.status_code == 200, first.text
@@ -126,12 +132,7 @@ async def test_a_full_pool_answers_503_at_once_but_lets_a_recent_user_in(db_dsn:
 @pytest.mark.db
 async def test_signed_in_admins_hash_in_the_reserved_lane_during_a_storm(db_dsn: str, db: Db) -> None:
     _, admin = create_user(db, Role.ADMIN)
-    app = create_app(
-        ApiSettings(),
-        db_dsn,
-        throttle=roomy_throttle(),
-        hashing=lambda: HashingPool(workers=1, max_waiting=0, reserved_slots=1),
-    )
+    app = one_worker_app(db_dsn)
     async with AsyncTestClient(app=app, timeout=60) as client:
         signed_in = await client.post("/api/auth/login", json={"username": admin, "password": PASSWORD})
         assert signed_in.status_code == 200, signed_in.text

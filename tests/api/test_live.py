@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import psycopg
@@ -11,25 +10,13 @@ import pytest
 from litestar import Litestar
 from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import AsyncTestClient
-from litestar.testing.websocket_test_session import WebSocketTestSession
 
 from common.api_models import LIVE_CHANNEL
 from common.live_signing import LIVE_KEY_QUERY, sign_live_payload
-from tests.api.conftest import SignedIn
+from tests.api.conftest import SignedIn, subscribe_when_listening
 
 pytestmark = pytest.mark.db
 Client = AsyncTestClient[Litestar]
-
-
-def _subscribe_when_listening(ws: WebSocketTestSession, message: dict[str, Any]) -> dict[str, Any]:
-    """Subscribe, repeating until the hub's LISTEN is up (it connects in the background)."""
-    deadline = time.monotonic() + 10
-    while True:
-        ws.send_json(message)
-        ack: dict[str, Any] = ws.receive_json(timeout=5)
-        if ack["listening"] or time.monotonic() > deadline:
-            return ack
-        time.sleep(0.1)
 
 
 def live_key(dsn: str) -> bytes:
@@ -55,7 +42,7 @@ async def test_subscribers_get_only_their_vps(client: Client, db_dsn: str, viewe
             "username": viewer.username,
             "role": "viewer",
         }
-        ack = _subscribe_when_listening(ws, {"type": "subscribe", "vps_ids": [42, 7]})
+        ack = subscribe_when_listening(ws, {"type": "subscribe", "vps_ids": [42, 7]})
         assert ack == {
             "type": "subscribed",
             "vps_ids": [7, 42],
@@ -83,7 +70,7 @@ async def test_all_and_auth_by_first_message(client: Client, db_dsn: str, viewer
     with ws:
         ws.send_json({"type": "auth", "token": viewer.token})
         assert ws.receive_json(timeout=5)["type"] == "welcome"
-        assert _subscribe_when_listening(ws, {"type": "subscribe", "all": True})["all"] is True
+        assert subscribe_when_listening(ws, {"type": "subscribe", "all": True})["all"] is True
         _notify(db_dsn, {"vps_id": 5, "time_ms": 2})
         assert ws.receive_json(timeout=5)["vps_id"] == 5
         ws.send_text("not json")
@@ -112,7 +99,7 @@ async def test_status_changes_are_pushed_and_replays_dropped(
     ws = await client.websocket_connect("/api/live", params={"token": viewer.token})
     with ws:
         assert ws.receive_json(timeout=5)["type"] == "welcome"
-        assert _subscribe_when_listening(ws, {"type": "subscribe", "vps_ids": [8]})["listening"]
+        assert subscribe_when_listening(ws, {"type": "subscribe", "vps_ids": [8]})["listening"]
         offline = {"kind": "status", "vps_id": 8, "time_ms": 5000, "online": False, "reason": "no heartbeat"}
         # A sample newer than the status does not make the status look like a replay.
         _notify(db_dsn, {"vps_id": 8, "time_ms": 9000, "cpu_percent": 3.0})
