@@ -34,6 +34,7 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -179,27 +180,31 @@ def reread_updates(
 
 def pushes(page: Page, clock: CpuClock, view: str, count: int) -> list[Step]:
     """Live-feed batches set in place (no callback, no draw): to the grid laid out."""
-    steps = []
-    for _ in range(count):
-        before = clock.read()
-        began, shown = until(lambda: js(page.driver, PUSH), "a pushed batch")
-        if not shown:
-            raise StepTimeout(f"no live elements in the {view} view")
 
-        state = until(partial(settled_after, page, began), "the pushed values laid out")
-        blocked = sum(d for start, d in state["longTasks"] if start >= began)
-        total = state["painted"] - began
-        steps.append(Step(total, None, 0.0, total, blocked, _spent(before, clock.read())))
+    def push() -> tuple[float, bool, int] | None:
+        answer = js(page.driver, PUSH)  # None while the page is too busy to answer
+        return (*answer, 0) if answer else None
+
+    steps, _ = _pushed(page, clock, view, count, push)
     return steps
 
 
 def feed_pushes(page: Page, clock: CpuClock, view: str, count: int, check: bool) -> tuple[list[Step], int]:
     """The feed's own renderer on batches where CPU and rx moved: writing only what
     changed (``check``) or every element. Returns the steps and set_props per batch."""
+    return _pushed(page, clock, view, count, lambda: js(page.driver, PUSH_FEED, check))
+
+
+def _pushed(
+    page: Page, clock: CpuClock, view: str, count: int, push: Callable[[], tuple[float, bool, int] | None]
+) -> tuple[list[Step], int]:
+    """``count`` batches pushed by ``push``, each timed until the values are laid out; and
+    the last batch's writes. ``push`` answers when it began, whether live elements were
+    shown and its writes, or None until the page answers."""
     steps, writes = [], 0
     for _ in range(count):
         before = clock.read()
-        began, shown, writes = until(lambda: js(page.driver, PUSH_FEED, check), "a pushed batch")
+        began, shown, writes = until(push, "a pushed batch")
         if not shown:
             raise StepTimeout(f"no live elements in the {view} view")
         state = until(partial(settled_after, page, began), "the pushed values laid out")
