@@ -21,6 +21,7 @@ from api.alerts.events import EventsController
 from api.alerts.forecast import DiskForecastController
 from api.alerts.rules import RulesController
 from api.alerts.silences import SilencesController
+from api.auth.change_hints import AuthChangeListener
 from api.auth.controller import AuthController
 from api.auth.hashing import HashingPool
 from api.auth.middleware import BearerAuthMiddleware
@@ -93,10 +94,12 @@ def create_app(
     install = install or load_settings(InstallSettings, INSTALL_PREFIX)
     dsn = dsn or resolve_dsn()
     conninfo = make_conninfo(dsn, **connect_kwargs(dsn, settings.db_connect_timeout_s))
+    sessions = SessionCache()
     resources = Resources(
         settings=settings,
         dsn=dsn,
-        sessions=SessionCache(),
+        sessions=sessions,
+        auth_changes=AuthChangeListener(conninfo, sessions),
         live=LiveHub(conninfo),
         install=install,
         command_updates=CommandUpdates(conninfo),

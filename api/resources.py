@@ -18,6 +18,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from api.auth.change_hints import AuthChangeListener
 from api.auth.hashing import HashingPool
 from api.auth.recent_logins import RecentLogins
 from api.auth.sessions import SessionCache
@@ -58,6 +59,8 @@ class Resources:
     settings: ApiSettings
     dsn: str
     sessions: SessionCache
+    # Hints from other instances that a cached token or user changed.
+    auth_changes: AuthChangeListener
     live: LiveHub
     install: InstallSettings
     command_updates: CommandUpdates
@@ -156,6 +159,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     await res._pool.open(wait=False)
     res._hashing = res.hashing_factory()
     res._hashing.warm()
+    await res.auth_changes.start()
     await res.live.start()
     await res.command_updates.start()
     await res.watch.start(res.connection)
@@ -165,6 +169,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await res.watch.stop()
         await res.command_updates.stop()
         await res.live.stop()
+        await res.auth_changes.stop()
         await res._pool.close()
         res._pool = None
         res._hashing.close()

@@ -19,6 +19,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from api import paths
 from api.audit import record_audit
+from api.auth.change_hints import announce_auth_change
 from api.auth.guards import requires_admin, requires_viewer
 from api.auth.sessions import AuthUser
 from api.errors import ProblemError, not_found, problem_responses
@@ -136,7 +137,7 @@ class TokensController(Controller):
         operation_id="revokeToken",
         name="tokens:revoke",
         summary="Revoke a personal API token (yours; an admin's: anyone's)",
-        description="It stops working at once on this API instance, on others within 30 s.",
+        description="It stops working at once on this API instance, and on others as soon as they hear of it.",
         status_code=HTTP_204_NO_CONTENT,
         responses=problem_responses(404, s404="No such token of yours"),
     )
@@ -159,6 +160,7 @@ class TokensController(Controller):
             if row is None:
                 # Someone else's token is as absent as a missing one: ids reveal nothing.
                 raise not_found("token", token_id)
+            await announce_auth_change(db, token_id=token_id)
             await record_audit(
                 db,
                 request,

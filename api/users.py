@@ -14,6 +14,7 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 from api import paths
 from api.accounts import USER_COLUMNS, insert_user
 from api.audit import record_audit
+from api.auth.change_hints import announce_auth_change
 from api.auth.guards import requires_admin
 from api.auth.sessions import AuthUser
 from api.errors import ProblemError, invalid, not_found
@@ -116,6 +117,7 @@ class UsersController(Controller):
                 raise not_found("user", user_id)
             if "password_hash" in changes or changes.get("disabled") is True:
                 await db.execute("DELETE FROM api_tokens WHERE user_id = %s", (user_id,))
+            await announce_auth_change(db, user_id=user_id)
             audited = {key: value for key, value in changes.items() if key != "password_hash"}
             if "password_hash" in changes:
                 audited["password"] = "changed"
@@ -155,6 +157,7 @@ class UsersController(Controller):
             row = await cur.fetchone()
             if row is None:
                 raise not_found("user", user_id)
+            await announce_auth_change(db, user_id=user_id)
             await record_audit(
                 db,
                 request,

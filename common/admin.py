@@ -31,6 +31,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 
 from common.api_models import Password, Role, Username
+from common.auth_changes import NOTIFY_AUTH_CHANGE, auth_change_payload
 from common.install import install_command
 from common.records import (
     INSERT_AUDIT,
@@ -168,6 +169,8 @@ def set_password(conn: Connection, username: str, password: str) -> None:
         if row is None:
             raise AdminError(f"no user named {username!r}")
         conn.execute("DELETE FROM api_tokens WHERE user_id = %s", (row["id"],))
+        # Running API instances re-check that user's cached tokens once this commits.
+        conn.execute(NOTIFY_AUTH_CHANGE, (auth_change_payload(user_id=row["id"]),))
         _audit(conn, AuditAction.USER_SET_PASSWORD, f"user:{row['id']}")
 
 

@@ -20,6 +20,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CO
 from api import paths
 from api.accounts import USER_COLUMNS, fetch_user, insert_user
 from api.audit import client_ip, record_audit
+from api.auth.change_hints import announce_auth_change
 from api.auth.guards import requires_viewer
 from api.auth.sessions import AuthUser, create_session, issue_session_token
 from api.errors import ProblemError, problem_responses
@@ -201,6 +202,7 @@ class AuthController(Controller):
         # Committed before the session cache forgets the token, so no request re-caches it.
         async with res.connection("logout") as db:
             await db.execute("DELETE FROM api_tokens WHERE id = %s", (user.token_id,))
+            await announce_auth_change(db, token_id=user.token_id)
             await record_audit(db, request, AuditAction.LOGOUT, user=user, target=f"user:{user.id}")
         res.sessions.evict(token_id=user.token_id)
 

@@ -1,9 +1,12 @@
 """Bearer sessions: issue them at login, verify them on every request.
 
 A token is verified with argon2 once, then remembered in-process for a short
-TTL under the SHA-256 of the token, so steady traffic pays a dict lookup. The
-TTL bounds how long another API instance may still accept a token revoked
-elsewhere; revocations on this instance evict at once.
+TTL under the SHA-256 of the token, so steady traffic pays a dict lookup.
+Revocations on this instance evict at once. Other instances hear of them through
+a hint (api.auth.change_hints) that marks the cached entries for a re-check: the
+next request re-reads the token's row (one indexed query, no argon2). A hint is
+never trusted to grant anything, so a forged one costs a query and no more; the
+TTL bounds what an instance that missed a hint may still accept.
 """
 
 from __future__ import annotations
@@ -27,7 +30,14 @@ if TYPE_CHECKING:
     from psycopg import AsyncConnection
     from psycopg.rows import DictRow
 
-__all__ = ["AuthUser", "SessionCache", "authenticate", "create_session", "issue_session_token"]
+__all__ = [
+    "TOKEN_STATE",
+    "AuthUser",
+    "SessionCache",
+    "authenticate",
+    "create_session",
+    "issue_session_token",
+]
 
 CACHE_TTL_S = 30.0
 CACHE_MAX_ENTRIES = 10_000
@@ -37,6 +47,14 @@ SELECT t.id AS token_id, t.token_hash, t.expires_at,
        u.id AS user_id, u.username, u.role, u.disabled
 FROM api_tokens t JOIN users u ON u.id = t.user_id
 WHERE t.key_id = %s
+"""
+# A known token's row as it stands now: enough to re-check a cached entry or an
+# open live socket without argon2 (the secret was verified when it was cached).
+TOKEN_STATE = """
+SELECT u.id AS user_id, u.username, u.role, u.disabled, t.expires_at,
+       t.expires_at IS NOT NULL AND t.expires_at <= now() AS expired
+FROM api_tokens t JOIN users u ON u.id = t.user_id
+WHERE t.id = %s
 """
 
 
@@ -53,6 +71,8 @@ class AuthUser(msgspec.Struct, frozen=True):
 class _Entry:
     user: AuthUser
     valid_until: float
+    # Set by a change hint: the row may have changed since it was read.
+    recheck: bool = False
 
 
 class SessionCache:
@@ -68,31 +88,58 @@ class SessionCache:
         self._max_entries = max_entries
         self._clock = clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        # Counts evictions and hints: a row read before one of them may be stale.
+        self.generation = 0
 
     def get(self, token: str) -> AuthUser | None:
+        """The cached user, unless absent, expired or due a re-check."""
+        entry = self._entry(token)
+        return None if entry is None or entry.recheck else entry.user
+
+    def due_recheck(self, token: str) -> AuthUser | None:
+        """The cached user of an entry a hint marked: its row must be re-read."""
+        entry = self._entry(token)
+        return entry.user if entry is not None and entry.recheck else None
+
+    def _entry(self, token: str) -> _Entry | None:
         key = _key(token)
         entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if entry.valid_until <= self._clock():
+        if entry is not None and entry.valid_until <= self._clock():
             del self._entries[key]
             return None
-        return entry.user
+        return entry
 
-    def put(self, token: str, user: AuthUser, expires_at: datetime | None) -> None:
+    def put(self, token: str, user: AuthUser, expires_at: datetime | None, *, read_at: int) -> None:
+        """Remember ``user`` for ``token``, from a row read when ``generation`` was
+        ``read_at``; a hint since then leaves the entry due a re-check."""
         valid_for = self._ttl_s
         if expires_at is not None:
             valid_for = min(valid_for, (expires_at - datetime.now(UTC)).total_seconds())
         if valid_for <= 0:
             return
         key = _key(token)
-        self._entries[key] = _Entry(user, self._clock() + valid_for)
+        recheck = read_at != self.generation
+        self._entries[key] = _Entry(user, self._clock() + valid_for, recheck)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
 
+    def mark_changed(self, *, token_id: int | None = None, user_id: int | None = None) -> None:
+        """A hint: this token, or every token of this user, may have changed elsewhere."""
+        self.generation += 1
+        for entry in self._entries.values():
+            if entry.user.token_id == token_id or entry.user.id == user_id:
+                entry.recheck = True
+
+    def mark_all_changed(self) -> None:
+        """Hints may have been missed (the listener reconnected): re-check every entry."""
+        self.generation += 1
+        for entry in self._entries.values():
+            entry.recheck = True
+
     def evict(self, *, token_id: int | None = None, user_id: int | None = None) -> None:
         """Forget a revoked token, or every token of a changed user."""
+        self.generation += 1
         stale = [
             key
             for key, entry in self._entries.items()
@@ -113,6 +160,9 @@ async def authenticate(conn: AsyncConnection[DictRow], cache: SessionCache, toke
         raise NotAuthorizedException("malformed bearer token: expected twu_<key id>.<secret>")
     if (cached := cache.get(token)) is not None:
         return cached
+    generation = cache.generation
+    if (marked := cache.due_recheck(token)) is not None:
+        return await _recheck(conn, cache, token, marked, generation)
     row = await (await conn.execute(_LOOKUP, (key_id,))).fetchone()
     # argon2 is CPU-bound: keep it off the event loop.
     if row is None or not await asyncio.to_thread(verify_token, row["token_hash"], token):
@@ -125,7 +175,29 @@ async def authenticate(conn: AsyncConnection[DictRow], cache: SessionCache, toke
     user = AuthUser(
         id=row["user_id"], username=row["username"], role=Role(row["role"]), token_id=row["token_id"]
     )
-    cache.put(token, user, row["expires_at"])
+    cache.put(token, user, row["expires_at"], read_at=generation)
+    return user
+
+
+async def _recheck(
+    conn: AsyncConnection[DictRow], cache: SessionCache, token: str, marked: AuthUser, generation: int
+) -> AuthUser:
+    """Re-read a hinted entry's row: still there and enabled keeps it (with the role
+    as it is now); anything else is a 401 and forgets it."""
+    row = await (await conn.execute(TOKEN_STATE, (marked.token_id,))).fetchone()
+    if row is None or row["disabled"] or row["expired"]:
+        cache.evict(token_id=marked.token_id)
+        raise NotAuthorizedException(
+            "invalid or revoked token"
+            if row is None
+            else "this account is disabled"
+            if row["disabled"]
+            else "token expired: log in again"
+        )
+    user = AuthUser(
+        id=row["user_id"], username=row["username"], role=Role(row["role"]), token_id=marked.token_id
+    )
+    cache.put(token, user, row["expires_at"], read_at=generation)
     return user
 
 

@@ -25,7 +25,7 @@ from litestar.exceptions import NotAuthorizedException, WebSocketDisconnect
 from psycopg_pool import PoolTimeout
 
 from api import paths
-from api.auth.sessions import AuthUser, authenticate
+from api.auth.sessions import TOKEN_STATE, AuthUser, authenticate
 from api.live.hub import Subscriber
 from api.live.watch import FLEET_IDS, watchable
 from api.resources import Resources, get_resources
@@ -59,11 +59,6 @@ WS_ROLE_CHANGED = 4409
 # How often an open socket re-reads its token and user: revocation reaches every
 # instance through the database within this, whatever the session cache's TTL.
 REVALIDATE_S = 2.0
-_RECHECK = """
-SELECT u.role, u.disabled, t.expires_at IS NOT NULL AND t.expires_at <= now() AS expired
-FROM api_tokens t JOIN users u ON u.id = t.user_id
-WHERE t.id = %s
-"""
 _decoder = msgspec.json.Decoder(LiveClientMessage)
 _encoder = msgspec.json.Encoder()
 
@@ -161,7 +156,7 @@ async def _still_valid(user: AuthUser, res: Resources) -> tuple[int, str]:
         await asyncio.sleep(REVALIDATE_S)
         try:
             async with res.pool.connection(timeout=REVALIDATE_S) as conn:
-                row = await (await conn.execute(_RECHECK, (user.token_id,))).fetchone()
+                row = await (await conn.execute(TOKEN_STATE, (user.token_id,))).fetchone()
         except (PoolTimeout, psycopg.Error) as exc:
             log.debug("live socket of %s: recheck failed, will retry: %s", user.username, exc)
             continue
