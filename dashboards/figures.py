@@ -79,17 +79,32 @@ def _shift(times: Sequence[int], tz_offset_min: int) -> list[int]:
     return [t + tz_offset_min * 60_000 for t in times]
 
 
+def _blank(uirevision: str, message: str, **yaxis: Any) -> dict[str, Any]:
+    """A layout without axes that says why the chart is blank: a date axis with no
+    points would show January to December 2000."""
+    return _layout(
+        uirevision,
+        xaxis={"visible": False},
+        yaxis={**yaxis, "visible": False},
+        annotations=[
+            {
+                "text": message,
+                "showarrow": False,
+                "font": {"color": _MUTED, "size": 13},
+                # Centred on the plot whatever the (hidden) axes' ranges are.
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": 0.5,
+            }
+        ],
+    )
+
+
 def empty_figure(message: str) -> go.Figure:
     """A blank chart that says why it is blank."""
     figure = go.Figure()
-    figure.update_layout(
-        _layout(
-            "empty",
-            xaxis={"visible": False},
-            yaxis={"visible": False},
-            annotations=[{"text": message, "showarrow": False, "font": {"color": _MUTED, "size": 13}}],
-        )
-    )
+    figure.update_layout(_blank("empty", message))
     return figure
 
 
@@ -106,6 +121,8 @@ shift_times = _shift
 line_trace = _line
 
 
-def live_layout(uirevision: str, **yaxis: Any) -> dict[str, Any]:
-    """The shared look for a chart that grows in place (extendData): x autoranges."""
-    return _layout(uirevision, yaxis=yaxis)
+def live_layout(uirevision: str, waiting: str, **yaxis: Any) -> dict[str, Any]:
+    """The shared look for a chart that grows in place (extendData): x autoranges.
+    It opens blank, saying ``waiting``; the feed shows its axes with the first points
+    (assets/live_feed.js)."""
+    return _blank(uirevision, waiting, **yaxis)

@@ -21,7 +21,7 @@ from dashboards.figures import PALETTE, live_layout
 from dashboards.live_feed import feed_config, register_feed
 from dashboards.live_seed import register_seed
 
-__all__ = ["LIVE_CHARTS", "WINDOW_POINTS", "live_charts", "live_figure", "live_section"]
+__all__ = ["LIVE_CHARTS", "WAITING_TEXT", "WINDOW_POINTS", "live_charts", "live_figure", "live_section"]
 
 ROOT = "vps-live"
 CONFIG = "vps-live-config"
@@ -33,6 +33,8 @@ SEEDED = "vps-live-seeded"
 # Five minutes of one-second samples; older points slide out.
 WINDOW_POINTS = 300
 CHART_HEIGHT_PX = 200
+# What a live chart says until its first points: none in the seed's window, none pushed yet.
+WAITING_TEXT = "Waiting for samples from the agent…"
 
 # Chart id → title, y axis, and its traces (name, colour). The feed fills traces in this order.
 LIVE_CHARTS: dict[str, tuple[str, dict[str, Any], tuple[tuple[str, str], ...]]] = {
@@ -64,7 +66,9 @@ def live_figure(chart_id: str) -> go.Figure:
             for name, color in traces
         ]
     )
-    figure.update_layout(live_layout(chart_id, **yaxis), height=CHART_HEIGHT_PX, showlegend=len(traces) > 1)
+    figure.update_layout(
+        live_layout(chart_id, WAITING_TEXT, **yaxis), height=CHART_HEIGHT_PX, showlegend=len(traces) > 1
+    )
     return figure
 
 

@@ -174,8 +174,17 @@
           config.max_points,
         ],
       });
+      showAxes(chart);
     });
     if (Object.keys(outbox).length) outboxTimer = setTimeout(flushCharts, 100);
+  }
+  // A live chart opens blank, axes hidden and a note (dashboards/live_view.py): its first
+  // points bring the axes back. The Graph re-plots only for a new figure, never for
+  // extendData, so this layout change stays.
+  function showAxes(chart) {
+    var graph = document.querySelector("#" + chart + " .js-plotly-plot");
+    if (!graph || !graph.layout || !graph.layout.xaxis || graph.layout.xaxis.visible !== false) return;
+    window.Plotly.relayout(graph, { "xaxis.visible": true, "yaxis.visible": true, annotations: [] });
   }
   // Pushed samples onto the charts: only what each chart does not show yet, in order.
   function extendCharts(config, samples) {

@@ -9,6 +9,7 @@ import pytest
 
 from common.settings import DashboardSettings
 from dashboards.app import create_app
+from dashboards.live_view import WAITING_TEXT
 from tests.api.conftest import PASSWORD, unique
 from tests.browser import click, click_xpath, retry, sign_in, text_of, type_into
 from tests.conftest import free_port
@@ -89,6 +90,9 @@ def test_sign_in_fleet_add_server_and_detail(
     shown = text_of(dash_duo, "#vps-empty")
     assert "Rotate the agent token" in shown and "one-line install command" in shown, shown
     assert "TIDEWATCH_AGENT_TOKEN" not in shown and "YOUR_AGENT_TOKEN" not in shown
+    # Its live charts say they wait, with no axes (a date axis without points reads "Jan 2000").
+    dash_duo.wait_for_contains_text("#vps-live-cpu", WAITING_TEXT, timeout=15)
+    assert "2000" not in text_of(dash_duo, "#vps-live-cpu")
     _shot(dash_duo, screenshots, "vps-empty")
 
     click(dash_duo, "#app-logout")

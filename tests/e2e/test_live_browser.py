@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from dashboards.live_ids import live_id
+from dashboards.live_view import WAITING_TEXT
 from dashboards.units import format_bytes, format_percent, format_rate
 from tests.browser import click, css_id, retry, sign_in, text_of
 from tests.dashboards.conftest import SCREENSHOTS
@@ -99,6 +100,9 @@ def test_fleet_and_vps_pages_update_from_pushed_samples(stack: LiveStack, dash_d
     seed_reads = [q for q in _queries_since(stack, opened_mark) if "resolution=raw" in q]
     assert len(seed_reads) == 2, seed_reads  # host and network, once
     dash_duo.wait_for_element("#vps-cpu .scatterlayer .trace", timeout=60)
+    # The first points brought the live chart's axes back and took its waiting note away.
+    _until(lambda: WAITING_TEXT not in text_of(dash_duo, "#vps-live-cpu"), "waiting note gone", 30)
+    assert "%" in text_of(dash_duo, "#vps-live-cpu .yaxislayer-above")
     dash_duo.wait_for_contains_text("#vps-live-status", "every sample", timeout=30)
     _distinct_values(
         lambda: driver.find_element("id", "vps-live-sample-ms").get_attribute("textContent"), 1, 30

@@ -7,7 +7,7 @@ import pytest
 from common.settings import DashboardSettings, load_settings
 from dashboards.live_feed import feed_config, live_socket_url
 from dashboards.live_ids import FIELDS, live_id
-from dashboards.live_view import LIVE_CHARTS, WINDOW_POINTS, live_figure
+from dashboards.live_view import LIVE_CHARTS, WAITING_TEXT, WINDOW_POINTS, live_figure
 
 
 @pytest.mark.parametrize(
@@ -60,3 +60,6 @@ def test_live_charts_start_empty_with_one_trace_per_series() -> None:
         assert [t.name for t in figure.data] == [name for name, _ in traces]
         assert all(len(t.x) == 0 for t in figure.data)
         assert figure.layout.uirevision == chart_id
+        # Blank, and saying why, until the first points (not a January-2000 date axis).
+        assert figure.layout.xaxis.visible is False and figure.layout.yaxis.visible is False
+        assert [note.text for note in figure.layout.annotations] == [WAITING_TEXT]
