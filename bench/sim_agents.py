@@ -357,6 +357,11 @@ class AgentProcess:
                     self._docker(agent, now_ms)
                 heapq.heappush(heap, (due + intervals[kind], kind, position))
         for agent in self.agents:
+            for sequence in agent.parked:
+                # Released by the whole fleet's stop at one instant (a burst no real fleet makes),
+                # like the partial batches cut then: not counted as lag.
+                if (sent := agent.pending.get(sequence)) is not None:
+                    sent.timed = False
             if agent.held:
                 self._cut_batch(agent, timed=False)  # as an agent flushes what it holds on a clean stop
             elif agent.parked:  # no performance batch to ride with: they go alone, now
