@@ -118,10 +118,12 @@ class BundlePlanner:
         if any(message.WhichOneof("payload") == "performance_batch" for _, message in picked):
             return None
         now = self._clock()
+        due = self._next_batch_due()
+        if due is None:
+            return None  # sampling stopped (the agent is shutting down): nothing to wait for
         if self._hold_until is None:
-            due = self._next_batch_due()
             hold_max_s = self._hold_max_s()
-            if due is None or due - now > hold_max_s:
+            if due - now > hold_max_s:
                 return None
             self._hold_until = min(due + _DUE_SLACK_S, now + hold_max_s)
         if now >= self._hold_until:

@@ -76,6 +76,7 @@ class SamplingLoops:
         self._clock = clock
         self._batcher = SnapshotBatcher()
         self._snapshot_cadence = Cadence()
+        self._running = False
         self._failing: set[str] = set()
         # Totals since start, logged at shutdown: what was taken, to compare with what was stored.
         self.snapshots_taken = 0
@@ -84,14 +85,18 @@ class SamplingLoops:
 
     async def run(self) -> None:
         """Run every configured loop until cancelled."""
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self._snapshot_loop(), name="sample-host")
-            docker = self._samplers.docker
-            if docker is not None:
-                group.create_task(self._docker_loop(docker), name="sample-docker")
-            generic = self._samplers.generic
-            if generic is not None:
-                group.create_task(self._generic_loop(generic), name="sample-generic")
+        self._running = True
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._snapshot_loop(), name="sample-host")
+                docker = self._samplers.docker
+                if docker is not None:
+                    group.create_task(self._docker_loop(docker), name="sample-docker")
+                generic = self._samplers.generic
+                if generic is not None:
+                    group.create_task(self._generic_loop(generic), name="sample-generic")
+        finally:
+            self._running = False  # stopping: no batch is due any more, nothing should wait for one
 
     def flush(self) -> None:
         """Submit the snapshots held for the current batch (at shutdown)."""
@@ -120,7 +125,7 @@ class SamplingLoops:
         By count (the snapshots still missing, one per interval) or by age, whichever comes first.
         """
         cadence = self._snapshot_cadence
-        if cadence.last is None:
+        if cadence.last is None or not self._running:
             return None
         iv = self._settings.intervals
         next_snapshot = cadence.due(iv.snapshot_interval_s)

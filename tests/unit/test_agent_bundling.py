@@ -108,6 +108,17 @@ def test_no_wait_when_the_next_batch_is_too_far_or_unknown(tmp_path: Path) -> No
     assert len(planner.take(0, room=32)[0]) == 1
 
 
+def test_a_hold_ends_when_sampling_stops(tmp_path: Path) -> None:
+    store, clock = _store(tmp_path), _Clock()
+    due: list[float | None] = [103.0]
+    planner = _planner(store, clock, due)
+    docker = store.submit(_docker())
+    assert planner.take(0, room=32) == ([], 3.5)
+    due[0] = None  # the agent is stopping: no performance batch will come
+    picked, wait_s = planner.take(0, room=32)
+    assert [sequence for sequence, _ in picked] == [docker] and wait_s is None
+
+
 def test_bundles_stay_within_count_room_and_bytes(tmp_path: Path) -> None:
     store, clock = _store(tmp_path), _Clock()
     sequences = [store.submit(_performance(5)) for _ in range(10)]
