@@ -74,6 +74,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--collector-env", action="append", default=[], metavar="KEY=VALUE",
         help="extra collector setting, e.g. TIDEWATCH_COLLECTOR_FLUSH_INTERVAL_MS=100",
     )  # fmt: skip
+    p.add_argument(
+        "--wire",
+        choices=("bundles", "single"),
+        default="bundles",
+        help="bundles: agents announce batch bundles, as agent.runtime does; single: one batch per message",
+    )
     p.add_argument("--log-dir", type=Path, default=None, help="where the collector logs go")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     p.add_argument("--lag-csv", type=Path, default=None, help="write every batch's lag here (one run only)")
@@ -99,6 +105,7 @@ def _config(args: argparse.Namespace, agents: int, with_raw_copy: bool, log_dir:
         lag_csv=args.lag_csv,
         collectors=max(1, args.collectors),
         wake_every_s=max(0.0, args.wake_every),
+        bundles=args.wire == "bundles",
     )
 
 
@@ -112,6 +119,7 @@ def summarise(r: LoadResult) -> dict[str, Any]:
         "agents": c.agents,
         "collectors": c.collectors,
         "generator_wake_every_s": c.wake_every_s,
+        "wire": "bundles" if c.bundles else "single",
         "batch_snapshots": c.batch_snapshots,
         "window_s": round(r.window_s, 1),
         "offered_rows_per_s": round(c.offered_rows_per_s),
@@ -128,6 +136,8 @@ def summarise(r: LoadResult) -> dict[str, Any]:
         "collector_hist_lag_p99_s": round(histogram_quantile(0.99, m.lag_buckets), 3) if m else None,
         "rows_per_transaction": r.rows_per_transaction,
         "flushes_per_s": round(m.flushes / window, 2) if m else None,
+        "batches_per_s": round(sum(m.batches.values()) / window, 1) if m else None,
+        "bundles_per_s": round(m.bundles / window, 1) if m else None,
         "flush_seconds_mean": round(m.flush_seconds / m.flushes, 4) if m and m.flushes else None,
         "cpu_collector_s": round(cpu.get("collector", 0.0), 1),
         "cpu_collector_pct": round(100 * cpu.get("collector", 0.0) / window, 1),
@@ -183,7 +193,8 @@ def _verdict(ok: bool) -> str:
 def print_report(s: dict[str, Any]) -> None:
     collectors = f", {s['collectors']} collector processes" if s.get("collectors", 1) > 1 else ""
     print(
-        f"\n=== collector load: {s['agents']} agents, {s['batch_snapshots']} snapshots/batch{collectors} ==="
+        f"\n=== collector load: {s['agents']} agents, {s['batch_snapshots']} snapshots/batch{collectors},"
+        f" wire {s.get('wire', 'single')} ==="
     )
     print(f"steady window          {s['window_s']} s (after warmup); agents connected in {s['connect_s']} s")
     print(
@@ -208,6 +219,10 @@ def print_report(s: dict[str, Any]) -> None:
         f"flushes                {s['flushes_per_s']}/s, {s['rows_per_transaction']:,} rows each,"
         f" {s['flush_seconds_mean']} s mean"
     )
+    if s.get("batches_per_s") is not None:
+        print(
+            f"batches                {s['batches_per_s']}/s acknowledged; {s['bundles_per_s']}/s bundles received"
+        )
     print(f"CPU collector          {s['cpu_collector_s']} s = {s['cpu_collector_pct']}% of one core")
     print(
         f"CPU PostgreSQL         {s['cpu_postgres_all_s']} s = {s['cpu_postgres_all_pct']}% of one core"

@@ -34,6 +34,8 @@ class LoadConfig:
     lag_csv: Path | None = None
     collectors: int = 1  # collector processes sharing one port
     wake_every_s: float = 0.02  # generators: agents due within this share one wake-up
+    # Announce batch bundles as the real agent does (False: the single-message wire).
+    bundles: bool = True
     snapshot_interval_s: float = 1.0
     docker_interval_s: float = 5.0
     heartbeat_interval_s: float = 10.0

@@ -59,6 +59,7 @@ def _plans(
             drain_timeout_s=config.drain_timeout_s,
             epoch_base=epoch_base * 100_000,
             wake_every_s=config.wake_every_s,
+            bundles=config.bundles,
         )
         for p in range(config.processes)
     ]
@@ -96,6 +97,7 @@ def sum_metrics(parts: list[CollectorMetrics]) -> CollectorMetrics:
         queue_rows=sum(m.queue_rows for m in parts),
         batches=batches,
         agents_connected=sum(m.agents_connected for m in parts),
+        bundles=sum(m.bundles for m in parts),
     )
 
 

@@ -111,6 +111,7 @@ class CollectorMetrics:
     queue_rows: float
     batches: dict[str, float]
     agents_connected: float
+    bundles: float = 0.0  # BatchBundle messages received
 
     @property
     def rows_total(self) -> float:
@@ -126,6 +127,7 @@ class CollectorMetrics:
             queue_rows=self.queue_rows,
             batches={k: n - earlier.batches.get(k, 0.0) for k, n in self.batches.items()},
             agents_connected=self.agents_connected,
+            bundles=self.bundles - earlier.bundles,
         )
 
 
@@ -136,7 +138,7 @@ def scrape_metrics(port: int, timeout_s: float = 5.0) -> CollectorMetrics:
     rows: dict[str, float] = {}
     batches: dict[str, float] = {}
     buckets: list[tuple[float, float]] = []
-    flushes = flush_seconds = queue_rows = agents = 0.0
+    flushes = flush_seconds = queue_rows = agents = bundles = 0.0
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             name, labels, value = sample.name, sample.labels, float(sample.value)
@@ -155,7 +157,11 @@ def scrape_metrics(port: int, timeout_s: float = 5.0) -> CollectorMetrics:
                 queue_rows = value
             elif name == "tidewatch_collector_agents_connected":
                 agents = value
-    return CollectorMetrics(rows, flushes, flush_seconds, tuple(sorted(buckets)), queue_rows, batches, agents)
+            elif name == "tidewatch_collector_batch_bundles_total":
+                bundles = value
+    return CollectorMetrics(
+        rows, flushes, flush_seconds, tuple(sorted(buckets)), queue_rows, batches, agents, bundles
+    )
 
 
 def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float:

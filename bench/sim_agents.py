@@ -7,6 +7,14 @@ is ``batch_max_delay_s`` old) and a ``DockerInfoBatch`` per Docker sample. It
 keeps every batch until its ack arrives; after a dropped stream it reconnects
 with backoff and resends what is unacknowledged (the collector deduplicates).
 
+With ``ProcessPlan.bundles`` it announces batch bundles, as the agent does, and
+when the collector offers them it behaves as ``agent.runtime.bundling``: a Docker
+batch waits for the agent's next performance batch (at most ``batch_max_delay_s``
+here, as batches are cut every ``batch_snapshots`` seconds) and both travel in
+one ``BatchBundle``; resends after a reconnect go in bundles too; acks arrive as
+``BatchAcks``. Without it, or against a collector that makes no offer, every batch
+is a message of its own.
+
 Agents start at evenly spread phases, and their first batch is cut short at a
 staggered size, so batches arrive smoothly instead of in a burst every 5 s.
 One sampler and one heartbeat task per process drive all its agents, waking
@@ -16,7 +24,9 @@ Samples are stamped when handled, so this shifts their times, never their lag.
 
 Lag is measured here: ack receipt time minus the batch's newest sample time
 (the delay the pipeline adds after the agent sends), and minus the oldest
-sample time (which also includes the agent's own batching hold).
+sample time (which also includes the agent's own batching hold). A Docker batch
+that waited for a bundle counts its pipeline lag from when it was sent, and its
+wait in the "oldest" figure.
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ from typing import Any
 
 import grpc
 
-from bench.agent_messages import MessageTemplates, build_templates, heartbeat
+from bench.agent_messages import MessageTemplates, build_templates, heartbeat, varint
 from bench.sim_protocol import KIND_DOCKER, KIND_PERFORMANCE, AgentSpec, AgentStats, ProcessPlan, Reports
 from collector.server import SERVICE_NAME
 from common.backoff import Backoff
@@ -46,6 +56,7 @@ METHOD = f"/{SERVICE_NAME}/EstablishCommunicationStream"
 PROGRESS_INTERVAL_S = 5.0
 HANDSHAKE_TIMEOUT_S = 120.0
 HEARTBEAT = 0  # in an outbox: send a heartbeat (batch sequences start at 1)
+_TAG_BATCH_BUNDLE = b"\x42"  # MessageToServer.batch_bundle = 8, length-delimited
 # As agent.runtime.channel sets them; the local subchannel pool gives each
 # channel its own TCP connection, as separate hosts would have.
 CHANNEL_OPTIONS: list[tuple[str, int | str]] = [
@@ -67,6 +78,7 @@ class _Sent:
     oldest_ms: int
     newest_ms: int
     timed: bool = True  # False for the partial batches cut at shutdown: their hold is not lag
+    sent_ms: int = 0  # when it left the agent's hold, if later than newest_ms (a bundled Docker batch)
 
 
 @dataclass(slots=True)
@@ -77,9 +89,11 @@ class _Agent:
     sequence: int = 0
     held: list[int] = field(default_factory=list)
     pending: dict[int, _Sent] = field(default_factory=dict)
-    outbox: asyncio.Queue[int] = field(default_factory=asyncio.Queue)
+    outbox: asyncio.Queue[int | tuple[int, ...]] = field(default_factory=asyncio.Queue)
     batches_sent: int = 0
     online: bool = False  # a stream is up: heartbeats go into its outbox
+    bundle_max: int = 0  # batches per bundle the collector offered on this stream (0: none)
+    parked: list[int] = field(default_factory=list)  # Docker batches waiting for the next bundle
 
 
 async def _status_of(call: Any) -> str | None:
@@ -106,9 +120,7 @@ class AgentProcess:
             _Agent(spec, plan.epoch_base + spec.index, 1 + spec.index % plan.batch_snapshots)
             for spec in plan.agents
         ]
-        self.handshakes = {
-            a.spec.index: handshake(a.epoch, f"bench-{a.spec.index}").SerializeToString() for a in self.agents
-        }
+        self.handshakes = {a.spec.index: self._handshake(a) for a in self.agents}
         self.channels = [
             grpc.aio.insecure_channel(plan.target, options=CHANNEL_OPTIONS)
             for _ in range(0, len(plan.agents), plan.agents_per_channel)
@@ -123,6 +135,13 @@ class AgentProcess:
         self.pending_count = 0
         self.sampling_done = False
         self.all_acked = asyncio.Event()
+
+    def _handshake(self, agent: _Agent) -> bytes:
+        message = handshake(agent.epoch, f"bench-{agent.spec.index}")
+        if self.plan.bundles:
+            message.agent_handshake.batch_bundling.supported = True
+        data: bytes = message.SerializeToString()
+        return data
 
     # ---------------------------------------------------------------- streams
 
@@ -143,9 +162,17 @@ class AgentProcess:
                     first = await asyncio.wait_for(call.read(), HANDSHAKE_TIMEOUT_S)
                 if first is grpc.aio.EOF or first.WhichOneof("payload") != "server_handshake_ack":
                     raise ConnectionError("stream ended before the handshake ack")
+                offer = first.server_handshake_ack.batch_bundling
+                agent.bundle_max = offer.max_batches if self.plan.bundles and offer.supported else 0
                 agent.outbox = asyncio.Queue()
-                for sequence in sorted(agent.pending):
-                    agent.outbox.put_nowait(sequence)
+                agent.parked.clear()
+                resend = sorted(agent.pending)
+                if agent.bundle_max > 1:
+                    for start in range(0, len(resend), agent.bundle_max):
+                        agent.outbox.put_nowait(tuple(resend[start : start + agent.bundle_max]))
+                else:
+                    for sequence in resend:
+                        agent.outbox.put_nowait(sequence)
                 self.first_connect[agent.spec.index].set()
                 backoff.reset()
                 agent.online = True
@@ -184,7 +211,12 @@ class AgentProcess:
         queue = agent.outbox
         while True:
             sequence = await queue.get()
-            if sequence == HEARTBEAT:
+            if isinstance(sequence, tuple):
+                # A bundle's body is its batches' MessageToServer bytes, one after another.
+                body = b"".join(sent.data for s in sequence if (sent := agent.pending.get(s)) is not None)
+                if body:
+                    await call.write(_TAG_BATCH_BUNDLE + varint(len(body)) + body)
+            elif sequence == HEARTBEAT:
                 await call.write(heartbeat(int(time.time() * 1000)))
             elif (sent := agent.pending.get(sequence)) is not None:
                 await call.write(sent.data)
@@ -215,7 +247,6 @@ class AgentProcess:
                 heapq.heapreplace(due, (at + interval, position))
 
     async def _read_acks(self, call: Any, agent: _Agent) -> None:
-        stats = self.stats
         while True:
             message = await call.read()
             if message is grpc.aio.EOF:
@@ -223,42 +254,61 @@ class AgentProcess:
             kind = message.WhichOneof("payload")
             if kind == "heartbeat_request":
                 agent.outbox.put_nowait(HEARTBEAT)
-            if kind != "batch_ack":
-                continue
-            ack = message.batch_ack
-            sent = agent.pending.pop(ack.sequence, None)
-            if sent is None:
-                continue  # an ack for a resend that was already acknowledged
-            self.pending_count -= 1
-            self.check_all_acked()
-            if ack.outcome == agent_pb2.BatchAck.OUTCOME_REJECTED:
-                stats.rejected += 1
-                stats.rejected_samples += sent.samples
-                stats.errors[f"rejected: {ack.detail[:120]}"] += 1
-                continue
-            if ack.outcome == agent_pb2.BatchAck.OUTCOME_DUPLICATE:
-                stats.duplicate += 1
-            else:
-                stats.stored += 1
-            if sent.kind == KIND_PERFORMANCE:
-                stats.snapshots_acked += sent.samples
-            else:
-                stats.docker_acked += sent.samples
-            if not sent.timed:
-                continue
-            now = time.time()
-            stats.sample_time.append(sent.newest_ms / 1000)
-            stats.lag_newest.append(now - sent.newest_ms / 1000)
-            stats.lag_oldest.append(now - sent.oldest_ms / 1000)
-            stats.kind.append(sent.kind)
+            elif kind == "batch_ack":
+                self._on_ack(agent, message.batch_ack)
+            elif kind == "batch_acks":
+                for ack in message.batch_acks.acks:
+                    self._on_ack(agent, ack)
+
+    def _on_ack(self, agent: _Agent, ack: agent_pb2.BatchAck) -> None:
+        stats = self.stats
+        sent = agent.pending.pop(ack.sequence, None)
+        if sent is None:
+            return  # an ack for a resend that was already acknowledged
+        self.pending_count -= 1
+        self.check_all_acked()
+        if ack.outcome == agent_pb2.BatchAck.OUTCOME_REJECTED:
+            stats.rejected += 1
+            stats.rejected_samples += sent.samples
+            stats.errors[f"rejected: {ack.detail[:120]}"] += 1
+            return
+        if ack.outcome == agent_pb2.BatchAck.OUTCOME_DUPLICATE:
+            stats.duplicate += 1
+        else:
+            stats.stored += 1
+        if sent.kind == KIND_PERFORMANCE:
+            stats.snapshots_acked += sent.samples
+        else:
+            stats.docker_acked += sent.samples
+        if not sent.timed:
+            return
+        now = time.time()
+        stats.sample_time.append(sent.newest_ms / 1000)
+        stats.lag_newest.append(now - max(sent.newest_ms, sent.sent_ms) / 1000)
+        stats.lag_oldest.append(now - sent.oldest_ms / 1000)
+        stats.kind.append(sent.kind)
 
     # ---------------------------------------------------------------- sampling
 
-    def _submit(self, agent: _Agent, sent: _Sent) -> None:
+    def _submit(self, agent: _Agent, sent: _Sent, *, park: bool = False) -> None:
         agent.sequence += 1
         agent.pending[agent.sequence] = sent
         self.pending_count += 1
-        agent.outbox.put_nowait(agent.sequence)
+        if park and agent.bundle_max > 1 and agent.online:
+            agent.parked.append(agent.sequence)  # sent with the next performance batch
+        elif agent.parked:
+            self._release(agent, agent.sequence, now_ms=int(time.time() * 1000))
+        else:
+            agent.outbox.put_nowait(agent.sequence)
+
+    def _release(self, agent: _Agent, sequence: int, now_ms: int) -> None:
+        parked, agent.parked = agent.parked, []
+        for parked_sequence in parked:
+            if (sent := agent.pending.get(parked_sequence)) is not None:
+                sent.sent_ms = now_ms
+        bundle = (*parked, sequence)
+        for start in range(0, len(bundle), agent.bundle_max):
+            agent.outbox.put_nowait(bundle[start : start + agent.bundle_max])
 
     def _cut_batch(self, agent: _Agent, timed: bool = True) -> None:
         held, agent.held = agent.held, []
@@ -276,7 +326,8 @@ class AgentProcess:
     def _docker(self, agent: _Agent, now_ms: int) -> None:
         self.stats.docker_generated += 1
         data = self.templates.docker(agent.sequence + 1, now_ms)
-        self._submit(agent, _Sent(data, KIND_DOCKER, 1, now_ms, now_ms))
+        # Batches are cut every batch_snapshots samples, so the wait is within batch_max_delay_s.
+        self._submit(agent, _Sent(data, KIND_DOCKER, 1, now_ms, now_ms), park=True)
 
     async def sample(self, start_at: float, stop_at: float) -> None:
         """Generate samples for every agent from ``start_at`` until ``stop_at`` (wall clock)."""
@@ -306,8 +357,19 @@ class AgentProcess:
                     self._docker(agent, now_ms)
                 heapq.heappush(heap, (due + intervals[kind], kind, position))
         for agent in self.agents:
+            for sequence in agent.parked:
+                # Released by the whole fleet's stop at one instant (a burst no real fleet makes),
+                # like the partial batches cut then: not counted as lag.
+                if (sent := agent.pending.get(sequence)) is not None:
+                    sent.timed = False
             if agent.held:
                 self._cut_batch(agent, timed=False)  # as an agent flushes what it holds on a clean stop
+            elif agent.parked:  # no performance batch to ride with: they go alone, now
+                parked, agent.parked = agent.parked, []
+                for sequence in parked:
+                    if (sent := agent.pending.get(sequence)) is not None:
+                        sent.sent_ms = int(time.time() * 1000)
+                    agent.outbox.put_nowait(sequence)
 
     def check_all_acked(self) -> None:
         if self.sampling_done and self.pending_count == 0:

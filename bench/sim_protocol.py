@@ -53,6 +53,7 @@ class ProcessPlan:
     drain_timeout_s: float
     epoch_base: int
     wake_every_s: float = 0.02  # the sampler's shortest sleep: agents due within it share a wake-up
+    bundles: bool = True  # announce batch bundles, and use them when the collector offers them
 
 
 @dataclass(slots=True)

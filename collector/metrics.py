@@ -11,6 +11,7 @@ __all__ = [
     "AGENT_CLOCK_OFFSET",
     "AGENT_REJECTED_BATCHES",
     "BATCHES",
+    "BUNDLES",
     "DB_UP",
     "FLUSH_SECONDS",
     "INGEST_LAG",
@@ -26,6 +27,10 @@ BATCHES = Counter(
     "tidewatch_collector_batches_total",
     "Batches acknowledged or refused, by outcome (stored, duplicate, rejected) and reason",
     ["outcome", "reason"],
+)
+BUNDLES = Counter(
+    "tidewatch_collector_batch_bundles_total",
+    "BatchBundle messages received (several batches in one message; each batch also counts above)",
 )
 QUEUE_ROWS = Gauge("tidewatch_collector_queue_rows", "Rows accepted and waiting for the database")
 INGEST_LAG = Histogram(

@@ -24,11 +24,12 @@ from collector import metrics
 from collector.agent_clock import now_ms
 from collector.agent_state import AgentStateWriter
 from collector.auth import AgentAuthenticator, AuthFailure
+from collector.bundles import BundleRefused, bundle_batches, bundling_offer
 from collector.commands import CommandRelay
 from collector.ingest import AckResult, IngestWriter, Outcome, QueueFull
 from collector.peer_limits import StreamsPerIp, peer_address, peer_ip
 from collector.rows import TimeRules, clock_rules, convert_batch
-from collector.sessions import AgentSession, SessionRegistry
+from collector.sessions import ACKS_READY, AgentSession, SessionRegistry
 from collector.validation import InvalidBatch
 from common.settings import CollectorSettings
 from proto import agent_pb2
@@ -236,6 +237,8 @@ class AgentStreamService:
             token_hash=identity.token_hash,
         )
         session.clock.from_handshake(handshake, first_received_ms)
+        bundling = bundling_offer(self._settings, handshake)
+        session.bundles = bundling is not None
         async with self._handshakes:
             try:
                 config = await self._registry.open(session, handshake)
@@ -260,6 +263,7 @@ class AgentStreamService:
                         initial_config=config,
                         server_time_unix_ms=now_ms(),  # stamped again as it is written
                         collector_id=self._settings.collector_id,
+                        batch_bundling=bundling,
                     )
                 )
             )
@@ -290,6 +294,8 @@ class AgentStreamService:
             kind = message.WhichOneof("payload")
             if kind in BATCH_PAYLOADS:
                 await self._accept_batch(session, kind, getattr(message, kind))
+            elif kind == "batch_bundle":
+                await self._accept_bundle(session, message.batch_bundle)
             elif kind == "command_response":
                 await self._commands.record_response(session.vps_id, message.command_response)
             elif kind == "heartbeat":
@@ -323,7 +329,20 @@ class AgentStreamService:
     def _acknowledge(self, session: AgentSession, sequence: int, result: AckResult) -> None:
         if result.outcome is Outcome.REJECTED:
             self._registry.rejected(session.vps_id, result.detail)
-        session.send(_ack(sequence, result))
+        session.send_ack(_ack(sequence, result))
+
+    async def _accept_bundle(self, session: AgentSession, bundle: agent_pb2.BatchBundle) -> None:
+        if not session.bundles:
+            raise _StreamError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "batch_bundle sent, but this collector did not offer bundles on this stream",
+            )
+        metrics.BUNDLES.inc()
+        try:
+            for kind, batch in bundle_batches(bundle, self._settings.bundle_max_batches):
+                await self._accept_batch(session, kind, batch)
+        except BundleRefused as exc:
+            raise _StreamError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
 
     async def _accept_batch(self, session: AgentSession, kind: str, batch: Any) -> None:
         # Room first, then the costly conversion: an overloaded collector must not
@@ -381,6 +400,8 @@ class _CallWriter:
                 message = await asyncio.wait_for(self._session.outbox.get(), self._heartbeat_s)
             except TimeoutError:
                 message = agent_pb2.MessageToAgent(heartbeat_request=agent_pb2.HeartbeatRequest())
+            if message is ACKS_READY:
+                message = self._session.take_acks()
             # The agent times its clock against these: stamp them as late as possible.
             kind = message.WhichOneof("payload")
             if kind == "heartbeat_request":
@@ -412,12 +433,10 @@ def _backpressure(exc: QueueFull) -> _StreamError:
     return _StreamError(grpc.StatusCode.RESOURCE_EXHAUSTED, f"{exc}; keep the batch and retry later")
 
 
-def _ack(sequence: int, result: AckResult) -> agent_pb2.MessageToAgent:
-    return agent_pb2.MessageToAgent(
-        batch_ack=agent_pb2.BatchAck(
-            sequence=sequence,
-            outcome=_ACK_OUTCOMES[result.outcome],
-            status_code=result.status_code,
-            detail=result.detail[:1024],
-        )
+def _ack(sequence: int, result: AckResult) -> agent_pb2.BatchAck:
+    return agent_pb2.BatchAck(
+        sequence=sequence,
+        outcome=_ACK_OUTCOMES[result.outcome],
+        status_code=result.status_code,
+        detail=result.detail[:1024],
     )

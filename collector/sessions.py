@@ -30,6 +30,7 @@ from common.settings import CollectorSettings
 from proto import agent_pb2
 
 __all__ = [
+    "ACKS_READY",
     "TAKEN_OVER",
     "TOKEN_ROTATED",
     "VPS_REMOVED",
@@ -92,14 +93,36 @@ class AgentSession:
     cut_event: asyncio.Event = field(default_factory=asyncio.Event)
     heard_at: float = field(default_factory=time.time)
     clock: AgentClock = field(default_factory=AgentClock)
+    # The agent announced batch bundles (AgentHandshake.batch_bundling) and this
+    # collector offers them: its acks travel together (collector.bundles).
+    bundles: bool = False
+    acks: list[agent_pb2.BatchAck] = field(default_factory=list)
 
     def send(self, message: agent_pb2.MessageToAgent) -> None:
         self.outbox.put_nowait(message)
+
+    def send_ack(self, ack: agent_pb2.BatchAck) -> None:
+        """One BatchAck alone, or, with bundles, into the next BatchAcks the writer sends."""
+        if not self.bundles:
+            self.outbox.put_nowait(agent_pb2.MessageToAgent(batch_ack=ack))
+            return
+        if not self.acks:
+            self.outbox.put_nowait(ACKS_READY)
+        self.acks.append(ack)
+
+    def take_acks(self) -> agent_pb2.MessageToAgent:
+        """Every ack gathered since the writer last took them, as one BatchAcks."""
+        acks, self.acks = self.acks, []
+        return agent_pb2.MessageToAgent(batch_acks=agent_pb2.BatchAcks(acks=acks))
 
     def cut(self, reason: str, code: grpc.StatusCode = grpc.StatusCode.ABORTED) -> None:
         self.cut_reason = reason
         self.cut_code = code
         self.cut_event.set()
+
+
+# In an outbox: "the session's gathered acks go here" (compared by identity, never sent).
+ACKS_READY = agent_pb2.MessageToAgent()
 
 
 def effective_config(

@@ -49,6 +49,12 @@ class CollectorSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True)
     # With a client CA, agents must present a certificate it signed (mutual TLS).
     tls_client_ca_file: str = ""
     max_message_bytes: int = 8 * 1024 * 1024
+    # Batch bundles (proto BatchBundling): offered to agents that announce them;
+    # false answers like an older collector (one BatchAck per batch, no bundles).
+    batch_bundles: bool = True
+    bundle_max_batches: int = 64
+    # Capped at max_message_bytes.
+    bundle_max_bytes: int = 1024 * 1024
     flush_max_rows: int = 20_000
     flush_interval_ms: int = 200
     # Rows waiting for the database, across agents; past this, batches are refused

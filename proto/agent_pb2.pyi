@@ -27,7 +27,7 @@ COMMAND_STATUS_CANCELLED: CommandStatus
 COMMAND_STATUS_REJECTED: CommandStatus
 
 class MessageToServer(_message.Message):
-    __slots__ = ("agent_handshake", "performance_batch", "docker_batch", "generic_metrics_batch", "command_response", "pty_data", "heartbeat")
+    __slots__ = ("agent_handshake", "performance_batch", "docker_batch", "generic_metrics_batch", "command_response", "pty_data", "heartbeat", "batch_bundle")
     AGENT_HANDSHAKE_FIELD_NUMBER: _ClassVar[int]
     PERFORMANCE_BATCH_FIELD_NUMBER: _ClassVar[int]
     DOCKER_BATCH_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +35,7 @@ class MessageToServer(_message.Message):
     COMMAND_RESPONSE_FIELD_NUMBER: _ClassVar[int]
     PTY_DATA_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    BATCH_BUNDLE_FIELD_NUMBER: _ClassVar[int]
     agent_handshake: AgentHandshake
     performance_batch: PerformanceSnapshotBatch
     docker_batch: DockerInfoBatch
@@ -42,10 +43,11 @@ class MessageToServer(_message.Message):
     command_response: CommandResponse
     pty_data: PtyDataToServer
     heartbeat: Heartbeat
-    def __init__(self, agent_handshake: _Optional[_Union[AgentHandshake, _Mapping]] = ..., performance_batch: _Optional[_Union[PerformanceSnapshotBatch, _Mapping]] = ..., docker_batch: _Optional[_Union[DockerInfoBatch, _Mapping]] = ..., generic_metrics_batch: _Optional[_Union[GenericMetricsBatch, _Mapping]] = ..., command_response: _Optional[_Union[CommandResponse, _Mapping]] = ..., pty_data: _Optional[_Union[PtyDataToServer, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
+    batch_bundle: BatchBundle
+    def __init__(self, agent_handshake: _Optional[_Union[AgentHandshake, _Mapping]] = ..., performance_batch: _Optional[_Union[PerformanceSnapshotBatch, _Mapping]] = ..., docker_batch: _Optional[_Union[DockerInfoBatch, _Mapping]] = ..., generic_metrics_batch: _Optional[_Union[GenericMetricsBatch, _Mapping]] = ..., command_response: _Optional[_Union[CommandResponse, _Mapping]] = ..., pty_data: _Optional[_Union[PtyDataToServer, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., batch_bundle: _Optional[_Union[BatchBundle, _Mapping]] = ...) -> None: ...
 
 class AgentHandshake(_message.Message):
-    __slots__ = ("agent_version", "host", "local_features", "oldest_pending_sequence", "newest_pending_sequence", "sequence_epoch", "agent_time_unix_ms")
+    __slots__ = ("agent_version", "host", "local_features", "oldest_pending_sequence", "newest_pending_sequence", "sequence_epoch", "agent_time_unix_ms", "batch_bundling")
     AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     LOCAL_FEATURES_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +55,7 @@ class AgentHandshake(_message.Message):
     NEWEST_PENDING_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_EPOCH_FIELD_NUMBER: _ClassVar[int]
     AGENT_TIME_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_BUNDLING_FIELD_NUMBER: _ClassVar[int]
     agent_version: str
     host: HostInfo
     local_features: FeatureSwitches
@@ -60,7 +63,28 @@ class AgentHandshake(_message.Message):
     newest_pending_sequence: int
     sequence_epoch: int
     agent_time_unix_ms: int
-    def __init__(self, agent_version: _Optional[str] = ..., host: _Optional[_Union[HostInfo, _Mapping]] = ..., local_features: _Optional[_Union[FeatureSwitches, _Mapping]] = ..., oldest_pending_sequence: _Optional[int] = ..., newest_pending_sequence: _Optional[int] = ..., sequence_epoch: _Optional[int] = ..., agent_time_unix_ms: _Optional[int] = ...) -> None: ...
+    batch_bundling: BatchBundling
+    def __init__(self, agent_version: _Optional[str] = ..., host: _Optional[_Union[HostInfo, _Mapping]] = ..., local_features: _Optional[_Union[FeatureSwitches, _Mapping]] = ..., oldest_pending_sequence: _Optional[int] = ..., newest_pending_sequence: _Optional[int] = ..., sequence_epoch: _Optional[int] = ..., agent_time_unix_ms: _Optional[int] = ..., batch_bundling: _Optional[_Union[BatchBundling, _Mapping]] = ...) -> None: ...
+
+class BatchBundling(_message.Message):
+    __slots__ = ("supported", "max_batches", "max_bytes")
+    SUPPORTED_FIELD_NUMBER: _ClassVar[int]
+    MAX_BATCHES_FIELD_NUMBER: _ClassVar[int]
+    MAX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    supported: bool
+    max_batches: int
+    max_bytes: int
+    def __init__(self, supported: _Optional[bool] = ..., max_batches: _Optional[int] = ..., max_bytes: _Optional[int] = ...) -> None: ...
+
+class BatchBundle(_message.Message):
+    __slots__ = ("performance_batches", "docker_batches", "generic_metrics_batches")
+    PERFORMANCE_BATCHES_FIELD_NUMBER: _ClassVar[int]
+    DOCKER_BATCHES_FIELD_NUMBER: _ClassVar[int]
+    GENERIC_METRICS_BATCHES_FIELD_NUMBER: _ClassVar[int]
+    performance_batches: _containers.RepeatedCompositeFieldContainer[PerformanceSnapshotBatch]
+    docker_batches: _containers.RepeatedCompositeFieldContainer[DockerInfoBatch]
+    generic_metrics_batches: _containers.RepeatedCompositeFieldContainer[GenericMetricsBatch]
+    def __init__(self, performance_batches: _Optional[_Iterable[_Union[PerformanceSnapshotBatch, _Mapping]]] = ..., docker_batches: _Optional[_Iterable[_Union[DockerInfoBatch, _Mapping]]] = ..., generic_metrics_batches: _Optional[_Iterable[_Union[GenericMetricsBatch, _Mapping]]] = ...) -> None: ...
 
 class HostInfo(_message.Message):
     __slots__ = ("hostname", "os_name", "os_version", "kernel_version", "architecture", "cpu_model", "cpu_physical_cores", "cpu_logical_cores", "memory_total_bytes", "swap_total_bytes", "boot_time_unix_ms", "ip_addresses", "virtualization", "sanitised_fields")
@@ -399,34 +423,38 @@ class Heartbeat(_message.Message):
     def __init__(self, timestamp_unix_ms: _Optional[int] = ..., pending_batches: _Optional[int] = ..., spooled_bytes: _Optional[int] = ..., dropped_batches_total: _Optional[int] = ..., clock_offset_ms: _Optional[int] = ..., clock_rtt_ms: _Optional[int] = ..., clock_offset_known: _Optional[bool] = ..., rejected_batches_total: _Optional[int] = ..., clock_probe_id: _Optional[int] = ..., docker_sample_overruns_total: _Optional[int] = ..., control_messages_dropped_total: _Optional[int] = ...) -> None: ...
 
 class MessageToAgent(_message.Message):
-    __slots__ = ("server_handshake_ack", "agent_config", "command_request", "pty_data", "heartbeat_request", "batch_ack")
+    __slots__ = ("server_handshake_ack", "agent_config", "command_request", "pty_data", "heartbeat_request", "batch_ack", "batch_acks")
     SERVER_HANDSHAKE_ACK_FIELD_NUMBER: _ClassVar[int]
     AGENT_CONFIG_FIELD_NUMBER: _ClassVar[int]
     COMMAND_REQUEST_FIELD_NUMBER: _ClassVar[int]
     PTY_DATA_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_REQUEST_FIELD_NUMBER: _ClassVar[int]
     BATCH_ACK_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ACKS_FIELD_NUMBER: _ClassVar[int]
     server_handshake_ack: ServerHandshakeAck
     agent_config: AgentConfig
     command_request: CommandRequest
     pty_data: PtyDataToAgent
     heartbeat_request: HeartbeatRequest
     batch_ack: BatchAck
-    def __init__(self, server_handshake_ack: _Optional[_Union[ServerHandshakeAck, _Mapping]] = ..., agent_config: _Optional[_Union[AgentConfig, _Mapping]] = ..., command_request: _Optional[_Union[CommandRequest, _Mapping]] = ..., pty_data: _Optional[_Union[PtyDataToAgent, _Mapping]] = ..., heartbeat_request: _Optional[_Union[HeartbeatRequest, _Mapping]] = ..., batch_ack: _Optional[_Union[BatchAck, _Mapping]] = ...) -> None: ...
+    batch_acks: BatchAcks
+    def __init__(self, server_handshake_ack: _Optional[_Union[ServerHandshakeAck, _Mapping]] = ..., agent_config: _Optional[_Union[AgentConfig, _Mapping]] = ..., command_request: _Optional[_Union[CommandRequest, _Mapping]] = ..., pty_data: _Optional[_Union[PtyDataToAgent, _Mapping]] = ..., heartbeat_request: _Optional[_Union[HeartbeatRequest, _Mapping]] = ..., batch_ack: _Optional[_Union[BatchAck, _Mapping]] = ..., batch_acks: _Optional[_Union[BatchAcks, _Mapping]] = ...) -> None: ...
 
 class ServerHandshakeAck(_message.Message):
-    __slots__ = ("authenticated", "vps_id", "initial_config", "server_time_unix_ms", "collector_id")
+    __slots__ = ("authenticated", "vps_id", "initial_config", "server_time_unix_ms", "collector_id", "batch_bundling")
     AUTHENTICATED_FIELD_NUMBER: _ClassVar[int]
     VPS_ID_FIELD_NUMBER: _ClassVar[int]
     INITIAL_CONFIG_FIELD_NUMBER: _ClassVar[int]
     SERVER_TIME_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     COLLECTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_BUNDLING_FIELD_NUMBER: _ClassVar[int]
     authenticated: bool
     vps_id: int
     initial_config: AgentConfig
     server_time_unix_ms: int
     collector_id: str
-    def __init__(self, authenticated: _Optional[bool] = ..., vps_id: _Optional[int] = ..., initial_config: _Optional[_Union[AgentConfig, _Mapping]] = ..., server_time_unix_ms: _Optional[int] = ..., collector_id: _Optional[str] = ...) -> None: ...
+    batch_bundling: BatchBundling
+    def __init__(self, authenticated: _Optional[bool] = ..., vps_id: _Optional[int] = ..., initial_config: _Optional[_Union[AgentConfig, _Mapping]] = ..., server_time_unix_ms: _Optional[int] = ..., collector_id: _Optional[str] = ..., batch_bundling: _Optional[_Union[BatchBundling, _Mapping]] = ...) -> None: ...
 
 class AgentConfig(_message.Message):
     __slots__ = ("snapshot_interval_ms", "docker_interval_ms", "heartbeat_interval_ms", "batch_max_snapshots", "batch_max_delay_ms", "features", "generic_interval_ms")
@@ -628,3 +656,9 @@ class BatchAck(_message.Message):
     status_code: int
     detail: str
     def __init__(self, sequence: _Optional[int] = ..., outcome: _Optional[_Union[BatchAck.Outcome, str]] = ..., status_code: _Optional[int] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class BatchAcks(_message.Message):
+    __slots__ = ("acks",)
+    ACKS_FIELD_NUMBER: _ClassVar[int]
+    acks: _containers.RepeatedCompositeFieldContainer[BatchAck]
+    def __init__(self, acks: _Optional[_Iterable[_Union[BatchAck, _Mapping]]] = ...) -> None: ...

@@ -42,8 +42,11 @@ async def final_status(call: grpc.aio.Call, within_s: float = 10.0) -> tuple[grp
         await asyncio.sleep(0.05)
 
 
-def handshake(epoch: int = 1, hostname: str = "test-host") -> agent_pb2.MessageToServer:
-    return agent_pb2.MessageToServer(
+def handshake(
+    epoch: int = 1, hostname: str = "test-host", *, bundles: bool = False
+) -> agent_pb2.MessageToServer:
+    """An agent's first message; ``bundles`` announces batch bundles (AgentHandshake.batch_bundling)."""
+    message = agent_pb2.MessageToServer(
         agent_handshake=agent_pb2.AgentHandshake(
             agent_version="test",
             sequence_epoch=epoch,
@@ -55,6 +58,9 @@ def handshake(epoch: int = 1, hostname: str = "test-host") -> agent_pb2.MessageT
             ),
         )
     )
+    if bundles:
+        message.agent_handshake.batch_bundling.supported = True
+    return message
 
 
 class TestStream:
@@ -103,6 +109,21 @@ class TestStream:
             ack = (await self.next("batch_ack", within_s)).batch_ack
             out[ack.sequence] = ack
         return out
+
+    async def bundled_acks(self, count: int, within_s: float = 15.0) -> list[list[agent_pb2.BatchAck]]:
+        """The acks of ``count`` batches, grouped as their ``BatchAcks`` messages carried them.
+
+        A lone ``batch_ack`` fails: a stream that announced bundles gets none.
+        """
+        messages: list[list[agent_pb2.BatchAck]] = []
+        async with asyncio.timeout(within_s):
+            while sum(map(len, messages)) < count:
+                message = await self.received.get()
+                kind = message.WhichOneof("payload")
+                assert kind != "batch_ack", f"a single BatchAck on a bundling stream: {message}"
+                if kind == "batch_acks":
+                    messages.append(list(message.batch_acks.acks))
+        return messages
 
     async def status(self) -> grpc.StatusCode:
         return (await final_status(self.call))[0]

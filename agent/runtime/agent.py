@@ -102,6 +102,7 @@ class AgentRuntime:
         self.store.on_added = self.client.wake
         self.sampling = SamplingLoops(samplers, self.live, self._submit, on_snapshot=self.store.hold_snapshot)
         self.client.docker_sample_overruns = lambda: self.sampling.docker_overruns.total
+        self.client.next_batch_due = self.sampling.next_batch_due
 
     def _submit(self, message: agent_pb2.MessageToServer) -> int:
         stamp_clock(message, self.client.clock.estimate())

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import grpc
 
 from agent.config import ServerSettings, TlsSettings
+from agent.runtime.bundling import BundleLimits, BundlePlanner
 from agent.runtime.channel import open_channel
 from agent.runtime.clock import ClockEstimator, wall_clock_ms
 from agent.runtime.live import LiveSettings, features_to_proto
@@ -65,6 +66,7 @@ class StreamClient:
         channel_factory: Callable[[], grpc.aio.Channel] | None = None,
         clock: ClockEstimator | None = None,
         removed_retry_s: float = 600.0,
+        batch_bundles: bool = True,
     ) -> None:
         self._server = server
         self._store = store
@@ -99,6 +101,11 @@ class StreamClient:
         self.clock = clock or ClockEstimator()
         # Batches the collector refused for good (OUTCOME_REJECTED) since start.
         self.rejected_total = 0
+        # Announce batch bundles; they are used only when the collector offers them.
+        self._batch_bundles = batch_bundles
+        self.bundle_limits: BundleLimits | None = None  # this stream's offer, if any
+        # Set by the runtime: when the next performance batch is due (monotonic), if known.
+        self.next_batch_due: Callable[[], float | None] = lambda: None
 
     # -- called by the rest of the agent -------------------------------------------------
 
@@ -251,6 +258,7 @@ class StreamClient:
             )
             try:
                 ack = await self._handshake(call)
+                self.bundle_limits = BundleLimits.offered(ack, self._server.max_message_bytes)
                 self._session = Session(
                     call,
                     store=self._store,
@@ -263,6 +271,7 @@ class StreamClient:
                     on_pty=self._on_pty,
                     clock=self.clock,
                     on_rejected=self._count_rejected,
+                    bundles=self._planner(self.bundle_limits),
                 )
                 # First on the new stream: the collector learns this agent's clock
                 # offset before any batch that needs it.
@@ -273,7 +282,7 @@ class StreamClient:
                 estimate = self.clock.estimate()
                 log.info(
                     "connected to collector %s (%s) as vps %d; %d batches pending (%d..%d); "
-                    "collector clock minus ours %+d ms (round trip %d ms)",
+                    "collector clock minus ours %+d ms (round trip %d ms); %s",
                     self._server.address,
                     ack.collector_id or "?",
                     ack.vps_id,
@@ -282,6 +291,9 @@ class StreamClient:
                     newest,
                     estimate.offset_ms,
                     estimate.rtt_ms,
+                    "single batches"
+                    if self.bundle_limits is None
+                    else f"batch bundles of up to {self.bundle_limits.max_batches} batches",
                 )
                 self._auth_backoff.reset()
                 self._removed = False
@@ -290,6 +302,16 @@ class StreamClient:
                 call.cancel()
         finally:
             await channel.close(grace=None)
+
+    def _planner(self, limits: BundleLimits | None) -> BundlePlanner | None:
+        if limits is None:
+            return None
+        return BundlePlanner(
+            limits,
+            self._store,
+            next_batch_due=lambda: self.next_batch_due(),
+            hold_max_s=lambda: self._settings.intervals.batch_max_delay_s,
+        )
 
     async def _handshake(self, call: grpc.aio.StreamStreamCall) -> agent_pb2.ServerHandshakeAck:
         host = await asyncio.to_thread(self._host_info)
@@ -303,6 +325,8 @@ class StreamClient:
             sequence_epoch=self._store.epoch,
             agent_time_unix_ms=wall_clock_ms(),
         )
+        if self._batch_bundles:
+            handshake.batch_bundling.supported = True
         try:
             sent_at = self.clock.now_boot_s()
             await call.write(agent_pb2.MessageToServer(agent_handshake=handshake))

@@ -75,6 +75,8 @@ class SamplingLoops:
         self._on_snapshot = on_snapshot
         self._clock = clock
         self._batcher = SnapshotBatcher()
+        self._snapshot_cadence = Cadence()
+        self._running = False
         self._failing: set[str] = set()
         # Totals since start, logged at shutdown: what was taken, to compare with what was stored.
         self.snapshots_taken = 0
@@ -83,14 +85,18 @@ class SamplingLoops:
 
     async def run(self) -> None:
         """Run every configured loop until cancelled."""
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self._snapshot_loop(), name="sample-host")
-            docker = self._samplers.docker
-            if docker is not None:
-                group.create_task(self._docker_loop(docker), name="sample-docker")
-            generic = self._samplers.generic
-            if generic is not None:
-                group.create_task(self._generic_loop(generic), name="sample-generic")
+        self._running = True
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._snapshot_loop(), name="sample-host")
+                docker = self._samplers.docker
+                if docker is not None:
+                    group.create_task(self._docker_loop(docker), name="sample-docker")
+                generic = self._samplers.generic
+                if generic is not None:
+                    group.create_task(self._generic_loop(generic), name="sample-generic")
+        finally:
+            self._running = False  # stopping: no batch is due any more, nothing should wait for one
 
     def flush(self) -> None:
         """Submit the snapshots held for the current batch (at shutdown)."""
@@ -113,8 +119,25 @@ class SamplingLoops:
             self._failing.discard(name)
         return value
 
+    def next_batch_due(self) -> float | None:
+        """When the next performance batch will be cut (monotonic), if the host loop is running.
+
+        By count (the snapshots still missing, one per interval) or by age, whichever comes first.
+        """
+        cadence = self._snapshot_cadence
+        if cadence.last is None or not self._running:
+            return None
+        iv = self._settings.intervals
+        next_snapshot = cadence.due(iv.snapshot_interval_s)
+        missing = max(0, iv.batch_max_snapshots - len(self._batcher) - 1)
+        by_count = next_snapshot + missing * iv.snapshot_interval_s
+        by_age = self._batcher.deadline(iv.batch_max_delay_s)
+        if by_age is None:
+            by_age = next_snapshot + iv.batch_max_delay_s
+        return min(by_count, by_age)
+
     async def _snapshot_loop(self) -> None:
-        cadence = Cadence()
+        cadence = self._snapshot_cadence
         while True:
             iv = self._settings.intervals
             if self._clock() >= cadence.due(iv.snapshot_interval_s):

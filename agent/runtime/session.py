@@ -11,6 +11,7 @@ from typing import Any
 
 import grpc
 
+from agent.runtime.bundling import BundlePlanner, build_bundle
 from agent.runtime.clock import ClockEstimator
 from agent.runtime.live import LiveSettings
 from agent.runtime.pending import PendingStore
@@ -38,7 +39,8 @@ class Session:
     from earlier streams is resent before live data. At most ``max_in_flight``
     batches are unacknowledged at once: when the collector stops acknowledging
     (its database is slow), the agent stops sending and keeps sampling into the
-    pending store.
+    pending store. With a ``bundles`` planner (the collector offered bundling),
+    the batches of one send travel in one BatchBundle.
     """
 
     def __init__(
@@ -55,6 +57,7 @@ class Session:
         on_pty: Callable[[agent_pb2.PtyDataToAgent], None] | None,
         clock: ClockEstimator | None = None,
         on_rejected: Callable[[], None] | None = None,
+        bundles: BundlePlanner | None = None,
     ) -> None:
         self._call = call
         self._store = store
@@ -67,8 +70,10 @@ class Session:
         self._on_pty = on_pty
         self._clock = clock or ClockEstimator()
         self._on_rejected = on_rejected
+        self._bundles = bundles
         self._cursor = 0
         self._in_flight: set[int] = set()
+        self._hold_s: float | None = None  # set when the planner holds batches back
 
     async def run(self) -> None:
         """Until the stream ends (raises :class:`SessionEnded` or the gRPC error)."""
@@ -95,6 +100,8 @@ class Session:
             return self._control.popleft()
         if len(self._in_flight) >= self._max_in_flight:
             return None
+        if self._bundles is not None:
+            return self._next_bundle(self._bundles)
         found = self._store.next_after(self._cursor)
         if found is None:
             return None
@@ -102,13 +109,25 @@ class Session:
         self._in_flight.add(self._cursor)
         return message
 
+    def _next_bundle(self, planner: BundlePlanner) -> agent_pb2.MessageToServer | None:
+        picked, self._hold_s = planner.take(self._cursor, self._max_in_flight - len(self._in_flight))
+        if not picked:
+            return None
+        self._cursor = picked[-1][0]
+        self._in_flight.update(sequence for sequence, _ in picked)
+        return build_bundle([message for _, message in picked])
+
     async def _write_loop(self) -> None:
         while True:
             # Cleared before looking, so anything queued after the look wakes us.
             self._wakeup.clear()
             message = self._next_message()
             if message is None:
-                await self._wakeup.wait()
+                if self._hold_s is None:
+                    await self._wakeup.wait()
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wakeup.wait(), self._hold_s)
                 continue
             if message.WhichOneof("payload") == "heartbeat" and message.heartbeat.clock_probe_id:
                 self._clock.probe_sent(message.heartbeat.clock_probe_id)
@@ -139,6 +158,9 @@ class Session:
         kind = message.WhichOneof("payload")
         if kind == "batch_ack":
             self._on_ack(message.batch_ack)
+        elif kind == "batch_acks":
+            for ack in message.batch_acks.acks:
+                self._on_ack(ack)
         elif kind == "heartbeat_request":
             request = message.heartbeat_request
             if request.probe_id:

@@ -1,10 +1,15 @@
 """The real agent against the real collector and Docker engine: kill -9 the
-collector mid-run, restart it, and every sample the agent took is stored once."""
+collector mid-run, restart it, and every sample the agent took is stored once.
+
+Run twice: with batch bundles (the agent announces them, the collector offers them,
+and the backlog after the outage is replayed in bundles) and against a collector
+that answers like an older one (no offer: the agent sends one batch per message)."""
 
 from __future__ import annotations
 
 import re
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +32,26 @@ def _rows(dsn: str, sql: str, vps_id: int) -> tuple[Any, ...]:
     return tuple(row)
 
 
+def _bundles_received(metrics_port: int) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    found = re.search(r"^tidewatch_collector_batch_bundles_total (\S+)$", text, re.MULTILINE)
+    assert found, "the collector exports tidewatch_collector_batch_bundles_total"
+    return float(found.group(1))
+
+
+@pytest.mark.parametrize("bundles", [True, False], ids=["bundles", "older-collector"])
 def test_collector_killed_mid_run_loses_no_sample(
-    db_dsn: str, vps: Vps, labelled_containers: LabelledContainers, tmp_path: Path
+    db_dsn: str, vps: Vps, labelled_containers: LabelledContainers, tmp_path: Path, bundles: bool
 ) -> None:
     busy = labelled_containers.run(["/bin/sh", "-c", "yes > /dev/null"])
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     collector_env = {
         "TIDEWATCH_DSN": db_dsn,
         "TIDEWATCH_COLLECTOR_LISTEN": f"127.0.0.1:{port}",
-        "TIDEWATCH_COLLECTOR_METRICS_LISTEN": "",
+        "TIDEWATCH_COLLECTOR_METRICS_LISTEN": f"127.0.0.1:{metrics_port}",
         "TIDEWATCH_COLLECTOR_FLUSH_INTERVAL_MS": "50",
+        "TIDEWATCH_COLLECTOR_BATCH_BUNDLES": "true" if bundles else "false",
     }
     collector = Service("collector", ["tidewatch-collector"], collector_env, log_name="delivery-collector")
     (tmp_path / "agent.toml").write_text(
@@ -73,6 +88,9 @@ def test_collector_killed_mid_run_loses_no_sample(
             time.sleep(0.2)
         time.sleep(4)
         assert agent.stop(30) == 0, agent.log_tail()
+        # Counted by the restarted collector alone: the replayed backlog came in bundles, or none did.
+        received = _bundles_received(metrics_port)
+        assert received > 0 if bundles else received == 0, received
     finally:
         agent.stop()
         collector.stop()
@@ -83,6 +101,10 @@ def test_collector_killed_mid_run_loses_no_sample(
     snapshots, docker_samples, left_pending = map(int, taken[-1])
     assert left_pending == 0, "everything was acknowledged before the agent stopped"
     assert snapshots >= 25  # 15 s at 0.5 s, minus start-up
+    this_run = log[log.rfind("\n===== ") :]  # the log file is appended to across runs
+    wire = "batch bundles of up to 64 batches" if bundles else "single batches"
+    assert this_run.count(wire) == this_run.count("connected to collector") >= 2, agent.log_tail()
+    assert "FAILED_PRECONDITION" not in this_run, agent.log_tail()
 
     count, distinct, max_gap_s = _rows(
         db_dsn,

@@ -3,7 +3,8 @@
 Each check runs both collectors as child processes (the real entry point) on
 their own loopback ports, with the shared test database:
 - one agent is held by exactly one collector: a reconnect to the other cuts the old stream;
-- a batch replayed to the other collector is acknowledged DUPLICATE and stored once;
+- a batch replayed to the other collector is acknowledged DUPLICATE and stored once,
+  alone or in a batch bundle (each of its batches DUPLICATE);
 - rollup maintenance takes a fleet-wide advisory lock that both honour;
 - both may listen on one port (SO_REUSEPORT), the kernel spreading agents among them.
 """
@@ -20,10 +21,11 @@ import grpc
 import psycopg
 import pytest
 
+from agent.runtime.bundling import build_bundle
 from collector.maintenance import MAINTENANCE_LOCK_ID
 from proto import agent_pb2
 from tests.conftest import create_vps, free_port
-from tests.factories import now_ms, performance_batch
+from tests.factories import docker_batch, now_ms, performance_batch
 from tests.integration.test_collector_faults import CollectorProcess
 from tests.stream_client import TestStream, handshake
 
@@ -49,14 +51,15 @@ async def pair(db_dsn: str, tmp_path: Path) -> AsyncIterator[tuple[CollectorProc
         second.terminate()
 
 
-async def connect(process: CollectorProcess, token: str) -> tuple[TestStream, str]:
+async def connect(process: CollectorProcess, token: str, *, bundles: bool = False) -> tuple[TestStream, str]:
     """An established stream on a TCP connection of its own, and the collector id its
     handshake ack names."""
     # Channels in one process share connections unless each has its own subchannel pool.
     stream = TestStream(f"127.0.0.1:{process.port}", token, options=[("grpc.use_local_subchannel_pool", 1)])
-    await stream.send(handshake(1))
+    await stream.send(handshake(1, bundles=bundles))
     ack = (await stream.next("server_handshake_ack", 20.0)).server_handshake_ack
     assert ack.authenticated
+    assert ack.batch_bundling.supported == bundles
     return stream, ack.collector_id
 
 
@@ -67,9 +70,9 @@ def holder(dsn: str, vps_id: int) -> str | None:
     return None if row[0] is None else str(row[0])
 
 
-def host_rows(dsn: str, vps_id: int) -> int:
+def host_rows(dsn: str, vps_id: int, table: str = "host_metrics") -> int:
     with psycopg.connect(dsn) as conn:
-        row = conn.execute("SELECT count(*) FROM host_metrics WHERE vps_id = %s", (vps_id,)).fetchone()
+        row = conn.execute(f"SELECT count(*) FROM {table} WHERE vps_id = %s", (vps_id,)).fetchone()
     assert row is not None
     return int(row[0])
 
@@ -123,6 +126,34 @@ async def test_a_batch_replayed_to_the_other_collector_is_a_duplicate_and_stored
     assert (await again.acks(1, 20.0))[1].outcome == agent_pb2.BatchAck.OUTCOME_DUPLICATE
     await again.close()
     assert host_rows(db_dsn, vps.id) == 3
+
+
+async def test_a_bundle_replayed_to_the_other_collector_is_a_duplicate_batch_by_batch(
+    pair: tuple[CollectorProcess, CollectorProcess], db_dsn: str
+) -> None:
+    first, second = pair
+    vps = create_vps(db_dsn)
+    t0 = now_ms() - 10_000
+    bundle = build_bundle(
+        [
+            agent_pb2.MessageToServer(performance_batch=performance_batch(1, [t0, t0 + 1000])),
+            agent_pb2.MessageToServer(docker_batch=docker_batch(2, t0)),
+            agent_pb2.MessageToServer(performance_batch=performance_batch(3, [t0 + 2000])),
+        ]
+    )
+    stream, _ = await connect(first, vps.token, bundles=True)
+    await stream.send(bundle)
+    acks = {a.sequence: a.outcome for group in await stream.bundled_acks(3, 20.0) for a in group}
+    assert acks == dict.fromkeys((1, 2, 3), agent_pb2.BatchAck.OUTCOME_STORED)
+    await stream.close()
+    assert (host_rows(db_dsn, vps.id), host_rows(db_dsn, vps.id, "container_metrics")) == (3, 10)
+
+    again, _ = await connect(second, vps.token, bundles=True)
+    await again.send(bundle)
+    acks = {a.sequence: a.outcome for group in await again.bundled_acks(3, 20.0) for a in group}
+    assert acks == dict.fromkeys((1, 2, 3), agent_pb2.BatchAck.OUTCOME_DUPLICATE)
+    await again.close()
+    assert (host_rows(db_dsn, vps.id), host_rows(db_dsn, vps.id, "container_metrics")) == (3, 10)
 
 
 async def test_rollup_maintenance_is_held_off_fleet_wide_by_its_advisory_lock(

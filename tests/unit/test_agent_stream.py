@@ -50,6 +50,9 @@ class FakeCollector(agent_pb2_grpc.AgentCommunicationServiceServicer):
         self.silent = False
         # This collector's clock runs this far ahead of the agent's; probes are answered.
         self.clock_ahead_ms = 0
+        # Offer batch bundles to agents that announce them; the batch count of each bundle received.
+        self.offer_bundles = False
+        self.bundle_sizes: list[int] = []
 
     def sequences(self) -> list[int]:
         return [batch_sequence(m) for m in self.batches]
@@ -74,6 +77,11 @@ class FakeCollector(agent_pb2_grpc.AgentCommunicationServiceServicer):
             initial_config=self.initial_config,
             server_time_unix_ms=time.time_ns() // 1_000_000 + self.clock_ahead_ms,
         )
+        bundling = self.offer_bundles and first.agent_handshake.batch_bundling.supported
+        if bundling:
+            ack.batch_bundling.CopyFrom(
+                agent_pb2.BatchBundling(supported=True, max_batches=8, max_bytes=1 << 20)
+            )
         lock = asyncio.Lock()
 
         async def send(message: agent_pb2.MessageToAgent) -> None:
@@ -88,8 +96,37 @@ class FakeCollector(agent_pb2_grpc.AgentCommunicationServiceServicer):
                 await send(message)
             ended.set()  # None: end this stream
 
+        def take_batch(message: agent_pb2.MessageToServer) -> agent_pb2.BatchAck | None:
+            self.batches.append(message)
+            sequence = batch_sequence(message)
+            outcome = self.outcome(sequence)
+            if outcome is None:
+                return None
+            return agent_pb2.BatchAck(
+                sequence=sequence,
+                outcome=outcome,
+                status_code=3 if outcome == 3 else 0,
+                detail="snapshots[0].cpu_percent: must be 0..100" if outcome == 3 else "",
+            )
+
         async def read() -> None:
             while (message := await context.read()) is not grpc.aio.EOF:
+                if message.WhichOneof("payload") == "batch_bundle":
+                    assert bundling, "a bundle without the collector's offer"
+                    bundle = message.batch_bundle
+                    singles = [
+                        *(agent_pb2.MessageToServer(performance_batch=b) for b in bundle.performance_batches),
+                        *(agent_pb2.MessageToServer(docker_batch=b) for b in bundle.docker_batches),
+                        *(
+                            agent_pb2.MessageToServer(generic_metrics_batch=b)
+                            for b in bundle.generic_metrics_batches
+                        ),
+                    ]
+                    self.bundle_sizes.append(len(singles))
+                    acks = [a for a in map(take_batch, singles) if a is not None]
+                    if acks:
+                        await send(agent_pb2.MessageToAgent(batch_acks=agent_pb2.BatchAcks(acks=acks)))
+                    continue
                 if message.WhichOneof("payload") not in (
                     "performance_batch",
                     "docker_batch",
@@ -105,16 +142,7 @@ class FakeCollector(agent_pb2_grpc.AgentCommunicationServiceServicer):
                         )
                         await send(agent_pb2.MessageToAgent(heartbeat_request=reply))
                     continue
-                self.batches.append(message)
-                sequence = batch_sequence(message)
-                outcome = self.outcome(sequence)
-                if outcome is not None:
-                    batch_ack = agent_pb2.BatchAck(
-                        sequence=sequence,
-                        outcome=outcome,
-                        status_code=3 if outcome == 3 else 0,
-                        detail="snapshots[0].cpu_percent: must be 0..100" if outcome == 3 else "",
-                    )
+                if (batch_ack := take_batch(message)) is not None:
                     await send(agent_pb2.MessageToAgent(batch_ack=batch_ack))
             ended.set()
 
@@ -390,7 +418,10 @@ def _settings(tmp_path: Path, port: int) -> AgentSettings:
 
 
 def _runtime(tmp_path: Path, port: int, clock: itertools.count[int]) -> AgentRuntime:
-    samplers = Samplers(snapshot=lambda: agent_pb2.PerformanceSnapshot(timestamp_unix_ms=next(clock)))
+    samplers = Samplers(
+        snapshot=lambda: agent_pb2.PerformanceSnapshot(timestamp_unix_ms=next(clock)),
+        docker=lambda: agent_pb2.DockerInfoBatch(timestamp_unix_ms=time.time_ns() // 1_000_000),
+    )
     runtime = AgentRuntime(
         _settings(tmp_path, port),
         samplers=samplers,
@@ -413,11 +444,13 @@ def _stamps(fake: FakeCollector) -> list[int]:
     )
 
 
+@pytest.mark.parametrize("bundles", [False, True], ids=["older-collector", "bundles-offered"])
 async def test_runtime_has_no_gaps_across_an_outage_and_a_restart(
-    fake_collector: tuple[FakeCollector, int], tmp_path: Path, caplog: pytest.LogCaptureFixture
+    fake_collector: tuple[FakeCollector, int], tmp_path: Path, caplog: pytest.LogCaptureFixture, bundles: bool
 ) -> None:
     caplog.set_level(logging.INFO, logger="agent")
     fake, port = fake_collector
+    fake.offer_bundles = bundles
     clock = itertools.count(1)
     stop = asyncio.Event()
     runtime = _runtime(tmp_path, port, clock)
@@ -454,3 +487,11 @@ async def test_runtime_has_no_gaps_across_an_outage_and_a_restart(
     assert stamps == list(range(1, stamps[-1] + 1))  # not one snapshot missing
     sequences = sorted(set(fake.sequences()))
     assert sequences == list(range(1, sequences[-1] + 1))  # clean restarts leave no gap
+    assert fake.handshakes[0].batch_bundling.supported  # the agent always announces bundles
+    if not bundles:
+        assert fake.bundle_sizes == []  # an older collector gets one batch per message
+        return
+    # Docker batches rode with performance batches, and the backlog went in full bundles.
+    assert fake.bundle_sizes and max(fake.bundle_sizes) == 8, fake.bundle_sizes
+    singles = len(fake.batches) - sum(fake.bundle_sizes)
+    assert singles < sum(fake.bundle_sizes) / 2, (singles, fake.bundle_sizes)
