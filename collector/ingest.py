@@ -19,7 +19,6 @@ is isolated and rejected alone.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -33,6 +32,7 @@ import psycopg
 from psycopg_pool import PoolTimeout
 
 from collector import metrics, tables
+from collector.change_signal import ChangeSignal
 from collector.containers import ContainerCache, write_containers
 from collector.database import Database
 from collector.late_data import TimeRange, merge_ranges
@@ -109,7 +109,9 @@ class IngestWriter:
         self._flushers = flushers
         self._queue: deque[PendingBatch] = deque()
         self._queued_rows = 0
-        self._changed = asyncio.Condition()
+        self._changed = ChangeSignal()
+        # One flusher takes from the queue at a time, so each takes a full flush.
+        self._taking = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._containers = ContainerCache()
@@ -135,9 +137,8 @@ class IngestWriter:
         collector does not spend its CPU on batches it then refuses.
         """
         if not self._closing and self._queued_rows < self._queue_max_rows:
-            return  # what _wait_until would answer at once, without taking the lock
-        async with self._changed:
-            await self._wait_until(lambda: self._queued_rows < self._queue_max_rows, wait_s)
+            return  # what _wait_until would answer at once
+        await self._wait_until(lambda: self._queued_rows < self._queue_max_rows, wait_s)
 
     async def submit(
         self, vps_id: int, epoch: int, batch: ConvertedBatch, wait_s: float
@@ -146,8 +147,8 @@ class IngestWriter:
         row_count = batch.row_count
         rows = max(row_count, 1)
         queued = self._queued_rows
-        # The common case: room, and no flusher to wake (see below). Nothing here
-        # awaits, so this is what the locked path below does, without the lock.
+        # The common case: room, and no flusher to wake (see below): what the path
+        # below does, without its checks.
         if (
             not self._closing
             and self._queue
@@ -155,18 +156,18 @@ class IngestWriter:
             and queued + rows < self._flush_max_rows
         ):
             return self._append(vps_id, epoch, batch, row_count)
-        async with self._changed:
-            # A batch larger than the whole queue still goes in alone, or it never could.
-            await self._wait_until(
-                lambda: self._queued_rows == 0 or self._queued_rows + rows <= self._queue_max_rows, wait_s
-            )
-            was_empty = not self._queue
-            future = self._append(vps_id, epoch, batch, row_count)
-            # Only flushers wait for a submit: for a first batch, or for a full flush.
-            # Waking them on every batch costs two task switches per batch for nothing.
-            if was_empty or self._queued_rows >= self._flush_max_rows:
-                self._changed.notify_all()
-            return future
+        # A batch larger than the whole queue still goes in alone, or it never could.
+        await self._wait_until(
+            lambda: self._queued_rows == 0 or self._queued_rows + rows <= self._queue_max_rows, wait_s
+        )
+        # No await from the check above to the append: the room is still there.
+        was_empty = not self._queue
+        future = self._append(vps_id, epoch, batch, row_count)
+        # Only flushers wait for a submit: for a first batch, or for a full flush.
+        # Waking them on every batch costs two task switches per batch for nothing.
+        if was_empty or self._queued_rows >= self._flush_max_rows:
+            self._changed.notify_all()
+        return future
 
     def _append(
         self, vps_id: int, epoch: int, batch: ConvertedBatch, row_count: int
@@ -182,28 +183,19 @@ class IngestWriter:
         return future
 
     async def _wait_until(self, room: Callable[[], bool], wait_s: float) -> None:
-        """With ``_changed`` held: wait for ``room()``, or raise QueueFull (timeout, shutdown)."""
+        """Wait for ``room()``, or raise QueueFull (timeout, shutdown)."""
         if self._closing:
             raise QueueFull("collector is shutting down")
-        if room():
-            return  # also with wait_s <= 0, which wait_for would refuse before checking
-        try:
-            await asyncio.wait_for(self._changed.wait_for(lambda: room() or self._closing), timeout=wait_s)
-        except TimeoutError:
-            raise QueueFull(
-                f"ingest queue full ({self._queued_rows} rows waiting for the database)"
-            ) from None
+        if not await self._changed.wait_for(lambda: room() or self._closing, wait_s):
+            raise QueueFull(f"ingest queue full ({self._queued_rows} rows waiting for the database)")
         if self._closing:
             raise QueueFull("collector is shutting down")
 
     async def close(self, timeout_s: float) -> None:
         """Stop accepting and flush what is queued, for at most ``timeout_s``."""
-        async with self._changed:
-            self._closing = True
-            self._changed.notify_all()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout_s), self._changed:
-                await self._changed.wait_for(lambda: not self._queue and self._queued_rows == 0)
+        self._closing = True
+        self._changed.notify_all()
+        await self._changed.wait_for(lambda: not self._queue and self._queued_rows == 0, timeout_s)
         if self._queue:
             log.warning(
                 "shutting down with %d batches unwritten; their agents will resend them", len(self._queue)
@@ -213,18 +205,15 @@ class IngestWriter:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _take(self) -> list[PendingBatch]:
-        async with self._changed:
+        async with self._taking:
             await self._changed.wait_for(lambda: bool(self._queue))
             oldest = self._queue[0].received_monotonic
             remaining = self._flush_interval - (time.monotonic() - oldest)
             if remaining > 0 and not self._closing:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self._changed.wait_for(
-                            lambda: self._queued_rows >= self._flush_max_rows or self._closing
-                        ),
-                        timeout=remaining,
-                    )
+                await self._changed.wait_for(
+                    lambda: self._queued_rows >= self._flush_max_rows or self._closing, remaining
+                )
+            # Only a taker empties the queue, and takers take turns: it still holds the oldest.
             taken: list[PendingBatch] = []
             rows = 0
             while self._queue and (not taken or rows + self._queue[0].row_count <= self._flush_max_rows):
@@ -233,15 +222,14 @@ class IngestWriter:
                 rows += item.weight
             return taken
 
-    async def _give_back(self, batches: list[PendingBatch]) -> None:
-        async with self._changed:
-            self._queue.extendleft(reversed(batches))
+    def _give_back(self, batches: list[PendingBatch]) -> None:
+        self._queue.extendleft(reversed(batches))
+        self._changed.notify_all()
 
-    async def _release(self, batches: list[PendingBatch]) -> None:
-        async with self._changed:
-            self._queued_rows -= sum(b.weight for b in batches)
-            metrics.QUEUE_ROWS.set(self._queued_rows)
-            self._changed.notify_all()
+    def _release(self, batches: list[PendingBatch]) -> None:
+        self._queued_rows -= sum(b.weight for b in batches)
+        metrics.QUEUE_ROWS.set(self._queued_rows)
+        self._changed.notify_all()
 
     async def _flush_loop(self) -> None:
         retry = Backoff(base_s=0.5, cap_s=3.0)
@@ -253,11 +241,11 @@ class IngestWriter:
             except (psycopg.OperationalError, PoolTimeout, OSError):
                 # Not committed, or not known to be: no ack. The database's state
                 # is logged once per outage by collector/database.py.
-                await self._give_back(batches)
+                self._give_back(batches)
                 await asyncio.sleep(retry.next_delay())
                 continue
             retry.reset()
-            await self._release(batches)
+            self._release(batches)
             for pending, result in zip(live, results, strict=True):
                 if not pending.future.done():
                     pending.future.set_result(result)

@@ -75,7 +75,7 @@ async def test_wait_for_room_returns_below_the_cap_and_refuses_at_it() -> None:
     assert 0.15 < time.monotonic() - started < 1.0
     waiting = asyncio.create_task(w.wait_for_room(5.0))
     await asyncio.sleep(0.01)
-    await w._release(await w._take())  # a flush commits everything queued
+    w._release(await w._take())  # a flush commits everything queued
     await asyncio.wait_for(waiting, 10.0)
     await w.submit(1, 1, convert_batch("performance_batch", ten_rows(2), 1, rules()), 0.0)
     await w.wait_for_room(0.0)  # 10 of 15: room, though another 10 rows would not fit

@@ -1,0 +1,54 @@
+"""Wake-ups for the ingest queue's waiters, without a lock.
+
+``asyncio.Condition`` ties every wait to its lock. On Python 3.11 a waiter
+cancelled twice (a stream the agent dropped while it waited for room: gRPC
+cancels the handler, its clean-up cancels again) can leave the lock's
+re-acquisition running after the waiter has gone, holding or releasing a lock
+nobody owns: later waiters then fail with "Lock is not acquired" or block for
+good, the flushers among them (bench.collector_load at 7,800 agents, one
+collector, saw both). The queue is read and changed only between awaits on one
+event loop, so it needs no lock: each waiter re-checks its own predicate
+whenever it is woken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+__all__ = ["ChangeSignal"]
+
+
+class ChangeSignal:
+    """``notify_all`` wakes every current waiter; ``wait_for`` waits for a predicate."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify_all(self) -> None:
+        """Wake everyone waiting now; later waiters wait for the next change."""
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout_s: float | None = None) -> bool:
+        """True once ``predicate()`` holds; False when ``timeout_s`` passes first.
+        Cancelling it at any point leaves nothing behind."""
+        if predicate():
+            return True
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout_s is None else loop.time() + timeout_s
+        while True:
+            event = self._event
+            if deadline is None:
+                await event.wait()
+            else:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return predicate()
+                try:
+                    async with asyncio.timeout(remaining):
+                        await event.wait()
+                except TimeoutError:
+                    return predicate()
+            if predicate():
+                return True
