@@ -10,7 +10,7 @@ Each VPS has one network interface, one mount, one container. Then, for one
 VPS, it times ``--requests`` requests after warm-up of the host, network, disks
 and containers series over 1 h, 24 h, 7 d and 30 d, and of ``GET /api/vps``;
 beside each, in the same run, the same SQL (the statement the API builds with
-``api.metrics.series`` for the plan it chooses, with the API's session options and
+``api.metrics.series.build_columnar_query`` for the plan it chooses, with the API's session options and
 binary results) through psycopg; and prints p50/p99 and API ÷ SQL. The API is timed
 over one keep-alive ``http.client`` connection (``LeanClient``), so the client's own
 cost stays out of the figure.
@@ -49,7 +49,7 @@ from api.metrics.series import (
     NETWORK,
     SeriesLabels,
     SeriesSpec,
-    build_query,
+    build_columnar_query,
     query_params,
 )
 from api.resources import SESSION_OPTIONS
@@ -207,7 +207,7 @@ def measure(dsn: str, client: LeanClient, token: str, vps_id: int, requests: int
                     client.get(url, params, headers)
 
                 plan = choose_plan(start, end, "auto", 1500, coverage)
-                sql = build_query(spec, plan, live_rollups=False, labels=labels)
+                sql = build_columnar_query(spec, plan, live_rollups=False, labels=labels)
                 args = query_params(vps_id, start, end, plan.step)
 
                 def direct(sql: Any = sql, args: Any = args) -> None:

@@ -22,9 +22,9 @@ from api.metrics.series import (
     NETWORK,
     SeriesLabels,
     SeriesSpec,
-    build_query,
+    build_columnar_query,
+    columns_of,
     query_params,
-    to_columns,
 )
 from api.metrics.window import plan_window
 from api.resources import Connection, Db, statements_alone
@@ -77,17 +77,17 @@ async def _query(
 ) -> tuple[dict[str, Any], dict[str | None, dict[str, Any]]]:
     """The response's window fields and the columns of each series (one round trip, usually)."""
     planned = await plan_window(db, state, vps_id, spec.table, from_, to, resolution, defer_existence=True)
-    # Tuple rows: to_columns transposes them in C, with no dict per row. Binary results:
-    # doubles and integers arrive as machine values, with no text to parse.
+    # One row per series, one array per column: psycopg's binary array loader (C) builds
+    # the lists, with no tuple per bucket and no transposing here.
     cur = db.cursor(row_factory=tuple_row, binary=True)
     await cur.execute(
-        build_query(spec, planned.plan, live_rollups=planned.live_rollups, labels=labels),
+        build_columnar_query(spec, planned.plan, live_rollups=planned.live_rollups, labels=labels),
         query_params(vps_id, planned.start, planned.end, planned.plan.step),
     )
     rows = await cur.fetchall()
     if not rows:
         await planned.ensure_exists(db)
-    return planned.fields, to_columns(spec, rows, labels)
+    return planned.fields, columns_of(spec, rows, labels)
 
 
 def _grouped(
