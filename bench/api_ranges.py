@@ -190,7 +190,9 @@ class LeanClient:
         self._conn.close()
 
 
-def measure(dsn: str, client: LeanClient, token: str, vps_id: int, requests: int, end: datetime) -> list[str]:
+def measure(
+    dsn: str, client: LeanClient, token: str, vps_id: int, requests: int, end: datetime, only: set[str]
+) -> list[str]:
     headers = {"Authorization": f"Bearer {token}"}
     lines = [
         f"{'query':<18}{'resolution':>11}{'API p50':>9}{'p99':>8}{'SQL p50':>9}{'p99':>8}{'API÷SQL p99':>13}"
@@ -199,6 +201,8 @@ def measure(dsn: str, client: LeanClient, token: str, vps_id: int, requests: int
     with psycopg.connect(dsn, autocommit=True, options=API_SESSION_OPTIONS) as conn:
         for name, (spec, path, labels) in SPECS.items():
             for label, width in RANGES.items():
+                if label not in only:
+                    continue
                 start = end - width
                 params = {"from": str(int(start.timestamp() * 1000)), "to": str(int(end.timestamp() * 1000))}
                 url = f"/api/vps/{vps_id}/metrics/{path}"
@@ -223,7 +227,8 @@ def measure(dsn: str, client: LeanClient, token: str, vps_id: int, requests: int
         def fleet_sql() -> None:
             conn.execute(FLEET_SELECT + " ORDER BY v.name").fetchall()  # type: ignore[arg-type]
 
-        lines.append(_row("GET /api/vps", "-", _timed(fleet_api, requests), _timed(fleet_sql, requests)))
+        if "overview" in only:
+            lines.append(_row("GET /api/vps", "-", _timed(fleet_api, requests), _timed(fleet_sql, requests)))
     return lines
 
 
@@ -277,7 +282,14 @@ def main() -> int:
         "--reuse", metavar="DSN", default="",
         help="time against a database an earlier --keep run built (kept again), to compare two builds of the API",
     )  # fmt: skip
+    parser.add_argument(
+        "--only", default=",".join([*RANGES, "overview"]),
+        help="comma-separated ranges (1h,24h,7d,30d) and/or overview to time, e.g. to split a long run",
+    )  # fmt: skip
     args = parser.parse_args()
+    only = set(args.only.split(","))
+    if unknown := only - {*RANGES, "overview"}:
+        parser.error(f"--only: unknown {', '.join(sorted(unknown))}")
 
     dsn = args.reuse or create_test_database("tidewatch_bench_ranges")
     if args.reuse:
@@ -312,7 +324,7 @@ def main() -> int:
             vps_id = int(row[0]) if row else 0
         process, client, token = start_api(dsn, args.api_source)
         try:
-            lines = measure(dsn, client, token, vps_id, args.requests, end)
+            lines = measure(dsn, client, token, vps_id, args.requests, end, only)
         finally:
             client.close()
         print(f"{args.requests} requests each after warm-up, one VPS of {args.vps}; times in ms")
