@@ -9,9 +9,11 @@ maintenance (``collector.maintenance.Maintenance``), as a collector would.
 Each VPS has one network interface, one mount, one container. Then, for one
 VPS, it times ``--requests`` requests after warm-up of the host, network, disks
 and containers series over 1 h, 24 h, 7 d and 30 d, and of ``GET /api/vps``;
-beside each, in the same run, the same SQL (the statement the API builds with
-``api.metrics.series.build_columnar_query`` for the plan it chooses, with the API's session options and
-binary results) through psycopg; and prints p50/p99 and API ÷ SQL. The API is timed
+beside each, in the same run and in turn with it (one API request, one SQL
+statement, ...), the same SQL (the statement the API builds with
+``api.metrics.series.build_columnar_query`` for the plan it chooses, with the API's
+session options and binary results) through psycopg; and prints p50/p99 and API ÷ SQL.
+``--only`` times a subset, to split a long run (``--requests 1000``). The API is timed
 over one keep-alive ``http.client`` connection (``LeanClient``), so the client's own
 cost stays out of the figure.
 
@@ -148,15 +150,20 @@ def report_sizes(dsn: str, vps: int, days: int) -> None:
             print("  " + "; ".join(sizes))
 
 
-def _timed(call: Callable[[], Any], requests: int) -> list[float]:
+def _timed(api: Callable[[], Any], sql: Callable[[], Any], requests: int) -> tuple[list[float], list[float]]:
+    """Times of ``requests`` calls of each, after warm-up, taken in turn (API, SQL, API, ...):
+    a burst of load from elsewhere on the machine falls on both sides alike."""
     for _ in range(max(5, requests // 10)):
-        call()
-    samples = []
+        api()
+        sql()
+    api_times: list[float] = []
+    sql_times: list[float] = []
     for _ in range(requests):
-        began = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - began)
-    return samples
+        for call, times in ((api, api_times), (sql, sql_times)):
+            began = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - began)
+    return api_times, sql_times
 
 
 class LeanClient:
@@ -176,8 +183,8 @@ class LeanClient:
             self._conn.request("GET", target, headers=headers or {})
             response = self._conn.getresponse()
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-            # uvicorn closes a connection idle for 5 s (while the SQL side ran): connect again.
-            # Each query's warm-up requests come first, so this is never a timed request.
+            # uvicorn closes a connection idle for 5 s (e.g. while the dataset was analysed):
+            # connect again. Each query's warm-up requests come first, so this is never timed.
             self._conn.close()
             self._conn.request("GET", target, headers=headers or {})
             response = self._conn.getresponse()
@@ -217,9 +224,7 @@ def measure(
                 def direct(sql: Any = sql, args: Any = args) -> None:
                     conn.cursor(binary=True).execute(sql, args).fetchall()  # as the API fetches
 
-                lines.append(
-                    _row(f"{name} {label}", plan.resolution, _timed(api, requests), _timed(direct, requests))
-                )
+                lines.append(_row(f"{name} {label}", plan.resolution, *_timed(api, direct, requests)))
 
         def fleet_api() -> None:
             client.get("/api/vps", headers=headers)
@@ -228,7 +233,7 @@ def measure(
             conn.execute(FLEET_SELECT + " ORDER BY v.name").fetchall()  # type: ignore[arg-type]
 
         if "overview" in only:
-            lines.append(_row("GET /api/vps", "-", _timed(fleet_api, requests), _timed(fleet_sql, requests)))
+            lines.append(_row("GET /api/vps", "-", *_timed(fleet_api, fleet_sql, requests)))
     return lines
 
 
