@@ -9,9 +9,11 @@ maintenance (``collector.maintenance.Maintenance``), as a collector would.
 Each VPS has one network interface, one mount, one container. Then, for one
 VPS, it times ``--requests`` requests after warm-up of the host, network, disks
 and containers series over 1 h, 24 h, 7 d and 30 d, and of ``GET /api/vps``;
-beside each, in the same run, the same SQL (the statement the API builds with
-``api.metrics.series`` for the plan it chooses, with the API's session options and
-binary results) through psycopg; and prints p50/p99 and API ÷ SQL. The API is timed
+beside each, in the same run and in turn with it (one API request, one SQL
+statement, ...), the same SQL (the statement the API builds with
+``api.metrics.series.build_columnar_query`` for the plan it chooses, with the API's
+session options and binary results) through psycopg; and prints p50/p99 and API ÷ SQL.
+``--only`` times a subset, to split a long run (``--requests 1000``). The API is timed
 over one keep-alive ``http.client`` connection (``LeanClient``), so the client's own
 cost stays out of the figure.
 
@@ -49,7 +51,7 @@ from api.metrics.series import (
     NETWORK,
     SeriesLabels,
     SeriesSpec,
-    build_query,
+    build_columnar_query,
     query_params,
 )
 from api.resources import SESSION_OPTIONS
@@ -148,15 +150,20 @@ def report_sizes(dsn: str, vps: int, days: int) -> None:
             print("  " + "; ".join(sizes))
 
 
-def _timed(call: Callable[[], Any], requests: int) -> list[float]:
+def _timed(api: Callable[[], Any], sql: Callable[[], Any], requests: int) -> tuple[list[float], list[float]]:
+    """Times of ``requests`` calls of each, after warm-up, taken in turn (API, SQL, API, ...):
+    a burst of load from elsewhere on the machine falls on both sides alike."""
     for _ in range(max(5, requests // 10)):
-        call()
-    samples = []
+        api()
+        sql()
+    api_times: list[float] = []
+    sql_times: list[float] = []
     for _ in range(requests):
-        began = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - began)
-    return samples
+        for call, times in ((api, api_times), (sql, sql_times)):
+            began = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - began)
+    return api_times, sql_times
 
 
 class LeanClient:
@@ -176,8 +183,8 @@ class LeanClient:
             self._conn.request("GET", target, headers=headers or {})
             response = self._conn.getresponse()
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-            # uvicorn closes a connection idle for 5 s (while the SQL side ran): connect again.
-            # Each query's warm-up requests come first, so this is never a timed request.
+            # uvicorn closes a connection idle for 5 s (e.g. while the dataset was analysed):
+            # connect again. Each query's warm-up requests come first, so this is never timed.
             self._conn.close()
             self._conn.request("GET", target, headers=headers or {})
             response = self._conn.getresponse()
@@ -190,7 +197,9 @@ class LeanClient:
         self._conn.close()
 
 
-def measure(dsn: str, client: LeanClient, token: str, vps_id: int, requests: int, end: datetime) -> list[str]:
+def measure(
+    dsn: str, client: LeanClient, token: str, vps_id: int, requests: int, end: datetime, only: set[str]
+) -> list[str]:
     headers = {"Authorization": f"Bearer {token}"}
     lines = [
         f"{'query':<18}{'resolution':>11}{'API p50':>9}{'p99':>8}{'SQL p50':>9}{'p99':>8}{'API÷SQL p99':>13}"
@@ -199,6 +208,8 @@ def measure(dsn: str, client: LeanClient, token: str, vps_id: int, requests: int
     with psycopg.connect(dsn, autocommit=True, options=API_SESSION_OPTIONS) as conn:
         for name, (spec, path, labels) in SPECS.items():
             for label, width in RANGES.items():
+                if label not in only:
+                    continue
                 start = end - width
                 params = {"from": str(int(start.timestamp() * 1000)), "to": str(int(end.timestamp() * 1000))}
                 url = f"/api/vps/{vps_id}/metrics/{path}"
@@ -207,15 +218,13 @@ def measure(dsn: str, client: LeanClient, token: str, vps_id: int, requests: int
                     client.get(url, params, headers)
 
                 plan = choose_plan(start, end, "auto", 1500, coverage)
-                sql = build_query(spec, plan, live_rollups=False, labels=labels)
+                sql = build_columnar_query(spec, plan, live_rollups=False, labels=labels)
                 args = query_params(vps_id, start, end, plan.step)
 
                 def direct(sql: Any = sql, args: Any = args) -> None:
                     conn.cursor(binary=True).execute(sql, args).fetchall()  # as the API fetches
 
-                lines.append(
-                    _row(f"{name} {label}", plan.resolution, _timed(api, requests), _timed(direct, requests))
-                )
+                lines.append(_row(f"{name} {label}", plan.resolution, *_timed(api, direct, requests)))
 
         def fleet_api() -> None:
             client.get("/api/vps", headers=headers)
@@ -223,7 +232,8 @@ def measure(dsn: str, client: LeanClient, token: str, vps_id: int, requests: int
         def fleet_sql() -> None:
             conn.execute(FLEET_SELECT + " ORDER BY v.name").fetchall()  # type: ignore[arg-type]
 
-        lines.append(_row("GET /api/vps", "-", _timed(fleet_api, requests), _timed(fleet_sql, requests)))
+        if "overview" in only:
+            lines.append(_row("GET /api/vps", "-", *_timed(fleet_api, fleet_sql, requests)))
     return lines
 
 
@@ -277,7 +287,14 @@ def main() -> int:
         "--reuse", metavar="DSN", default="",
         help="time against a database an earlier --keep run built (kept again), to compare two builds of the API",
     )  # fmt: skip
+    parser.add_argument(
+        "--only", default=",".join([*RANGES, "overview"]),
+        help="comma-separated ranges (1h,24h,7d,30d) and/or overview to time, e.g. to split a long run",
+    )  # fmt: skip
     args = parser.parse_args()
+    only = set(args.only.split(","))
+    if unknown := only - {*RANGES, "overview"}:
+        parser.error(f"--only: unknown {', '.join(sorted(unknown))}")
 
     dsn = args.reuse or create_test_database("tidewatch_bench_ranges")
     if args.reuse:
@@ -312,7 +329,7 @@ def main() -> int:
             vps_id = int(row[0]) if row else 0
         process, client, token = start_api(dsn, args.api_source)
         try:
-            lines = measure(dsn, client, token, vps_id, args.requests, end)
+            lines = measure(dsn, client, token, vps_id, args.requests, end, only)
         finally:
             client.close()
         print(f"{args.requests} requests each after warm-up, one VPS of {args.vps}; times in ms")

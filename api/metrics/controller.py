@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from litestar import Controller, get
+from litestar import Controller, Response, get
 from litestar.datastructures import State
 from litestar.openapi import ResponseSpec
 from litestar.params import QueryParameter
@@ -13,6 +13,7 @@ from psycopg.rows import tuple_row
 
 from api import paths
 from api.auth.guards import requires_viewer
+from api.metrics.encoding import json_response
 from api.metrics.series import (
     CONTAINER_LABELS,
     CONTAINERS,
@@ -22,9 +23,9 @@ from api.metrics.series import (
     NETWORK,
     SeriesLabels,
     SeriesSpec,
-    build_query,
+    build_columnar_query,
+    columns_of,
     query_params,
-    to_columns,
 )
 from api.metrics.window import plan_window
 from api.resources import Connection, Db, statements_alone
@@ -77,17 +78,17 @@ async def _query(
 ) -> tuple[dict[str, Any], dict[str | None, dict[str, Any]]]:
     """The response's window fields and the columns of each series (one round trip, usually)."""
     planned = await plan_window(db, state, vps_id, spec.table, from_, to, resolution, defer_existence=True)
-    # Tuple rows: to_columns transposes them in C, with no dict per row. Binary results:
-    # doubles and integers arrive as machine values, with no text to parse.
+    # One row per series, one array per column: psycopg's binary array loader (C) builds
+    # the lists, with no tuple per bucket and no transposing here.
     cur = db.cursor(row_factory=tuple_row, binary=True)
     await cur.execute(
-        build_query(spec, planned.plan, live_rollups=planned.live_rollups, labels=labels),
+        build_columnar_query(spec, planned.plan, live_rollups=planned.live_rollups, labels=labels),
         query_params(vps_id, planned.start, planned.end, planned.plan.step),
     )
     rows = await cur.fetchall()
     if not rows:
         await planned.ensure_exists(db)
-    return planned.fields, to_columns(spec, rows, labels)
+    return planned.fields, columns_of(spec, rows, labels)
 
 
 def _grouped(
@@ -119,51 +120,55 @@ class MetricsController(Controller):
     async def host(
         self, vps_id: VpsId, db: Db, state: State, from_: FromParam = None, to: ToParam = None,
         resolution: ResolutionParam = "auto",
-    ) -> HostSeries:  # fmt: skip
+    ) -> Response[HostSeries]:  # fmt: skip
         async with statements_alone(db):
             window, series = await _query(db, state, vps_id, HOST, from_, to, resolution)
         columns = series.get(None) or {"time_ms": [], **{f.name: [] for f in HOST.fields}}
-        return HostSeries(**window, **columns)
+        return json_response(HostSeries(**window, **columns))
 
     @get(paths.METRICS_NETWORK, operation_id="getNetworkMetrics", name="metrics:network",
          summary="Per-interface traffic history (bytes/s)", responses=_RESPONSES)  # fmt: skip
     async def network(
         self, vps_id: VpsId, db: Db, state: State, from_: FromParam = None, to: ToParam = None,
         resolution: ResolutionParam = "auto",
-    ) -> NetworkSeries:  # fmt: skip
+    ) -> Response[NetworkSeries]:  # fmt: skip
         async with statements_alone(db):
             window, series = await _query(db, state, vps_id, NETWORK, from_, to, resolution)
-        return _grouped(NetworkSeries, InterfaceSeries, "interfaces", "interface", window, series)
+        return json_response(
+            _grouped(NetworkSeries, InterfaceSeries, "interfaces", "interface", window, series)
+        )
 
     @get(paths.METRICS_DISKS, operation_id="getDiskMetrics", name="metrics:disks",
          summary="Per-mount disk space history", responses=_RESPONSES)  # fmt: skip
     async def disks(
         self, vps_id: VpsId, db: Db, state: State, from_: FromParam = None, to: ToParam = None,
         resolution: ResolutionParam = "auto",
-    ) -> DiskSeries:  # fmt: skip
+    ) -> Response[DiskSeries]:  # fmt: skip
         async with statements_alone(db):
             window, series = await _query(db, state, vps_id, DISKS, from_, to, resolution)
-        return _grouped(DiskSeries, MountSeries, "mounts", "mountpoint", window, series)
+        return json_response(_grouped(DiskSeries, MountSeries, "mounts", "mountpoint", window, series))
 
     @get(paths.METRICS_DISKIO, operation_id="getDiskIoMetrics", name="metrics:diskio",
          summary="Per-device disk throughput history", responses=_RESPONSES)  # fmt: skip
     async def diskio(
         self, vps_id: VpsId, db: Db, state: State, from_: FromParam = None, to: ToParam = None,
         resolution: ResolutionParam = "auto",
-    ) -> DiskIoSeries:  # fmt: skip
+    ) -> Response[DiskIoSeries]:  # fmt: skip
         async with statements_alone(db):
             window, series = await _query(db, state, vps_id, DISKIO, from_, to, resolution)
-        return _grouped(DiskIoSeries, DeviceIoSeries, "devices", "device", window, series)
+        return json_response(_grouped(DiskIoSeries, DeviceIoSeries, "devices", "device", window, series))
 
     @get(paths.METRICS_CONTAINERS, operation_id="getContainerMetrics", name="metrics:containers",
          summary="Per-container CPU and memory history", responses=_RESPONSES)  # fmt: skip
     async def containers(
         self, vps_id: VpsId, db: Db, state: State, from_: FromParam = None, to: ToParam = None,
         resolution: ResolutionParam = "auto",
-    ) -> ContainersSeries:  # fmt: skip
+    ) -> Response[ContainersSeries]:  # fmt: skip
         # Names and images come with the series, in one statement (CONTAINER_LABELS).
         async with statements_alone(db):
             window, series = await _query(
                 db, state, vps_id, CONTAINERS, from_, to, resolution, CONTAINER_LABELS
             )
-        return _grouped(ContainersSeries, ContainerSeries, "containers", "container_id", window, series)
+        return json_response(
+            _grouped(ContainersSeries, ContainerSeries, "containers", "container_id", window, series)
+        )
