@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any
 
 import psycopg
 import pytest
@@ -53,6 +54,18 @@ async def _heard_more_than(listener: AuthChangeListener, before: int) -> None:
         await asyncio.sleep(0.02)
 
 
+async def _heard_after(res: Resources, change: Awaitable[Any]) -> None:
+    """Make ``change`` and wait until ``res``'s listener has heard its hint."""
+    heard = res.auth_changes.heard
+    await change
+    await _heard_more_than(res.auth_changes, heard)
+
+
+async def _expect(request: Awaitable[Any], status: int) -> None:
+    response = await request
+    assert response.status_code == status, response.text
+
+
 async def _cached_on(instance: Client, user: SignedIn) -> Resources:
     """Use the token on ``instance`` once, so its cache holds it; return its resources."""
     response = await instance.get("/api/auth/me", headers=user.headers)
@@ -67,9 +80,8 @@ async def test_logout_on_one_instance_is_refused_at_once_on_another(
 ) -> None:
     viewer = await sign_in(client, db, Role.VIEWER)
     res_b = await _cached_on(instance_b, viewer)
-    heard = res_b.auth_changes.heard
-    assert (await client.post("/api/auth/logout", headers=viewer.headers)).status_code == 204
-    await _heard_more_than(res_b.auth_changes, heard)
+    logout = client.post("/api/auth/logout", headers=viewer.headers)
+    await _heard_after(res_b, _expect(logout, 204))
     response = await instance_b.get("/api/vps", headers=viewer.headers)
     assert response.status_code == 401, response.text
     assert "revoked" in response.json()["detail"]
@@ -86,10 +98,8 @@ async def test_revoking_a_personal_token_is_refused_on_another_instance(
     assert made.status_code == 201, made.text
     as_token = SignedIn(owner.id, owner.username, owner.role, made.json()["token"])
     res_b = await _cached_on(instance_b, as_token)
-    heard = res_b.auth_changes.heard
-    revoked = await client.delete(f"/api/tokens/{made.json()['id']}", headers=owner.headers)
-    assert revoked.status_code == 204, revoked.text
-    await _heard_more_than(res_b.auth_changes, heard)
+    revoke = client.delete(f"/api/tokens/{made.json()['id']}", headers=owner.headers)
+    await _heard_after(res_b, _expect(revoke, 204))
     assert (await instance_b.get("/api/vps", headers=as_token.headers)).status_code == 401
     # The owner's login session is another token: untouched.
     assert (await instance_b.get("/api/vps", headers=owner.headers)).status_code == 200
@@ -101,10 +111,8 @@ async def test_a_demoted_admin_loses_admin_routes_on_another_instance(
     demoted = await sign_in(client, db, Role.ADMIN)
     res_b = await _cached_on(instance_b, demoted)
     assert (await instance_b.get("/api/users", headers=demoted.headers)).status_code == 200
-    heard = res_b.auth_changes.heard
-    changed = await client.patch(f"/api/users/{demoted.id}", json={"role": "viewer"}, headers=admin.headers)
-    assert changed.status_code == 200, changed.text
-    await _heard_more_than(res_b.auth_changes, heard)
+    demote = client.patch(f"/api/users/{demoted.id}", json={"role": "viewer"}, headers=admin.headers)
+    await _heard_after(res_b, _expect(demote, 200))
     # The token stays valid (a role change keeps sessions); the role is re-read.
     assert (await instance_b.get("/api/users", headers=demoted.headers)).status_code == 403
     assert (await instance_b.get("/api/vps", headers=demoted.headers)).status_code == 200
@@ -117,9 +125,8 @@ async def test_the_admin_cli_password_reset_reaches_running_instances(
 ) -> None:
     operator = await sign_in(client, db, Role.OPERATOR)
     res_b = await _cached_on(instance_b, operator)
-    heard = res_b.auth_changes.heard
-    set_password(db, operator.username, "a new long passphrase")  # what `tidewatch-admin set-password` runs
-    await _heard_more_than(res_b.auth_changes, heard)
+    # What `tidewatch-admin set-password` runs.
+    await _heard_after(res_b, asyncio.to_thread(set_password, db, operator.username, "a new long passphrase"))
     assert (await instance_b.get("/api/vps", headers=operator.headers)).status_code == 401
 
 
@@ -130,10 +137,10 @@ async def test_a_forged_hint_only_costs_a_reread(
     """Any database role may NOTIFY: a hint can make instances re-read a row, never grant."""
     viewer = await sign_in(client, db, Role.VIEWER)
     res_b = await _cached_on(instance_b, viewer)
-    heard = res_b.auth_changes.heard
     generation = res_b.sessions.generation
-    db.execute("SELECT pg_notify(%s, %s)", (AUTH_CHANGE_CHANNEL, payload))
-    await _heard_more_than(res_b.auth_changes, heard)
+    await _heard_after(
+        res_b, asyncio.to_thread(db.execute, "SELECT pg_notify(%s, %s)", (AUTH_CHANGE_CHANNEL, payload))
+    )
     assert res_b.sessions.generation > generation
     if payload != '{"token_id": 1}':  # unreadable: every entry is re-checked
         assert res_b.sessions.due_recheck(viewer.token) is not None
