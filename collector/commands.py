@@ -84,6 +84,22 @@ class CommandRelay:
                 await conn.execute("SELECT pg_notify('tidewatch_command_updates', %s)", (command_id,))
         return len(rows)
 
+    async def fail_in_flight_on(self, stream_ids: list[str]) -> int:
+        """At shutdown: commands sent on any of ``stream_ids`` end failed, in one statement."""
+        if not stream_ids:
+            return 0
+        async with self._db.connection("command disconnect at shutdown") as conn:
+            rows = await (
+                await conn.execute(
+                    "UPDATE commands SET status = 'failed', finished_at = now(), error_message = %s"
+                    " WHERE status = ANY(%s) AND dispatched_stream = ANY(%s) RETURNING id::text",
+                    (DISCONNECTED, IN_FLIGHT, stream_ids),
+                )
+            ).fetchall()
+            for (command_id,) in rows:
+                await conn.execute("SELECT pg_notify('tidewatch_command_updates', %s)", (command_id,))
+        return len(rows)
+
     async def dispatch_pending(self, vps_ids: list[int] | None = None) -> int:
         """Send pending commands for the given (default: all held) agents; return how many."""
         held = (

@@ -178,10 +178,12 @@ class AgentStreamService:
                 if self.established_peers[address] <= 0:
                     del self.established_peers[address]
             await self._registry.close(session)
-            try:
-                await self._commands.fail_in_flight(vps_id, session.stream_id)
-            except Exception as exc:  # the next stream of this agent fails them instead
-                log.warning("vps %d: in-flight commands not ended yet: %s", vps_id, exc)
+            if not self._registry.stopping:  # at shutdown, CollectorApp.stop ends them in bulk
+                try:
+                    await self._commands.fail_in_flight(vps_id, session.stream_id)
+                except Exception as exc:  # the next stream of this agent fails them instead
+                    log.warning("vps %d: in-flight commands not ended yet: %s", vps_id, exc)
+            self._registry.stream_done(session)
             log.info("vps %d disconnected", vps_id)
         if failure is not None:
             raise failure

@@ -158,6 +158,9 @@ def effective_config(
 class SessionRegistry:
     def __init__(self, db: Database, settings: CollectorSettings) -> None:
         self._db = db
+        self._stopping = False
+        # Streams registered here whose clean-up has not finished (see stream_done).
+        self._unfinished: set[str] = set()
         self._settings = settings
         self._sessions: dict[int, AgentSession] = {}
         self._heard: set[int] = set()
@@ -246,6 +249,7 @@ class SessionRegistry:
         # Registered last, with no await before the caller queues the handshake ack: commands
         # and config pushed to the session must follow the ack, or the agent drops the stream.
         self._sessions[session.vps_id] = session
+        self._unfinished.add(session.stream_id)
         metrics.AGENTS_CONNECTED.set(len(self._sessions))
         session.watched = watched
         session.config = effective_config(self._settings, overrides or {}, session.local_features, watched)
@@ -267,6 +271,37 @@ class SessionRegistry:
         tally = self._rejections.setdefault(vps_id, RejectionTally())
         tally.count += 1
         tally.last_detail = detail
+
+    @property
+    def stopping(self) -> bool:
+        """Set by :meth:`release_all`: streams ending now were recorded in bulk."""
+        return self._stopping
+
+    async def release_all(self) -> list[str]:
+        """At shutdown, once the server has stopped: every stream of this collector ends
+        at once. Record them all in one statement while the pool is still open (each
+        stream's own clean-up may run after it closes, and then skips the database);
+        returns the ended streams' ids."""
+        self._stopping = True
+        # Not only the sessions still open: a stream whose clean-up the server's stop
+        # cancelled part-way has left them but not finished it.
+        ended = sorted(self._unfinished)
+        self._unfinished.clear()
+        self._sessions.clear()
+        metrics.AGENTS_CONNECTED.set(0)
+        try:
+            async with self._db.connection("release streams at shutdown") as conn:
+                await conn.execute(
+                    "UPDATE vps SET connected_collector = NULL, last_seen = now() WHERE connected_collector = %s",
+                    (self._settings.collector_id,),
+                )
+        except Exception as exc:  # the database may be down; the offline check covers it
+            log.warning("could not record the %d streams ended by shutdown: %s", len(ended), exc)
+        return ended
+
+    def stream_done(self, session: AgentSession) -> None:
+        """The stream's clean-up (disconnect recorded, its commands ended) is complete."""
+        self._unfinished.discard(session.stream_id)
 
     async def close(self, session: AgentSession) -> None:
         if self._sessions.get(session.vps_id) is not session:

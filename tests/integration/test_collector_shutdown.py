@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import psycopg
 import pytest
@@ -42,3 +43,48 @@ async def test_stop_drains_queued_batches_and_acks_them(db_dsn: str) -> None:
     with psycopg.connect(db_dsn) as conn:
         row = conn.execute("SELECT count(*) FROM host_metrics WHERE vps_id = %s", (vps.id,)).fetchone()
     assert row == (2,)
+
+
+async def test_stop_records_every_held_stream_as_disconnected_in_one_go(
+    db_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stopping collector releases all its VPSes and ends the commands in flight on its
+    streams before its pool closes: none is left held by a collector that is gone, and no
+    stream's own clean-up finds the pool shut."""
+    settings = collector_settings(unestablished_streams_per_ip=100)  # 40 agents from one address
+    app = CollectorApp(settings, db_dsn)
+    await app.start()
+    vpses = [create_vps(db_dsn) for _ in range(40)]
+    streams = [TestStream(f"127.0.0.1:{app.port}", vps.token) for vps in vpses]
+    for stream in streams:
+        await stream.send(handshake())
+    for stream in streams:
+        await stream.next("server_handshake_ack")
+    ids = [vps.id for vps in vpses]
+    with psycopg.connect(db_dsn) as conn:
+        held = conn.execute(
+            "SELECT count(*) FROM vps WHERE id = ANY(%s) AND connected_collector = %s",
+            (ids, settings.collector_id),
+        ).fetchone()
+        assert held == (40,)
+        session = app.registry.get(vpses[0].id)
+        assert session is not None
+        command = conn.execute(
+            "INSERT INTO commands (id, vps_id, kind, request, status, dispatched_stream)"
+            " VALUES (%s, %s, 'shell', '{}', 'dispatched', %s) RETURNING id",
+            (uuid.uuid4(), vpses[0].id, session.stream_id),
+        ).fetchone()
+        assert command is not None
+
+    await app.stop(5.0)
+    for stream in streams:
+        await stream.close()
+
+    with psycopg.connect(db_dsn) as conn:
+        still_held = conn.execute(
+            "SELECT count(*) FROM vps WHERE id = ANY(%s) AND connected_collector IS NOT NULL", (ids,)
+        ).fetchone()
+        ended = conn.execute("SELECT status, error_message FROM commands WHERE id = %s", command).fetchone()
+    assert still_held == (0,)
+    assert ended == ("failed", "agent disconnected")
+    assert not [r.message for r in caplog.records if "could not record disconnect" in r.message]
