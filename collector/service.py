@@ -411,6 +411,8 @@ class _CallWriter:
             elif kind == "server_handshake_ack":
                 message.server_handshake_ack.server_time_unix_ms = now_ms()
             self._in_flight = asyncio.ensure_future(self._context.write(message))
+            # A failed write is the call ending, not news; it may end after stop() stopped waiting.
+            self._in_flight.add_done_callback(_retrieve_quietly)
             await asyncio.shield(self._in_flight)
 
     async def stop(self, task: asyncio.Task[None]) -> None:
@@ -419,8 +421,11 @@ class _CallWriter:
         if self._in_flight is not None and not self._in_flight.done():
             # Bounded: a peer that stopped reading can hold a write forever.
             await asyncio.wait({self._in_flight}, timeout=WRITE_DRAIN_S)
-        if self._in_flight is not None and self._in_flight.done() and not self._in_flight.cancelled():
-            self._in_flight.exception()  # retrieved: a failed write is the call ending, not news
+
+
+def _retrieve_quietly(write: asyncio.Future[None]) -> None:
+    if not write.cancelled():
+        write.exception()
 
 
 class _StreamError(Exception):
