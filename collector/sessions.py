@@ -202,7 +202,7 @@ class SessionRegistry:
         async with self._db.connection("stream registration") as conn:
             row = await (
                 await conn.execute(
-                    "WITH old AS (SELECT online FROM vps WHERE id = %(id)s FOR UPDATE)"
+                    "WITH old AS (SELECT online FROM vps WHERE id = %(id)s FOR NO KEY UPDATE)"
                     " UPDATE vps SET hostname = %(hostname)s, os_name = %(os_name)s,"
                     " os_version = %(os_version)s, kernel_version = %(kernel)s, architecture = %(arch)s,"
                     " cpu_model = %(cpu_model)s, cpu_physical_cores = %(pcores)s,"
@@ -444,7 +444,7 @@ class SessionRegistry:
             if heard:
                 came_back = await (
                     await conn.execute(
-                        "WITH old AS (SELECT id, online FROM vps WHERE id = ANY(%s) FOR UPDATE)"
+                        "WITH old AS (SELECT id, online FROM vps WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE)"
                         " UPDATE vps SET last_seen = now(), online = true FROM old"
                         " WHERE vps.id = old.id RETURNING vps.id, old.online",
                         (sorted(heard),),

@@ -162,6 +162,34 @@ async def test_presence_events_follow_heartbeat_timeouts_without_flapping(
     await stream.close()
 
 
+async def test_housekeeping_does_not_wait_on_ingest_holding_its_vps_rows(
+    start_collector: StartCollector, db_dsn: str
+) -> None:
+    """An ingest flush writing a VPS's container events holds a KEY SHARE lock on its vps
+    row (the foreign key) until it commits. Housekeeping's update of the heard VPSes must not wait
+    for it: with FOR UPDATE it did, and with two flushes holding rows in another order the
+    two deadlocked ("session housekeeping failed: deadlock detected" under overload)."""
+    app = await start_collector()
+    vps = create_vps(db_dsn)
+    stream = await open_stream(app, vps.token)
+    session = app.registry.get(vps.id)
+    assert session is not None
+    app.registry.heard_from(session)
+    with psycopg.connect(db_dsn) as flush:  # as a flush mid-transaction: not committed yet
+        flush.execute(
+            "INSERT INTO container_events (time, vps_id, container_id, event) VALUES (now(), %s, 'c1', 'started')",
+            (vps.id,),
+        )
+        async with asyncio.timeout(10):
+            await app.registry.housekeeping_once()
+        flush.rollback()
+    seen = query(
+        db_dsn, "SELECT online, last_seen > now() - interval '1 minute' FROM vps WHERE id = %s", vps.id
+    )
+    assert seen == [(True, True)]
+    await stream.close()
+
+
 # -- commands -------------------------------------------------------------------------------
 
 
