@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import itertools
 from collections import Counter
 
@@ -123,6 +124,14 @@ class SimAgent:
             while self.pending:
                 self._acked.clear()
                 await self._acked.wait()
+
+    def where_delivery_waits(self) -> str:
+        """The delivery task's stack: where a stuck agent is waiting, for a failure message."""
+        if self._delivery is None or self._delivery.done():
+            return "delivery not running"
+        out = io.StringIO()
+        self._delivery.print_stack(file=out)
+        return out.getvalue()
 
     async def close(self) -> None:
         await self.stop_producing()

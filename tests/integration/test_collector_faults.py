@@ -135,7 +135,7 @@ async def finish(agents: list[SimAgent], timeout_s: float = 40.0) -> None:
             "batches still unacknowledged: "
             + "; ".join(
                 f"vps {a.vps_id}: {len(a.pending)} pending, connected={a.connected}, "
-                f"failures={a.stream_failures[-5:]}"
+                f"failures={a.stream_failures[-5:]}" + (f"\n{a.where_delivery_waits()}" if a.pending else "")
                 for a in agents
             )
         ) from None
