@@ -70,30 +70,30 @@ class CommandRelay:
         VPS but those on ``except_stream`` (a new stream means the old one, wherever
         it was held, is gone).
         """
-        async with self._db.connection("command disconnect") as conn:
-            rows = await (
-                await conn.execute(
-                    "UPDATE commands SET status = 'failed', finished_at = now(), error_message = %s"
-                    " WHERE vps_id = %s AND status = ANY(%s)"
-                    " AND (%s::text IS NULL OR dispatched_stream = %s)"
-                    " AND coalesce(dispatched_stream, '') <> %s RETURNING id::text",
-                    (DISCONNECTED, vps_id, IN_FLIGHT, stream_id, stream_id, except_stream or "-"),
-                )
-            ).fetchall()
-            for (command_id,) in rows:
-                await conn.execute("SELECT pg_notify('tidewatch_command_updates', %s)", (command_id,))
-        return len(rows)
+        return await self._fail_disconnected(
+            "command disconnect",
+            "vps_id = %s AND (%s::text IS NULL OR dispatched_stream = %s)"
+            " AND coalesce(dispatched_stream, '') <> %s",
+            (vps_id, stream_id, stream_id, except_stream or "-"),
+        )
 
     async def fail_in_flight_on(self, stream_ids: list[str]) -> int:
         """At shutdown: commands sent on any of ``stream_ids`` end failed, in one statement."""
         if not stream_ids:
             return 0
-        async with self._db.connection("command disconnect at shutdown") as conn:
+        return await self._fail_disconnected(
+            "command disconnect at shutdown", "dispatched_stream = ANY(%s)", (stream_ids,)
+        )
+
+    async def _fail_disconnected(self, what: str, condition: str, params: tuple[object, ...]) -> int:
+        """In-flight commands matching ``condition`` end failed (agent disconnected); each
+        change is announced. Returns how many."""
+        async with self._db.connection(what) as conn:
             rows = await (
                 await conn.execute(
                     "UPDATE commands SET status = 'failed', finished_at = now(), error_message = %s"
-                    " WHERE status = ANY(%s) AND dispatched_stream = ANY(%s) RETURNING id::text",
-                    (DISCONNECTED, IN_FLIGHT, stream_ids),
+                    f" WHERE status = ANY(%s) AND {condition} RETURNING id::text",
+                    (DISCONNECTED, IN_FLIGHT, *params),
                 )
             ).fetchall()
             for (command_id,) in rows:
