@@ -167,16 +167,19 @@ async def authenticate(conn: AsyncConnection[DictRow], cache: SessionCache, toke
     # argon2 is CPU-bound: keep it off the event loop.
     if row is None or not await asyncio.to_thread(verify_token, row["token_hash"], token):
         raise NotAuthorizedException("invalid or revoked token")
+    user = _user_of(row, row["token_id"])
+    await conn.execute("UPDATE api_tokens SET last_used_at = now() WHERE id = %s", (row["token_id"],))
+    cache.put(token, user, row["expires_at"], read_at=generation)
+    return user
+
+
+def _user_of(row: DictRow, token_id: int) -> AuthUser:
+    """The user of an existing token's row; 401 if the token expired or the account is disabled."""
     if row["expires_at"] is not None and row["expires_at"] <= datetime.now(UTC):
         raise NotAuthorizedException("token expired: log in again")
     if row["disabled"]:
         raise NotAuthorizedException("this account is disabled")
-    await conn.execute("UPDATE api_tokens SET last_used_at = now() WHERE id = %s", (row["token_id"],))
-    user = AuthUser(
-        id=row["user_id"], username=row["username"], role=Role(row["role"]), token_id=row["token_id"]
-    )
-    cache.put(token, user, row["expires_at"], read_at=generation)
-    return user
+    return AuthUser(id=row["user_id"], username=row["username"], role=Role(row["role"]), token_id=token_id)
 
 
 async def _recheck(
@@ -185,18 +188,13 @@ async def _recheck(
     """Re-read a hinted entry's row: still there and enabled keeps it (with the role
     as it is now); anything else is a 401 and forgets it."""
     row = await (await conn.execute(TOKEN_STATE, (marked.token_id,))).fetchone()
-    if row is None or row["disabled"] or row["expired"]:
+    try:
+        if row is None:
+            raise NotAuthorizedException("invalid or revoked token")
+        user = _user_of(row, marked.token_id)
+    except NotAuthorizedException:
         cache.evict(token_id=marked.token_id)
-        raise NotAuthorizedException(
-            "invalid or revoked token"
-            if row is None
-            else "this account is disabled"
-            if row["disabled"]
-            else "token expired: log in again"
-        )
-    user = AuthUser(
-        id=row["user_id"], username=row["username"], role=Role(row["role"]), token_id=marked.token_id
-    )
+        raise
     cache.put(token, user, row["expires_at"], read_at=generation)
     return user
 
