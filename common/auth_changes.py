@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import msgspec
 
-__all__ = ["AUTH_CHANGE_CHANNEL", "NOTIFY_AUTH_CHANGE", "AuthChange", "auth_change_payload"]
+from common.channels import AUTH_CHANGE_CHANNEL
 
-AUTH_CHANGE_CHANNEL = "tidewatch_auth"
+__all__ = ["NOTIFY_AUTH_CHANGE", "AuthChange", "auth_change_payload"]
+
 NOTIFY_AUTH_CHANGE = f"SELECT pg_notify('{AUTH_CHANGE_CHANNEL}', %s)"
 
 

@@ -13,6 +13,7 @@ from common.api_models.live import LIVE_CHANNEL
 
 __all__ = [
     "AGENT_CONFIG_CHANNEL",
+    "AUTH_CHANGE_CHANNEL",
     "COLLECTOR_CHANNELS",
     "COMMANDS_CHANNEL",
     "LIVE_CHANNEL",
@@ -29,5 +30,8 @@ AGENT_CONFIG_CHANNEL = "tidewatch_agent_config"
 # Payload: a VPS id. Hint: another collector may have taken its agent's stream; the
 # collector holding it re-reads vps.connected_collector and cuts its stream if so.
 SESSION_TAKEN_CHANNEL = "tidewatch_session_taken"
+# Payload: {"token_id": N} or {"user_id": N} (common.auth_changes). Hint: every API
+# instance re-reads that token's, or that user's tokens', rows on their next request.
+AUTH_CHANGE_CHANNEL = "tidewatch_auth"
 
 COLLECTOR_CHANNELS = (COMMANDS_CHANNEL, TOKEN_ROTATED_CHANNEL, AGENT_CONFIG_CHANNEL, SESSION_TAKEN_CHANNEL)

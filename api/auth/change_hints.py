@@ -18,7 +18,8 @@ import psycopg
 
 from api.auth.sessions import SessionCache
 from api.listening import ListenLoop
-from common.auth_changes import AUTH_CHANGE_CHANNEL, NOTIFY_AUTH_CHANGE, AuthChange, auth_change_payload
+from common.auth_changes import NOTIFY_AUTH_CHANGE, AuthChange, auth_change_payload
+from common.channels import AUTH_CHANGE_CHANNEL
 
 __all__ = ["AuthChangeListener", "announce_auth_change"]
 

@@ -24,7 +24,7 @@ from api.auth.change_hints import AuthChangeListener
 from api.resources import Resources, get_resources
 from common.admin import set_password
 from common.api_models import Role
-from common.auth_changes import AUTH_CHANGE_CHANNEL
+from common.channels import AUTH_CHANGE_CHANNEL
 from common.settings import ApiSettings
 from tests.api.conftest import SignedIn, roomy_hashing, sign_in
 
