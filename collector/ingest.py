@@ -32,13 +32,13 @@ import psycopg
 from psycopg_pool import PoolTimeout
 
 from collector import metrics, tables
-from collector.change_signal import ChangeSignal
 from collector.containers import ContainerCache, write_containers
 from collector.database import Database
 from collector.late_data import TimeRange, merge_ranges
 from collector.live_notify import LiveNotifier
 from collector.rows import ConvertedBatch
 from common.backoff import Backoff
+from common.change_signal import ChangeSignal
 
 __all__ = ["AckResult", "IngestWriter", "Outcome", "QueueFull"]
 

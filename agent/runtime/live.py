@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 
 from agent.config import FeatureSettings, IntervalSettings
+from common.change_signal import ChangeSignal
 from proto import agent_pb2
 
 __all__ = ["LiveSettings", "features_to_proto"]
@@ -48,7 +48,7 @@ class LiveSettings:
         self.local_intervals = intervals
         self.local_features = local_features
         self.features = local_features
-        self._changed = asyncio.Event()
+        self._changed = ChangeSignal()
 
     def apply(self, config: agent_pb2.AgentConfig) -> list[str]:
         """Apply a server AgentConfig; a zero or absent value means this agent's own setting.
@@ -95,15 +95,8 @@ class LiveSettings:
         return described
 
     def _notify(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        self._changed.notify_all()
 
     async def wait_changed(self, timeout_s: float) -> bool:
         """Sleep up to ``timeout_s``; True if the settings changed meanwhile."""
-        if timeout_s <= 0:
-            return False
-        try:
-            await asyncio.wait_for(self._changed.wait(), timeout_s)
-        except TimeoutError:
-            return False
-        return True
+        return await self._changed.wait(timeout_s)

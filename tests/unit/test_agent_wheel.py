@@ -47,6 +47,7 @@ def test_only_the_agents_packages_go_in() -> None:
         "common/__init__.py",
         "common/addresses.py",
         "common/backoff.py",
+        "common/change_signal.py",
     }
     assert "agent/main.py" in names and "proto/agent_pb2.py" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]

@@ -1,4 +1,5 @@
-"""Wake-ups for the ingest queue's waiters, without a lock.
+"""Wake-ups for waiters on some state, without a lock (the collector's ingest queue,
+the agent's live settings).
 
 ``asyncio.Condition`` ties every wait to its lock. On Python 3.11 a waiter
 cancelled twice (a stream the agent dropped while it waited for room: gRPC
@@ -29,6 +30,17 @@ class ChangeSignal:
         """Wake everyone waiting now; later waiters wait for the next change."""
         self._event.set()
         self._event = asyncio.Event()
+
+    async def wait(self, timeout_s: float) -> bool:
+        """True if a change is notified within ``timeout_s``; False otherwise."""
+        if timeout_s <= 0:
+            return False
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._event.wait()
+        except TimeoutError:
+            return False
+        return True
 
     async def wait_for(self, predicate: Callable[[], bool], timeout_s: float | None = None) -> bool:
         """True once ``predicate()`` holds; False when ``timeout_s`` passes first.
