@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 
@@ -33,6 +34,7 @@ from api.commands.socket import command_socket
 from api.commands.updates import CommandUpdates
 from api.errors import exception_handlers
 from api.health import HealthController
+from api.listening import ListenLoop
 from api.live.hub import LiveHub
 from api.live.socket import live_socket
 from api.live.watch import WatchLeases
@@ -51,6 +53,8 @@ from common.settings import INSTALL_PREFIX, ApiSettings, InstallSettings, load_s
 
 __all__ = ["create_app"]
 
+# The LISTEN connection's name in pg_stat_activity.
+LISTEN_APPLICATION_NAME = "tidewatch-api-listen"
 MAX_BODY_BYTES = 1024 * 1024
 
 
@@ -95,14 +99,23 @@ def create_app(
     dsn = dsn or resolve_dsn()
     conninfo = make_conninfo(dsn, **connect_kwargs(dsn, settings.db_connect_timeout_s))
     sessions = SessionCache()
+    auth_changes = AuthChangeListener(sessions)
+    live = LiveHub()
+    command_updates = CommandUpdates()
     resources = Resources(
         settings=settings,
         dsn=dsn,
         sessions=sessions,
-        auth_changes=AuthChangeListener(conninfo, sessions),
-        live=LiveHub(conninfo),
+        auth_changes=auth_changes,
+        live=live,
         install=install,
-        command_updates=CommandUpdates(conninfo),
+        command_updates=command_updates,
+        listen=ListenLoop(
+            conninfo,
+            (auth_changes, live, command_updates),
+            application_name=LISTEN_APPLICATION_NAME,
+            log=logging.getLogger("tidewatch.api.listen"),
+        ),
         throttle=throttle or AuthThrottle(),
         watch=WatchLeases(grace_s=settings.live_watch_grace_s),
         hashing_factory=hashing or HashingPool,

@@ -1,9 +1,13 @@
-"""The API's background tasks, and the LISTEN connection lifecycle they share.
+"""The API's background tasks, and its one LISTEN connection.
 
-:class:`ListenLoop` connects, LISTENs on one channel, runs :meth:`~ListenLoop.on_listen`
-(load a key, or wake everyone who may have missed a hint while disconnected), then
-hands each payload to :meth:`~ListenLoop.on_notify`; subclasses say what those do. A lost connection is re-established with jittered
-backoff (common.backoff); ``listening`` is set only while LISTEN holds.
+Each API process keeps a single LISTEN connection (:class:`ListenLoop`) for every
+channel it hears: the live feed, command updates and auth change hints. Each
+channel has a :class:`ChannelListener` saying what its payloads do. After each
+(re)connect, once LISTEN holds on every channel, each listener's
+:meth:`~ChannelListener.on_listen` runs (load a key, or wake everyone who may have
+missed a hint while disconnected) before any payload is handed over. A lost
+connection is re-established with jittered backoff (common.backoff); a listener's
+``listening`` is set only while LISTEN holds.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 import psycopg
@@ -19,7 +23,7 @@ from psycopg import sql
 
 from common.backoff import Backoff
 
-__all__ = ["BackgroundTask", "ListenLoop"]
+__all__ = ["BackgroundTask", "ChannelListener", "ListenLoop"]
 
 RECONNECT_MIN_S = 0.5
 RECONNECT_MAX_S = 15.0
@@ -43,18 +47,12 @@ class BackgroundTask:
             self._task = None
 
 
-class ListenLoop:
-    """Keeps one LISTEN connection up, reconnecting with backoff, until stopped."""
+class ChannelListener:
+    """What one channel's notifications do; a :class:`ListenLoop` delivers them."""
 
-    def __init__(
-        self, dsn: str, channel: str, *, application_name: str, label: str, log: logging.Logger
-    ) -> None:
-        self._dsn = dsn
+    def __init__(self, channel: str, *, label: str) -> None:
         self.channel = channel
-        self._application_name = application_name
-        self._label = label
-        self._log = log
-        self._listen_task = BackgroundTask(application_name)
+        self.label = label
         self.listening = asyncio.Event()
 
     def on_notify(self, payload: str) -> None:
@@ -64,14 +62,43 @@ class ListenLoop:
     async def on_listen(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """After each (re)connect, once LISTEN holds and before the first payload."""
 
+
+class ListenLoop:
+    """Keeps one LISTEN connection up for several channels, reconnecting with backoff."""
+
+    def __init__(
+        self,
+        dsn: str,
+        listeners: Sequence[ChannelListener],
+        *,
+        application_name: str,
+        log: logging.Logger,
+    ) -> None:
+        channels = [listener.channel for listener in listeners]
+        if len(set(channels)) != len(channels):
+            raise ValueError(f"one listener per channel, got {channels}")
+        self._dsn = dsn
+        self._listeners = {listener.channel: listener for listener in listeners}
+        self._application_name = application_name
+        self._log = log
+        self._task = BackgroundTask(application_name)
+
     async def start(self) -> None:
         """Begin listening in the background; returns at once."""
-        self.listening = asyncio.Event()
-        self._listen_task.start(self._run())
+        for listener in self._listeners.values():
+            listener.listening = asyncio.Event()
+        self._task.start(self._run())
 
     async def stop(self) -> None:
-        await self._listen_task.stop()
-        self.listening.clear()
+        await self._task.stop()
+        self._set_listening(False)
+
+    def _set_listening(self, listening: bool) -> None:
+        for listener in self._listeners.values():
+            if listening:
+                listener.listening.set()
+            else:
+                listener.listening.clear()
 
     async def _run(self) -> None:
         backoff = Backoff(base_s=RECONNECT_MIN_S, cap_s=RECONNECT_MAX_S)
@@ -80,20 +107,25 @@ class ListenLoop:
                 async with await psycopg.AsyncConnection.connect(
                     self._dsn, autocommit=True, application_name=self._application_name
                 ) as conn:
-                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+                    for channel in self._listeners:
+                        await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                     # Notifications arriving meanwhile wait in psycopg's backlog.
-                    await self.on_listen(conn)
-                    self.listening.set()
+                    for listener in self._listeners.values():
+                        await listener.on_listen(conn)
+                    self._set_listening(True)
                     backoff.reset()
-                    self._log.info("%s listening on %s", self._label, self.channel)
+                    self._log.info(
+                        "listening for %s",
+                        ", ".join(f"{lis.label} ({ch})" for ch, lis in self._listeners.items()),
+                    )
                     async for notify in conn.notifies():
-                        self.on_notify(notify.payload)
+                        if (heard := self._listeners.get(notify.channel)) is not None:
+                            heard.on_notify(notify.payload)
             except psycopg.Error as exc:
                 self._log.warning(
-                    "%s lost (%s); reconnecting within %.1fs",
-                    self._label,
+                    "LISTEN connection lost (%s); reconnecting within %.1fs",
                     str(exc).strip(),
                     backoff.ceiling(),
                 )
-            self.listening.clear()
+            self._set_listening(False)
             await asyncio.sleep(backoff.next_delay())

@@ -24,6 +24,7 @@ from api.auth.recent_logins import RecentLogins
 from api.auth.sessions import SessionCache
 from api.auth.throttle import AuthThrottle
 from api.commands.updates import CommandUpdates
+from api.listening import ListenLoop
 from api.live.hub import LiveHub
 from api.live.watch import WatchLeases
 from api.status_page.cache import TimedCache
@@ -64,6 +65,8 @@ class Resources:
     live: LiveHub
     install: InstallSettings
     command_updates: CommandUpdates
+    # The one LISTEN connection behind auth_changes, live and command_updates.
+    listen: ListenLoop
     throttle: AuthThrottle = field(default_factory=AuthThrottle)
     watch: WatchLeases = field(default_factory=WatchLeases)
     # The public status page (None: turned off), loaded at most once per period.
@@ -159,17 +162,13 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     await res._pool.open(wait=False)
     res._hashing = res.hashing_factory()
     res._hashing.warm()
-    await res.auth_changes.start()
-    await res.live.start()
-    await res.command_updates.start()
+    await res.listen.start()
     await res.watch.start(res.connection)
     try:
         yield
     finally:
         await res.watch.stop()
-        await res.command_updates.stop()
-        await res.live.stop()
-        await res.auth_changes.stop()
+        await res.listen.stop()
         await res._pool.close()
         res._pool = None
         res._hashing.close()

@@ -1,6 +1,6 @@
 """Auth change hints: sent with each revoking change, heard by every API instance.
 
-Each instance keeps one LISTEN connection on ``AUTH_CHANGE_CHANNEL``; a hint marks
+Each instance LISTENs on ``AUTH_CHANGE_CHANNEL`` (api.listening); a hint marks
 the named token, or every token of the named user, in the session cache for a
 re-check on its next request (api.auth.sessions). Hints are never trusted to
 grant anything: any database role may NOTIFY, and the worst a forged or unreadable
@@ -17,7 +17,7 @@ import msgspec
 import psycopg
 
 from api.auth.sessions import SessionCache
-from api.listening import ListenLoop
+from api.listening import ChannelListener
 from common.auth_changes import NOTIFY_AUTH_CHANGE, AuthChange, auth_change_payload
 from common.channels import AUTH_CHANGE_CHANNEL
 
@@ -35,17 +35,11 @@ async def announce_auth_change(
     await conn.execute(NOTIFY_AUTH_CHANGE, (auth_change_payload(token_id=token_id, user_id=user_id),))
 
 
-class AuthChangeListener(ListenLoop):
+class AuthChangeListener(ChannelListener):
     """Marks session cache entries for a re-check as hints arrive."""
 
-    def __init__(self, dsn: str, cache: SessionCache) -> None:
-        super().__init__(
-            dsn,
-            AUTH_CHANGE_CHANNEL,
-            application_name="tidewatch-api-auth",
-            label="auth change hints",
-            log=log,
-        )
+    def __init__(self, cache: SessionCache) -> None:
+        super().__init__(AUTH_CHANGE_CHANNEL, label="auth change hints")
         self._cache = cache
         # Hints handled since start: lets a caller wait for one without sleeping.
         self.heard = 0

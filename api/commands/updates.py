@@ -1,4 +1,4 @@
-"""One LISTEN connection on ``tidewatch_command_updates`` per API process.
+"""What a hint on ``tidewatch_command_updates`` does in an API process.
 
 A NOTIFY is only a hint that a command changed: watchers are woken and re-read
 the record and its output chunks from the table, so a lost, duplicated or
@@ -9,24 +9,19 @@ connection every watcher is woken, since hints may have been missed.
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 import psycopg
 
-from api.listening import ListenLoop
+from api.listening import ChannelListener
 from common.api_models.commands import COMMAND_UPDATES_CHANNEL
 
 __all__ = ["CommandUpdates"]
 
-log = logging.getLogger("tidewatch.api.commands")
 
-
-class CommandUpdates(ListenLoop):
-    def __init__(self, dsn: str, channel: str = COMMAND_UPDATES_CHANNEL) -> None:
-        super().__init__(
-            dsn, channel, application_name="tidewatch-api-commands", label="command updates", log=log
-        )
+class CommandUpdates(ChannelListener):
+    def __init__(self, channel: str = COMMAND_UPDATES_CHANNEL) -> None:
+        super().__init__(channel, label="command updates")
         self._watchers: dict[str, set[asyncio.Event]] = {}
 
     def watch(self, command_id: str) -> asyncio.Event:

@@ -1,4 +1,4 @@
-"""One LISTEN connection per API process, fanned out to WebSocket subscribers.
+"""The live feed's channel, fanned out to WebSocket subscribers.
 
 The collector NOTIFYs ``tidewatch_live`` after each commit with a small JSON
 object, signed (common.live_signing). The hub verifies the signature, reads the
@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 import psycopg
 
-from api.listening import ListenLoop
+from api.listening import ChannelListener
 from common.api_models import LIVE_CHANNEL, LiveSampleHeader
 from common.api_models.live import LiveStatus, LiveStatusPayload
 from common.live_signing import LIVE_KEY_QUERY, verify_live_payload
@@ -58,11 +58,11 @@ class Subscriber:
         self.queue.put_nowait(message)
 
 
-class LiveHub(ListenLoop):
-    """Keeps the LISTEN connection up (reconnecting with backoff) and routes samples."""
+class LiveHub(ChannelListener):
+    """Verifies the collector's samples and routes them to subscribers."""
 
-    def __init__(self, dsn: str, channel: str = LIVE_CHANNEL) -> None:
-        super().__init__(dsn, channel, application_name="tidewatch-api-live", label="live feed", log=log)
+    def __init__(self, channel: str = LIVE_CHANNEL) -> None:
+        super().__init__(channel, label="live feed")
         self._subscribers: set[Subscriber] = set()
         self._key: bytes | None = None
         # Per kind, the newest time_ms relayed for each VPS: older ones are replays.

@@ -156,7 +156,7 @@ async def test_a_lost_listener_rechecks_every_cached_token_when_it_returns(
     res_b = await _cached_on(instance_b, viewer)
     terminated = db.execute(
         "SELECT count(*) AS n FROM pg_stat_activity, pg_terminate_backend(pid)"
-        " WHERE application_name = 'tidewatch-api-auth' AND datname = current_database()"
+        " WHERE application_name = 'tidewatch-api-listen' AND datname = current_database()"
     ).fetchone()
     assert terminated is not None and terminated["n"] >= 1
     deadline = time.monotonic() + HEAR_WITHIN_S
