@@ -17,6 +17,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from collector import metrics
+from collector.vps_locks import LOCK_VPS_IN_ID_ORDER
 from common.clock import clock_skew_note
 from proto import agent_pb2
 
@@ -104,8 +105,13 @@ async def record_agent_health(
     clocks: dict[int, AgentClock],
     rejections: dict[int, RejectionTally],
 ) -> None:
-    """Write the latest clock estimates and add the refused batches to the per-VPS totals."""
+    """Write the latest clock estimates and add the refused batches to the per-VPS totals.
+
+    Both statements' rows are locked first, together, in id order (collector.vps_locks).
+    """
     known = {vps_id: c for vps_id, c in clocks.items() if c.offset_ms is not None}
+    if known.keys() | rejections.keys():
+        await conn.execute(LOCK_VPS_IN_ID_ORDER, (sorted(known.keys() | rejections.keys()),))
     if known:
         await conn.execute(
             "UPDATE vps SET clock_offset_ms = c.offset_ms, clock_rtt_ms = c.rtt_ms, clock_checked_at = now()"

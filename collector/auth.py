@@ -24,6 +24,7 @@ import psycopg
 from psycopg_pool import PoolTimeout
 
 from collector.database import Database
+from collector.vps_locks import LOCK_VPS_IN_ID_ORDER
 from common.tokens import AGENT_TOKEN_PREFIX, parse_token, verify_token
 
 __all__ = ["AgentAuthenticator", "AgentIdentity", "AuthFailure", "token_digest"]
@@ -175,11 +176,12 @@ class AgentAuthenticator:
             async with self._db.connection("agent token digests") as conn:
                 # Only while the hash is still the one verified: a rotation meanwhile wins.
                 await conn.execute(
-                    "UPDATE vps SET agent_token_digest = d.digest"
-                    " FROM unnest(%s::int8[], %s::text[], %s::bytea[]) AS d (id, token_hash, digest)"
-                    " WHERE vps.id = d.id AND vps.agent_token_hash = d.token_hash"
+                    f"WITH locked AS ({LOCK_VPS_IN_ID_ORDER})"
+                    " UPDATE vps SET agent_token_digest = d.digest"
+                    " FROM unnest(%s::int8[], %s::text[], %s::bytea[]) AS d (id, token_hash, digest), locked"
+                    " WHERE vps.id = d.id AND locked.id = d.id AND vps.agent_token_hash = d.token_hash"
                     " AND vps.agent_token_digest IS NULL",
-                    (ids, [pending[i][0] for i in ids], [pending[i][1] for i in ids]),
+                    (sorted(ids), ids, [pending[i][0] for i in ids], [pending[i][1] for i in ids]),
                 )
         except (psycopg.OperationalError, PoolTimeout) as exc:  # the next handshake tries again
             log.warning("%d agent token digest(s) not stored (database?): %s", len(ids), str(exc).strip())

@@ -444,6 +444,7 @@ class SessionRegistry:
             if heard:
                 came_back = await (
                     await conn.execute(
+                        # Locked in id order, as collector.vps_locks has it; the row as locked.
                         "WITH old AS (SELECT id, online FROM vps WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE)"
                         " UPDATE vps SET last_seen = now(), online = true FROM old"
                         " WHERE vps.id = old.id RETURNING vps.id, old.online",
@@ -454,10 +455,15 @@ class SessionRegistry:
                     if not was_online:
                         await record_status_event(conn, self._live, vps_id, True, "agent heard from again")
                         log.info("vps %d is online again", vps_id)
+            # Any collector may sweep: a row another holds is skipped (it is being
+            # seen, or swept by that one), so this never waits in lock order's way.
             gone = await (
                 await conn.execute(
-                    "UPDATE vps SET online = false WHERE online AND last_seen < now() - make_interval(secs => %s)"
-                    " RETURNING id, last_seen",
+                    "WITH stale AS (SELECT id FROM vps"
+                    " WHERE online AND last_seen < now() - make_interval(secs => %s)"
+                    " ORDER BY id FOR NO KEY UPDATE SKIP LOCKED)"
+                    " UPDATE vps SET online = false FROM stale WHERE vps.id = stale.id"
+                    " RETURNING vps.id, vps.last_seen",
                     (self._settings.offline_after_s,),
                 )
             ).fetchall()
