@@ -291,9 +291,13 @@ class SessionRegistry:
         metrics.AGENTS_CONNECTED.set(0)
         try:
             async with self._db.connection("release streams at shutdown") as conn:
+                # In id order, as collector.vps_locks has it.
                 await conn.execute(
-                    "UPDATE vps SET connected_collector = NULL, last_seen = now() WHERE connected_collector = %s",
-                    (self._settings.collector_id,),
+                    "WITH held AS (SELECT id FROM vps WHERE connected_collector = %(id)s ORDER BY id"
+                    " FOR NO KEY UPDATE)"
+                    " UPDATE vps SET connected_collector = NULL, last_seen = now() FROM held"
+                    " WHERE vps.id = held.id AND vps.connected_collector = %(id)s",
+                    {"id": self._settings.collector_id},
                 )
         except Exception as exc:  # the database may be down; the offline check covers it
             log.warning("could not record the %d streams ended by shutdown: %s", len(ended), exc)
