@@ -106,54 +106,40 @@ async def test_a_reconnect_to_the_other_collector_cuts_the_old_stream(
     await new.close()
 
 
-async def test_a_batch_replayed_to_the_other_collector_is_a_duplicate_and_stored_once(
-    pair: tuple[CollectorProcess, CollectorProcess], db_dsn: str
+@pytest.mark.parametrize("bundles", [False, True], ids=["single-batches", "one-bundle"])
+async def test_batches_replayed_to_the_other_collector_are_duplicates_and_stored_once(
+    pair: tuple[CollectorProcess, CollectorProcess], db_dsn: str, bundles: bool
 ) -> None:
     first, second = pair
     vps = create_vps(db_dsn)
     t0 = now_ms() - 10_000
-    batch = agent_pb2.MessageToServer(performance_batch=performance_batch(1, [t0, t0 + 1000, t0 + 2000]))
+    batches = [
+        agent_pb2.MessageToServer(performance_batch=performance_batch(1, [t0, t0 + 1000])),
+        agent_pb2.MessageToServer(docker_batch=docker_batch(2, t0)),
+        agent_pb2.MessageToServer(performance_batch=performance_batch(3, [t0 + 2000])),
+    ]
+    messages = [build_bundle(batches)] if bundles else batches
 
-    stream, _ = await connect(first, vps.token)
-    await stream.send(batch)
-    assert (await stream.acks(1, 20.0))[1].outcome == agent_pb2.BatchAck.OUTCOME_STORED
-    await stream.close()
-    assert host_rows(db_dsn, vps.id) == 3
+    async def deliver(process: CollectorProcess) -> dict[int, int]:
+        """Each batch's outcome, its acks read as that wire carries them."""
+        stream, _ = await connect(process, vps.token, bundles=bundles)
+        for message in messages:
+            await stream.send(message)
+        if bundles:
+            acks = [a for group in await stream.bundled_acks(3, 20.0) for a in group]
+        else:
+            acks = list((await stream.acks(3, 20.0)).values())
+        await stream.close()
+        return {a.sequence: a.outcome for a in acks}
 
-    # As if the agent never saw that ack: the same epoch and sequence, to the other collector.
-    again, _ = await connect(second, vps.token)
-    await again.send(batch)
-    assert (await again.acks(1, 20.0))[1].outcome == agent_pb2.BatchAck.OUTCOME_DUPLICATE
-    await again.close()
-    assert host_rows(db_dsn, vps.id) == 3
+    def stored() -> tuple[int, int]:
+        return host_rows(db_dsn, vps.id), host_rows(db_dsn, vps.id, "container_metrics")
 
-
-async def test_a_bundle_replayed_to_the_other_collector_is_a_duplicate_batch_by_batch(
-    pair: tuple[CollectorProcess, CollectorProcess], db_dsn: str
-) -> None:
-    first, second = pair
-    vps = create_vps(db_dsn)
-    t0 = now_ms() - 10_000
-    bundle = build_bundle(
-        [
-            agent_pb2.MessageToServer(performance_batch=performance_batch(1, [t0, t0 + 1000])),
-            agent_pb2.MessageToServer(docker_batch=docker_batch(2, t0)),
-            agent_pb2.MessageToServer(performance_batch=performance_batch(3, [t0 + 2000])),
-        ]
-    )
-    stream, _ = await connect(first, vps.token, bundles=True)
-    await stream.send(bundle)
-    acks = {a.sequence: a.outcome for group in await stream.bundled_acks(3, 20.0) for a in group}
-    assert acks == dict.fromkeys((1, 2, 3), agent_pb2.BatchAck.OUTCOME_STORED)
-    await stream.close()
-    assert (host_rows(db_dsn, vps.id), host_rows(db_dsn, vps.id, "container_metrics")) == (3, 10)
-
-    again, _ = await connect(second, vps.token, bundles=True)
-    await again.send(bundle)
-    acks = {a.sequence: a.outcome for group in await again.bundled_acks(3, 20.0) for a in group}
-    assert acks == dict.fromkeys((1, 2, 3), agent_pb2.BatchAck.OUTCOME_DUPLICATE)
-    await again.close()
-    assert (host_rows(db_dsn, vps.id), host_rows(db_dsn, vps.id, "container_metrics")) == (3, 10)
+    assert await deliver(first) == dict.fromkeys((1, 2, 3), agent_pb2.BatchAck.OUTCOME_STORED)
+    assert stored() == (3, 10)
+    # As if the agent never saw those acks: the same epoch and sequences, to the other collector.
+    assert await deliver(second) == dict.fromkeys((1, 2, 3), agent_pb2.BatchAck.OUTCOME_DUPLICATE)
+    assert stored() == (3, 10)
 
 
 async def test_rollup_maintenance_is_held_off_fleet_wide_by_its_advisory_lock(
