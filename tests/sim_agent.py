@@ -17,6 +17,8 @@ from collections import Counter
 
 import grpc
 
+from agent.config import ServerSettings, TlsSettings
+from agent.runtime.channel import channel_options
 from common.backoff import Backoff
 from proto import agent_pb2, agent_pb2_grpc
 from tests.factories import docker_batch, now_ms, performance_batch
@@ -156,7 +158,13 @@ class SimAgent:
             await asyncio.sleep(backoff.next_delay())
 
     async def _one_stream(self) -> None:
-        async with grpc.aio.insecure_channel(self.target) as channel:
+        # The real agent's channel options (keepalive, no gRPC retries: it resends
+        # itself), and a connection of its own, as each real agent has.
+        options = [
+            *channel_options(ServerSettings(self.target, self.token), TlsSettings(enabled=False)),
+            ("grpc.use_local_subchannel_pool", 1),
+        ]
+        async with grpc.aio.insecure_channel(self.target, options=options) as channel:
             stub = agent_pb2_grpc.AgentCommunicationServiceStub(channel)  # type: ignore[no-untyped-call]
             call = stub.EstablishCommunicationStream(metadata=(("authorization", f"Bearer {self.token}"),))
             try:
