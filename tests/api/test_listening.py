@@ -6,8 +6,10 @@ reports listening."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
@@ -54,33 +56,35 @@ def _loop(dsn: str, *listeners: ChannelListener) -> ListenLoop:
     )
 
 
-async def test_each_channel_reaches_its_own_listener_over_one_connection(db_dsn: str) -> None:
+@contextlib.asynccontextmanager
+async def two_listening(dsn: str) -> AsyncIterator[tuple[Recorder, Recorder]]:
+    """Two channels' recorders on one running loop, once LISTEN holds; stopped after."""
     suffix = uuid.uuid4().hex[:8]
     first, second = Recorder(f"test_a_{suffix}"), Recorder(f"test_b_{suffix}")
-    loop = _loop(db_dsn, first, second)
+    loop = _loop(dsn, first, second)
     await loop.start()
     try:
         await asyncio.wait_for(first.listening.wait(), LIMIT_S)
         assert second.listening.is_set()
+        assert len(first.connects) == 1
+        yield first, second
+    finally:
+        await loop.stop()
+    assert not first.listening.is_set() and not second.listening.is_set()
+
+
+async def test_each_channel_reaches_its_own_listener_over_one_connection(db_dsn: str) -> None:
+    async with two_listening(db_dsn) as (first, second):
         assert first.connects == second.connects, "both channels must share one connection"
         await notify(db_dsn, second.channel, "for b")
         await notify(db_dsn, first.channel, "for a")
         assert await asyncio.wait_for(first.received.get(), LIMIT_S) == "for a"
         assert await asyncio.wait_for(second.received.get(), LIMIT_S) == "for b"
         assert first.received.empty() and second.received.empty()
-    finally:
-        await loop.stop()
-    assert not first.listening.is_set() and not second.listening.is_set()
 
 
 async def test_a_lost_connection_reconnects_and_every_listener_catches_up(db_dsn: str) -> None:
-    suffix = uuid.uuid4().hex[:8]
-    first, second = Recorder(f"test_a_{suffix}"), Recorder(f"test_b_{suffix}")
-    loop = _loop(db_dsn, first, second)
-    await loop.start()
-    try:
-        await asyncio.wait_for(first.listening.wait(), LIMIT_S)
-        assert len(first.connects) == 1
+    async with two_listening(db_dsn) as (first, second):
         await notify(db_dsn, first.channel, "first")
         assert await asyncio.wait_for(first.received.get(), LIMIT_S) == "first"
 
@@ -95,9 +99,6 @@ async def test_a_lost_connection_reconnects_and_every_listener_catches_up(db_dsn
 
         await notify(db_dsn, second.channel, "second")
         assert await asyncio.wait_for(second.received.get(), LIMIT_S) == "second"
-    finally:
-        await loop.stop()
-    assert not first.listening.is_set()
 
 
 def test_two_listeners_on_one_channel_are_refused() -> None:
