@@ -48,21 +48,22 @@ def main() -> int:
     # The app's long-lived objects (routes, schemas, Structs) leave the collector's view,
     # so a full collection during a request does not walk them all.
     gc.freeze()
-    try:
-        return serve(app, host, port)
-    except ImportError as exc:
-        log.error("tidewatch-api needs uvloop and httptools (the server extra): %s", exc)
-        return 2
+    return serve(app, host, port)
 
 
 def serve(app: Litestar, host: str, port: int) -> int:
     """uvicorn on uvloop and httptools, named explicitly: uvicorn's "auto" would fall back
-    to asyncio and h11 without a word when either is missing (an ImportError here instead).
+    to asyncio and h11 without a word when either is missing (exit 2 naming it instead).
     What uvicorn.run does for one process, with a startup line naming the running loop."""
     config = uvicorn.Config(
         app, host=host, port=port, loop="uvloop", http="httptools", proxy_headers=False, log_level="info"
     )
-    config.load()  # imports the HTTP protocol now, not at the first connection
+    try:
+        config.load()  # imports the HTTP protocol now, not at the first connection
+        loop_factory = config.get_loop_factory()
+    except ImportError as exc:
+        log.error("tidewatch-api needs uvloop and httptools (the server extra): %s", exc)
+        return 2
     server = uvicorn.Server(config)
 
     async def run() -> None:
@@ -75,7 +76,7 @@ def serve(app: Litestar, host: str, port: int) -> int:
         await server.serve()
 
     try:
-        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
             runner.run(run())
     except KeyboardInterrupt:
         pass

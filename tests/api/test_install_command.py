@@ -176,6 +176,24 @@ def test_the_api_shows_the_configured_command_on_create_and_rotate(
     assert "\nTW_TLS=true\n" in script.text and f"\nTW_CA_FILE={ca}\n" in script.text
 
 
+@pytest.mark.parametrize("module", ["uvloop", "httptools"])
+def test_without_uvloop_or_httptools_the_api_stops_naming_it(
+    module: str, db_dsn: str, tmp_path: Path
+) -> None:
+    # A module of that name that cannot be imported, found first: as if the wheel were missing.
+    (tmp_path / f"{module}.py").write_text(f'raise ImportError("No module named {module!r}")\n')
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tmp_path),
+        "TIDEWATCH_DSN": db_dsn,
+        "TIDEWATCH_API_LISTEN": f"127.0.0.1:{free_port()}",
+    }
+    result = subprocess.run([str(BIN / "tidewatch-api")], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "needs uvloop and httptools" in result.stderr and f"No module named '{module}'" in result.stderr
+    assert "serving on event loop" not in result.stderr
+
+
 def test_a_bad_install_setting_stops_the_api_naming_it(db_dsn: str) -> None:
     env = {
         **os.environ,
