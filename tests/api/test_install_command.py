@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import psycopg
@@ -102,8 +103,20 @@ def test_a_bad_install_setting_stops_admin_before_creating(db_dsn: str, tmp_path
         assert conn.execute("SELECT count(*) FROM vps WHERE name = %s", (name,)).fetchone() == (0,)
 
 
+class ConfiguredApi(NamedTuple):
+    url: str
+    ca: Path
+    log_path: Path
+    log_offset: int  # where this process's lines begin in the (appended) log
+
+    def own_log(self) -> str:
+        with self.log_path.open("rb") as log:
+            log.seek(self.log_offset)
+            return log.read().decode(errors="replace")
+
+
 @pytest.fixture(scope="module")
-def configured_api(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def configured_api(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConfiguredApi]:
     """The real ``tidewatch-api``, told agents reach the collector over TLS with a private CA."""
     ca = tmp_path_factory.mktemp("ca") / "tidewatch-ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
@@ -120,15 +133,26 @@ def configured_api(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             "TIDEWATCH_INSTALL_API_URL": "https://tw.example.net",
         },
         log_name="install-command-api",
-    ).start(port)
-    yield f"http://127.0.0.1:{port}", ca
+    )
+    offset = service.log_path.stat().st_size if service.log_path.exists() else 0
+    service.start(port)
+    yield ConfiguredApi(f"http://127.0.0.1:{port}", ca, service.log_path, offset)
     service.stop()
 
 
+def test_the_api_serves_on_uvloop_with_the_httptools_parser(configured_api: ConfiguredApi) -> None:
+    # The line is written from inside the running loop, before the port is bound.
+    lines = [line for line in configured_api.own_log().splitlines() if "serving on event loop" in line]
+    assert len(lines) == 1, configured_api.own_log()
+    assert lines[0].endswith(
+        "serving on event loop uvloop.Loop, HTTP parser uvicorn.protocols.http.httptools_impl.HttpToolsProtocol"
+    )
+
+
 def test_the_api_shows_the_configured_command_on_create_and_rotate(
-    configured_api: tuple[str, Path], db_dsn: str
+    configured_api: ConfiguredApi, db_dsn: str
 ) -> None:
-    url, ca = configured_api
+    url, ca = configured_api.url, configured_api.ca
     with psycopg.connect(db_dsn, autocommit=True, row_factory=dict_row) as conn:
         _, username = create_user(conn, Role.OPERATOR, PASSWORD)
     with httpx.Client(base_url=url, timeout=30) as client:
@@ -150,6 +174,24 @@ def test_the_api_shows_the_configured_command_on_create_and_rotate(
     # The script the command fetches carries the collector settings, not the API's host.
     assert "\nTW_COLLECTOR=collector.example.net:443\n" in script.text
     assert "\nTW_TLS=true\n" in script.text and f"\nTW_CA_FILE={ca}\n" in script.text
+
+
+@pytest.mark.parametrize("module", ["uvloop", "httptools"])
+def test_without_uvloop_or_httptools_the_api_stops_naming_it(
+    module: str, db_dsn: str, tmp_path: Path
+) -> None:
+    # A module of that name that cannot be imported, found first: as if the wheel were missing.
+    (tmp_path / f"{module}.py").write_text(f'raise ImportError("No module named {module!r}")\n')
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tmp_path),
+        "TIDEWATCH_DSN": db_dsn,
+        "TIDEWATCH_API_LISTEN": f"127.0.0.1:{free_port()}",
+    }
+    result = subprocess.run([str(BIN / "tidewatch-api")], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "needs uvloop and httptools" in result.stderr and f"No module named '{module}'" in result.stderr
+    assert "serving on event loop" not in result.stderr
 
 
 def test_a_bad_install_setting_stops_the_api_naming_it(db_dsn: str) -> None:
