@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 
-from collector import metrics
+from collector import event_loop, metrics
 from collector.app import CollectorApp
 from collector.gc_tuning import tune_gc
 from common.settings import CollectorSettings, SettingsError, load_settings, resolve_dsn
@@ -19,6 +19,7 @@ log = logging.getLogger("tidewatch.collector")
 
 
 async def _run(settings: CollectorSettings, dsn: str) -> None:
+    log.info("event loop: %s", event_loop.describe_running_loop())
     app = CollectorApp(settings, dsn)
     await app.start()
     tune_gc()
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         dsn = resolve_dsn()
         if settings.metrics_listen:
             metrics.serve_metrics(settings.metrics_listen)
-        asyncio.run(_run(settings, dsn))
+        event_loop.run(_run(settings, dsn), settings.event_loop)
     except SettingsError as exc:
         log.error("%s", exc)
         return 2
