@@ -20,13 +20,15 @@ log = logging.getLogger("tidewatch.collector")
 
 async def _run(settings: CollectorSettings, dsn: str) -> None:
     log.info("event loop: %s", event_loop.describe_running_loop())
-    app = CollectorApp(settings, dsn)
-    await app.start()
-    tune_gc()
+    # Before starting: the port listens from build_server on, and a SIGTERM from
+    # then on must stop the collector cleanly, not kill it mid-start.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    app = CollectorApp(settings, dsn)
+    await app.start()
+    tune_gc()
     await stop.wait()
     await app.stop()
 
