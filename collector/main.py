@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 
-from collector import metrics
+from collector import event_loop, metrics
 from collector.app import CollectorApp
 from collector.gc_tuning import tune_gc
 from common.settings import CollectorSettings, SettingsError, load_settings, resolve_dsn
@@ -19,13 +19,16 @@ log = logging.getLogger("tidewatch.collector")
 
 
 async def _run(settings: CollectorSettings, dsn: str) -> None:
-    app = CollectorApp(settings, dsn)
-    await app.start()
-    tune_gc()
+    log.info("event loop: %s", event_loop.describe_running_loop())
+    # Before starting: the port listens from build_server on, and a SIGTERM from
+    # then on must stop the collector cleanly, not kill it mid-start.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    app = CollectorApp(settings, dsn)
+    await app.start()
+    tune_gc()
     await stop.wait()
     await app.stop()
 
@@ -43,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         dsn = resolve_dsn()
         if settings.metrics_listen:
             metrics.serve_metrics(settings.metrics_listen)
-        asyncio.run(_run(settings, dsn))
+        event_loop.run(_run(settings, dsn), settings.event_loop)
     except SettingsError as exc:
         log.error("%s", exc)
         return 2

@@ -1,11 +1,18 @@
-"""Fixtures for integration tests: a private PostgreSQL cluster for fault tests."""
+"""Fixtures for integration tests: a private PostgreSQL cluster for fault tests.
+
+Every async test here runs on the event loop the collector runs on in production
+(uvloop, collector/event_loop.py), so the collectors these tests start in-process
+run on it too.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator, Mapping
 
 import pytest
 
+from collector.event_loop import loop_factory
 from tests.conftest import free_port
 from tests.pg_control import PrivatePostgres, private_postgres_unavailable
 from tests.prerequisites import require
@@ -21,3 +28,9 @@ def pg() -> Iterator[PrivatePostgres]:
         yield cluster
     finally:
         cluster.destroy()
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    return {"uvloop": loop_factory("uvloop")}
