@@ -13,6 +13,7 @@ import uvicorn
 from litestar import Litestar
 
 from api.app import create_app
+from common.event_loop import describe_running_loop
 from common.listen import split_listen
 from common.settings import ApiSettings, SettingsError, load_settings, resolve_dsn
 
@@ -67,11 +68,10 @@ def serve(app: Litestar, host: str, port: int) -> int:
     server = uvicorn.Server(config)
 
     async def run() -> None:
-        loop = type(asyncio.get_running_loop())
         parser = config.http_protocol_class
         log.info(
-            "serving on event loop %s.%s, HTTP parser %s.%s",
-            loop.__module__, loop.__qualname__, parser.__module__, parser.__qualname__,
+            "serving on event loop %s, HTTP parser %s.%s",
+            describe_running_loop(), parser.__module__, parser.__qualname__,
         )  # fmt: skip
         await server.serve()
 

@@ -8,9 +8,10 @@ import logging
 import signal
 import sys
 
-from collector import event_loop, metrics
+from collector import metrics
 from collector.app import CollectorApp
 from collector.gc_tuning import tune_gc
+from common import event_loop
 from common.settings import CollectorSettings, SettingsError, load_settings, resolve_dsn
 
 __all__ = ["main"]
@@ -46,9 +47,15 @@ def main(argv: list[str] | None = None) -> int:
         dsn = resolve_dsn()
         if settings.metrics_listen:
             metrics.serve_metrics(settings.metrics_listen)
-        event_loop.run(_run(settings, dsn), settings.event_loop)
+        event_loop.run(lambda: _run(settings, dsn), settings.event_loop)
     except SettingsError as exc:
         log.error("%s", exc)
+        return 2
+    except ImportError as exc:  # only the loop is imported this late
+        log.error(
+            "tidewatch-collector needs uvloop (the server extra), or TIDEWATCH_COLLECTOR_EVENT_LOOP=asyncio: %s",
+            exc,
+        )
         return 2
     return 0
 

@@ -57,7 +57,7 @@ class CollectorSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True)
     bundle_max_bytes: int = 1024 * 1024
     flush_max_rows: int = 20_000
     flush_interval_ms: int = 200
-    # The asyncio event loop the collector runs on (collector/event_loop.py): uvloop
+    # The asyncio event loop the collector runs on (common/event_loop.py): uvloop
     # costs less per wake-up; "asyncio" is the standard library's. No silent fallback.
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     # Rows waiting for the database, across agents; past this, batches are refused

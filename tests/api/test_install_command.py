@@ -10,6 +10,7 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import NamedTuple
 
@@ -145,7 +146,8 @@ def test_the_api_serves_on_uvloop_with_the_httptools_parser(configured_api: Conf
     lines = [line for line in configured_api.own_log().splitlines() if "serving on event loop" in line]
     assert len(lines) == 1, configured_api.own_log()
     assert lines[0].endswith(
-        "serving on event loop uvloop.Loop, HTTP parser uvicorn.protocols.http.httptools_impl.HttpToolsProtocol"
+        f"serving on event loop uvloop.Loop (uvloop {version('uvloop')}),"
+        " HTTP parser uvicorn.protocols.http.httptools_impl.HttpToolsProtocol"
     )
 
 

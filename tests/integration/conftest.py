@@ -1,7 +1,7 @@
 """Fixtures for integration tests: a private PostgreSQL cluster for fault tests.
 
 Every async test here runs on the event loop the collector runs on in production
-(uvloop, collector/event_loop.py), so the collectors these tests start in-process
+(uvloop, common/event_loop.py), so the collectors these tests start in-process
 run on it too.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 
 import pytest
 
-from collector.event_loop import loop_factory
+from common.event_loop import loop_factory
 from tests.conftest import free_port
 from tests.pg_control import PrivatePostgres, private_postgres_unavailable
 from tests.prerequisites import require

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import uvloop
 
-from collector.event_loop import loop_factory
+from common.event_loop import loop_factory
 from tests.conftest import collector_settings, free_port
-from tests.processes import Service
+from tests.processes import BIN, Service
 
 
 async def test_integration_tests_and_their_collectors_run_on_uvloop(collector: object) -> None:
@@ -57,3 +60,21 @@ def test_an_unknown_loop_setting_stops_the_collector_with_its_name(db_dsn: str) 
     while "event_loop" not in collector.log_tail() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert "Invalid enum value 'trio' - at `$.event_loop`" in collector.log_tail()
+
+
+def test_without_uvloop_the_collector_stops_saying_what_to_do(db_dsn: str, tmp_path: Path) -> None:
+    # A module of that name that cannot be imported, found first: as if the wheel were missing.
+    (tmp_path / "uvloop.py").write_text("raise ImportError(\"No module named 'uvloop'\")\n")
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tmp_path),
+        "TIDEWATCH_DSN": db_dsn,
+        "TIDEWATCH_COLLECTOR_LISTEN": f"127.0.0.1:{free_port()}",
+        "TIDEWATCH_COLLECTOR_METRICS_LISTEN": "",
+    }
+    result = subprocess.run(
+        [str(BIN / "tidewatch-collector")], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2, result.stderr
+    assert "needs uvloop (the server extra), or TIDEWATCH_COLLECTOR_EVENT_LOOP=asyncio" in result.stderr
+    assert "No module named 'uvloop'" in result.stderr and "Traceback" not in result.stderr

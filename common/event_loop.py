@@ -1,4 +1,6 @@
-"""Run the collector on the event loop its settings name, and say which one runs.
+"""Run a service on the event loop it names, and say which one runs.
+
+The collector and the API both run on uvloop (the API through uvicorn).
 
 gRPC's asyncio server is loop-agnostic: a poller thread of its own waits on
 gRPC core and hands completions to the loop through a socket watched with
@@ -14,28 +16,33 @@ from collections.abc import Callable, Coroutine
 from importlib.metadata import version
 from typing import Any
 
-import uvloop
-
 __all__ = ["describe_running_loop", "loop_factory", "run"]
 
 
 def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
-    """The factory of the named loop; an unknown name is an error, never a fallback."""
+    """The factory of the named loop; an unknown name is an error, never a fallback.
+
+    uvloop is imported here, not with this module, so a missing wheel is an
+    ImportError the entry point reports in one line.
+    """
     if name == "uvloop":
+        import uvloop
+
         return uvloop.new_event_loop
     if name == "asyncio":
         return asyncio.new_event_loop
     raise ValueError(f"unknown event loop {name!r} (expected 'uvloop' or 'asyncio')")
 
 
-def run(main: Coroutine[Any, Any, None], name: str) -> None:
-    """``asyncio.run`` on the named loop."""
-    with asyncio.Runner(loop_factory=loop_factory(name)) as runner:
-        runner.run(main)
+def run(main: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
+    """``asyncio.run(main())`` on the named loop (chosen before ``main`` is called)."""
+    factory = loop_factory(name)
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main())
 
 
 def describe_running_loop() -> str:
     """For the startup log: the loop's class, and uvloop's version when it is uvloop."""
-    loop = asyncio.get_running_loop()
-    kind = f"{type(loop).__module__}.{type(loop).__qualname__}"
-    return f"{kind} (uvloop {version('uvloop')})" if isinstance(loop, uvloop.Loop) else kind
+    kind = type(asyncio.get_running_loop())
+    name = f"{kind.__module__}.{kind.__qualname__}"
+    return f"{name} (uvloop {version('uvloop')})" if kind.__module__.startswith("uvloop") else name
