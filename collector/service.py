@@ -22,14 +22,16 @@ from psycopg_pool import PoolTimeout
 
 from collector import metrics
 from collector.agent_clock import now_ms
+from collector.agent_session import AgentSession
 from collector.agent_state import AgentStateWriter
 from collector.auth import AgentAuthenticator, AuthFailure
 from collector.bundles import BundleRefused, bundle_batches, bundling_offer
+from collector.call_writer import CallWriter
 from collector.commands import CommandRelay
 from collector.ingest import AckResult, IngestWriter, Outcome, QueueFull
 from collector.peer_limits import StreamsPerIp, peer_address, peer_ip
 from collector.rows import TimeRules, clock_rules, convert_batch
-from collector.sessions import ACKS_READY, AgentSession, SessionRegistry
+from collector.sessions import SessionRegistry
 from collector.validation import InvalidBatch
 from common.settings import CollectorSettings
 from proto import agent_pb2
@@ -40,8 +42,6 @@ log = logging.getLogger("tidewatch.collector.service")
 
 HANDSHAKE_TIMEOUT_S = 15.0
 _PROBE_REPLY_OUTBOX_MAX = 64
-# How long an ending stream waits for its last write before sending the status.
-WRITE_DRAIN_S = 5.0
 _ENDED_EARLY = "the request stream ended (half-closed, or a message cut short)"
 BATCH_PAYLOADS = frozenset({"performance_batch", "docker_batch", "generic_metrics_batch"})
 _ACK_OUTCOMES = {
@@ -146,7 +146,7 @@ class AgentStreamService:
         if address is not None:
             self.established_peers[address] += 1
 
-        writer = _CallWriter(context, session, self._settings.heartbeat_interval_s)
+        writer = CallWriter(context, session, self._settings.heartbeat_interval_s)
         writing = asyncio.create_task(writer.run(), name=f"agent-{vps_id}-writer")
         reader = asyncio.create_task(self._read_loop(session, requests), name=f"agent-{vps_id}-reader")
         cut = asyncio.create_task(session.cut_event.wait())
@@ -170,7 +170,7 @@ class AgentStreamService:
         finally:
             for task in (reader, cut):
                 task.cancel()
-            # The status goes out only after the last write has left: see _CallWriter.
+            # The status goes out only after the last write has left: see CallWriter.
             await writer.stop(writing)
             await asyncio.gather(reader, cut, return_exceptions=True)
             if address is not None:
@@ -375,57 +375,6 @@ class AgentStreamService:
             raise _backpressure(exc) from None
         sequence = converted.sequence
         future.add_done_callback(lambda f: self._acknowledge(session, sequence, f.result()))
-
-
-class _CallWriter:
-    """The only writer of one call: acks, commands, config and heartbeat requests.
-
-    grpc.aio marks initial metadata as sent only when the first write completes.
-    A status sent while a write is still in flight asks for initial metadata again,
-    core refuses the batch (GRPC_CALL_ERROR_TOO_MANY_OPERATIONS) and the agent never
-    gets a status. So a write is never interrupted: :meth:`stop` cancels the loop
-    between writes and waits for the write in flight, and only then may the
-    handler end the call.
-    """
-
-    def __init__(
-        self, context: grpc.aio.ServicerContext[Any, Any], session: AgentSession, heartbeat_s: float
-    ) -> None:
-        self._context = context
-        self._session = session
-        self._heartbeat_s = heartbeat_s
-        self._in_flight: asyncio.Future[None] | None = None
-
-    async def run(self) -> None:
-        while True:
-            try:
-                message = await asyncio.wait_for(self._session.outbox.get(), self._heartbeat_s)
-            except TimeoutError:
-                message = agent_pb2.MessageToAgent(heartbeat_request=agent_pb2.HeartbeatRequest())
-            if message is ACKS_READY:
-                message = self._session.take_acks()
-            # The agent times its clock against these: stamp them as late as possible.
-            kind = message.WhichOneof("payload")
-            if kind == "heartbeat_request":
-                message.heartbeat_request.server_time_unix_ms = now_ms()
-            elif kind == "server_handshake_ack":
-                message.server_handshake_ack.server_time_unix_ms = now_ms()
-            self._in_flight = asyncio.ensure_future(self._context.write(message))
-            # A failed write is the call ending, not news; it may end after stop() stopped waiting.
-            self._in_flight.add_done_callback(_retrieve_quietly)
-            await asyncio.shield(self._in_flight)
-
-    async def stop(self, task: asyncio.Task[None]) -> None:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        if self._in_flight is not None and not self._in_flight.done():
-            # Bounded: a peer that stopped reading can hold a write forever.
-            await asyncio.wait({self._in_flight}, timeout=WRITE_DRAIN_S)
-
-
-def _retrieve_quietly(write: asyncio.Future[None]) -> None:
-    if not write.cancelled():
-        write.exception()
 
 
 class _StreamError(Exception):

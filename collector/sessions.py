@@ -12,15 +12,14 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import grpc
 
 from collector import metrics
 from collector.agent_clock import AgentClock, RejectionTally, record_agent_health
+from collector.agent_config import effective_config
+from collector.agent_session import TAKEN_OVER, TOKEN_ROTATED, VPS_REMOVED, AgentSession
 from collector.database import Database
 from collector.live_notify import LiveNotifier, record_status_event
 from common.channels import SESSION_TAKEN_CHANNEL
@@ -29,32 +28,10 @@ from common.epoch import YEAR_10000_MS
 from common.settings import CollectorSettings
 from proto import agent_pb2
 
-__all__ = [
-    "ACKS_READY",
-    "TAKEN_OVER",
-    "TOKEN_ROTATED",
-    "VPS_REMOVED",
-    "AgentSession",
-    "SessionRegistry",
-    "effective_config",
-]
+__all__ = ["SessionRegistry"]
 
 log = logging.getLogger("tidewatch.collector.sessions")
 
-_FEATURES = ("docker", "shell", "script", "pty", "files", "docker_control")
-_CONFIG_KEYS = (
-    "snapshot_interval_ms",
-    "docker_interval_ms",
-    "generic_interval_ms",
-    "heartbeat_interval_ms",
-    "batch_max_snapshots",
-    "batch_max_delay_ms",
-)
-
-
-# Watch mode (api.live.watch): a VPS someone views live sends each snapshot at once.
-WATCH_BATCH_MAX_SNAPSHOTS = 1
-WATCH_BATCH_MAX_DELAY_MS = 100  # the agent's floor; with batches of one it never waits
 # Whether a VPS has an unexpired watch lease; read with its agent_config.
 _WATCHED = "EXISTS (SELECT 1 FROM live_watch_leases l WHERE l.vps_id = vps.id AND l.expires_at > now())"
 
@@ -68,91 +45,6 @@ _HEARTBEAT_GAP_S = 20.0
 def _text(value: str, limit: int) -> str:
     """Host facts are informational: cleaned to what PostgreSQL stores, never refused."""
     return value.replace("\x00", "")[:limit]
-
-
-VPS_REMOVED = "this VPS was removed from Tidewatch; reinstall the agent with a new token"
-TOKEN_ROTATED = "agent token rotated; reconnect with the new token"
-TAKEN_OVER = "this agent connected to another collector, which now holds its stream"
-
-
-@dataclass(eq=False)
-class AgentSession:
-    vps_id: int
-    epoch: int
-    local_features: agent_pb2.FeatureSwitches
-    # The stored hash the stream's token matched when it connected.
-    token_hash: str = ""
-    # The config last sent to the agent: a config hint that changes nothing sends nothing.
-    config: agent_pb2.AgentConfig | None = None
-    # Whether that config is watch mode's: such sessions are re-read until the lease lapses.
-    watched: bool = False
-    stream_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    outbox: asyncio.Queue[agent_pb2.MessageToAgent] = field(default_factory=asyncio.Queue)
-    cut_reason: str | None = None
-    cut_code: grpc.StatusCode = grpc.StatusCode.ABORTED
-    cut_event: asyncio.Event = field(default_factory=asyncio.Event)
-    heard_at: float = field(default_factory=time.time)
-    clock: AgentClock = field(default_factory=AgentClock)
-    # The agent announced batch bundles (AgentHandshake.batch_bundling) and this
-    # collector offers them: its acks travel together (collector.bundles).
-    bundles: bool = False
-    acks: list[agent_pb2.BatchAck] = field(default_factory=list)
-
-    def send(self, message: agent_pb2.MessageToAgent) -> None:
-        self.outbox.put_nowait(message)
-
-    def send_ack(self, ack: agent_pb2.BatchAck) -> None:
-        """One BatchAck alone, or, with bundles, into the next BatchAcks the writer sends."""
-        if not self.bundles:
-            self.outbox.put_nowait(agent_pb2.MessageToAgent(batch_ack=ack))
-            return
-        if not self.acks:
-            self.outbox.put_nowait(ACKS_READY)
-        self.acks.append(ack)
-
-    def take_acks(self) -> agent_pb2.MessageToAgent:
-        """Every ack gathered since the writer last took them, as one BatchAcks."""
-        acks, self.acks = self.acks, []
-        return agent_pb2.MessageToAgent(batch_acks=agent_pb2.BatchAcks(acks=acks))
-
-    def cut(self, reason: str, code: grpc.StatusCode = grpc.StatusCode.ABORTED) -> None:
-        self.cut_reason = reason
-        self.cut_code = code
-        self.cut_event.set()
-
-
-# In an outbox: "the session's gathered acks go here" (compared by identity, never sent).
-ACKS_READY = agent_pb2.MessageToAgent()
-
-
-def effective_config(
-    settings: CollectorSettings,
-    overrides: dict[str, Any],
-    local: agent_pb2.FeatureSwitches,
-    watched: bool = False,
-) -> agent_pb2.AgentConfig:
-    """Fleet defaults, then per-VPS overrides, then watch mode; features never exceed what
-    the agent allows."""
-    config = agent_pb2.AgentConfig(
-        snapshot_interval_ms=settings.snapshot_interval_ms,
-        docker_interval_ms=settings.docker_interval_ms,
-        generic_interval_ms=settings.generic_interval_ms,
-        heartbeat_interval_ms=settings.agent_heartbeat_interval_ms,
-        batch_max_snapshots=settings.batch_max_snapshots,
-        batch_max_delay_ms=settings.batch_max_delay_ms,
-    )
-    for key in _CONFIG_KEYS:
-        value = overrides.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**32:
-            setattr(config, key, value)
-    wanted = overrides.get("features") or {}
-    for name in _FEATURES:
-        allowed = bool(getattr(local, name)) and wanted.get(name, True) is not False
-        setattr(config.features, name, allowed)
-    if watched:
-        config.batch_max_snapshots = WATCH_BATCH_MAX_SNAPSHOTS
-        config.batch_max_delay_ms = WATCH_BATCH_MAX_DELAY_MS
-    return config
 
 
 class SessionRegistry:

@@ -13,8 +13,8 @@ import grpc
 import psycopg
 import pytest
 
+from collector.agent_session import TAKEN_OVER
 from collector.app import CollectorApp
-from collector.sessions import TAKEN_OVER
 from common.channels import SESSION_TAKEN_CHANNEL
 from tests.conftest import create_vps
 from tests.integration.test_collector_ingest import open_stream

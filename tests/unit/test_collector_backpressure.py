@@ -13,13 +13,14 @@ import grpc
 import pytest
 
 from collector import service
+from collector.agent_session import AgentSession
 from collector.auth import AgentAuthenticator, AuthFailure
 from collector.commands import CommandRelay
 from collector.database import Database
 from collector.ingest import IngestWriter, QueueFull
 from collector.rows import TimeRules, convert_batch
 from collector.service import AgentStreamService, _StreamError, new_handshake_slots
-from collector.sessions import AgentSession, SessionRegistry
+from collector.sessions import SessionRegistry
 from proto import agent_pb2
 from tests.conftest import collector_settings
 from tests.factories import now_ms, performance_batch

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from api.live.watch import WatchLeases, watchable
-from collector.sessions import WATCH_BATCH_MAX_SNAPSHOTS, effective_config
+from collector.agent_config import WATCH_BATCH_MAX_SNAPSHOTS, effective_config
 from common.settings import CollectorSettings
 from proto import agent_pb2
 
