@@ -15,19 +15,18 @@ import uuid
 
 from google.protobuf import json_format
 
+from collector.command_failures import fail_in_flight_where
 from collector.database import Database
 from collector.sessions import SessionRegistry
 from proto import agent_pb2
 
-__all__ = ["DISCONNECTED", "FINAL_STATUSES", "STATUS_NAMES", "CommandRelay"]
+__all__ = ["FINAL_STATUSES", "STATUS_NAMES", "CommandRelay"]
 
 log = logging.getLogger("tidewatch.collector.commands")
 
 # Output kept per command and stream; agents also cap their own output.
 MAX_STORED_OUTPUT_BYTES = 1024 * 1024
 
-DISCONNECTED = "agent disconnected"
-IN_FLIGHT = ["dispatched", "accepted", "running"]
 
 STATUS_NAMES: dict[int, str] = {
     agent_pb2.COMMAND_STATUS_ACCEPTED: "accepted",
@@ -86,19 +85,8 @@ class CommandRelay:
         )
 
     async def _fail_disconnected(self, what: str, condition: str, params: tuple[object, ...]) -> int:
-        """In-flight commands matching ``condition`` end failed (agent disconnected); each
-        change is announced. Returns how many."""
         async with self._db.connection(what) as conn:
-            rows = await (
-                await conn.execute(
-                    "UPDATE commands SET status = 'failed', finished_at = now(), error_message = %s"
-                    f" WHERE status = ANY(%s) AND {condition} RETURNING id::text",
-                    (DISCONNECTED, IN_FLIGHT, *params),
-                )
-            ).fetchall()
-            for (command_id,) in rows:
-                await conn.execute("SELECT pg_notify('tidewatch_command_updates', %s)", (command_id,))
-        return len(rows)
+            return await fail_in_flight_where(conn, condition, params)
 
     async def dispatch_pending(self, vps_ids: list[int] | None = None) -> int:
         """Send pending commands for the given (default: all held) agents; return how many."""

@@ -20,6 +20,7 @@ from collector import metrics
 from collector.agent_clock import AgentClock, RejectionTally, record_agent_health
 from collector.agent_config import effective_config
 from collector.agent_session import TAKEN_OVER, TOKEN_ROTATED, VPS_REMOVED, AgentSession
+from collector.command_failures import fail_in_flight_where
 from collector.database import Database
 from collector.live_notify import LiveNotifier, record_status_event
 from common.channels import SESSION_TAKEN_CHANNEL
@@ -366,13 +367,7 @@ class SessionRegistry:
             if gone:
                 # Offline wherever its stream was held (a collector may have died with it):
                 # nothing in flight can answer any more.
-                await conn.execute(
-                    "WITH ended AS (UPDATE commands SET status = 'failed', finished_at = now(),"
-                    " error_message = 'agent disconnected'"
-                    " WHERE vps_id = ANY(%s) AND status IN ('dispatched', 'accepted', 'running') RETURNING id)"
-                    " SELECT pg_notify('tidewatch_command_updates', id::text) FROM ended",
-                    ([vps_id for vps_id, _ in gone],),
-                )
+                await fail_in_flight_where(conn, "vps_id = ANY(%s)", ([vps_id for vps_id, _ in gone],))
             for vps_id, last_seen in gone:
                 reason = f"no heartbeat for {self._settings.offline_after_s:.0f} s (last seen {last_seen:%H:%M:%S})"
                 await record_status_event(conn, self._live, vps_id, False, reason)

@@ -1,6 +1,7 @@
 """The collector's multi-row ``vps`` updates lock in id order, and the fleet-wide
 offline sweep skips rows another transaction holds (collector.vps_locks): two
-transactions holding rows the other wants in another order would deadlock."""
+transactions holding rows the other wants in another order would deadlock. The
+sweep also ends the commands in flight on the VPSes it marks offline."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import pytest
 
 from collector.agent_clock import AgentClock, RejectionTally, record_agent_health
 from collector.app import CollectorApp
+from common.api_models.commands import COMMAND_UPDATES_CHANNEL
 from tests.conftest import create_vps
-from tests.integration.test_collector_sessions import query, wait_until
+from tests.integration.test_collector_sessions import insert_command, query, wait_until
 
 pytestmark = pytest.mark.db
 
@@ -91,3 +93,30 @@ async def test_the_offline_sweep_skips_a_row_another_transaction_holds(
     async with asyncio.timeout(LIMIT_S):
         await app.registry.housekeeping_once()
     assert query(db_dsn, "SELECT online FROM vps WHERE id = %s", held.id) == [(False,)]
+
+
+async def test_the_offline_sweep_fails_the_commands_in_flight_and_announces_each(
+    collector: CollectorApp, db_dsn: str
+) -> None:
+    vps = create_vps(db_dsn)
+    command_id = insert_command(db_dsn, vps.id, "sleep 60")
+    query(
+        db_dsn,
+        "UPDATE commands SET status = 'dispatched', dispatched_stream = 'gone' WHERE id = %s RETURNING id",
+        command_id,
+    )
+    query(
+        db_dsn,
+        "UPDATE vps SET online = true, last_seen = now() - interval '1 day' WHERE id = %s RETURNING id",
+        vps.id,
+    )
+    async with await psycopg.AsyncConnection.connect(db_dsn, autocommit=True) as listener:
+        await listener.execute(f"LISTEN {COMMAND_UPDATES_CHANNEL}")
+        async with asyncio.timeout(LIMIT_S):
+            await collector.registry.housekeeping_once()
+            async for notify in listener.notifies():
+                assert notify.payload == command_id
+                break
+    assert query(db_dsn, "SELECT status, error_message FROM commands WHERE id = %s", command_id) == [
+        ("failed", "agent disconnected")
+    ]
