@@ -23,7 +23,7 @@ from api.auth.guards import requires_viewer
 from api.errors import invalid, not_found
 from api.metrics.controller import FromParam, ToParam
 from api.metrics.resolution import WindowError, resolve_window
-from api.metrics.series import build_query, query_params, spec_for, to_columns
+from api.metrics.series import build_columnar_query, columns_of, query_params, spec_for
 from api.metrics.window import plan_window
 from api.resources import Db, statements_alone
 from api.vps.controller import VpsId
@@ -109,12 +109,13 @@ class MetricExtrasController(Controller):
     ) -> TemperatureSeries:
         async with statements_alone(db):
             planned = await plan_window(db, state, vps_id, TEMPERATURES.table, from_, to, "raw")
-            cur = db.cursor(row_factory=tuple_row)
+            # As the other series routes read theirs (api.metrics.controller): one row per sensor.
+            cur = db.cursor(row_factory=tuple_row, binary=True)
             await cur.execute(
-                build_query(TEMPERATURES, planned.plan, live_rollups=planned.live_rollups),
+                build_columnar_query(TEMPERATURES, planned.plan, live_rollups=planned.live_rollups),
                 query_params(vps_id, planned.start, planned.end, planned.plan.step),
             )
-            series = to_columns(TEMPERATURES, await cur.fetchall())
+            series = columns_of(TEMPERATURES, await cur.fetchall())
         sensors = [{"sensor": key, **columns} for key, columns in series.items()]
         return msgspec.convert({**planned.fields, "sensors": sensors}, TemperatureSeries)
 

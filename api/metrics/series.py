@@ -306,6 +306,9 @@ def to_columns(
     as epoch milliseconds already).
     With ``labels``, each series also gets those columns' values (from its first row; ``""``
     where the label table has no record).
+
+    The routes read :func:`build_columnar_query` instead; this reading of the row statement
+    is the reference ``tests/api/test_series_columnar.py`` pins the columnar one against.
     """
     if not rows:
         return {}
