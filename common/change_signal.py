@@ -31,9 +31,9 @@ class ChangeSignal:
         self._event.set()
         self._event = asyncio.Event()
 
-    async def wait(self, timeout_s: float) -> bool:
-        """True if a change is notified within ``timeout_s``; False otherwise."""
-        if timeout_s <= 0:
+    async def wait(self, timeout_s: float | None = None) -> bool:
+        """True if a change is notified within ``timeout_s`` (None: however long); False otherwise."""
+        if timeout_s is not None and timeout_s <= 0:
             return False
         try:
             async with asyncio.timeout(timeout_s):
@@ -45,22 +45,9 @@ class ChangeSignal:
     async def wait_for(self, predicate: Callable[[], bool], timeout_s: float | None = None) -> bool:
         """True once ``predicate()`` holds; False when ``timeout_s`` passes first.
         Cancelling it at any point leaves nothing behind."""
-        if predicate():
-            return True
         loop = asyncio.get_running_loop()
         deadline = None if timeout_s is None else loop.time() + timeout_s
-        while True:
-            event = self._event
-            if deadline is None:
-                await event.wait()
-            else:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    return predicate()
-                try:
-                    async with asyncio.timeout(remaining):
-                        await event.wait()
-                except TimeoutError:
-                    return predicate()
-            if predicate():
-                return True
+        while not predicate():
+            if not await self.wait(None if deadline is None else deadline - loop.time()):
+                return predicate()
+        return True
