@@ -398,11 +398,14 @@ class SessionRegistry:
             )
 
     async def run_housekeeping(self, interval_s: float) -> None:
+        # The first round at once: its heartbeat (collector_instances) is what tells the
+        # alerts that a collector is running; a collector restarted before its first
+        # interval was up had written none, and "no collector is running" paged.
         while True:
-            await asyncio.sleep(interval_s)
             try:
                 await self.housekeeping_once()
             except Exception as exc:
                 # An outage is logged once by collector/database.py, not every round.
                 level = logging.DEBUG if is_connection_failure(exc) else logging.WARNING
                 log.log(level, "session housekeeping failed (will retry): %s", str(exc).strip())
+            await asyncio.sleep(interval_s)

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from collector.app import CollectorApp
+from collector.sessions import SessionRegistry
 from common.tokens import AGENT_TOKEN_PREFIX, issue_token
 from proto import agent_pb2
 from tests.conftest import collector_settings, create_vps
@@ -160,6 +161,27 @@ async def test_presence_events_follow_heartbeat_timeouts_without_flapping(
         await app.registry.housekeeping_once()
     assert status_events(db_dsn, vps.id) == ["online", "offline", "online"]
     await stream.close()
+
+
+async def test_housekeeping_announces_the_collector_at_once_not_after_its_first_interval(
+    collector: CollectorApp, db_dsn: str
+) -> None:
+    """The heartbeat tells the alerts a collector is running: one restarted before its
+    first interval was up had written none, and "no collector is running" paged."""
+    collector_id = f"fresh-{uuid.uuid4().hex[:8]}"
+    registry = SessionRegistry(collector.db, collector_settings(collector_id=collector_id))
+    running = asyncio.create_task(registry.run_housekeeping(3600.0))
+    try:
+        await wait_until(
+            lambda: bool(
+                query(db_dsn, "SELECT 1 FROM collector_instances WHERE collector_id = %s", collector_id)
+            ),
+            timeout_s=30,
+            what="the new collector's first heartbeat",
+        )
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
 
 
 async def test_housekeeping_does_not_wait_on_ingest_holding_its_vps_rows(
