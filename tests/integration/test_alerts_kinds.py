@@ -4,6 +4,7 @@ traffic quota warnings, disk-full prediction and renewal reminders."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -29,6 +30,12 @@ GIB = 1024**3
 def smtp() -> Iterator[SmtpReceiver]:
     with SmtpReceiver() as receiver:
         yield receiver
+
+
+async def execute_off_loop(dsn: str, query: str, *params: object) -> None:
+    """:func:`execute` in a thread: a statement waiting on a row lock that an in-process
+    collector's housekeeping holds must not block the loop that transaction needs to commit."""
+    await asyncio.to_thread(execute, dsn, query, *params)
 
 
 async def run_pass(dsn: str) -> None:
@@ -203,19 +210,21 @@ async def test_collector_down_then_fleet_outage_are_single_incidents(db_dsn: str
             assert await evaluate_once(conn, settings)
 
     # Every collector row is stale: one 'collector' incident, no VPS judged.
-    execute(db_dsn, "UPDATE collector_instances SET heartbeat_at = now() - interval '1 minute'")
+    await execute_off_loop(
+        db_dsn, "UPDATE collector_instances SET heartbeat_at = now() - interval '1 minute'"
+    )
     collector_id = f"test-{secrets.token_hex(3)}"
-    execute(db_dsn, "INSERT INTO collector_instances VALUES (%s, now() - interval '1 hour',"
+    await execute_off_loop(db_dsn, "INSERT INTO collector_instances VALUES (%s, now() - interval '1 hour',"
             " now() - interval '1 minute')", collector_id)  # fmt: skip
     await evaluate()
     assert [(e[0], e[1]) for e in events(db_dsn, rule_id)] == [("collector", False)]
     # A collector is back but just started: the collector incident resolves, agents wait.
-    execute(db_dsn, "UPDATE collector_instances SET heartbeat_at = now(), up_since = now() WHERE collector_id = %s",
+    await execute_off_loop(db_dsn, "UPDATE collector_instances SET heartbeat_at = now(), up_since = now() WHERE collector_id = %s",
             collector_id)  # fmt: skip
     await evaluate()
     assert [(e[0], e[1]) for e in events(db_dsn, rule_id)] == [("collector", True)]
     # It has been up past the grace period and the three are still silent: one fleet incident.
-    execute(db_dsn, "UPDATE collector_instances SET heartbeat_at = now(), up_since = now() - interval '1 minute'"
+    await execute_off_loop(db_dsn, "UPDATE collector_instances SET heartbeat_at = now(), up_since = now() - interval '1 minute'"
             " WHERE collector_id = %s", collector_id)  # fmt: skip
     await evaluate()
     open_now = [e for e in events(db_dsn, rule_id) if not e[1]]
@@ -239,14 +248,14 @@ async def test_a_database_blip_restarts_the_collectors_grace_period(
 
     await collector.registry.housekeeping_once()
     # Steady heartbeats keep up_since; the collector has been up a while: the silent VPS fires.
-    execute(db_dsn, "UPDATE collector_instances SET up_since = now() - interval '1 hour'")
+    await execute_off_loop(db_dsn, "UPDATE collector_instances SET up_since = now() - interval '1 hour'")
     await collector.registry.housekeeping_once()
     assert up_since_age_s() >= 3600
     await run_pass(db_dsn)
     assert [(e[0], e[1]) for e in events(db_dsn, rule_id)] == [(f"vps:{vps.id}", False)]
     execute(db_dsn, "DELETE FROM alert_events WHERE rule_id = %s", rule_id)
     # A heartbeat after a minute's gap (the database was unreachable) restarts up_since.
-    execute(db_dsn, "UPDATE collector_instances SET heartbeat_at = now() - interval '1 minute' WHERE collector_id = %s",
+    await execute_off_loop(db_dsn, "UPDATE collector_instances SET heartbeat_at = now() - interval '1 minute' WHERE collector_id = %s",
             me)  # fmt: skip
     await collector.registry.housekeeping_once()
     assert up_since_age_s() < 30
