@@ -4,7 +4,7 @@ The API inserts a row (status ``pending``) and NOTIFYs ``tidewatch_commands``
 with the VPS id. The collector holding that agent claims pending rows with
 SKIP LOCKED, so with several collectors each command is sent once, and sends
 them as CommandRequests. CommandResponse chunks are appended to the row and
-announced on ``tidewatch_command_updates``.
+announced on ``COMMAND_UPDATES_CHANNEL``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from google.protobuf import json_format
 from collector.command_failures import fail_in_flight_where
 from collector.database import Database
 from collector.sessions import SessionRegistry
+from common.api_models.commands import COMMAND_UPDATES_CHANNEL
 from proto import agent_pb2
 
 __all__ = ["FINAL_STATUSES", "STATUS_NAMES", "CommandRelay"]
@@ -57,7 +58,7 @@ class CommandRelay:
                 )
             ).fetchall()
             for (command_id,) in rows:
-                await conn.execute("SELECT pg_notify('tidewatch_command_updates', %s)", (command_id,))
+                await conn.execute("SELECT pg_notify(%s, %s)", (COMMAND_UPDATES_CHANNEL, command_id))
         return len(rows)
 
     async def fail_in_flight(
@@ -111,7 +112,7 @@ class CommandRelay:
                 )
             ).fetchall()
             for command_id, _, _ in rows:
-                await conn.execute("SELECT pg_notify('tidewatch_command_updates', %s)", (command_id,))
+                await conn.execute("SELECT pg_notify(%s, %s)", (COMMAND_UPDATES_CHANNEL, command_id))
         sent = 0
         for command_id, vps_id, request in rows:
             session = self._registry.get(vps_id)
@@ -136,7 +137,7 @@ class CommandRelay:
                 " finished_at = CASE WHEN %s THEN now() END WHERE id = %s",
                 (status, error, status in FINAL_STATUSES, command_id),
             )
-            await conn.execute("SELECT pg_notify('tidewatch_command_updates', %s)", (command_id,))
+            await conn.execute("SELECT pg_notify(%s, %s)", (COMMAND_UPDATES_CHANNEL, command_id))
 
     async def record_response(self, vps_id: int, response: agent_pb2.CommandResponse) -> None:
         """Apply one response chunk, in order and once; an agent only writes its own VPS's commands.
@@ -211,4 +212,4 @@ class CommandRelay:
                     (command_uuid, response.chunk_index, stdout, stderr),
                 )
             # A hint only: listeners re-read the row and its chunks.
-            await conn.execute("SELECT pg_notify('tidewatch_command_updates', %s)", (str(command_uuid),))
+            await conn.execute("SELECT pg_notify(%s, %s)", (COMMAND_UPDATES_CHANNEL, str(command_uuid)))

@@ -32,6 +32,7 @@ from api.errors import ProblemError, invalid, unmet_rule
 from api.resources import Connection, Db
 from api.vps.controller import VpsId
 from common.api_models.commands import (
+    COMMAND_UPDATES_CHANNEL,
     FINAL_STATUSES,
     AgentStateOut,
     CommandCreate,
@@ -335,7 +336,7 @@ class CommandsController(Controller):
                 " WHERE id = %s",
                 (f"cancelled by {request.user.username} before it was sent", ident),
             )
-            await db.execute("SELECT pg_notify('tidewatch_command_updates', %s)", (str(ident),))
+            await db.execute("SELECT pg_notify(%s, %s)", (COMMAND_UPDATES_CHANNEL, str(ident)))
         else:
             await _insert(
                 db,
