@@ -105,13 +105,14 @@ async def test_the_offline_sweep_fails_the_commands_in_flight_and_announces_each
         "UPDATE commands SET status = 'dispatched', dispatched_stream = 'gone' WHERE id = %s RETURNING id",
         command_id,
     )
-    query(
-        db_dsn,
-        "UPDATE vps SET online = true, last_seen = now() - interval '1 day' WHERE id = %s RETURNING id",
-        vps.id,
-    )
     async with await psycopg.AsyncConnection.connect(db_dsn, autocommit=True) as listener:
+        # Listening before the VPS goes stale: the collector's own housekeeping may sweep first.
         await listener.execute(f"LISTEN {COMMAND_UPDATES_CHANNEL}")
+        query(
+            db_dsn,
+            "UPDATE vps SET online = true, last_seen = now() - interval '1 day' WHERE id = %s RETURNING id",
+            vps.id,
+        )
         async with asyncio.timeout(LIMIT_S):
             await collector.registry.housekeeping_once()
             async for notify in listener.notifies():
