@@ -52,13 +52,13 @@ class CommandRelay:
         async with self._db.connection("command expiry") as conn:
             rows = await (
                 await conn.execute(
-                    "UPDATE commands SET status = 'expired', finished_at = now(),"
+                    "WITH expired AS (UPDATE commands SET status = 'expired', finished_at = now(),"
                     " error_message = 'expired: the agent did not connect before ' || expires_at::text"
-                    " WHERE status = 'pending' AND expires_at < now() RETURNING id::text"
+                    " WHERE status = 'pending' AND expires_at < now() RETURNING id)"
+                    " SELECT pg_notify(%s, id::text) FROM expired",
+                    (COMMAND_UPDATES_CHANNEL,),
                 )
             ).fetchall()
-            for (command_id,) in rows:
-                await conn.execute("SELECT pg_notify(%s, %s)", (COMMAND_UPDATES_CHANNEL, command_id))
         return len(rows)
 
     async def fail_in_flight(
@@ -102,19 +102,23 @@ class CommandRelay:
         async with self._db.connection("command dispatch") as conn:
             rows = await (
                 await conn.execute(
-                    "UPDATE commands SET status = 'dispatched', dispatched_at = now(),"
+                    "WITH claimed AS (UPDATE commands SET status = 'dispatched', dispatched_at = now(),"
                     " dispatched_by = %s, dispatched_stream = (%s::jsonb ->> vps_id::text)"
                     " WHERE id IN (SELECT id FROM commands WHERE status = 'pending' AND vps_id = ANY(%s)"
                     " AND (expires_at IS NULL OR expires_at >= now())"
                     " ORDER BY created_at FOR UPDATE SKIP LOCKED)"
-                    " RETURNING id::text, vps_id, request",
-                    (self._collector_id, json.dumps({str(k): v for k, v in streams.items()}), held),
+                    " RETURNING id::text, vps_id, request)"
+                    " SELECT id, vps_id, request, pg_notify(%s, id) FROM claimed",
+                    (
+                        self._collector_id,
+                        json.dumps({str(k): v for k, v in streams.items()}),
+                        held,
+                        COMMAND_UPDATES_CHANNEL,
+                    ),
                 )
             ).fetchall()
-            for command_id, _, _ in rows:
-                await conn.execute("SELECT pg_notify(%s, %s)", (COMMAND_UPDATES_CHANNEL, command_id))
         sent = 0
-        for command_id, vps_id, request in rows:
+        for command_id, vps_id, request, _ in rows:
             session = self._registry.get(vps_id)
             message = agent_pb2.CommandRequest()
             try:

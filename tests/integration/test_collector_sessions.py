@@ -14,6 +14,7 @@ import pytest
 
 from collector.app import CollectorApp
 from collector.sessions import SessionRegistry
+from common.api_models.commands import COMMAND_UPDATES_CHANNEL
 from common.tokens import AGENT_TOKEN_PREFIX, issue_token
 from proto import agent_pb2
 from tests.conftest import collector_settings, create_vps
@@ -399,6 +400,34 @@ async def kill_collector_query_waiting_on_a_lock(dsn: str, query_start: str) -> 
     query(dsn, "SELECT pg_terminate_backend(%s)", await lock_waiter(dsn, query_start))
 
 
+async def test_expiry_and_dispatch_announce_each_command_they_change(
+    collector: CollectorApp, db_dsn: str
+) -> None:
+    """Watchers (the API's command pages) re-read a command when its id is announced."""
+    vps = create_vps(db_dsn)
+    stream = await open_stream(collector, vps.token)
+    stale = insert_command(db_dsn, vps.id, "date")
+    query(
+        db_dsn,
+        "UPDATE commands SET expires_at = now() - interval '1 minute' WHERE id = %s RETURNING id",
+        stale,
+    )
+    fresh = insert_command(db_dsn, vps.id, "hostname")
+    async with await psycopg.AsyncConnection.connect(db_dsn, autocommit=True) as listener:
+        await listener.execute(f"LISTEN {COMMAND_UPDATES_CHANNEL}")
+        await collector.commands.expire_queued()
+        await collector.commands.dispatch_pending()
+        heard: set[str] = set()
+        async with asyncio.timeout(10):
+            async for notify in listener.notifies():
+                heard.add(notify.payload)
+                if {stale, fresh} <= heard:
+                    break
+    assert command_row(db_dsn, stale)[0] == "expired"
+    assert (await stream.next("command_request")).command_request.command_id == fresh
+    await stream.close()
+
+
 async def test_the_handshake_ack_comes_before_anything_dispatched_while_connecting(
     collector: CollectorApp, db_dsn: str
 ) -> None:
@@ -455,7 +484,9 @@ async def test_a_database_failure_dispatching_commands_at_connect_keeps_the_stre
     async with await psycopg.AsyncConnection.connect(db_dsn) as blocker:
         await blocker.execute("LOCK TABLE commands IN ACCESS EXCLUSIVE MODE")
         await stream.send(handshake())
-        await kill_collector_query_waiting_on_a_lock(db_dsn, "UPDATE commands SET status = 'dispatched'")
+        await kill_collector_query_waiting_on_a_lock(
+            db_dsn, "WITH claimed AS (UPDATE commands SET status = 'dispatched'"
+        )
         await blocker.rollback()
     assert (await stream.next("server_handshake_ack")).server_handshake_ack.authenticated
     await stream.send(agent_pb2.MessageToServer(performance_batch=performance_batch(1, [now_ms() - 1000])))
