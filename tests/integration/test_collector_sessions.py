@@ -216,16 +216,18 @@ async def test_housekeeping_does_not_wait_on_ingest_holding_its_vps_rows(
 # -- commands -------------------------------------------------------------------------------
 
 
-def insert_command(dsn: str, vps_id: int, command_line: str) -> str:
+def insert_command(dsn: str, vps_id: int, command_line: str, *, expires_in: str | None = None) -> str:
+    """A pending shell command; ``expires_in`` (an interval, e.g. ``'-1 minute'``) sets its expiry."""
     command_id = str(uuid.uuid4())
     query(
         dsn,
-        "INSERT INTO commands (id, vps_id, kind, request, status)"
+        "INSERT INTO commands (id, vps_id, kind, request, status, expires_at)"
         " VALUES (%s, %s, 'shell', jsonb_build_object('shell', jsonb_build_object('commandLine', %s::text)),"
-        " 'pending') RETURNING id",
+        " 'pending', now() + %s::interval) RETURNING id",
         command_id,
         vps_id,
         command_line,
+        expires_in,
     )
     return command_id
 
@@ -406,15 +408,11 @@ async def test_expiry_and_dispatch_announce_each_command_they_change(
     """Watchers (the API's command pages) re-read a command when its id is announced."""
     vps = create_vps(db_dsn)
     stream = await open_stream(collector, vps.token)
-    stale = insert_command(db_dsn, vps.id, "date")
-    query(
-        db_dsn,
-        "UPDATE commands SET expires_at = now() - interval '1 minute' WHERE id = %s RETURNING id",
-        stale,
-    )
-    fresh = insert_command(db_dsn, vps.id, "hostname")
     async with await psycopg.AsyncConnection.connect(db_dsn, autocommit=True) as listener:
+        # Listening first: the collector's own 5 s poll may expire or dispatch them at any time.
         await listener.execute(f"LISTEN {COMMAND_UPDATES_CHANNEL}")
+        stale = insert_command(db_dsn, vps.id, "date", expires_in="-1 minute")
+        fresh = insert_command(db_dsn, vps.id, "hostname")
         await collector.commands.expire_queued()
         await collector.commands.dispatch_pending()
         heard: set[str] = set()
