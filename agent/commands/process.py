@@ -54,6 +54,20 @@ async def _kill_group(process: asyncio.subprocess.Process) -> None:
     # Children may survive their parent's exit; the group goes either way.
     _signal_group(process.pid, signal.SIGKILL)
     await process.wait()
+    await _group_gone(process.pid, KILL_GRACE_S)
+
+
+async def _group_gone(pgid: int, limit_s: float) -> None:
+    """Wait (at most ``limit_s``) until no process of the group is left: a SIGKILLed child
+    exits when next scheduled, and "cancelled" is reported only after it has."""
+    deadline = asyncio.get_running_loop().time() + limit_s
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        await asyncio.sleep(0.01)
+    log.warning("process group %d still has processes %.0f s after SIGKILL", pgid, limit_s)
 
 
 def _exit_outcome(returncode: int) -> Outcome:
