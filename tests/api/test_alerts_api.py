@@ -17,6 +17,7 @@ from alerts.sender import send_next
 from alerts.settings import AlertsSettings
 from tests.alert_receivers import HttpReceiver
 from tests.api.conftest import SignedIn, assert_problem, audit_rows, fetch_one, unique
+from tests.traffic_cycles import reset_day_some_days_ago
 
 pytestmark = pytest.mark.db
 Client = AsyncTestClient[Litestar]
@@ -231,20 +232,12 @@ async def test_billing_facts_and_fleet_overview(
     assert [r["action"] for r in audit_rows(db, f"vps:{vps_id}")][-1] == "vps.billing_update"
 
 
-def _reset_day_some_days_ago(today: date) -> date:
-    for back in range(2, 7):
-        candidate = today - timedelta(days=back)
-        if candidate.day <= 28:
-            return candidate
-    raise AssertionError("unreachable: one of five consecutive days is <= 28")
-
-
 async def test_monthly_traffic_across_a_reset_day(
     client: Client, db: Db, operator: SignedIn, viewer: SignedIn
 ) -> None:
     vps_id = await _vps(client, operator)
     now = datetime.now(UTC)
-    reset = _reset_day_some_days_ago(now.date())
+    reset = reset_day_some_days_ago(now.date())
     quota = await client.put(f"/api/vps/{vps_id}/traffic-quota", headers=operator.headers, json={
         "quota_bytes": 10_000 * MIB, "direction": "max", "reset_day": reset.day, "timezone": "UTC",
         "warn_percents": [90, 50]})  # fmt: skip

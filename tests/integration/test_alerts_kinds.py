@@ -19,6 +19,7 @@ from alerts.settings import AlertsSettings
 from tests.alert_receivers import SmtpReceiver
 from tests.conftest import create_vps
 from tests.integration.test_alerts_evaluator import email_channel, execute, insert_cpu, rule
+from tests.traffic_cycles import reset_day_some_days_ago
 
 pytestmark = pytest.mark.db
 
@@ -108,8 +109,11 @@ async def test_silences_mute_and_repeats_stop_on_acknowledgement(db_dsn: str, sm
 
 async def test_traffic_quota_warns_at_each_percentage(db_dsn: str, smtp: SmtpReceiver) -> None:
     vps = create_vps(db_dsn)
+    # The cycle began days ago, so all 12 hourly samples below fall in it whatever the date.
+    reset = reset_day_some_days_ago(datetime.now(UTC).date())
     execute(db_dsn, "UPDATE vps SET traffic_quota_bytes = %s, traffic_quota_direction = 'out',"
-            " traffic_warn_percents = '{50,90}' WHERE id = %s", 100 * GIB, vps.id)  # fmt: skip
+            " traffic_warn_percents = '{50,90}', traffic_reset_day = %s, traffic_timezone = 'UTC' WHERE id = %s",
+            100 * GIB, reset.day, vps.id)  # fmt: skip
     rule_id = rule(db_dsn, email_channel(db_dsn, smtp), kind="traffic", scope_vps_id=vps.id)
     # 60 GiB out this cycle (12 samples of 5 GiB in the last hours).
     execute(db_dsn, "INSERT INTO network_metrics SELECT t, %s, 'eth0', 0, 0, 0, 0, 0, 0, 0, 0, 1, %s"
