@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import psycopg
@@ -134,8 +134,8 @@ def assert_rollups_match(dsn: str, vps_id: int) -> None:
 
 async def test_rollups_equal_a_direct_aggregate_of_three_hours(maintenance_dsn: str, pool: Pool) -> None:
     vps = create_vps(maintenance_dsn)
-    start = hour_start() - timedelta(hours=3)
-    insert_host_rows(maintenance_dsn, vps.id, start, hour_start(), "30 seconds")
+    end = hour_start()  # once: an hour ticking between two reads would make four hours
+    insert_host_rows(maintenance_dsn, vps.id, end - timedelta(hours=3), end, "30 seconds")
 
     assert await Maintenance(pool, LATE_WINDOW).detect_edition() is server_edition()
     written = await refresh(pool)
@@ -195,9 +195,10 @@ async def test_late_data_from_ingest_is_reaggregated(
     maintenance_dsn: str, pool: Pool, maintenance_collector: CollectorApp
 ) -> None:
     vps = create_vps(maintenance_dsn)
-    insert_host_rows(maintenance_dsn, vps.id, hour_start() - timedelta(hours=3), hour_start(), "30 seconds")
+    end = hour_start()
+    insert_host_rows(maintenance_dsn, vps.id, end - timedelta(hours=3), end, "30 seconds")
     await refresh(pool)
-    late = hour_start() - timedelta(hours=2) + timedelta(minutes=7, seconds=10)
+    late = end - timedelta(hours=2) + timedelta(minutes=7, seconds=10)
     minute = late.replace(second=0)
     before = rows(maintenance_dsn, HOST_ROLLUP.format("host_metrics_1m"), vps.id)
     assert (minute, 2) in {(r[0], r[-1]) for r in before}
@@ -276,12 +277,23 @@ async def test_only_one_maintenance_runs_at_a_time(maintenance_dsn: str, pool: P
     assert await second.run_once() is not None  # the lock was released
 
 
-def test_retention_drops_whole_chunks_older_than_the_setting(maintenance_dsn: str) -> None:
-    dsn = maintenance_dsn
+def test_retention_drops_whole_chunks_older_than_the_setting() -> None:
+    """Its own database, and old rows at midday: the count of dropped chunks must not
+    depend on the time of day (the module's other rows, from three hours back, sit in
+    yesterday's chunk before 03:00 UTC, and five minutes from 23:55 span two chunks)."""
+    dsn = create_test_database("tidewatch_retention")
+    try:
+        _drop_only_the_old_chunk(dsn)
+    finally:
+        drop_test_database(dsn)
+
+
+def _drop_only_the_old_chunk(dsn: str) -> None:
     vps = create_vps(dsn)
     now = datetime.now(UTC)
+    midday_three_days_ago = datetime.combine(now.date() - timedelta(days=3), time(12), tzinfo=UTC)
     insert_host_rows(
-        dsn, vps.id, now - timedelta(days=3), now - timedelta(days=3) + timedelta(minutes=5), "1 minute"
+        dsn, vps.id, midday_three_days_ago, midday_three_days_ago + timedelta(minutes=5), "1 minute"
     )
     insert_host_rows(dsn, vps.id, now - timedelta(minutes=10), now, "1 minute")
     chunks = "SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'host_metrics'"

@@ -10,7 +10,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import psycopg
@@ -86,13 +86,23 @@ def _admin(dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_retention_set_with_tidewatch_admin_is_what_is_kept(storage_dsn: str) -> None:
-    dsn = storage_dsn
+def test_retention_set_with_tidewatch_admin_is_what_is_kept() -> None:
+    """Its own database, and old rows at midday: the replayed outage's rows, 3 days and
+    50 minutes back, would add a second old chunk whenever midnight fell between them."""
+    dsn = create_test_database("tidewatch_retention")
+    try:
+        _set_retention_and_check(dsn)
+    finally:
+        drop_test_database(dsn)
+
+
+def _set_retention_and_check(dsn: str) -> None:
     vps = create_vps(dsn)
     now = datetime.now(UTC)
+    midday_three_days_ago = datetime.combine(now.date() - timedelta(days=3), time(12), tzinfo=UTC)
     with psycopg.connect(dsn) as conn:
         for start, end in (
-            (now - timedelta(days=3), now - timedelta(days=3) + timedelta(minutes=5)),
+            (midday_three_days_ago, midday_three_days_ago + timedelta(minutes=5)),
             (now - timedelta(minutes=5), now),
         ):
             conn.execute(
