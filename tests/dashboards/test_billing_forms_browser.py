@@ -156,7 +156,9 @@ def test_billing_quota_and_rule_forms(
 
     # The fleet page: the expiry badge, highlighted inside the 30-day window, and the total.
     dash_duo.driver.get(f"{dash_duo.server_url}/")
-    dash_duo.wait_for_text_to_equal(f"#fleet-expiry-{vps_id}", "expires in 20 d", timeout=TIMEOUT_S)
+    # Days counted now, not when the form was typed: the test may cross midnight.
+    days_left = (expires - date.today()).days
+    dash_duo.wait_for_text_to_equal(f"#fleet-expiry-{vps_id}", f"expires in {days_left} d", timeout=TIMEOUT_S)
     assert "tw-expiry-soon" in (dash_duo.find_element(f"#fleet-expiry-{vps_id}").get_attribute("class") or "")
     dash_duo.wait_for_contains_text("#fleet-summary", f"10.00 {CURRENCY} / month", timeout=TIMEOUT_S)
     dash_duo.driver.save_screenshot(str(screenshots / "fleet-billing.png"))

@@ -132,10 +132,15 @@ def test_history_presets_zoom_and_url(
     _until(lambda: _query(dash_duo).get("range") == ["7d"], "?range=7d in the URL again")
 
     # The custom range picker, in the browser's local wall time: two hours of 5 s samples.
-    offset = timedelta(minutes=dash_duo.driver.execute_script("return -new Date().getTimezoneOffset();"))
     start = (history_vps.now - timedelta(hours=3)).replace(second=0)
     end = start + timedelta(hours=2)
     for field, moment in (("#vps-history-from", start), ("#vps-history-to", end)):
+        # The browser's offset at that moment, not now's: a DST change may lie between.
+        offset = timedelta(
+            minutes=dash_duo.driver.execute_script(
+                "return -new Date(arguments[0]).getTimezoneOffset();", int(moment.timestamp() * 1000)
+            )
+        )
         dash_duo.clear_input(field)
         type_into(dash_duo, field, f"{moment + offset:%Y-%m-%d %H:%M}")
     click(dash_duo, "#vps-history-apply")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -155,8 +155,9 @@ async def test_renewal_reminder_before_expiry_resolves_when_renewed(db_dsn: str,
         scope_vps_id=vps.id,
         params={"days_before": 7},
     )
+    # current_date: the evaluator counts days on the database's calendar, not this process's.
     execute(db_dsn, "INSERT INTO vps_billing (vps_id, provider, price, currency, expires_on) VALUES"
-            " (%s, 'Hetzner', 4.5, 'EUR', %s)", vps.id, date.today() + timedelta(days=3))  # fmt: skip
+            " (%s, 'Hetzner', 4.5, 'EUR', current_date + 3)", vps.id)  # fmt: skip
     await run_pass(db_dsn)
     found = [e for e in events(db_dsn, rule_id) if e[0] == f"vps:{vps.id}"]
     assert len(found) == 1 and found[0][2] == 3.0 and "4.50 EUR" in found[0][3]
