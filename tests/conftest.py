@@ -128,6 +128,14 @@ def db_dsn() -> Iterator[str]:
     drop_test_database(dsn)
 
 
+@pytest.fixture
+def own_dsn() -> Iterator[str]:
+    """A fresh database for one test, for counts no other test's rows may disturb."""
+    dsn = create_test_database("tidewatch_own")
+    yield dsn
+    drop_test_database(dsn)
+
+
 @dataclass(frozen=True)
 class Vps:
     id: int

@@ -277,18 +277,11 @@ async def test_only_one_maintenance_runs_at_a_time(maintenance_dsn: str, pool: P
     assert await second.run_once() is not None  # the lock was released
 
 
-def test_retention_drops_whole_chunks_older_than_the_setting() -> None:
+def test_retention_drops_whole_chunks_older_than_the_setting(own_dsn: str) -> None:
     """Its own database, and old rows at midday: the count of dropped chunks must not
     depend on the time of day (the module's other rows, from three hours back, sit in
     yesterday's chunk before 03:00 UTC, and five minutes from 23:55 span two chunks)."""
-    dsn = create_test_database("tidewatch_retention")
-    try:
-        _drop_only_the_old_chunk(dsn)
-    finally:
-        drop_test_database(dsn)
-
-
-def _drop_only_the_old_chunk(dsn: str) -> None:
+    dsn = own_dsn
     vps = create_vps(dsn)
     now = datetime.now(UTC)
     midday_three_days_ago = datetime.combine(now.date() - timedelta(days=3), time(12), tzinfo=UTC)

@@ -86,17 +86,10 @@ def _admin(dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_retention_set_with_tidewatch_admin_is_what_is_kept() -> None:
+def test_retention_set_with_tidewatch_admin_is_what_is_kept(own_dsn: str) -> None:
     """Its own database, and old rows at midday: the replayed outage's rows, 3 days and
     50 minutes back, would add a second old chunk whenever midnight fell between them."""
-    dsn = create_test_database("tidewatch_retention")
-    try:
-        _set_retention_and_check(dsn)
-    finally:
-        drop_test_database(dsn)
-
-
-def _set_retention_and_check(dsn: str) -> None:
+    dsn = own_dsn
     vps = create_vps(dsn)
     now = datetime.now(UTC)
     midday_three_days_ago = datetime.combine(now.date() - timedelta(days=3), time(12), tzinfo=UTC)
