@@ -8,7 +8,6 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,20 +24,12 @@ from psycopg_pool import AsyncConnectionPool
 from api.app import create_app
 from collector.maintenance import Maintenance
 from common.settings import ApiSettings
-from tests.conftest import create_test_database, drop_test_database
 
 pytestmark = [pytest.mark.db, pytest.mark.storage, pytest.mark.edition("timescale")]
 
 PROBLEM_METRIC = "tidewatch_collector_timescaledb_job_problem"
 # Seconds between runs of the test's stale job: stale after three of them.
 STALE_JOB_INTERVAL_S = 2
-
-
-@pytest.fixture
-def jobs_dsn() -> Iterator[str]:
-    dsn = create_test_database("tidewatch_jobs")
-    yield dsn
-    drop_test_database(dsn)
 
 
 async def maintenance_pass(dsn: str) -> Maintenance:
@@ -56,8 +47,8 @@ async def health(dsn: str) -> dict[str, Any]:
     return body
 
 
-async def test_a_failing_job_is_reported_by_name(jobs_dsn: str, caplog: pytest.LogCaptureFixture) -> None:
-    with psycopg.connect(jobs_dsn, autocommit=True) as conn:
+async def test_a_failing_job_is_reported_by_name(own_dsn: str, caplog: pytest.LogCaptureFixture) -> None:
+    with psycopg.connect(own_dsn, autocommit=True) as conn:
         conn.execute(
             "CREATE PROCEDURE tw_test_always_fails(job_id int, config jsonb) LANGUAGE plpgsql"
             " AS $$ BEGIN RAISE EXCEPTION 'this job always fails'; END $$"
@@ -82,27 +73,27 @@ async def test_a_failing_job_is_reported_by_name(jobs_dsn: str, caplog: pytest.L
 
     name = f"User-Defined Action [{job_id}]"
     with caplog.at_level(logging.WARNING, logger="tidewatch.collector.maintenance"):
-        maintenance = await maintenance_pass(jobs_dsn)
+        maintenance = await maintenance_pass(own_dsn)
     assert [p.job_id for p in maintenance.job_problems] == [job_id]
     assert REGISTRY.get_sample_value(PROBLEM_METRIC, {"job": name, "problem": "failing"}) == 1
     assert f"TimescaleDB job {name} (job {job_id}) is failing: 1 failures, never succeeded" in caplog.text
 
-    body = await health(jobs_dsn)
+    body = await health(own_dsn)
     assert body["status"] == "degraded" and body["database"] == "ok"
     assert body["jobs"] == [f"{name} (job {job_id}) is failing: 1 failures, never succeeded"]
 
-    with psycopg.connect(jobs_dsn, autocommit=True) as conn:
+    with psycopg.connect(own_dsn, autocommit=True) as conn:
         conn.execute("SELECT delete_job(%s)", (job_id,))
-    await maintenance_pass(jobs_dsn)
+    await maintenance_pass(own_dsn)
     assert REGISTRY.get_sample_value(PROBLEM_METRIC, {"job": name, "problem": "failing"}) is None
-    body = await health(jobs_dsn)
+    body = await health(own_dsn)
     assert (body["status"], body["jobs"]) == ("ok", [])
 
 
-async def test_a_stale_job_is_reported_by_name(jobs_dsn: str, caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_stale_job_is_reported_by_name(own_dsn: str, caplog: pytest.LogCaptureFixture) -> None:
     """A scheduled job that succeeded once and then is never run again: stale after three
     of its intervals, once tidewatch.job_stale_minimum lowers the one-hour minimum."""
-    with psycopg.connect(jobs_dsn, autocommit=True) as conn:
+    with psycopg.connect(own_dsn, autocommit=True) as conn:
         conn.execute(
             "CREATE PROCEDURE tw_test_succeeds(job_id int, config jsonb) LANGUAGE plpgsql"
             " AS $$ BEGIN NULL; END $$"
@@ -147,11 +138,11 @@ async def test_a_stale_job_is_reported_by_name(jobs_dsn: str, caplog: pytest.Log
 
     name = f"User-Defined Action [{job_id}]"
     # The default minimum (one hour) keeps it from being stale yet.
-    maintenance = await maintenance_pass(jobs_dsn)
+    maintenance = await maintenance_pass(own_dsn)
     assert [p.job_id for p in maintenance.job_problems] == []
     assert REGISTRY.get_sample_value(PROBLEM_METRIC, {"job": name, "problem": "stale"}) is None
 
-    shortened = make_conninfo(jobs_dsn, options="-c tidewatch.job_stale_minimum=1s")
+    shortened = make_conninfo(own_dsn, options="-c tidewatch.job_stale_minimum=1s")
     with caplog.at_level(logging.WARNING, logger="tidewatch.collector.maintenance"):
         maintenance = await maintenance_pass(shortened)
     assert [(p.job_id, p.problem) for p in maintenance.job_problems] == [(job_id, "stale")]
@@ -163,12 +154,12 @@ async def test_a_stale_job_is_reported_by_name(jobs_dsn: str, caplog: pytest.Log
     assert int(logged[1]) >= 3 * STALE_JOB_INTERVAL_S
 
     # The API configures logging (caplog's handler goes): its checks come after the log's.
-    assert (await health(jobs_dsn))["jobs"] == []
+    assert (await health(own_dsn))["jobs"] == []
     body = await health(shortened)
     assert body["status"] == "degraded" and body["database"] == "ok"
     assert len(body["jobs"]) == 1 and line.fullmatch(body["jobs"][0]), body["jobs"]
 
-    with psycopg.connect(jobs_dsn, autocommit=True) as conn:
+    with psycopg.connect(own_dsn, autocommit=True) as conn:
         conn.execute("SELECT delete_job(%s)", (job_id,))
     await maintenance_pass(shortened)
     assert REGISTRY.get_sample_value(PROBLEM_METRIC, {"job": name, "problem": "stale"}) is None
@@ -176,12 +167,12 @@ async def test_a_stale_job_is_reported_by_name(jobs_dsn: str, caplog: pytest.Log
     assert (body["status"], body["jobs"]) == ("ok", [])
 
 
-def test_the_worker_settings_fit_the_job_count(jobs_dsn: str) -> None:
+def test_the_worker_settings_fit_the_job_count(own_dsn: str) -> None:
     """compose.yaml and the local server give every job of a database a worker, with room to spare."""
     compose = yaml.safe_load((Path(__file__).resolve().parents[2] / "compose.yaml").read_text())
     args = compose["services"]["db"]["command"]
     settings = dict(a.split("=", 1) for a in args[1:] if "=" in a)
-    with psycopg.connect(jobs_dsn) as conn:
+    with psycopg.connect(own_dsn) as conn:
         row = conn.execute(
             "SELECT (SELECT count(*) FROM timescaledb_information.jobs),"
             " current_setting('timescaledb.max_background_workers')::int,"

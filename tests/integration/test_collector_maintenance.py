@@ -314,23 +314,18 @@ def test_retention_drops_whole_chunks_older_than_the_setting(own_dsn: str) -> No
 
 
 async def test_a_backlog_is_refreshed_in_slices_and_equals_a_direct_aggregate(
-    caplog: pytest.LogCaptureFixture,
+    own_dsn: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Four days never refreshed (a restored backup, say) go in day-sized slices, each logged."""
-    dsn = create_test_database("tidewatch_backlog")
-    try:
-        vps = create_vps(dsn)
-        start = hour_start() - timedelta(days=4)
-        insert_host_rows(dsn, vps.id, start, start + timedelta(days=4), "5 minutes")
-        async with AsyncConnectionPool(dsn, min_size=1, max_size=2, open=False) as backlog_pool:
-            with caplog.at_level(logging.INFO, logger="tidewatch.collector.maintenance"):
-                await refresh(backlog_pool)
-        sliced = [
-            r.getMessage()
-            for r in caplog.records
-            if "rollup host_metrics_1m: backlog slice" in r.getMessage()
-        ]
-        assert len(sliced) >= 3, sliced
-        assert_rollups_match(dsn, vps.id)
-    finally:
-        drop_test_database(dsn)
+    dsn = own_dsn
+    vps = create_vps(dsn)
+    start = hour_start() - timedelta(days=4)
+    insert_host_rows(dsn, vps.id, start, start + timedelta(days=4), "5 minutes")
+    async with AsyncConnectionPool(dsn, min_size=1, max_size=2, open=False) as backlog_pool:
+        with caplog.at_level(logging.INFO, logger="tidewatch.collector.maintenance"):
+            await refresh(backlog_pool)
+    sliced = [
+        r.getMessage() for r in caplog.records if "rollup host_metrics_1m: backlog slice" in r.getMessage()
+    ]
+    assert len(sliced) >= 3, sliced
+    assert_rollups_match(dsn, vps.id)

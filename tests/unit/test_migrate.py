@@ -12,7 +12,7 @@ import pytest
 
 from common.edition import Edition
 from common.migrate import SQL_DIR, Migration, apply_migrations, discover_migrations
-from tests.conftest import create_test_database, drop_test_database, server_edition
+from tests.conftest import server_edition
 
 pytestmark = pytest.mark.storage
 
@@ -95,32 +95,29 @@ def test_the_shipped_migrations_are_contiguous_for_both_editions() -> None:
 
 
 @pytest.mark.db
-def test_migrating_twice_is_a_no_op(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    dsn = create_test_database("tidewatch_migrate")  # migrated once already
-    try:
-        with psycopg.connect(dsn) as conn:
-            before = conn.execute(
-                "SELECT version, checksum, edition FROM schema_migrations ORDER BY version"
-            ).fetchall()
-        edition = server_edition()
-        assert [v for v, _, _ in before] == [m.version for m in discover_migrations(SQL_DIR, edition)]
-        assert {e for _, _, e in before} == {edition.value}
+def test_migrating_twice_is_a_no_op(own_dsn: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    dsn = own_dsn  # migrated once already (created from the migrated template)
+    with psycopg.connect(dsn) as conn:
+        before = conn.execute(
+            "SELECT version, checksum, edition FROM schema_migrations ORDER BY version"
+        ).fetchall()
+    edition = server_edition()
+    assert [v for v, _, _ in before] == [m.version for m in discover_migrations(SQL_DIR, edition)]
+    assert {e for _, _, e in before} == {edition.value}
 
-        assert apply_migrations(dsn) == []
+    assert apply_migrations(dsn) == []
 
-        # An applied file edited afterwards is reported, never re-run.
-        edited = tmp_path / "sql"
-        shutil.copytree(SQL_DIR, edited)
-        last = edited / discover_migrations(SQL_DIR, edition)[-1].path.name
-        last.write_text(last.read_text() + "\n-- edited after release\n")
-        with caplog.at_level(logging.WARNING, logger="tidewatch.migrate"):
-            assert apply_migrations(dsn, edited) == []
-        assert f"migration {last.name.split('_')[0]}" in caplog.text and "forward-only" in caplog.text
+    # An applied file edited afterwards is reported, never re-run.
+    edited = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, edited)
+    last = edited / discover_migrations(SQL_DIR, edition)[-1].path.name
+    last.write_text(last.read_text() + "\n-- edited after release\n")
+    with caplog.at_level(logging.WARNING, logger="tidewatch.migrate"):
+        assert apply_migrations(dsn, edited) == []
+    assert f"migration {last.name.split('_')[0]}" in caplog.text and "forward-only" in caplog.text
 
-        with psycopg.connect(dsn) as conn:
-            after = conn.execute(
-                "SELECT version, checksum, edition FROM schema_migrations ORDER BY version"
-            ).fetchall()
-        assert after == before
-    finally:
-        drop_test_database(dsn)
+    with psycopg.connect(dsn) as conn:
+        after = conn.execute(
+            "SELECT version, checksum, edition FROM schema_migrations ORDER BY version"
+        ).fetchall()
+    assert after == before
