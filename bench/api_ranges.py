@@ -32,7 +32,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ import httpx
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from api.metrics.resolution import Coverage, choose_plan
+from api.metrics.resolution import Coverage, Plan, choose_plan
 from api.metrics.series import (
     CONTAINER_LABELS,
     CONTAINERS,
@@ -150,20 +150,38 @@ def report_sizes(dsn: str, vps: int, days: int) -> None:
             print("  " + "; ".join(sizes))
 
 
+def series_statement(
+    name: str, vps_id: int, start: datetime, end: datetime
+) -> tuple[Plan, bytes, dict[str, Any]]:
+    """The plan, statement and parameters the API uses for ``name``'s series (a key of SPECS)
+    over ``[start, end)``, with retention long enough for every tier (as the dataset's)."""
+    spec, _, labels = SPECS[name]
+    coverage = Coverage(now=datetime.now(UTC), raw_keep=timedelta(days=3660), keep_1m=timedelta(days=3660))
+    plan = choose_plan(start, end, "auto", 1500, coverage)
+    statement = build_columnar_query(spec, plan, live_rollups=False, labels=labels)
+    return plan, statement, query_params(vps_id, start, end, plan.step)
+
+
 def _timed(api: Callable[[], Any], sql: Callable[[], Any], requests: int) -> tuple[list[float], list[float]]:
     """Times of ``requests`` calls of each, after warm-up, taken in turn (API, SQL, API, ...):
     a burst of load from elsewhere on the machine falls on both sides alike."""
+    api_times, sql_times = interleaved((api, sql), requests)
+    return api_times, sql_times
+
+
+def interleaved(calls: Sequence[Callable[[], Any]], requests: int) -> list[list[float]]:
+    """Seconds taken by each of ``requests`` rounds of ``calls``, one call of each per round,
+    after warm-up rounds: one list per call, in the order given."""
     for _ in range(max(5, requests // 10)):
-        api()
-        sql()
-    api_times: list[float] = []
-    sql_times: list[float] = []
+        for call in calls:
+            call()
+    times: list[list[float]] = [[] for _ in calls]
     for _ in range(requests):
-        for call, times in ((api, api_times), (sql, sql_times)):
+        for call, taken in zip(calls, times, strict=True):
             began = time.perf_counter()
             call()
-            times.append(time.perf_counter() - began)
-    return api_times, sql_times
+            taken.append(time.perf_counter() - began)
+    return times
 
 
 class LeanClient:
@@ -204,9 +222,8 @@ def measure(
     lines = [
         f"{'query':<18}{'resolution':>11}{'API p50':>9}{'p99':>8}{'SQL p50':>9}{'p99':>8}{'API÷SQL p99':>13}"
     ]
-    coverage = Coverage(now=datetime.now(UTC), raw_keep=timedelta(days=3660), keep_1m=timedelta(days=3660))
     with psycopg.connect(dsn, autocommit=True, options=API_SESSION_OPTIONS) as conn:
-        for name, (spec, path, labels) in SPECS.items():
+        for name, (_, path, _) in SPECS.items():
             for label, width in RANGES.items():
                 if label not in only:
                     continue
@@ -217,9 +234,7 @@ def measure(
                 def api(url: str = url, params: dict[str, str] = params) -> None:
                     client.get(url, params, headers)
 
-                plan = choose_plan(start, end, "auto", 1500, coverage)
-                sql = build_columnar_query(spec, plan, live_rollups=False, labels=labels)
-                args = query_params(vps_id, start, end, plan.step)
+                plan, sql, args = series_statement(name, vps_id, start, end)
 
                 def direct(sql: Any = sql, args: Any = args) -> None:
                     conn.cursor(binary=True).execute(sql, args).fetchall()  # as the API fetches
