@@ -5,6 +5,7 @@ the firing badge in the header, and monthly traffic fleet-wide and per server.""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,19 @@ def _arrange(dsn: str, vps_id: int) -> dict[str, Any]:
     return {"channel": channel[0], "rule": rule_name, "event": event[0]}
 
 
+@pytest.fixture
+def silences_removed_after(db_dsn: str) -> Iterator[None]:
+    """Silences the test adds (recurring ones, not scoped to a rule or VPS) are deleted after it:
+    left behind, they would mute every alert in this database at their hours."""
+    with psycopg.connect(db_dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT coalesce(max(id), 0) FROM alert_silences").fetchone()
+    before = row[0] if row else 0
+    yield
+    with psycopg.connect(db_dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM alert_silences WHERE id > %s", (before,))
+
+
+@pytest.mark.usefixtures("silences_removed_after")
 def test_alerts_and_traffic_pages(
     dash_duo: Any, api_url: str, db_dsn: str, demo_fleet: DemoFleet, screenshots: Path
 ) -> None:
