@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -35,16 +35,16 @@ import psycopg
 from api.metrics.series import columns_of
 from bench.api_ranges import (
     API_SESSION_OPTIONS,
-    PASSWORD,
     RANGES,
     SPECS,
     LeanClient,
     interleaved,
+    kept_dataset,
     series_statement,
     start_api,
+    stop_servers,
 )
 from bench.probes import percentile
-from common.tokens import hash_password
 from tests.conftest import free_port
 
 __all__ = ["FloorApp", "app", "main"]
@@ -157,14 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     only = args.only.split(",")
     if unknown := set(only) - set(RANGES):
         p.error(f"--only: unknown {', '.join(sorted(unknown))}")
-    with psycopg.connect(args.dsn, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO users (username, password_hash, role) VALUES ('bench', %s, 'admin') ON CONFLICT DO NOTHING",
-            (hash_password(PASSWORD),),
-        )
-        row = conn.execute("SELECT min(id), (SELECT max(time) FROM host_metrics) FROM vps").fetchone()
-    assert row is not None and row[1] is not None, "the database holds no VPS or no host rows"
-    vps_id, end = int(row[0]), row[1].replace(second=0, microsecond=0) + timedelta(minutes=1)
+    vps_id, end = kept_dataset(args.dsn)
     api_process, api_client, token = start_api(args.dsn)
     floor_process, floor_client = start_floor(args.dsn)
     headers = {"Authorization": f"Bearer {token}"}
@@ -188,10 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
     finally:
-        for process, client in ((api_process, api_client), (floor_process, floor_client)):
-            client.close()
-            process.terminate()
-            process.wait(15)
+        stop_servers([(api_process, api_client), (floor_process, floor_client)])
     return 0
 
 

@@ -32,7 +32,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -150,6 +150,19 @@ def report_sizes(dsn: str, vps: int, days: int) -> None:
             print("  " + "; ".join(sizes))
 
 
+def kept_dataset(dsn: str) -> tuple[int, datetime]:
+    """In a database an earlier ``--keep`` run built: the bench user (added if missing), the
+    VPS to time and the end of its data (the minute after its newest host row)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO users (username, password_hash, role) VALUES ('bench', %s, 'admin') ON CONFLICT DO NOTHING",
+            (hash_password(PASSWORD),),
+        )
+        row = conn.execute("SELECT min(id), (SELECT max(time) FROM host_metrics) FROM vps").fetchone()
+    assert row is not None and row[1] is not None, "the database holds no VPS or no host rows"
+    return int(row[0]), row[1].replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
 def series_statement(
     name: str, vps_id: int, start: datetime, end: datetime
 ) -> tuple[Plan, bytes, dict[str, Any]]:
@@ -257,6 +270,14 @@ def _row(name: str, resolution: str, api: list[float], sql: list[float]) -> str:
         percentile(x, q) * 1000 for x, q in ((api, 0.5), (api, 0.99), (sql, 0.5), (sql, 0.99))
     )
     return f"{name:<18}{resolution:>11}{a50:>9.1f}{a99:>8.1f}{s50:>9.1f}{s99:>8.1f}{a99 / s99:>13.2f}"
+
+
+def stop_servers(servers: Iterable[tuple[subprocess.Popen[bytes], LeanClient]]) -> None:
+    """Close each client and stop its server (SIGTERM, then wait)."""
+    for process, client in servers:
+        client.close()
+        process.terminate()
+        process.wait(15)
 
 
 def start_api(dsn: str, pythonpath: str | None = None) -> tuple[subprocess.Popen[bytes], LeanClient, str]:

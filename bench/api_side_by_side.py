@@ -19,13 +19,9 @@ import argparse
 import subprocess
 import sys
 import time
-from datetime import timedelta
 
-import psycopg
-
-from bench.api_ranges import PASSWORD, RANGES, SPECS, LeanClient, start_api
+from bench.api_ranges import RANGES, SPECS, LeanClient, kept_dataset, start_api, stop_servers
 from bench.probes import percentile
-from common.tokens import hash_password
 
 __all__ = ["main"]
 
@@ -43,14 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--other-source", required=True, help="the source tree of the other build")
     p.add_argument("--requests", type=int, default=200)
     args = p.parse_args(argv)
-    with psycopg.connect(args.dsn, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO users (username, password_hash, role) VALUES ('bench', %s, 'admin') ON CONFLICT DO NOTHING",
-            (hash_password(PASSWORD),),
-        )
-        row = conn.execute("SELECT min(id), (SELECT max(time) FROM host_metrics) FROM vps").fetchone()
-    assert row is not None and row[1] is not None, "the database holds no VPS or no host rows"
-    vps_id, end = int(row[0]), row[1].replace(second=0, microsecond=0) + timedelta(minutes=1)
+    vps_id, end = kept_dataset(args.dsn)
     sides = {
         name: _with_headers(start_api(args.dsn, source))
         for name, source in (("this", None), ("other", args.other_source))
@@ -83,10 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"{label:<18}{t50:>10.1f}{t99:>8.1f}{o50:>11.1f}{o99:>8.1f}{t50 / o50:>16.2f}", flush=True)
     finally:
-        for process, client, _ in sides.values():
-            client.close()
-            process.terminate()
-            process.wait(15)
+        stop_servers((process, client) for process, client, _ in sides.values())
     return 0
 
 
