@@ -115,6 +115,8 @@ def start_floor(dsn: str) -> tuple[subprocess.Popen[bytes], LeanClient]:
             pass
         client.close()
         if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            process.wait(15)
             raise SystemExit("the floor app did not start")
         time.sleep(0.2)
 
@@ -159,7 +161,11 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--only: unknown {', '.join(sorted(unknown))}")
     vps_id, end = kept_dataset(args.dsn)
     api_process, api_client, token = start_api(args.dsn)
-    floor_process, floor_client = start_floor(args.dsn)
+    try:
+        floor_process, floor_client = start_floor(args.dsn)
+    except BaseException:
+        stop_servers([(api_process, api_client)])
+        raise
     headers = {"Authorization": f"Bearer {token}"}
     try:
         print(f"{args.requests} requests of each in turn, after warm-up; times in ms", flush=True)

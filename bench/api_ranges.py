@@ -298,6 +298,8 @@ def start_api(dsn: str, pythonpath: str | None = None) -> tuple[subprocess.Popen
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            process.wait(15)
             raise SystemExit("tidewatch-api did not become healthy")
         time.sleep(0.2)
     login = client.post("/api/auth/login", json={"username": "bench", "password": PASSWORD})
