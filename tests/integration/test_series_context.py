@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from datetime import timedelta
 
 import psycopg
+import pytest
 from psycopg.rows import dict_row
 
 from api.metrics import context
 from tests.conftest import create_vps
 
 
+@pytest.fixture
+def no_cached_host_retention() -> Iterator[None]:
+    """The process-wide retention cache without host_metrics, before and after: this test's
+    database and its 2-day setting must not answer for other tests' databases."""
+    context._cache.pop("host_metrics", None)
+    yield
+    context._cache.pop("host_metrics", None)
+
+
+@pytest.mark.usefixtures("no_cached_host_retention")
 async def test_retention_is_remembered_for_its_ttl_and_then_read_again(own_dsn: str) -> None:
     dsn = own_dsn
     vps = create_vps(dsn)
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True, row_factory=dict_row) as db:
-        context._cache.pop("host_metrics", None)
         first = await context.retention(db, "host_metrics")  # type: ignore[arg-type]
         await db.execute(
             "INSERT INTO retention_settings (relation, keep) VALUES ('host_metrics', interval '2 days')"
