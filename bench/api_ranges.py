@@ -175,16 +175,10 @@ def series_statement(
     return plan, statement, query_params(vps_id, start, end, plan.step)
 
 
-def _timed(api: Callable[[], Any], sql: Callable[[], Any], requests: int) -> tuple[list[float], list[float]]:
-    """Times of ``requests`` calls of each, after warm-up, taken in turn (API, SQL, API, ...):
-    a burst of load from elsewhere on the machine falls on both sides alike."""
-    api_times, sql_times = interleaved((api, sql), requests)
-    return api_times, sql_times
-
-
 def interleaved(calls: Sequence[Callable[[], Any]], requests: int) -> list[list[float]]:
-    """Seconds taken by each of ``requests`` rounds of ``calls``, one call of each per round,
-    after warm-up rounds: one list per call, in the order given."""
+    """Seconds taken by each of ``requests`` rounds of ``calls``, one call of each per round
+    (API, SQL, API, ...), after warm-up rounds: one list per call, in the order given. A
+    burst of load from elsewhere on the machine falls on every side alike."""
     for _ in range(max(5, requests // 10)):
         for call in calls:
             call()
@@ -252,7 +246,7 @@ def measure(
                 def direct(sql: Any = sql, args: Any = args) -> None:
                     conn.cursor(binary=True).execute(sql, args).fetchall()  # as the API fetches
 
-                lines.append(_row(f"{name} {label}", plan.resolution, *_timed(api, direct, requests)))
+                lines.append(_row(f"{name} {label}", plan.resolution, *interleaved((api, direct), requests)))
 
         def fleet_api() -> None:
             client.get("/api/vps", headers=headers)
@@ -261,7 +255,7 @@ def measure(
             conn.execute(FLEET_SELECT + " ORDER BY v.name").fetchall()  # type: ignore[arg-type]
 
         if "overview" in only:
-            lines.append(_row("GET /api/vps", "-", *_timed(fleet_api, fleet_sql, requests)))
+            lines.append(_row("GET /api/vps", "-", *interleaved((fleet_api, fleet_sql), requests)))
     return lines
 
 
